@@ -1,0 +1,244 @@
+"""Load FER2013 from the original CSV (optionally gzipped) or the Kaggle image-folder layout.
+
+Splits follow FER2013's own ``Usage`` column: ``Training`` -> train, ``PublicTest`` -> val,
+``PrivateTest`` -> test. Decoded arrays are cached (``.npz``) keyed by the source's path, size and
+modification time, so the second load of the 35,887-row CSV takes well under a second.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from device.labels import EMOTIONS, INPUT_SIZE, NUM_CLASSES, PIXELS_PER_FACE
+
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+USAGE_TO_SPLIT: dict[str, str] = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
+FILE_PREFIX_TO_SPLIT: dict[str, str] = {"PublicTest_": "val", "PrivateTest_": "test"}
+IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".pgm")
+CACHE_VERSION = 1
+WHERE_TO_GET = (
+    "FER2013 is published on Kaggle ('Challenges in Representation Learning: Facial Expression "
+    "Recognition Challenge', file fer2013.csv, or the image-folder edition 'msambare/fer2013'); "
+    "pass its path with --data (Makefile: DATA=...)."
+)
+
+
+class DataError(ValueError):
+    """Raised for any problem with the input data; the message names the file and row or path."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """Images (N, 48, 48, 1) uint8 0..255 and labels (N,) int64 in FER2013 order."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def class_counts(self) -> np.ndarray:
+        return np.bincount(self.y, minlength=NUM_CLASSES)
+
+
+@dataclass
+class Dataset:
+    source: str
+    splits: dict[str, Split]
+    notes: list[str] = field(default_factory=list)
+
+    def has(self, name: str) -> bool:
+        return name in self.splits and len(self.splits[name]) > 0
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        return {
+            name: {"rows": len(s), **{e: int(c) for e, c in zip(EMOTIONS, s.class_counts())}}
+            for name, s in self.splits.items()
+        }
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def _parse_pixels(text: str, where: str) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        values = np.fromstring(text, dtype=np.int64, sep=" ")  # fast C parser; stops at bad token
+    tokens = None
+    if values.size != PIXELS_PER_FACE:
+        tokens = text.split()
+        for i, tok in enumerate(tokens):
+            if not tok.isdigit():
+                raise DataError(f"{where}: pixel {i} is {tok!r}, expected an integer 0..255")
+        raise DataError(f"{where}: {len(tokens)} pixel values, expected {PIXELS_PER_FACE} (48x48)")
+    if values.min() < 0 or values.max() > 255:
+        bad = int(np.flatnonzero((values < 0) | (values > 255))[0])
+        raise DataError(f"{where}: pixel {bad} is {values[bad]}, expected an integer 0..255")
+    return values.astype(np.uint8)
+
+
+def load_csv(path: Path) -> Dataset:
+    """Parse FER2013's CSV (``emotion,pixels,Usage``); every error names the file and row."""
+    xs: dict[str, list[np.ndarray]] = {s: [] for s in SPLITS}
+    ys: dict[str, list[int]] = {s: [] for s in SPLITS}
+    try:
+        with _open_text(path) as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            if header is None:
+                raise DataError(f"{path}: file is empty, expected a header 'emotion,pixels,Usage'")
+            cols = [h.strip() for h in header]
+            missing = [c for c in ("emotion", "pixels") if c not in cols]
+            if missing:
+                raise DataError(f"{path}: header {cols} lacks {missing}; expected 'emotion,pixels,Usage'")
+            i_e, i_p = cols.index("emotion"), cols.index("pixels")
+            i_u = cols.index("Usage") if "Usage" in cols else None
+            for row_no, row in enumerate(reader, start=2):
+                where = f"{path}, row {row_no}"
+                if not row:
+                    continue
+                if len(row) < len(cols):
+                    raise DataError(f"{where}: {len(row)} columns, expected {len(cols)} ({','.join(cols)})")
+                label_text = row[i_e].strip()
+                if not label_text.lstrip("-").isdigit() or not 0 <= int(label_text) < NUM_CLASSES:
+                    raise DataError(f"{where}: emotion {label_text!r} is not a label 0..6")
+                usage = row[i_u].strip() if i_u is not None else "Training"
+                split = USAGE_TO_SPLIT.get(usage)
+                if split is None:
+                    raise DataError(f"{where}: Usage {usage!r}, expected one of {list(USAGE_TO_SPLIT)}")
+                xs[split].append(_parse_pixels(row[i_p], where))
+                ys[split].append(int(label_text))
+    except (OSError, EOFError, gzip.BadGzipFile, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read ({exc})") from exc
+    splits = {
+        s: Split(
+            np.stack(xs[s]).reshape(-1, INPUT_SIZE, INPUT_SIZE, 1),
+            np.asarray(ys[s], dtype=np.int64),
+        )
+        for s in SPLITS
+        if ys[s]
+    }
+    return Dataset(str(path), splits)
+
+
+def _read_image(path: Path) -> np.ndarray:
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        raise DataError(f"{path}: unreadable image (OpenCV could not decode it)")
+    if img.shape != (INPUT_SIZE, INPUT_SIZE):
+        img = cv2.resize(img, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
+    return img
+
+
+def load_folder(root: Path, val_fraction: float = 0.1, seed: int = 0) -> Dataset:
+    """Kaggle layout: ``train/<class>/*.jpg`` and ``test/<class>/*.jpg``.
+
+    File prefixes ``PublicTest_``/``PrivateTest_`` (where present) give the split; otherwise a stratified,
+    seeded validation split is carved from ``train`` and ``test`` is the test split.
+    """
+    notes: list[str] = []
+    items: dict[str, list[tuple[Path, int]]] = {s: [] for s in SPLITS}
+    for top in ("train", "test"):
+        top_dir = root / top
+        if not top_dir.is_dir():
+            if top == "train":
+                raise DataError(f"{root}: no 'train/' folder; expected train/<class>/*.jpg. {WHERE_TO_GET}")
+            continue
+        for sub in sorted(p for p in top_dir.iterdir() if p.is_dir()):
+            if sub.name.lower() not in EMOTIONS:
+                raise DataError(f"{sub}: unknown class folder, expected one of {list(EMOTIONS)}")
+            label = EMOTIONS.index(sub.name.lower())
+            for f in sorted(sub.iterdir()):
+                if f.suffix.lower() not in IMAGE_SUFFIXES:
+                    continue
+                split = "train" if top == "train" else "test"
+                for prefix, named in FILE_PREFIX_TO_SPLIT.items():
+                    if f.name.startswith(prefix):
+                        split = named
+                items[split].append((f, label))
+    if not items["train"]:
+        raise DataError(f"{root / 'train'}: empty split, no images found under train/<class>/")
+    splits: dict[str, Split] = {}
+    for name, entries in items.items():
+        if entries:
+            x = np.stack([_read_image(p) for p, _ in entries]).reshape(-1, INPUT_SIZE, INPUT_SIZE, 1)
+            splits[name] = Split(x, np.asarray([lab for _, lab in entries], dtype=np.int64))
+    if "val" not in splits:
+        from sklearn.model_selection import train_test_split
+
+        tr = splits["train"]
+        idx_tr, idx_val = train_test_split(
+            np.arange(len(tr)), test_size=val_fraction, random_state=seed, stratify=tr.y
+        )
+        splits["train"] = Split(tr.x[idx_tr], tr.y[idx_tr])
+        splits["val"] = Split(tr.x[idx_val], tr.y[idx_val])
+        notes.append(f"no PublicTest_ files: validation is a stratified {val_fraction:.0%} of train (seed {seed})")
+    return Dataset(str(root), splits, notes)
+
+
+def _cache_key(path: Path) -> str:
+    st = path.stat()
+    raw = f"{CACHE_VERSION}|{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:20]
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("FEREDGE_CACHE", Path.home() / ".cache" / "feredge"))
+
+
+def load_fer2013(path: str | Path, cache_dir: Path | None = None, seed: int = 0) -> Dataset:
+    """Load FER2013 from a CSV(.gz) file or an image folder, using a decoded-array cache for files."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder. {WHERE_TO_GET}")
+    if path.is_dir():
+        ds = load_folder(path, seed=seed)
+    else:
+        cache = (cache_dir or default_cache_dir()) / f"fer2013-{_cache_key(path)}.npz"
+        ds = None
+        if cache.exists():
+            try:
+                with np.load(cache) as z:
+                    splits = {s: Split(z[f"{s}_x"], z[f"{s}_y"]) for s in SPLITS if f"{s}_y" in z}
+                ds = Dataset(str(path), splits)
+            except (OSError, ValueError, KeyError):
+                ds = None  # a damaged cache is rebuilt
+        if ds is None:
+            ds = load_csv(path)
+            _write_cache(cache, ds)
+    if not ds.has("train"):
+        raise DataError(f"{path}: empty split 'train' (no Training rows)")
+    if not ds.has("val"):
+        raise DataError(f"{path}: empty split 'val' (no PublicTest rows); checkpoint selection needs it")
+    if not ds.has("test"):
+        ds.notes.append("no PrivateTest rows: test metrics are skipped, validation (PublicTest) is reported")
+    return ds
+
+
+def _write_cache(cache: Path, ds: Dataset) -> None:
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {}
+        for s, sp in ds.splits.items():
+            arrays[f"{s}_x"], arrays[f"{s}_y"] = sp.x, sp.y
+        fd, tmp = tempfile.mkstemp(dir=cache.parent, suffix=".npz.tmp")
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # the cache is an optimisation only

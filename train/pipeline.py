@@ -1,0 +1,37 @@
+"""Train the requested variants of one recipe and seed, then write the comparison report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from train.data import load_fer2013
+from train.recipes import Recipe
+from train.trainer import RunSpec, train_variant
+
+
+def train_and_report(
+    data: Path,
+    recipe: Recipe,
+    variants: tuple[str, ...],
+    seed: int,
+    runs_root: Path,
+    threads: int = 0,
+    report: bool = True,
+) -> dict[str, dict]:
+    ds = load_fer2013(data, seed=seed)
+    for note in ds.notes:
+        print(f"note: {note}")
+    results = {}
+    for variant in variants:
+        spec = RunSpec(recipe=recipe, variant=variant, seed=seed, runs_root=runs_root, threads=threads)
+        print(f"== {recipe.name} / {variant} / seed {seed} -> {spec.run_dir}")
+        results[variant] = train_variant(spec, ds)
+        split = "test" if "test" in results[variant]["splits"] else "val"
+        m = results[variant]["splits"][split]
+        print(f"[{variant}] {split}: accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}")
+    if report and len(results) > 1:
+        from train.report import write_comparison_report
+
+        path = write_comparison_report(runs_root / f"{recipe.name}-{recipe.epochs}ep", results, ds, seed)
+        print(f"report: {path}")
+    return results

@@ -1,0 +1,89 @@
+"""matplotlib figures for training runs and the comparison report (written atomically, headless backend)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+from device.fileio import atomic_write_bytes
+from device.labels import EMOTIONS
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: Path) -> Path:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    _plt().close(fig)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def _draw_confusion(ax, cm: np.ndarray, title: str) -> None:
+    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(EMOTIONS)), EMOTIONS, rotation=45, ha="right")
+    ax.set_yticks(range(len(EMOTIONS)), EMOTIONS)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=10)
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, f"{norm[i, j]:.2f}\n{cm[i, j]}", ha="center", va="center", fontsize=6,
+                    color="white" if norm[i, j] > 0.5 else "black")
+
+
+def plot_confusion(cm: np.ndarray, path: Path, title: str) -> Path:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    _draw_confusion(ax, np.asarray(cm), title)
+    return save_figure(fig, path)
+
+
+def plot_confusions_side_by_side(cms: dict[str, np.ndarray], path: Path, suptitle: str) -> Path:
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(cms), figsize=(5.5 * len(cms), 5))
+    for ax, (name, cm) in zip(np.atleast_1d(axes), cms.items()):
+        _draw_confusion(ax, np.asarray(cm), name)
+    fig.suptitle(suptitle)
+    return save_figure(fig, path)
+
+
+def plot_history(history: list[dict], path: Path) -> Path:
+    plt = _plt()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.5))
+    ep = [int(r["epoch"]) + 1 for r in history]
+    for key, ax in (("loss", a1), ("accuracy", a2)):
+        ax.plot(ep, [r.get(key, np.nan) for r in history], label=f"train {key}")
+        ax.plot(ep, [r.get(f"val_{key}", np.nan) for r in history], label=f"val {key}")
+        ax.set_xlabel("epoch")
+        ax.legend()
+        ax.grid(alpha=0.3)
+    return save_figure(fig, path)
+
+
+def plot_bars(series: dict[str, list[float]], path: Path, title: str, ylabel: str,
+              errors: dict[str, list[float]] | None = None, categories: tuple[str, ...] = EMOTIONS) -> Path:
+    """Grouped bars, one group per category, one bar per series (optionally with error bars)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(categories) * max(1, len(series)) / 1.5), 3.8))
+    n = len(series)
+    width = 0.8 / max(n, 1)
+    x = np.arange(len(categories))
+    for i, (name, vals) in enumerate(series.items()):
+        err = errors.get(name) if errors else None
+        ax.bar(x + (i - (n - 1) / 2) * width, vals, width, yerr=err, capsize=2, label=name)
+    ax.set_xticks(x, categories, rotation=30, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)

@@ -1,0 +1,242 @@
+"""Train one variant of a recipe into its own run folder, resumably, and evaluate its best checkpoint.
+
+Run folder ``<runs>/<recipe>-<epochs>ep/<variant>-seed<seed>/`` holds ``config.json``, ``model_summary.txt``,
+``log.csv`` (Keras CSVLogger), ``best.keras`` (ModelCheckpoint on validation accuracy), ``backup/``
+(BackupAndRestore while training), ``metrics.json`` and plots.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from device.fileio import atomic_write_json, atomic_write_text
+from device.labels import EMOTIONS, NUM_CLASSES
+from device.metrics import classification_metrics
+from train.data import Dataset
+from train.recipes import VARIANTS, Recipe
+
+__all__ = ["VARIANTS", "RunSpec", "class_weights", "evaluate_run", "run_dir", "train_variant"]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    recipe: Recipe
+    variant: str
+    seed: int
+    runs_root: Path
+    threads: int = 0  # 0: TensorFlow's default (all cores)
+
+    @property
+    def run_dir(self) -> Path:
+        return run_dir(self.runs_root, self.recipe.name, self.recipe.epochs, self.variant, self.seed)
+
+
+def run_dir(runs_root: Path, recipe: str, epochs: int, variant: str, seed: int) -> Path:
+    return Path(runs_root) / f"{recipe}-{epochs}ep" / f"{variant}-seed{seed}"
+
+
+def class_weights(y: np.ndarray) -> dict[int, float]:
+    """Inverse-frequency weights ``w_k = N / (K * N_k)``, i.e. scikit-learn's ``'balanced'``."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    classes = np.arange(NUM_CLASSES)
+    present = np.unique(y)
+    if len(present) != NUM_CLASSES:
+        missing = [EMOTIONS[k] for k in classes if k not in present]
+        raise ValueError(f"training split has no examples of {missing}: class weights are undefined")
+    w = compute_class_weight("balanced", classes=classes, y=y)
+    return {int(k): float(v) for k, v in zip(classes, w)}
+
+
+def _configure_tf(threads: int):
+    import tensorflow as tf
+
+    if threads:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
+    gpus = tf.config.list_physical_devices("GPU")
+    strategy = tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+    return tf, strategy, gpus
+
+
+def _datasets(tf, ds: Dataset, recipe: Recipe, seed: int, augmenter):
+    tr, val = ds.splits["train"], ds.splits["val"]
+    train_ds = (
+        tf.data.Dataset.from_tensor_slices((tr.x, tr.y))
+        .shuffle(len(tr), seed=seed, reshuffle_each_iteration=True)
+        .batch(recipe.batch_size)
+        .map(lambda x, y: (augmenter(tf.cast(x, tf.float32), training=True), y),
+             num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    val_ds = tf.data.Dataset.from_tensor_slices((val.x.astype(np.float32), val.y)).batch(256)
+    return train_ds, val_ds
+
+
+def _lr_schedule(keras, recipe: Recipe, steps_per_epoch: int):
+    if recipe.schedule == "constant":
+        return recipe.learning_rate
+    if recipe.schedule == "cosine":
+        total = max(1, recipe.epochs * steps_per_epoch)
+        warmup = min(steps_per_epoch, total // 2)
+        return keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=recipe.learning_rate / 10,
+            decay_steps=max(1, total - warmup),
+            alpha=0.0,
+            warmup_target=recipe.learning_rate,
+            warmup_steps=warmup,
+        )
+    raise ValueError(f"unknown schedule {recipe.schedule!r}")
+
+
+def _read_log(log_path: Path) -> list[dict[str, float]]:
+    if not log_path.exists():
+        return []
+    by_epoch: dict[int, dict[str, float]] = {}
+    with open(log_path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            try:
+                by_epoch[int(row["epoch"])] = {k: float(v) for k, v in row.items() if v not in ("", None)}
+            except (KeyError, ValueError):
+                continue
+    return [by_epoch[e] for e in sorted(by_epoch)]
+
+
+def predict_probs(model, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Inference-mode probabilities (BatchNorm uses its moving statistics, dropout is off)."""
+    return np.asarray(model.predict(x.astype(np.float32), batch_size=batch_size, verbose=0))
+
+
+def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dict:
+    """Train (or resume) one run and return its metrics; a finished run is evaluated, not retrained."""
+    out = spec.run_dir
+    out.mkdir(parents=True, exist_ok=True)
+    metrics_path = out / "metrics.json"
+    if metrics_path.exists():
+        done = json.loads(metrics_path.read_text())
+        if done.get("completed_epochs") == spec.recipe.epochs:
+            print(f"[{spec.variant}] {out}: already complete, skipping (delete metrics.json to re-evaluate)")
+            return done
+
+    tf, strategy, gpus = _configure_tf(spec.threads)
+    from train.models import build_augmenter, build_model
+
+    keras.utils.set_random_seed(spec.seed)
+    recipe = spec.recipe
+    weights = class_weights(ds.splits["train"].y) if spec.variant == "weighted" else None
+    steps = int(np.ceil(len(ds.splits["train"]) / recipe.batch_size))
+    config = {
+        "recipe": recipe.to_dict(),
+        "variant": spec.variant,
+        "seed": spec.seed,
+        "data": ds.source,
+        "data_summary": ds.summary(),
+        "data_notes": ds.notes,
+        "class_weights": {EMOTIONS[k]: v for k, v in weights.items()} if weights else None,
+        "command": " ".join([Path(sys.executable).name, "-m", "train", *sys.argv[1:]]),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "gpus": [g.name for g in gpus],
+        "threads": spec.threads or os.cpu_count(),
+    }
+    atomic_write_json(out / "config.json", config)
+
+    with strategy.scope():
+        model = build_model(recipe)
+        model.compile(
+            optimizer=keras.optimizers.AdamW(
+                learning_rate=_lr_schedule(keras, recipe, steps), weight_decay=recipe.weight_decay
+            )
+            if recipe.weight_decay
+            else keras.optimizers.Adam(learning_rate=_lr_schedule(keras, recipe, steps)),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+    lines: list[str] = []
+    model.summary(print_fn=lambda s, **_: lines.append(s))
+    atomic_write_text(out / "model_summary.txt", "\n".join(lines) + "\n")
+
+    history = _read_log(out / "log.csv")
+    best_so_far = max((r.get("val_accuracy", 0.0) for r in history), default=None)
+    callbacks = [
+        EpochTimer(),
+        keras.callbacks.BackupAndRestore(str(out / "backup")),
+        keras.callbacks.ModelCheckpoint(
+            str(out / "best.keras"),
+            monitor="val_accuracy",
+            mode="max",
+            save_best_only=True,
+            initial_value_threshold=best_so_far,
+        ),
+        keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
+    ]
+    train_ds, val_ds = _datasets(tf, ds, recipe, spec.seed, build_augmenter(recipe, spec.seed))
+    if history:
+        print(f"[{spec.variant}] resuming {out}: {len(history)} epoch(s) logged")
+    model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=recipe.epochs,
+        class_weight=weights,
+        callbacks=callbacks,
+        verbose=(1 if sys.stdout.isatty() else 2) if verbose is None else verbose,
+    )
+    return evaluate_run(out, ds, _read_log(out / "log.csv"))
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Adds ``epoch_time_s`` to the epoch logs (so CSVLogger records it and a resumed run keeps it)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0 = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["epoch_time_s"] = time.perf_counter() - self._t0
+
+
+def evaluate_run(out: Path, ds: Dataset, history: list[dict]) -> dict:
+    """Reload the best checkpoint and score it in inference mode on validation and test (where present)."""
+
+    best = out / "best.keras"
+    if not best.exists():
+        raise FileNotFoundError(f"{best}: no best checkpoint was written (did training run at least one epoch?)")
+    model = keras.models.load_model(best)
+    best_epoch = max(history, key=lambda r: r.get("val_accuracy", -1.0)) if history else {}
+    result = {
+        "run_dir": str(out),
+        "completed_epochs": len(history),
+        "best_epoch": int(best_epoch.get("epoch", -1)) + 1,
+        "train_wall_s": round(sum(r.get("epoch_time_s", 0.0) for r in history), 1),
+        "params": int(model.count_params()),
+        "splits": {},
+    }
+    for split in ("val", "test"):
+        if ds.has(split):
+            sp = ds.splits[split]
+            result["splits"][split] = classification_metrics(sp.y, predict_probs(model, sp.x))
+    atomic_write_json(out / "metrics.json", result)
+    from train.plots import plot_confusion, plot_history
+
+    plot_history(history, out / "history.png")
+    split = "test" if "test" in result["splits"] else "val"
+    plot_confusion(
+        np.asarray(result["splits"][split]["confusion_matrix"]),
+        out / f"confusion_{split}.png",
+        title=f"{out.parent.name} {out.name} ({split})",
+    )
+    return result
