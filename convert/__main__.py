@@ -1,0 +1,123 @@
+"""``python -m convert``: best checkpoints -> TFLite (float32, float16, dynamic, int8) + manifest + parity report."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from device.formats import FORMATS_BY_NAME
+
+VARIANTS = ("unweighted", "weighted")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m convert",
+        description="Convert trained checkpoints to TFLite in every format and check them against the float model.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--data", type=Path, default=None,
+                   help="FER2013 csv(.gz)/folder: calibration from its train split, parity on val/test")
+    p.add_argument("--calibration", type=Path, default=None,
+                   help="alternative calibration set: .npz with 'x' (N,48,48[,1]) uint8 and optional 'y'")
+    p.add_argument("--calibration-size", type=int, default=500, help="int8 calibration images (class-stratified)")
+    p.add_argument("--runs", type=Path, default=Path("runs"), help="training runs root")
+    p.add_argument("--recipe", default="default", help="recipe whose runs to convert")
+    p.add_argument("--epochs", type=int, default=None, help="epochs of the runs to convert (default: recipe's)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the runs to convert")
+    p.add_argument("--checkpoint", action="append", default=[], metavar="VARIANT=PATH",
+                   help="explicit checkpoint(s), overriding --runs lookup")
+    p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="variants")
+    p.add_argument("--formats", nargs="+", choices=list(FORMATS_BY_NAME), default=list(FORMATS_BY_NAME),
+                   help="formats")
+    p.add_argument("--out", type=Path, default=Path("models"), help="output folder")
+    p.add_argument("--max-int8-drop", type=float, default=1.0,
+                   help="fail when int8 accuracy is more than this many pp below its float model")
+    p.add_argument("--threads", type=int, default=1, help="interpreter threads for the parity check")
+    return p
+
+
+def _checkpoints(args) -> dict[str, Path]:
+    explicit: dict[str, Path] = {}
+    for item in args.checkpoint:
+        variant, sep, path = item.partition("=")
+        if not sep or variant not in VARIANTS:
+            raise ValueError(f"--checkpoint {item!r}: expected VARIANT=PATH with VARIANT in {VARIANTS}")
+        explicit[variant] = Path(path)
+    if explicit:
+        return explicit
+    from train.recipes import RECIPES
+    from train.trainer import run_dir
+
+    if args.recipe not in RECIPES:
+        raise ValueError(f"--recipe {args.recipe!r}: expected one of {sorted(RECIPES)}")
+    epochs = args.epochs or RECIPES[args.recipe].epochs
+    return {v: run_dir(args.runs, args.recipe, epochs, v, args.seed) / "best.keras" for v in args.variants}
+
+
+def _load_calibration(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    from convert.converter import ConversionError
+
+    try:
+        with np.load(path) as z:
+            x = z["x"]
+            y = z["y"] if "y" in z else None
+    except (OSError, KeyError, ValueError) as exc:
+        raise ConversionError(f"{path}: cannot read calibration set (expected .npz with array 'x'): {exc}") from exc
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.shape[1:] != (48, 48, 1):
+        raise ConversionError(f"{path}: calibration images have shape {x.shape[1:]}, expected (48, 48[, 1])")
+    if len(x) == 0:
+        raise ConversionError(f"{path}: calibration set is empty")
+    return x, y
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from convert.converter import ConversionError
+    from convert.pipeline import ConvertJob, convert_all, parity_table
+    from train.data import DataError, load_fer2013
+
+    try:
+        ckpts = _checkpoints(args)
+        for variant, path in ckpts.items():
+            if not path.is_file():
+                raise ConversionError(f"{path}: checkpoint for {variant!r} not found (run `make train` first)")
+        eval_splits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        calibration = None
+        if args.data is not None:
+            ds = load_fer2013(args.data)
+            calibration = (ds.splits["train"].x, ds.splits["train"].y)
+            eval_splits = {s: (ds.splits[s].x, ds.splits[s].y) for s in ("val", "test") if ds.has(s)}
+            for note in ds.notes:
+                print(f"note: {note}")
+        if args.calibration is not None:
+            calibration = _load_calibration(args.calibration)
+        if calibration is None and any(FORMATS_BY_NAME[f].representative_data for f in args.formats):
+            raise ConversionError("int8 needs calibration images: pass --data or --calibration")
+        jobs = [ConvertJob(v, p, tuple(args.formats)) for v, p in ckpts.items()]
+        result = convert_all(jobs, args.out, eval_splits, calibration, args.calibration_size,
+                             args.seed, args.max_int8_drop, args.threads)
+    except (ConversionError, DataError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for e in result.entries:
+        print(f"wrote {args.out / e['file']} ({e['size_bytes'] / 1024:.1f} KB)")
+    if result.entries and result.entries[0]["accuracy"]:
+        print(parity_table(result.entries))
+    print(f"manifest: {args.out / 'manifest.json'}; report: {args.out / 'parity.md'}")
+    for v in result.int8_violations:
+        print(f"error: {v}", file=sys.stderr)
+    if result.failures:
+        print(f"error: {len(result.failures)} conversion(s) failed", file=sys.stderr)
+    return 1 if (result.failures or result.int8_violations) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,91 @@
+"""Keras checkpoint -> TFLite in every format of :data:`device.formats.FORMATS`.
+
+Conversion goes through ``model.export()`` (a SavedModel) and ``TFLiteConverter.from_saved_model``; the
+full-integer format is calibrated on a stratified sample of the training split.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from device.formats import ModelFormat
+from device.labels import INPUT_SHAPE
+
+
+class ConversionError(RuntimeError):
+    """A checkpoint or calibration set that cannot be converted; the message names the path."""
+
+
+def load_checkpoint(path: Path):
+    """Load a ``.keras`` checkpoint and check it honours the 48x48x1 -> 7 contract."""
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConversionError(f"{path}: checkpoint not found (run `make train` first, or pass --checkpoint)")
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as exc:  # keras raises many types for a damaged zip/h5
+        raise ConversionError(f"{path}: unreadable Keras checkpoint ({type(exc).__name__}: {exc})") from exc
+    in_shape = tuple(model.input_shape[1:])
+    if in_shape != INPUT_SHAPE:
+        raise ConversionError(f"{path}: model input is {in_shape}, expected {INPUT_SHAPE} (48x48 grayscale)")
+    out_shape = tuple(model.output_shape[1:])
+    if out_shape != (7,):
+        raise ConversionError(f"{path}: model output is {out_shape}, expected (7,) emotion scores")
+    return model
+
+
+def calibration_sample(x: np.ndarray, y: np.ndarray | None, size: int, seed: int) -> np.ndarray:
+    """A class-stratified sample of ``size`` images (all of them when fewer are given)."""
+    if len(x) == 0:
+        raise ConversionError("calibration set is empty: int8 conversion needs representative images")
+    if size >= len(x):
+        return x
+    if y is None:
+        rng = np.random.default_rng(seed)
+        return x[rng.choice(len(x), size=size, replace=False)]
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    classes, counts = np.unique(y, return_counts=True)
+    stratify = y if counts.min() >= 2 and size >= len(classes) else None
+    if stratify is None:
+        rng = np.random.default_rng(seed)
+        return x[rng.choice(len(x), size=size, replace=False)]
+    split = StratifiedShuffleSplit(n_splits=1, train_size=size, random_state=seed)
+    idx, _ = next(split.split(np.zeros(len(y)), y))
+    return x[np.sort(idx)]
+
+
+def convert(model, fmt: ModelFormat, calibration: np.ndarray | None = None) -> bytes:
+    """Return the ``.tflite`` flatbuffer of ``model`` in format ``fmt``."""
+    import tensorflow as tf
+
+    if fmt.representative_data and (calibration is None or len(calibration) == 0):
+        raise ConversionError(f"format {fmt.name!r} needs a non-empty calibration set")
+    with tempfile.TemporaryDirectory(prefix="feredge-export-") as tmp:
+        model.export(tmp, format="tf_saved_model", verbose=False)
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
+        if fmt.optimize:
+            converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        if fmt.supported_types and not fmt.int8_io:
+            converter.target_spec.supported_types = [getattr(tf, t) for t in fmt.supported_types]
+        if fmt.representative_data:
+            samples = np.asarray(calibration, dtype=np.float32).reshape((-1, *INPUT_SHAPE))
+
+            def representative():
+                for i in range(len(samples)):
+                    yield [samples[i : i + 1]]
+
+            converter.representative_dataset = representative
+        if fmt.int8_io:
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
+        try:
+            return bytes(converter.convert())
+        except Exception as exc:
+            raise ConversionError(f"TFLite conversion to {fmt.name} failed: {exc}") from exc

@@ -1,0 +1,249 @@
+"""Convert each variant's best checkpoint to every format, score it against the Keras model, write the manifest.
+
+Everything written is atomic: each ``.tflite`` file, ``manifest.json``, ``parity.json`` and ``parity.md``.
+A format that fails to convert has its old file and manifest entry removed, so nothing stale ships.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import platform
+import socket
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from convert.converter import ConversionError, calibration_sample, convert, load_checkpoint
+from device.classifier import ClassifierOptions, EmotionClassifier
+from device.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
+from device.formats import FORMATS_BY_NAME, model_path
+from device.labels import EMOTIONS
+from device.metrics import classification_metrics
+
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class ConvertJob:
+    variant: str
+    checkpoint: Path
+    formats: tuple[str, ...]
+
+
+@dataclass
+class ConvertResult:
+    entries: list[dict] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    int8_violations: list[str] = field(default_factory=list)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def tensor_contract(path: Path) -> dict:
+    """Input/output dtype, shape and quantisation, read back from the written ``.tflite`` itself."""
+    clf = EmotionClassifier(ClassifierOptions(model_path=path, num_threads=1))
+    return {
+        "input": {"dtype": np.dtype(clf.input_dtype).name, "shape": [1, 48, 48, 1],
+                  "scale": float(clf.input_quantization[0]), "zero_point": int(clf.input_quantization[1])},
+        "output": {"dtype": np.dtype(clf.output_dtype).name, "shape": [1, len(EMOTIONS)],
+                   "scale": float(clf.output_quantization[0]), "zero_point": int(clf.output_quantization[1])},
+    }
+
+
+def _training_info(checkpoint: Path) -> dict:
+    run = checkpoint.parent
+    info: dict = {"run_dir": str(run)}
+    for name in ("config.json", "metrics.json"):
+        p = run / name
+        if p.exists():
+            data = json.loads(p.read_text())
+            if name == "config.json":
+                info.update({k: data.get(k) for k in ("command", "host", "platform", "seed", "variant", "tensorflow")})
+                info["recipe"] = data.get("recipe", {}).get("name")
+                info["epochs"] = data.get("recipe", {}).get("epochs")
+            else:
+                info["completed_epochs"] = data.get("completed_epochs")
+                info["best_epoch"] = data.get("best_epoch")
+                info["train_wall_s"] = data.get("train_wall_s")
+                info["keras_metrics"] = {
+                    s: {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"]} for s, m in data.get("splits", {}).items()
+                }
+    return info
+
+
+def score(probs: np.ndarray, ref: np.ndarray, y: np.ndarray) -> dict:
+    m = classification_metrics(y, probs)
+    return {
+        "n": m["n"],
+        "accuracy": m["accuracy"],
+        "macro_f1": m["macro_f1"],
+        "balanced_accuracy": m["balanced_accuracy"],
+        "per_class_recall": {k: v["recall"] for k, v in m["per_class"].items()},
+        "agreement": float((probs.argmax(1) == ref.argmax(1)).mean()),
+        "max_prob_diff": float(np.abs(probs - ref).max()) if len(ref) else 0.0,
+    }
+
+
+def _load_manifest(out_dir: Path) -> dict:
+    p = out_dir / MANIFEST
+    if p.exists():
+        try:
+            return json.loads(p.read_text())
+        except json.JSONDecodeError:
+            pass
+    return {"models": []}
+
+
+def _save_manifest(out_dir: Path, manifest: dict) -> None:
+    """Keep only entries whose file exists with the recorded sha256, sorted, and write atomically."""
+    keep = []
+    for e in manifest["models"]:
+        f = out_dir / e["file"]
+        if f.exists() and sha256_file(f) == e["sha256"]:
+            keep.append(e)
+    order = list(FORMATS_BY_NAME)
+    keep.sort(key=lambda e: (e["variant"], order.index(e["format"]) if e["format"] in order else 99))
+    manifest["models"] = keep
+    atomic_write_json(out_dir / MANIFEST, manifest)
+
+
+def convert_all(
+    jobs: list[ConvertJob],
+    out_dir: Path,
+    eval_splits: dict[str, tuple[np.ndarray, np.ndarray]],
+    calibration: tuple[np.ndarray, np.ndarray | None] | None,
+    calibration_size: int = 500,
+    seed: int = 0,
+    max_int8_drop_pp: float = 1.0,
+    threads: int = 1,
+) -> ConvertResult:
+    """Convert, verify and record every job; return entries, failures and int8 threshold violations."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = _load_manifest(out_dir)
+    result = ConvertResult()
+    cal = None
+    if calibration is not None:
+        cal = calibration_sample(calibration[0], calibration[1], calibration_size, seed)
+    for job in jobs:
+        model = load_checkpoint(job.checkpoint)
+        training = _training_info(job.checkpoint)
+        refs = {s: np.asarray(model.predict(x.astype(np.float32), batch_size=512, verbose=0))
+                for s, (x, _) in eval_splits.items()}
+        keras_scores = {s: score(refs[s], refs[s], y) for s, (_, y) in eval_splits.items()}
+        for fmt_name in job.formats:
+            fmt = FORMATS_BY_NAME[fmt_name]
+            path = model_path(out_dir, job.variant, fmt_name)
+            manifest["models"] = [
+                e for e in manifest["models"] if not (e["variant"] == job.variant and e["format"] == fmt_name)
+            ]
+            try:
+                atomic_write_bytes(path, convert(model, fmt, cal))
+                clf = EmotionClassifier(ClassifierOptions(model_path=path, num_threads=threads))
+                scores = {s: score(clf.predict_proba(x), refs[s], y) for s, (x, y) in eval_splits.items()}
+            except Exception as exc:
+                path.unlink(missing_ok=True)
+                result.failures.append(f"{job.variant}/{fmt_name}: {exc}")
+                print(f"FAILED {job.variant}/{fmt_name}: {exc}", file=sys.stderr)
+                continue
+            entry = {
+                "variant": job.variant,
+                "format": fmt_name,
+                "description": fmt.description,
+                "file": path.name,
+                "size_bytes": path.stat().st_size,
+                "sha256": sha256_file(path),
+                **tensor_contract(path),
+                "labels": list(EMOTIONS),
+                "checkpoint": str(job.checkpoint),
+                "training": training,
+                "calibration_size": int(len(cal)) if (cal is not None and fmt.representative_data) else None,
+                "keras": keras_scores,
+                "accuracy": scores,
+            }
+            manifest["models"].append(entry)
+            result.entries.append(entry)
+            if fmt.int8_io:
+                for s, sc in scores.items():
+                    drop_pp = 100 * (keras_scores[s]["accuracy"] - sc["accuracy"])
+                    if drop_pp > max_int8_drop_pp:
+                        result.int8_violations.append(
+                            f"{path}: int8 accuracy on {s} is {drop_pp:.2f} pp below its float model "
+                            f"(limit {max_int8_drop_pp} pp): calibration is broken or insufficient"
+                        )
+    manifest.update(
+        {
+            "contract": {
+                "input": "1x48x48x1 grayscale pixels 0..255 (float32, or int8 with the tensor's scale/zero-point)",
+                "output": "7 scores in label order (float32 probabilities, or int8 to dequantise)",
+                "labels": list(EMOTIONS),
+            },
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "command": " ".join([Path(sys.executable).name, "-m", "convert", *sys.argv[1:]]),
+            "host": socket.gethostname(),
+            "platform": platform.platform(),
+        }
+    )
+    _save_manifest(out_dir, manifest)
+    write_parity_report(out_dir, result.entries, manifest)
+    return result
+
+
+def parity_table(entries: list[dict]) -> str:
+    """Markdown table: one row per variant x format x split."""
+    head = ("| variant | format | split | size KB | accuracy | macro-F1 | agreement | max dprob | "
+            + " | ".join(f"{e[:3]} rec" for e in EMOTIONS) + " |")
+    sep = "|" + "---|" * (8 + len(EMOTIONS))
+    rows = [head, sep]
+    for e in entries:
+        for split, sc in e["accuracy"].items():
+            k = e["keras"][split]
+            rows.append(
+                f"| {e['variant']} | {e['format']} | {split} | {e['size_bytes'] / 1024:.1f} | "
+                f"{100 * sc['accuracy']:.2f} ({100 * (sc['accuracy'] - k['accuracy']):+.2f}) | "
+                f"{100 * sc['macro_f1']:.2f} | {100 * sc['agreement']:.2f} | {sc['max_prob_diff']:.4f} | "
+                + " | ".join(f"{100 * sc['per_class_recall'][c]:.1f}" for c in EMOTIONS)
+                + " |"
+            )
+    return "\n".join(rows)
+
+
+def write_parity_report(out_dir: Path, entries: list[dict], manifest: dict) -> None:
+    atomic_write_json(out_dir / "parity.json", {"created": manifest.get("created"),
+                                                "command": manifest.get("command"), "models": entries})
+    keras_rows = []
+    seen = set()
+    for e in entries:
+        for split, k in e["keras"].items():
+            if (e["variant"], split) not in seen:
+                seen.add((e["variant"], split))
+                keras_rows.append(f"| {e['variant']} | {split} | {100 * k['accuracy']:.2f} | {100 * k['macro_f1']:.2f} |")
+    text = [
+        "# TFLite parity report",
+        "",
+        f"Made by `{manifest.get('command')}` on `{manifest.get('host')}` ({manifest.get('platform')}), "
+        f"{manifest.get('created')}.",
+        "",
+        "Keras float reference (best checkpoint, inference mode):",
+        "",
+        "| variant | split | accuracy % | macro-F1 % |",
+        "|---|---|---|---|",
+        *keras_rows,
+        "",
+        "Each TFLite model, run in the TF-free interpreter used on the device. Accuracy in % with the difference "
+        "to the Keras model in pp; agreement = top-1 agreement with Keras; max dprob = largest absolute "
+        "probability difference; per-class recall in %.",
+        "",
+        parity_table(entries) if entries and entries[0]["accuracy"] else "(no evaluation data was given)",
+        "",
+    ]
+    atomic_write_text(out_dir / "parity.md", "\n".join(text))

@@ -1,0 +1,213 @@
+"""``python -m train.study``: do inverse-frequency class weights help? Several seeds per variant, paired.
+
+Trains every (variant, seed) run that is not complete yet (resuming interrupted ones), then reports per variant
+the mean and standard deviation over seeds of accuracy, macro-F1, balanced accuracy and per-class precision and
+recall, and the paired difference weighted - unweighted with a 95% t-interval, next to the study's claims.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from device.fileio import atomic_write_json, atomic_write_text
+from device.labels import EMOTIONS
+from train.recipes import RECIPES, VARIANTS
+
+# The study's own figures (its "before -> after" claims), quoted for comparison only.
+CLAIMS: dict[str, tuple[float, float]] = {
+    "accuracy": (59.3, 65.0),
+    "recall angry": (48.2, 58.2),
+    "recall fear": (47.7, 59.1),
+    "precision disgust": (41.9, 45.5),
+}
+
+
+def _metric_values(m: dict) -> dict[str, float]:
+    vals = {"accuracy": m["accuracy"], "balanced_accuracy": m["balanced_accuracy"], "macro_f1": m["macro_f1"]}
+    for c in EMOTIONS:
+        vals[f"recall {c}"] = m["per_class"][c]["recall"]
+        vals[f"precision {c}"] = m["per_class"][c]["precision"]
+    return {k: 100 * v for k, v in vals.items()}
+
+
+def paired_interval(diffs: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean of paired differences and its two-sided t-interval (nan bounds for fewer than 2 pairs)."""
+    from scipy import stats
+
+    diffs = np.asarray(diffs, dtype=float)
+    mean = float(diffs.mean())
+    if len(diffs) < 2:
+        return mean, float("nan"), float("nan")
+    half = float(stats.t.ppf(0.5 + level / 2, len(diffs) - 1) * diffs.std(ddof=1) / np.sqrt(len(diffs)))
+    return mean, mean - half, mean + half
+
+
+def aggregate(metrics: dict[str, dict[int, dict]], split: str) -> dict:
+    """metrics[variant][seed] = metrics.json content -> summary dict (percent units)."""
+    seeds = sorted(set.intersection(*(set(metrics[v]) for v in VARIANTS)))
+    if not seeds:
+        raise ValueError("no seed has both variants complete")
+    per = {v: {s: _metric_values(metrics[v][s]["splits"][split]) for s in seeds} for v in VARIANTS}
+    keys = list(per[VARIANTS[0]][seeds[0]])
+    summary: dict = {"split": split, "seeds": seeds, "variants": {}, "paired": {}}
+    for v in VARIANTS:
+        summary["variants"][v] = {
+            k: {"mean": float(np.mean([per[v][s][k] for s in seeds])),
+                "std": float(np.std([per[v][s][k] for s in seeds], ddof=1)) if len(seeds) > 1 else 0.0,
+                "values": [per[v][s][k] for s in seeds]}
+            for k in keys
+        }
+    for k in keys:
+        diffs = np.array([per["weighted"][s][k] - per["unweighted"][s][k] for s in seeds])
+        mean, lo, hi = paired_interval(diffs)
+        summary["paired"][k] = {"mean": mean, "ci95": [lo, hi], "diffs": diffs.tolist()}
+    return summary
+
+
+def verdict(p: dict) -> str:
+    lo, hi = p["ci95"]
+    if np.isnan(lo):
+        return "one pair: no interval"
+    if lo > 0:
+        return "weights higher"
+    if hi < 0:
+        return "weights lower"
+    return "no clear difference"
+
+
+def render(summary: dict, meta: dict) -> str:
+    v = summary["variants"]
+    p = summary["paired"]
+    n = len(summary["seeds"])
+
+    def ms(var: str, k: str) -> str:
+        return f"{v[var][k]['mean']:.1f} ± {v[var][k]['std']:.1f}"
+
+    def pd(k: str) -> str:
+        lo, hi = p[k]["ci95"]
+        return f"{p[k]['mean']:+.1f} [{lo:+.1f}, {hi:+.1f}]"
+
+    lines = [
+        f"# Study: inverse-frequency class weights on FER2013 ({meta['recipe']} recipe, {meta['epochs']} epochs)",
+        "",
+        f"Generated {meta['created']} on `{meta['host']}` ({meta['platform']}) by `{meta['command']}`.",
+        f"{n} seeds ({', '.join(map(str, summary['seeds']))}) per variant; metrics on **{summary['split']}** "
+        f"(PublicTest when the data has no PrivateTest rows), best checkpoint by validation accuracy, inference "
+        "mode. Values in %, mean ± sample standard deviation over seeds; paired difference = weighted - "
+        f"unweighted for the same seed, mean [95% t-interval, {max(n - 1, 1)} d.f.].",
+        "",
+        "## Overall",
+        "",
+        "| metric | unweighted | weighted | paired difference | reading |",
+        "|---|---|---|---|---|",
+        *[f"| {k.replace('_', ' ')} | {ms('unweighted', k)} | {ms('weighted', k)} | {pd(k)} | {verdict(p[k])} |"
+          for k in ("accuracy", "balanced_accuracy", "macro_f1")],
+        "",
+        "## Per class",
+        "",
+        "| class | recall unweighted | recall weighted | recall diff. | precision unweighted | precision weighted "
+        "| precision diff. |",
+        "|---|---|---|---|---|---|---|",
+        *[f"| {c} | {ms('unweighted', f'recall {c}')} | {ms('weighted', f'recall {c}')} | {pd(f'recall {c}')} "
+          f"| {ms('unweighted', f'precision {c}')} | {ms('weighted', f'precision {c}')} | {pd(f'precision {c}')} |"
+          for c in EMOTIONS],
+        "",
+        "![recall](study_recall.png) ![precision](study_precision.png)",
+        "",
+        "## Against the study's claims",
+        "",
+        "The study reports one run per variant. Its numbers next to ours (per-class accuracy = recall):",
+        "",
+        "| figure | study: unweighted -> weighted (diff.) | here: unweighted -> weighted | here: paired diff. |",
+        "|---|---|---|---|",
+    ]
+    for k, (a, b) in CLAIMS.items():
+        lines.append(f"| {k} | {a:.1f} -> {b:.1f} ({b - a:+.1f}) | {v['unweighted'][k]['mean']:.1f} -> "
+                     f"{v['weighted'][k]['mean']:.1f} | {pd(k)} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _train_missing(args, recipe, todo: list[tuple[str, int]]) -> None:
+    """Train runs as subprocesses, ``--jobs`` at a time, each with cores/jobs threads."""
+    threads = max(1, (os.cpu_count() or 1) // args.jobs)
+    queue = list(todo)
+    running: list[subprocess.Popen] = []
+    failed = []
+    while queue or running:
+        while queue and len(running) < args.jobs:
+            variant, seed = queue.pop(0)
+            cmd = [sys.executable, "-m", "train", "--data", str(args.data), "--recipe", recipe.name,
+                   "--epochs", str(recipe.epochs), "--variants", variant, "--seed", str(seed),
+                   "--runs", str(args.runs), "--threads", str(threads), "--no-report"]
+            print("+", " ".join(cmd), flush=True)
+            running.append(subprocess.Popen(cmd))
+        proc = running.pop(0)
+        if proc.wait() != 0:
+            failed.append(" ".join(proc.args))
+    if failed:
+        raise RuntimeError("training failed: " + "; ".join(failed))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m train.study", description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--data", type=Path, required=True, help="FER2013 csv(.gz) or folder")
+    ap.add_argument("--recipe", choices=sorted(RECIPES), default="default", help="training recipe")
+    ap.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (>= 3 for an interval)")
+    ap.add_argument("--runs", type=Path, default=Path("runs"), help="training runs root")
+    ap.add_argument("--jobs", type=int, default=2, help="training runs in parallel (threads split between them)")
+    ap.add_argument("--out", type=Path, default=None, help="report folder (default reports/study/<recipe>-<E>ep)")
+    args = ap.parse_args(argv)
+    from train.plots import plot_bars
+    from train.trainer import run_dir
+
+    recipe = RECIPES[args.recipe].with_epochs(args.epochs)
+    todo, metrics = [], {v: {} for v in VARIANTS}
+    for seed in args.seeds:
+        for v in VARIANTS:
+            p = run_dir(args.runs, recipe.name, recipe.epochs, v, seed) / "metrics.json"
+            done = p.exists() and json.loads(p.read_text()).get("completed_epochs") == recipe.epochs
+            if not done:
+                todo.append((v, seed))
+    if todo:
+        _train_missing(args, recipe, todo)
+    for seed in args.seeds:
+        for v in VARIANTS:
+            p = run_dir(args.runs, recipe.name, recipe.epochs, v, seed) / "metrics.json"
+            metrics[v][seed] = json.loads(p.read_text())
+    split = "test" if all("test" in m["splits"] for mv in metrics.values() for m in mv.values()) else "val"
+    summary = aggregate(metrics, split)
+    out = args.out or Path("reports") / "study" / f"{recipe.name}-{recipe.epochs}ep"
+    meta = {
+        "recipe": recipe.name, "epochs": recipe.epochs,
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "host": socket.gethostname(), "platform": platform.platform(),
+        "command": " ".join(["python", "-m", "train.study", *(argv if argv is not None else sys.argv[1:])]),
+        "train_wall_s": {v: {s: metrics[v][s]["train_wall_s"] for s in summary["seeds"]} for v in VARIANTS},
+    }
+    for key in ("recall", "precision"):
+        plot_bars({v: [summary["variants"][v][f"{key} {c}"]["mean"] for c in EMOTIONS] for v in VARIANTS},
+                  out / f"study_{key}.png", f"Per-class {key} ({split}), mean over {len(summary['seeds'])} seeds",
+                  f"{key} %",
+                  errors={v: [summary["variants"][v][f"{key} {c}"]["std"] for c in EMOTIONS] for v in VARIANTS})
+    atomic_write_json(out / "study.json", {"meta": meta, "claims": CLAIMS, **summary})
+    atomic_write_text(out / "study.md", render(summary, meta))
+    print(render(summary, meta))
+    print(f"report: {out / 'study.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
