@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ConversionError("int8 needs calibration images: pass --data or --calibration")
         jobs = [ConvertJob(v, p, tuple(args.formats)) for v, p in ckpts.items()]
         result = convert_all(jobs, args.out, eval_splits, calibration, args.calibration_size,
-                             args.seed, args.max_int8_drop, args.threads)
+                             args.seed, args.max_int8_drop, args.threads,
+                             command=" ".join(["python", "-m", "convert", *(sys.argv[1:] if argv is None else argv)]))
     except (ConversionError, DataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

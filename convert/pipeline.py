@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convert.converter import ConversionError, calibration_sample, convert, load_checkpoint
+from convert.converter import calibration_sample, convert, load_checkpoint
 from device.classifier import ClassifierOptions, EmotionClassifier
 from device.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
 from device.formats import FORMATS_BY_NAME, model_path
@@ -126,6 +126,7 @@ def convert_all(
     seed: int = 0,
     max_int8_drop_pp: float = 1.0,
     threads: int = 1,
+    command: str = "",
 ) -> ConvertResult:
     """Convert, verify and record every job; return entries, failures and int8 threshold violations."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -188,7 +189,7 @@ def convert_all(
                 "labels": list(EMOTIONS),
             },
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "command": " ".join([Path(sys.executable).name, "-m", "convert", *sys.argv[1:]]),
+            "command": command or " ".join(["python", "-m", "convert", *sys.argv[1:]]),
             "host": socket.gethostname(),
             "platform": platform.platform(),
         }
@@ -226,7 +227,9 @@ def write_parity_report(out_dir: Path, entries: list[dict], manifest: dict) -> N
         for split, k in e["keras"].items():
             if (e["variant"], split) not in seen:
                 seen.add((e["variant"], split))
-                keras_rows.append(f"| {e['variant']} | {split} | {100 * k['accuracy']:.2f} | {100 * k['macro_f1']:.2f} |")
+                keras_rows.append(
+                    f"| {e['variant']} | {split} | {100 * k['accuracy']:.2f} | {100 * k['macro_f1']:.2f} |"
+                )
     text = [
         "# TFLite parity report",
         "",

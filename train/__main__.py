@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
             runs_root=args.runs,
             threads=args.threads,
             report=not args.no_report,
+            command=" ".join(["python", "-m", "train", *(sys.argv[1:] if argv is None else argv)]),
         )
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -74,10 +74,12 @@ def _open_text(path: Path) -> io.TextIOBase:
 
 
 def _parse_pixels(text: str, where: str) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        values = np.fromstring(text, dtype=np.int64, sep=" ")  # fast C parser; stops at bad token
-    tokens = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            values = np.fromstring(text, dtype=np.int64, sep=" ")  # fast C parser
+    except ValueError:  # a token that is not a number: find it below
+        values = np.empty(0, dtype=np.int64)
     if values.size != PIXELS_PER_FACE:
         tokens = text.split()
         for i, tok in enumerate(tokens):
@@ -182,9 +184,8 @@ def load_folder(root: Path, val_fraction: float = 0.1, seed: int = 0) -> Dataset
         from sklearn.model_selection import train_test_split
 
         tr = splits["train"]
-        idx_tr, idx_val = train_test_split(
-            np.arange(len(tr)), test_size=val_fraction, random_state=seed, stratify=tr.y
-        )
+        n_val = max(int(np.ceil(val_fraction * len(tr))), len(np.unique(tr.y)))
+        idx_tr, idx_val = train_test_split(np.arange(len(tr)), test_size=n_val, random_state=seed, stratify=tr.y)
         splits["train"] = Split(tr.x[idx_tr], tr.y[idx_tr])
         splits["val"] = Split(tr.x[idx_val], tr.y[idx_val])
         notes.append(f"no PublicTest_ files: validation is a stratified {val_fraction:.0%} of train (seed {seed})")

@@ -17,13 +17,15 @@ def train_and_report(
     runs_root: Path,
     threads: int = 0,
     report: bool = True,
+    command: str = "",
 ) -> dict[str, dict]:
     ds = load_fer2013(data, seed=seed)
     for note in ds.notes:
         print(f"note: {note}")
     results = {}
     for variant in variants:
-        spec = RunSpec(recipe=recipe, variant=variant, seed=seed, runs_root=runs_root, threads=threads)
+        spec = RunSpec(recipe=recipe, variant=variant, seed=seed, runs_root=runs_root, threads=threads,
+                       command=command)
         print(f"== {recipe.name} / {variant} / seed {seed} -> {spec.run_dir}")
         results[variant] = train_variant(spec, ds)
         split = "test" if "test" in results[variant]["splits"] else "val"
@@ -32,6 +34,6 @@ def train_and_report(
     if report and len(results) > 1:
         from train.report import write_comparison_report
 
-        path = write_comparison_report(runs_root / f"{recipe.name}-{recipe.epochs}ep", results, ds, seed)
+        path = write_comparison_report(runs_root / f"{recipe.name}-{recipe.epochs}ep", results, ds, seed, command)
         print(f"report: {path}")
     return results

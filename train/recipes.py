@@ -100,6 +100,7 @@ TINY = replace(
     convs=(1, 1),
     epochs=1,
     batch_size=32,
+    learning_rate=3e-2,
 )
 
 RECIPES: dict[str, Recipe] = {r.name: r for r in (DEFAULT, PAPER, TINY)}

@@ -21,7 +21,8 @@ def eval_split(results: dict[str, dict]) -> str:
 
 
 def metrics_table(results: dict[str, dict], split: str) -> list[str]:
-    rows = ["| variant | accuracy % | balanced acc. % | macro-F1 % | best epoch | train time |", "|---|---|---|---|---|---|"]
+    rows = ["| variant | accuracy % | balanced acc. % | macro-F1 % | best epoch | train time |",
+            "|---|---|---|---|---|---|"]
     for name, r in results.items():
         m = r["splits"][split]
         rows.append(
@@ -44,7 +45,7 @@ def per_class_table(results: dict[str, dict], split: str) -> list[str]:
     return rows
 
 
-def write_comparison_report(out_dir: Path, results: dict[str, dict], ds: Dataset, seed: int) -> Path:
+def write_comparison_report(out_dir: Path, results: dict[str, dict], ds: Dataset, seed: int, command: str = "") -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     split = eval_split(results)
     counts = ds.splits["train"].class_counts()
@@ -62,7 +63,7 @@ def write_comparison_report(out_dir: Path, results: dict[str, dict], ds: Dataset
         f"# Class weights or not: {out_dir.name}, seed {seed}",
         "",
         f"Generated {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')} by "
-        f"`{Path(sys.executable).name} -m train {' '.join(sys.argv[1:])}`. Data: `{ds.source}`.",
+        f"`{command or ' '.join(['python', '-m', 'train', *sys.argv[1:]])}`. Data: `{ds.source}`.",
         f"Metrics on **{split}** ({len(ds.splits[split])} images), best checkpoint by validation accuracy, "
         "inference mode. One seed only: see `make study` for the multi-seed answer.",
         *[f"\nNote: {n}" for n in ds.notes],
@@ -83,7 +84,7 @@ def write_comparison_report(out_dir: Path, results: dict[str, dict], ds: Dataset
         "",
         *per_class_table(results, split),
         "",
-        f"![recall](per_class_recall.png) ![precision](per_class_precision.png)",
+        "![recall](per_class_recall.png) ![precision](per_class_precision.png)",
         "",
         "## Confusion matrices",
         "",

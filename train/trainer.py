@@ -36,6 +36,7 @@ class RunSpec:
     seed: int
     runs_root: Path
     threads: int = 0  # 0: TensorFlow's default (all cores)
+    command: str = ""  # the command line that started the run, recorded in config.json
 
     @property
     def run_dir(self) -> Path:
@@ -144,7 +145,7 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
         "data_summary": ds.summary(),
         "data_notes": ds.notes,
         "class_weights": {EMOTIONS[k]: v for k, v in weights.items()} if weights else None,
-        "command": " ".join([Path(sys.executable).name, "-m", "train", *sys.argv[1:]]),
+        "command": spec.command or " ".join(["python", "-m", "train", *sys.argv[1:]]),
         "host": socket.gethostname(),
         "platform": platform.platform(),
         "python": platform.python_version(),

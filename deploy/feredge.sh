@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# feredge launcher, installed as ~/feredge/current/feredge. Reads ~/feredge/config.env; arguments given here win
+# over the settings (the last --option wins).
+set -euo pipefail
+
+SELF=$(readlink -f "$0")
+REL=$(dirname "$SELF")
+FEREDGE_HOME=${FEREDGE_HOME:-$(dirname "$(dirname "$REL")")}
+PY="$REL/.venv/bin/python"
+CONFIG="$FEREDGE_HOME/config.env"
+
+die() {
+    printf 'feredge: ERROR: %s\n' "$*" >&2
+    exit 2
+}
+
+if [ -f "$CONFIG" ]; then
+    set -a
+    # shellcheck disable=SC1090
+    . "$CONFIG"
+    set +a
+fi
+FEREDGE_SOURCE=${FEREDGE_SOURCE:-picamera2}
+FEREDGE_MODEL=${FEREDGE_MODEL:-$(sed -n 's/^ *"demo_model": *"\([^"]*\)".*/\1/p' "$REL/bundle.json" 2>/dev/null | head -n 1)}
+FEREDGE_DEMO_ARGS=${FEREDGE_DEMO_ARGS:-}
+FEREDGE_BENCH_CLIP=${FEREDGE_BENCH_CLIP:-}
+FEREDGE_BENCH_ARGS=${FEREDGE_BENCH_ARGS---quick}
+FEREDGE_LOG_DIR=${FEREDGE_LOG_DIR:-$FEREDGE_HOME/logs}
+
+[ -x "$PY" ] || die "no Python environment at $REL/.venv: run install.sh from the bundle again"
+export PYTHONPATH="$REL${PYTHONPATH:+:$PYTHONPATH}"
+
+resolve() { # a path from the settings: absolute as is, relative to the release otherwise
+    case "$1" in
+        /*) printf '%s' "$1" ;;
+        *) printf '%s' "$REL/$1" ;;
+    esac
+}
+
+has_option() { # has_option --opt args...: true when args contain --opt or --opt=...
+    local opt=$1
+    shift
+    for a in "$@"; do
+        case "$a" in "$opt" | "$opt"=*) return 0 ;; esac
+    done
+    return 1
+}
+
+model_path() {
+    [ -n "$FEREDGE_MODEL" ] || die "FEREDGE_MODEL is not set in $CONFIG"
+    local m
+    m=$(resolve "$FEREDGE_MODEL")
+    # shellcheck disable=SC2012
+    [ -f "$m" ] || die "model $m not found (FEREDGE_MODEL in $CONFIG); this release has: $(cd "$REL" && ls models/*.tflite | tr '\n' ' ')"
+    printf '%s' "$m"
+}
+
+usage() {
+    cat <<EOF
+feredge $(cat "$REL/VERSION") ($REL)
+
+  feredge demo [ARGS]     run the demo: python -m device --source \$FEREDGE_SOURCE --model \$FEREDGE_MODEL ARGS
+                          e.g. feredge demo --headless --max-frames 100
+  feredge bench [ARGS]    on-device latency benchmark of every bundled model on a clip
+                          (python -m benchmarks run --models models --clip CLIP --out ~/feredge/bench/<time> ARGS)
+  feredge service         what the systemd unit runs: the headless demo, JSON lines appended to \$FEREDGE_LOG_DIR
+  feredge python [ARGS]   the release's Python
+  feredge version | info
+
+Settings: $CONFIG
+EOF
+}
+
+cmd=${1:-help}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+    demo)
+        model=()
+        has_option --model "$@" || model=(--model "$(model_path)")
+        # shellcheck disable=SC2086
+        exec "$PY" -m device --source "$FEREDGE_SOURCE" "${model[@]}" $FEREDGE_DEMO_ARGS "$@"
+        ;;
+    service)
+        mkdir -p "$FEREDGE_LOG_DIR"
+        printf '%s feredge %s starting: source=%s model=%s\n' "$(date -u +%FT%TZ)" "$(cat "$REL/VERSION")" \
+            "$FEREDGE_SOURCE" "$FEREDGE_MODEL" >>"$FEREDGE_LOG_DIR/demo.err"
+        # shellcheck disable=SC2086
+        exec "$PY" -m device --source "$FEREDGE_SOURCE" --model "$(model_path)" $FEREDGE_DEMO_ARGS --headless "$@" \
+            >>"$FEREDGE_LOG_DIR/demo.jsonl" 2>>"$FEREDGE_LOG_DIR/demo.err"
+        ;;
+    bench)
+        clip=()
+        if ! has_option --clip "$@"; then
+            c=$FEREDGE_BENCH_CLIP
+            if [ -z "$c" ]; then
+                for f in "$REL"/clips/*; do
+                    [ -f "$f" ] && c=$f && break
+                done
+            fi
+            [ -n "$c" ] || die "no clip to benchmark on. Record one with the camera, then run it:
+  rpicam-vid -t 10s --width 640 --height 480 --codec libav -o ~/clip.mp4
+  feredge bench --clip ~/clip.mp4
+(or set FEREDGE_BENCH_CLIP in $CONFIG)"
+            clip=(--clip "$(resolve "$c")")
+        fi
+        out=()
+        has_option --out "$@" || out=(--out "$FEREDGE_HOME/bench/$(date +%Y%m%d-%H%M%S)")
+        # shellcheck disable=SC2086
+        exec "$PY" -m benchmarks run --models "$REL/models" "${clip[@]}" "${out[@]}" $FEREDGE_BENCH_ARGS "$@"
+        ;;
+    python) exec "$PY" "$@" ;;
+    version) cat "$REL/VERSION" ;;
+    info)
+        echo "release:  $(cat "$REL/VERSION") ($REL)"
+        echo "settings: $CONFIG"
+        echo "source:   $FEREDGE_SOURCE"
+        echo "model:    $FEREDGE_MODEL"
+        "$PY" -c 'from device.interpreter import interpreter_backend; import numpy, cv2, sys
+print("runtime:  python %s, numpy %s, opencv %s, %s %s" % (sys.version.split()[0], numpy.__version__, cv2.__version__, *interpreter_backend()))'
+        ;;
+    help | -h | --help) usage ;;
+    *) usage >&2; exit 2 ;;
+esac

@@ -1,0 +1,145 @@
+"""``python -m device``: live facial-emotion recognition demo (no TensorFlow needed).
+
+Exit codes: 0 ok (including end of video and Ctrl-C), 1 runtime failure (source lost after retries),
+2 bad input (missing/invalid model, unknown source, bad flag).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from device.classifier import ModelError
+from device.demo import (
+    EXIT_BAD_INPUT,
+    DemoOptions,
+    OutputError,
+    default_model_path,
+    run_demo,
+)
+from device.detector import DETECTORS, DetectorError
+from device.preprocess import DEFAULT_MARGIN
+from device.sources import SourceError
+from device.tracking import parse_smoothing
+
+
+def _number(kind: type, low: float, what: str) -> Callable[[str], float]:
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {what}")
+        return value
+
+    parse.__name__ = what
+    return parse
+
+
+def _smoothing(text: str) -> tuple[int, float | None]:
+    try:
+        return parse_smoothing(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m device",
+        description="Facial emotion recognition on a camera, video, or image folder (TFLite, no TensorFlow).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    positive_int = _number(int, 1, "an integer >= 1")
+    count = _number(int, 0, "an integer >= 0")
+    non_negative = _number(float, 0.0, "a number >= 0")
+    p.add_argument(
+        "--source", default="0", help="camera index, 'picamera2', video file, stream URL, image folder or image file"
+    )
+    p.add_argument("--model", type=Path, default=default_model_path(), help="TFLite model (float or int8)")
+    p.add_argument("--detector", choices=DETECTORS, default="haar", help="face detector")
+    p.add_argument("--detector-model", type=Path, default=None, help="YuNet ONNX model (for --detector yunet)")
+    p.add_argument("--threads", type=positive_int, default=1, help="TFLite interpreter threads")
+    p.add_argument(
+        "--smoothing",
+        type=_smoothing,
+        default="5",
+        help="per-face smoothing: window in frames (integer, 1 or 0 = off) or EMA alpha in (0, 1)",
+    )
+    p.add_argument(
+        "--margin",
+        type=non_negative,
+        default=DEFAULT_MARGIN,
+        help="crop margin per side, as a fraction of the face box",
+    )
+    p.add_argument("--max-frames", type=count, default=None, help="stop after this many frames")
+    p.add_argument("--duration", type=non_negative, default=None, help="stop after this many seconds")
+    p.add_argument(
+        "--headless",
+        action="store_true",
+        help="no window: one JSON line per frame on stdout (automatic without a display)",
+    )
+    p.add_argument("--record", type=Path, default=None, help="write the annotated video here (.mp4, .avi, .mkv)")
+    p.add_argument("--retries", type=count, default=0, help="re-open a camera/stream this many times if it stops")
+    p.add_argument("--retry-delay", type=non_negative, default=1.0, help="seconds to wait before re-opening")
+    p.add_argument("--detect-width", type=count, default=320, help="detect faces on a frame this wide (0: full)")
+    p.add_argument("--max-faces", type=count, default=8, help="classify at most this many (largest) faces; 0: all")
+    p.add_argument("--width", type=positive_int, default=None, help="camera capture width")
+    p.add_argument("--height", type=positive_int, default=None, help="camera capture height")
+    return p
+
+
+def options_from_args(args: argparse.Namespace) -> DemoOptions:
+    window, alpha = args.smoothing
+    return DemoOptions(
+        source=args.source,
+        model=args.model,
+        detector=args.detector,
+        detector_model=args.detector_model,
+        threads=args.threads,
+        smoothing_window=window,
+        smoothing_alpha=alpha,
+        margin=args.margin,
+        max_frames=args.max_frames,
+        duration=args.duration,
+        headless=args.headless,
+        record=args.record,
+        retries=args.retries,
+        retry_delay=args.retry_delay,
+        detect_width=args.detect_width,
+        max_faces=args.max_faces or None,
+        width=args.width,
+        height=args.height,
+    )
+
+
+def _silence_stdout() -> None:
+    """After the reader of stdout went away (``| head``): keep Python's final flush from failing."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = options_from_args(build_parser().parse_args(argv))
+    try:
+        summary = run_demo(options)
+    except (ModelError, DetectorError, SourceError, OutputError) as exc:
+        hint = " (pass --model PATH)" if isinstance(exc, ModelError) and not options.model.exists() else ""
+        print(f"error: {exc}{hint}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("summary: interrupted before the first frame", file=sys.stderr)
+        return 0
+    if summary.stop_reason == "stdout-closed":
+        _silence_stdout()
+    if summary.error:
+        print(f"error: {summary.error}", file=sys.stderr)
+    print(summary.line(), file=sys.stderr)
+    return summary.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

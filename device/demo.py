@@ -1,0 +1,282 @@
+"""The live demo loop: source -> pipeline -> window, JSON lines and/or recorded video.
+
+Headless mode (asked for, or automatic without a display or GUI-less OpenCV) prints one JSON line per
+frame on stdout. Timings per frame: ``capture`` (read + decode), the pipeline's stages, and ``draw``
+(annotation, video write and window update; 0 when nothing is drawn). The summary goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+import cv2
+import numpy as np
+
+from device.classifier import ClassifierOptions, EmotionClassifier
+from device.detector import make_detector
+from device.draw import draw_results
+from device.pipeline import EmotionPipeline, FrameResult, to_json
+from device.preprocess import DEFAULT_MARGIN
+from device.sources import Frame, FrameSource, SourceError, open_source
+from device.tracking import FaceTracker
+
+DEFAULT_MODEL = Path("models") / "weighted_int8.tflite"
+WINDOW = "feredge"
+VIDEO_CODECS: dict[str, str] = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+FALLBACK_FPS = 15.0
+QUIT_KEYS = (ord("q"), 27)  # q, Esc
+
+EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class OutputError(Exception):
+    """The output (recorded video) cannot be written."""
+
+
+def project_root() -> Path:
+    """The repository (or deployed bundle) root: the folder holding ``device/``, whatever the cwd."""
+    return Path(__file__).resolve().parent.parent
+
+
+def default_model_path() -> Path:
+    return project_root() / DEFAULT_MODEL
+
+
+@dataclass
+class DemoOptions:
+    source: str = "0"
+    model: Path = field(default_factory=default_model_path)
+    detector: str = "haar"
+    detector_model: Path | None = None
+    threads: int = 1
+    smoothing_window: int = 5  # moving average over this many frames (1: off)
+    smoothing_alpha: float | None = None  # EMA instead of the window, when set
+    margin: float = DEFAULT_MARGIN
+    max_frames: int | None = None
+    duration: float | None = None
+    headless: bool = False
+    record: Path | None = None
+    retries: int = 0  # re-open a live source this many times when it stops
+    retry_delay: float = 1.0
+    detect_width: int = 320
+    max_faces: int | None = 8
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass
+class DemoSummary:
+    frames: int
+    mean_fps: float
+    elapsed_s: float
+    faces: int
+    stop_reason: str  # max-frames, duration, end-of-stream, interrupted, quit, stdout-closed, error
+    error: str | None = None
+    exit_code: int = EXIT_OK
+
+    def line(self) -> str:
+        text = (
+            f"summary: {self.frames} frames in {self.elapsed_s:.2f} s, mean {self.mean_fps:.1f} FPS, "
+            f"{self.faces} faces, stopped: {self.stop_reason}"
+        )
+        return text + (f" ({self.error})" if self.error else "")
+
+
+def display_problem() -> str | None:
+    """Why no window can be shown, or None when one can (the window is then created)."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return "no display (DISPLAY and WAYLAND_DISPLAY unset)"
+    try:
+        cv2.namedWindow(WINDOW, cv2.WINDOW_AUTOSIZE)
+    except cv2.error:
+        return "this OpenCV build has no GUI (opencv-python-headless?)"
+    return None
+
+
+def check_record_path(path: Path) -> None:
+    if path.suffix.lower() not in VIDEO_CODECS:
+        raise OutputError(f"record {path}: unsupported extension, expected one of {', '.join(VIDEO_CODECS)}")
+    if not path.parent.is_dir():
+        raise OutputError(f"record {path}: folder {path.parent} does not exist")
+
+
+class VideoRecorder:
+    """Writes annotated frames to ``<path>`` via a hidden partial file, renamed into place on ``close()``."""
+
+    def __init__(self, path: Path, fps: float) -> None:
+        self.path, self.fps = path, fps
+        self.partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+        self._writer: cv2.VideoWriter | None = None
+
+    def write(self, bgr: np.ndarray) -> None:
+        if self._writer is None:
+            fourcc = cv2.VideoWriter_fourcc(*VIDEO_CODECS[self.path.suffix.lower()])
+            height, width = bgr.shape[:2]
+            self._writer = cv2.VideoWriter(str(self.partial), fourcc, self.fps, (width, height))
+            if not self._writer.isOpened():
+                self._writer = None
+                raise OutputError(f"record {self.path}: cannot open a video writer ({self.path.suffix} codec missing?)")
+        self._writer.write(bgr)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
+            self._writer = None
+            os.replace(self.partial, self.path)
+
+
+def build_pipeline(options: DemoOptions) -> EmotionPipeline:
+    """Raises ModelError / DetectorError for bad model files."""
+    detector = make_detector(options.detector, options.detector_model, options.detect_width)
+    classifier = EmotionClassifier(ClassifierOptions(Path(options.model), options.threads))
+    tracker = FaceTracker(window=options.smoothing_window, alpha=options.smoothing_alpha)
+    return EmotionPipeline(detector, classifier, tracker, options.margin, options.max_faces)
+
+
+class _Loop:
+    """State of one demo run; ``run()`` returns the summary and always releases source, writer and window."""
+
+    def __init__(
+        self, options: DemoOptions, pipeline: EmotionPipeline, source: FrameSource, show: bool, out: TextIO, err: TextIO
+    ) -> None:
+        self.options, self.pipeline, self.show = options, pipeline, show
+        self.source: FrameSource | None = source
+        self.out, self.err = out, err
+        self.live = source.live
+        self.recorder = VideoRecorder(options.record, source.fps or FALLBACK_FPS) if options.record else None
+        self.frames = self.faces = self.failures = 0
+        self.fps: float | None = None
+        self.error: str | None = None
+
+    def _read(self) -> Frame | None:
+        """The next frame; None at the end; raises SourceError once retries are exhausted."""
+        while True:
+            try:
+                if self.source is None:
+                    self.source = open_source(self.options.source, self.options.width, self.options.height)
+                return self.source.read()
+            except SourceError as exc:
+                if not self.live or self.failures >= self.options.retries:
+                    raise
+                self.failures += 1
+                print(
+                    f"warning: {exc}; retry {self.failures}/{self.options.retries} in {self.options.retry_delay:g} s",
+                    file=self.err,
+                    flush=True,
+                )
+                if self.source is not None:
+                    self.source.close()
+                    self.source = None
+                time.sleep(self.options.retry_delay)
+
+    def _stop_reason(self, started: float) -> str | None:
+        if self.options.max_frames is not None and self.frames >= self.options.max_frames:
+            return "max-frames"
+        if self.options.duration is not None and time.perf_counter() - started >= self.options.duration:
+            return "duration"
+        return None
+
+    def _output(self, frame_bgr: np.ndarray, result: FrameResult) -> str | None:
+        """Draw/record/show; returns "quit" when the user closes the window."""
+        start = time.perf_counter()
+        reason = None
+        if self.show or self.recorder is not None:
+            annotated = draw_results(frame_bgr, result, self.fps)
+            if self.recorder is not None:
+                self.recorder.write(annotated)
+            if self.show:
+                cv2.imshow(WINDOW, annotated)
+                key = cv2.waitKey(1) & 0xFF
+                if key in QUIT_KEYS or cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
+                    reason = "quit"
+        result.timings_ms["draw"] = (time.perf_counter() - start) * 1000.0
+        if not self.show:
+            print(json.dumps(to_json(result)), file=self.out, flush=True)
+        return reason
+
+    def _step(self, last: float) -> tuple[str | None, float]:
+        start = time.perf_counter()
+        frame = self._read()
+        if frame is None:
+            return "end-of-stream", last
+        self.failures = 0
+        capture_ms = (time.perf_counter() - start) * 1000.0
+        frame.index = self.frames
+        result = self.pipeline(frame)
+        result.timings_ms = {"capture": capture_ms, **result.timings_ms}
+        now = time.perf_counter()
+        instant = 1.0 / max(now - last, 1e-6)
+        self.fps = instant if self.fps is None else 0.9 * self.fps + 0.1 * instant
+        reason = self._output(frame.bgr, result)
+        self.frames += 1
+        self.faces += len(result.faces)
+        return reason, now
+
+    def run(self) -> DemoSummary:
+        started = last = time.perf_counter()
+        reason: str | None = None
+        try:
+            while reason is None:
+                reason = self._stop_reason(started)
+                if reason is None:
+                    reason, last = self._step(last)
+        except KeyboardInterrupt:
+            reason = "interrupted"
+        except BrokenPipeError:
+            reason = "stdout-closed"
+        except (SourceError, OutputError) as exc:
+            reason, self.error = "error", str(exc)
+        finally:
+            self._release()
+        if reason == "end-of-stream" and self.frames == 0 and self.options.max_frames != 0:
+            reason, self.error = "error", f"source {self.options.source}: no frames could be read"
+        elapsed = time.perf_counter() - started
+        return DemoSummary(
+            frames=self.frames,
+            mean_fps=self.frames / elapsed if elapsed > 0 else 0.0,
+            elapsed_s=elapsed,
+            faces=self.faces,
+            stop_reason=reason,
+            error=self.error,
+            exit_code=EXIT_RUNTIME if reason == "error" else EXIT_OK,
+        )
+
+    def _release(self) -> None:
+        if self.source is not None:
+            self.source.close()
+        if self.recorder is not None:
+            self.recorder.close()
+        if self.show:
+            cv2.destroyAllWindows()
+
+
+def run_demo(options: DemoOptions, out: TextIO | None = None, err: TextIO | None = None) -> DemoSummary:
+    """Run the demo until max-frames, duration, end of video, Ctrl-C or the window is closed.
+
+    Bad input found before the first frame (model, detector model, source, record path) raises
+    ``ModelError``/``DetectorError``/``SourceError``/``OutputError``; faults after that end up in the summary.
+    """
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    if options.record is not None:
+        check_record_path(Path(options.record))
+    pipeline = build_pipeline(options)
+    show = False
+    if not options.headless:
+        problem = display_problem()
+        if problem:
+            print(f"note: {problem}: running headless, one JSON line per frame on stdout", file=err, flush=True)
+        show = problem is None
+    try:
+        source = open_source(options.source, options.width, options.height)
+    except BaseException:
+        if show:
+            cv2.destroyAllWindows()
+        raise
+    return _Loop(options, pipeline, source, show, out, err).run()

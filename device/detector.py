@@ -1,0 +1,163 @@
+"""Face detection behind one interface: OpenCV's Haar cascade (built in) or YuNet (user-supplied model).
+
+``detect(gray, bgr=None)`` takes the gray frame (Haar's input) and, optionally, the BGR frame (YuNet's
+input; it converts the gray frame when ``bgr`` is None). Boxes are in the gray frame's pixel coordinates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+DETECTORS: tuple[str, ...] = ("haar", "yunet")
+HAAR_CASCADE = "haarcascade_frontalface_default.xml"
+# Where distribution builds of OpenCV (e.g. Raspberry Pi OS's python3-opencv) keep the cascades.
+SYSTEM_CASCADE_DIRS: tuple[str, ...] = (
+    "/usr/share/opencv4/haarcascades",
+    "/usr/share/opencv/haarcascades",
+    "/usr/local/share/opencv4/haarcascades",
+)
+HAAR_MIN_WINDOW = 24  # the cascade's training window, in pixels
+
+
+class DetectorError(Exception):
+    """A detector could not be built (missing or invalid model file, unknown name)."""
+
+
+@dataclass(frozen=True)
+class Box:
+    x: int
+    y: int
+    w: int
+    h: int
+    score: float = 1.0
+
+    @property
+    def area(self) -> int:
+        return max(0, self.w) * max(0, self.h)
+
+    def iou(self, other: Box) -> float:
+        """Intersection over union, 0..1."""
+        ix = max(0, min(self.x + self.w, other.x + other.w) - max(self.x, other.x))
+        iy = max(0, min(self.y + self.h, other.y + other.h) - max(self.y, other.y))
+        inter = ix * iy
+        union = self.area + other.area - inter
+        return inter / union if union > 0 else 0.0
+
+    def scaled(self, sx: float, sy: float | None = None) -> Box:
+        sy = sx if sy is None else sy
+        return Box(
+            int(round(self.x * sx)),
+            int(round(self.y * sy)),
+            int(round(self.w * sx)),
+            int(round(self.h * sy)),
+            self.score,
+        )
+
+    def as_list(self) -> list[int]:
+        return [self.x, self.y, self.w, self.h]
+
+
+class FaceDetector(Protocol):
+    def detect(self, gray: np.ndarray, bgr: np.ndarray | None = None) -> list[Box]:
+        """Faces in the frame, in ``gray``'s pixel coordinates."""
+        ...
+
+
+def _downscale(image: np.ndarray, detect_width: int) -> tuple[np.ndarray, float]:
+    """(image no wider than ``detect_width``, factor to multiply its coordinates by to get the original's)."""
+    width = image.shape[1]
+    if detect_width <= 0 or width <= detect_width:
+        return image, 1.0
+    factor = detect_width / width
+    small = cv2.resize(image, (detect_width, max(1, int(round(image.shape[0] * factor)))), interpolation=cv2.INTER_AREA)
+    return small, width / detect_width
+
+
+def find_cascade(name: str = HAAR_CASCADE) -> Path:
+    """The cascade file from the OpenCV wheel (``cv2.data``), else from a system OpenCV install."""
+    dirs = [getattr(getattr(cv2, "data", None), "haarcascades", None), *SYSTEM_CASCADE_DIRS]
+    for folder in dirs:
+        if folder and (Path(folder) / name).is_file():
+            return Path(folder) / name
+    raise DetectorError(f"Haar cascade {name} not found in cv2.data or {', '.join(SYSTEM_CASCADE_DIRS)}")
+
+
+@dataclass(frozen=True)
+class HaarOptions:
+    detect_width: int = 320  # detect on a frame downscaled to this width (0: full size)
+    scale_factor: float = 1.1
+    min_neighbors: int = 5
+    min_size_frac: float = 0.08  # smallest face, as a fraction of the detection frame's width
+    cascade: str = HAAR_CASCADE
+
+
+class HaarDetector:
+    """OpenCV Haar cascade on a downscaled gray frame; boxes mapped back to full size."""
+
+    def __init__(self, options: HaarOptions = HaarOptions()) -> None:
+        self.options = options
+        path = find_cascade(options.cascade)
+        self._cascade = cv2.CascadeClassifier(str(path))
+        if self._cascade.empty():
+            raise DetectorError(f"Haar cascade {path}: could not be loaded")
+
+    def detect(self, gray: np.ndarray, bgr: np.ndarray | None = None) -> list[Box]:
+        small, factor = _downscale(gray, self.options.detect_width)
+        min_side = max(HAAR_MIN_WINDOW, int(self.options.min_size_frac * small.shape[1]))
+        found = self._cascade.detectMultiScale(
+            small,
+            scaleFactor=self.options.scale_factor,
+            minNeighbors=self.options.min_neighbors,
+            minSize=(min_side, min_side),
+        )
+        boxes = [Box(int(x), int(y), int(w), int(h)).scaled(factor) for x, y, w, h in found]
+        return sorted(boxes, key=lambda b: b.area, reverse=True)
+
+
+class YuNetDetector:
+    """YuNet face detector (``cv2.FaceDetectorYN``, OpenCV >= 4.5.4) from a user-supplied ONNX model."""
+
+    def __init__(
+        self, model_path: str | Path, score_threshold: float = 0.7, nms_threshold: float = 0.3, detect_width: int = 320
+    ) -> None:
+        path = Path(model_path)
+        if not path.is_file():
+            raise DetectorError(f"YuNet model {path}: file not found (expected face_detection_yunet_*.onnx)")
+        if not hasattr(cv2, "FaceDetectorYN"):
+            raise DetectorError(f"YuNet needs OpenCV >= 4.5.4 (cv2.FaceDetectorYN); this is {cv2.__version__}")
+        self.detect_width = detect_width
+        try:
+            self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), score_threshold, nms_threshold)
+        except cv2.error as exc:
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "cv2.error"
+            raise DetectorError(f"YuNet model {path}: could not be loaded ({reason})") from exc
+        self._input_size: tuple[int, int] | None = None
+
+    def detect(self, gray: np.ndarray, bgr: np.ndarray | None = None) -> list[Box]:
+        image = bgr if bgr is not None and bgr.shape[:2] == gray.shape[:2] else cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+        small, factor = _downscale(image, self.detect_width)
+        size = (small.shape[1], small.shape[0])
+        if size != self._input_size:
+            self._net.setInputSize(size)
+            self._input_size = size
+        _, faces = self._net.detect(small)
+        if faces is None:
+            return []
+        boxes = [Box(int(f[0]), int(f[1]), int(f[2]), int(f[3]), float(f[-1])).scaled(factor) for f in faces]
+        return sorted(boxes, key=lambda b: b.area, reverse=True)
+
+
+def make_detector(name: str, model: Path | None = None, detect_width: int = 320) -> FaceDetector:
+    """``haar`` (built in; ``model`` is ignored) or ``yunet`` (needs ``model``, an ONNX file)."""
+    if name == "haar":
+        return HaarDetector(HaarOptions(detect_width=detect_width))
+    if name == "yunet":
+        if model is None:
+            raise DetectorError("detector yunet: needs a model file (--detector-model face_detection_yunet_*.onnx)")
+        return YuNetDetector(model, detect_width=detect_width)
+    raise DetectorError(f"detector {name!r}: unknown, expected one of {', '.join(DETECTORS)}")

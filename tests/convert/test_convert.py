@@ -1,0 +1,144 @@
+"""Convert a tiny trained model in all four formats and check files, contract, parity, manifest and the int8 gate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from synthetic import synthetic_images, write_fer_csv
+
+from convert.__main__ import main as convert_main
+from convert.pipeline import sha256_file
+from device.classifier import ClassifierOptions, EmotionClassifier
+from device.formats import FORMATS, model_path
+from train.__main__ import main as train_main
+
+pytestmark = pytest.mark.slow
+EPOCHS = "20"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> dict[str, Path]:
+    tmp = tmp_path_factory.mktemp("convert")
+    data = write_fer_csv(tmp / "fer.csv", {"train": 40, "val": 15, "test": 15})
+    runs = tmp / "runs"
+    assert train_main(["--data", str(data), "--recipe", "tiny", "--epochs", EPOCHS, "--runs", str(runs),
+                       "--no-report"]) == 0
+    return {"data": data, "runs": runs, "tmp": tmp}
+
+
+@pytest.fixture(scope="module")
+def converted(trained) -> Path:
+    out = trained["tmp"] / "models"
+    rc = convert_main(["--data", str(trained["data"]), "--runs", str(trained["runs"]), "--recipe", "tiny",
+                       "--epochs", EPOCHS, "--out", str(out), "--calibration-size", "100"])
+    assert rc == 0
+    return out
+
+
+def test_writes_all_eight_models_and_reports(converted):
+    for variant in ("unweighted", "weighted"):
+        for fmt in FORMATS:
+            assert model_path(converted, variant, fmt.name).is_file()
+    rows = [r.split("|") for r in (converted / "parity.md").read_text().splitlines() if r.startswith("| weighted | ")]
+    assert sorted(r[2].strip() for r in rows if len(r) > 10) == sorted([f.name for f in FORMATS] * 2)  # x (val, test)
+    assert len(json.loads((converted / "parity.json").read_text())["models"]) == 8
+
+
+def test_manifest_matches_files(converted):
+    manifest = json.loads((converted / "manifest.json").read_text())
+    assert len(manifest["models"]) == 8
+    for entry in manifest["models"]:
+        f = converted / entry["file"]
+        assert entry["sha256"] == sha256_file(f)
+        assert entry["size_bytes"] == f.stat().st_size
+        assert entry["labels"] == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+        assert entry["training"]["recipe"] == "tiny" and entry["training"]["epochs"] == int(EPOCHS)
+        assert set(entry["accuracy"]) == {"val", "test"}
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+def test_contract_and_parity_with_keras(converted, trained, fmt):
+    import keras
+
+    x, _ = synthetic_images(3, seed=11)
+    keras_model = keras.models.load_model(trained["runs"] / f"tiny-{EPOCHS}ep" / "weighted-seed0" / "best.keras")
+    ref = np.asarray(keras_model.predict(x[..., None].astype("float32"), verbose=0))
+    clf = EmotionClassifier(ClassifierOptions(model_path(converted, "weighted", fmt.name)))
+    expected = np.dtype(np.int8) if fmt.int8_io else np.dtype(np.float32)
+    assert clf.input_dtype == expected and clf.output_dtype == expected
+    got = clf.predict_proba(x)
+    assert got.shape == (21, 7)
+    assert np.abs(got - ref).max() <= fmt.parity_tolerance
+    assert (got.argmax(1) == ref.argmax(1)).mean() >= 0.9
+
+
+def test_keras_model_learned_the_fixture(converted):
+    entry = json.loads((converted / "manifest.json").read_text())["models"][0]
+    assert entry["keras"]["test"]["accuracy"] > 0.6, "the int8-gate test below is meaningless otherwise"
+
+
+def test_broken_calibration_fails_the_int8_gate(trained, tmp_path, capsys):
+    cal = tmp_path / "zeros.npz"
+    np.savez(cal, x=np.zeros((50, 48, 48), dtype=np.uint8))  # every activation range collapses to zero
+    out = tmp_path / "models"
+    rc = convert_main(["--data", str(trained["data"]), "--calibration", str(cal), "--runs", str(trained["runs"]),
+                       "--recipe", "tiny", "--epochs", EPOCHS, "--variants", "weighted", "--formats", "int8",
+                       "--out", str(out)])
+    assert rc == 1
+    assert "pp below its float model" in capsys.readouterr().err
+
+
+def test_missing_checkpoint_names_the_path(tmp_path, capsys):
+    rc = convert_main(["--checkpoint", f"weighted={tmp_path / 'none.keras'}", "--calibration", str(tmp_path / "x"),
+                       "--out", str(tmp_path / "m")])
+    assert rc == 2
+    assert "none.keras: checkpoint for 'weighted' not found" in capsys.readouterr().err
+
+
+def test_wrong_input_shape_checkpoint(tmp_path, capsys):
+    import keras
+
+    bad = keras.Sequential([keras.Input((32, 32, 1)), keras.layers.Flatten(), keras.layers.Dense(7)])
+    path = tmp_path / "bad.keras"
+    bad.save(path)
+    cal = tmp_path / "cal.npz"
+    np.savez(cal, x=np.zeros((4, 48, 48), dtype=np.uint8))
+    rc = convert_main(["--checkpoint", f"weighted={path}", "--calibration", str(cal), "--out", str(tmp_path / "m")])
+    assert rc == 2
+    assert f"{path}: model input is (32, 32, 1), expected (48, 48, 1)" in capsys.readouterr().err
+
+
+def test_unreadable_checkpoint(tmp_path, capsys):
+    path = tmp_path / "junk.keras"
+    path.write_bytes(b"not a zip")
+    cal = tmp_path / "cal.npz"
+    np.savez(cal, x=np.zeros((4, 48, 48), dtype=np.uint8))
+    rc = convert_main(["--checkpoint", f"weighted={path}", "--calibration", str(cal), "--out", str(tmp_path / "m")])
+    assert rc == 2
+    assert "junk.keras: unreadable Keras checkpoint" in capsys.readouterr().err
+
+
+def test_empty_calibration_set(trained, tmp_path, capsys):
+    cal = tmp_path / "empty.npz"
+    np.savez(cal, x=np.zeros((0, 48, 48), dtype=np.uint8))
+    ckpt = trained["runs"] / f"tiny-{EPOCHS}ep" / "weighted-seed0" / "best.keras"
+    rc = convert_main(["--checkpoint", f"weighted={ckpt}", "--calibration", str(cal), "--formats", "int8",
+                       "--out", str(tmp_path / "m")])
+    assert rc == 2
+    assert "empty.npz: calibration set is empty" in capsys.readouterr().err
+
+
+def test_calibration_sample_alone_is_enough(trained, tmp_path):
+    """No dataset needed when a calibration sample is given (no parity figures then)."""
+    x, y = synthetic_images(10, seed=4)
+    cal = tmp_path / "cal.npz"
+    np.savez(cal, x=x, y=y)
+    ckpt = trained["runs"] / f"tiny-{EPOCHS}ep" / "unweighted-seed0" / "best.keras"
+    out = tmp_path / "m"
+    assert convert_main(["--checkpoint", f"unweighted={ckpt}", "--calibration", str(cal), "--formats", "int8",
+                         "--out", str(out)]) == 0
+    entry = json.loads((out / "manifest.json").read_text())["models"][0]
+    assert entry["calibration_size"] == 70 and entry["accuracy"] == {}

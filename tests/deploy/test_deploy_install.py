@@ -1,0 +1,155 @@
+"""Proof 1: the bundle stands alone. Unpacked into a fresh folder, installed into a fresh venv from its own
+requirements only (no TensorFlow), it runs the headless demo and the latency benchmark on a clip, outside the
+repository. Plus install.sh's bad-input paths: a Pi without camera, no disk space, a damaged bundle, and a
+failed install that leaves the previous version active and runnable."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from deploy_helpers import (
+    ROOT,
+    Built,
+    Installed,
+    clean_env,
+    install_cmd,
+    json_lines,
+    run,
+    unpack,
+)
+
+pytestmark = pytest.mark.deploy
+
+
+def active(home: Path) -> str:
+    return os.readlink(home / "current")
+
+
+def test_fresh_install_is_standalone(installed: Installed, tmp_path: Path) -> None:
+    out = installed.output
+    assert "not a Raspberry Pi" in out and "skipping the apt packages" in out, out
+    assert "creating venv" in out and "self-check" in out
+    assert active(installed.home) == f"releases/{installed.bundle.version}"
+    release = installed.home / "releases" / installed.bundle.version
+    assert (release / ".installed").is_file()
+    assert (installed.home / "config.env").read_text().count("FEREDGE_MODEL=models/tiny_int8.tflite") == 1
+    probe = (
+        "import importlib.util, sys, device, numpy, cv2, ai_edge_litert\n"
+        "assert importlib.util.find_spec('tensorflow') is None, 'TensorFlow in the device venv'\n"
+        "assert importlib.util.find_spec('keras') is None, 'Keras in the device venv'\n"
+        "assert importlib.util.find_spec('train') is None and importlib.util.find_spec('convert') is None\n"
+        "print(device.__file__); print(sys.prefix)\n"
+    )
+    proc = run([str(installed.launcher), "python", "-c", probe], env=clean_env(), cwd=tmp_path)
+    device_file, prefix = proc.stdout.split()
+    assert Path(device_file).resolve().is_relative_to(release.resolve())
+    assert Path(prefix).resolve().is_relative_to((installed.home / "venvs").resolve())
+    assert not Path(device_file).resolve().is_relative_to(ROOT)
+
+
+def test_headless_demo_runs_from_the_install(installed: Installed, clip: Path, tmp_path: Path) -> None:
+    proc = run([str(installed.launcher), "demo", "--source", str(clip), "--headless", "--max-frames", "5"],
+               env=clean_env(), cwd=tmp_path, timeout=180)
+    frames = json_lines(proc.stdout)
+    assert [f["frame"] for f in frames] == [0, 1, 2, 3, 4], proc.stdout + proc.stderr
+    assert all("faces" in f for f in frames)
+
+
+def test_latency_benchmark_runs_from_the_install(installed: Installed, clip: Path, tmp_path: Path) -> None:
+    if not (ROOT / "benchmarks" / "__main__.py").is_file():
+        pytest.fail("benchmarks/__main__.py does not exist yet: the on-device benchmark cannot run")
+    out = tmp_path / "bench"
+    proc = run([str(installed.launcher), "bench", "--clip", str(clip), "--out", str(out)],
+               env=clean_env(), cwd=tmp_path, timeout=600)
+    assert (out / "report.md").is_file() and (out / "results.json").is_file(), proc.stdout + proc.stderr
+
+
+def test_second_install_is_a_no_op_that_keeps_settings(installed: Installed, tmp_path: Path) -> None:
+    config = installed.home / "config.env"
+    config.write_text(config.read_text() + "# my own setting\nFEREDGE_DEMO_ARGS=\"--max-faces 2\"\n")
+    before = active(installed.home)
+    proc = run(install_cmd(installed.unpacked, installed.home), env=clean_env(), cwd=tmp_path)
+    assert "already installed" in proc.stdout and "nothing to install" in proc.stdout, proc.stdout
+    assert "keeping your settings" in proc.stdout
+    assert active(installed.home) == before
+    assert config.read_text().endswith("# my own setting\nFEREDGE_DEMO_ARGS=\"--max-faces 2\"\n")
+
+
+def test_failed_install_leaves_the_previous_version_runnable(
+    installed: Installed, bundle_b: Built, clip: Path, tmp_path: Path
+) -> None:
+    unpacked = unpack(bundle_b, tmp_path / "b")
+    before = active(installed.home)
+    venvs = sorted(p.name for p in (installed.home / "venvs").iterdir())
+    # --no-index: pip finds nothing, with no network access: a failure after the venv was created
+    proc = run(install_cmd(unpacked, installed.home, "--pip-args", "--no-index"), check=False, env=clean_env(),
+               cwd=tmp_path, timeout=300)
+    assert proc.returncode == 6, proc.stdout + proc.stderr
+    assert "pip could not install the device requirements" in proc.stderr
+    assert f"the active version is unchanged: {installed.bundle.version}" in proc.stderr
+    assert active(installed.home) == before
+    assert not (installed.home / "releases" / bundle_b.version).exists()
+    assert not list((installed.home / "releases").glob(".*.tmp.*"))
+    assert sorted(p.name for p in (installed.home / "venvs").iterdir()) == venvs
+    demo = run([str(installed.launcher), "demo", "--source", str(clip), "--headless", "--max-frames", "1"],
+               env=clean_env(), cwd=tmp_path, timeout=180)
+    assert len(json_lines(demo.stdout)) == 1
+
+
+def fake_pi_path(tmp_path: Path, camera_output: str) -> str:
+    """PATH shims making this machine look like a 64-bit Pi whose apt works and whose camera says ``camera_output``."""
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    scripts = {
+        "uname": '#!/bin/sh\n[ "$1" = -m ] && { echo aarch64; exit 0; }\nexec /bin/uname "$@"\n',
+        "apt-get": f'#!/bin/sh\necho "apt-get $*" >> {tmp_path}/apt.log\n',
+        "sudo": '#!/bin/sh\n[ "$1" = -n ] && shift\nexec "$@"\n',
+        "dpkg-query": "#!/bin/sh\nexit 1\n",
+        "rpicam-hello": f"#!/bin/sh\nprintf '%s\\n' '{camera_output}'\n",
+    }
+    for name, text in scripts.items():
+        (shims / name).write_text(text)
+        (shims / name).chmod(0o755)
+    return f"{shims}{os.pathsep}{clean_env()['PATH']}"
+
+
+def test_pi_without_camera_fails_clearly_and_changes_nothing(bundle_a: Built, tmp_path: Path) -> None:
+    unpacked = unpack(bundle_a, tmp_path / "bundle")
+    home = tmp_path / "pi" / "feredge"
+    env = clean_env(PATH=fake_pi_path(tmp_path, "No cameras available!"), FEREDGE_ASSUME_PI="1")
+    proc = run(install_cmd(unpacked, home), check=False, env=env, cwd=tmp_path)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "no camera found on this Pi" in proc.stderr and "--no-camera-check" in proc.stderr
+    assert "apt-get install -y --no-install-recommends python3-picamera2" in (tmp_path / "apt.log").read_text()
+    assert not (home / "current").exists() and not (home / "config.env").exists()
+    assert not any((home / "venvs").iterdir())
+
+
+def test_not_enough_space_fails_clearly(bundle_a: Built, tmp_path: Path) -> None:
+    unpacked = unpack(bundle_a, tmp_path / "bundle")
+    home = tmp_path / "full" / "feredge"
+    proc = run(install_cmd(unpacked, home), check=False, env=clean_env(FEREDGE_MIN_FREE_MB="999999999"),
+               cwd=tmp_path)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "not enough disk space" in proc.stderr and "Nothing was changed" in proc.stderr
+    assert not (home / "current").exists()
+
+
+def test_damaged_bundle_is_refused(bundle_a: Built, tmp_path: Path) -> None:
+    unpacked = unpack(bundle_a, tmp_path / "bundle")
+    target = unpacked / "device" / "labels.py"
+    target.write_text(target.read_text() + "\n# tampered\n")
+    (unpacked / "models" / "tiny_float32.tflite").unlink()
+    proc = run(install_cmd(unpacked, tmp_path / "home"), check=False, env=clean_env(), cwd=tmp_path)
+    assert proc.returncode == 8, proc.stdout + proc.stderr
+    assert "damaged" in proc.stderr and "device/labels.py" in proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("systemctl") is not None and Path("/run/systemd/system").is_dir(),
+                    reason="systemd runs here: not installing a real unit from a test")
+def test_systemd_option_is_skipped_without_systemd(installed: Installed, tmp_path: Path) -> None:
+    proc = run(install_cmd(installed.unpacked, installed.home, "--systemd"), env=clean_env(), cwd=tmp_path)
+    assert "systemd is not running here" in proc.stdout

@@ -1,0 +1,94 @@
+"""Face detectors: Haar on a real photo (golden box), box mapping, YuNet via a fake cv2.FaceDetectorYN."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from device import detector as detector_module
+from device.detector import Box, DetectorError, HaarDetector, HaarOptions, YuNetDetector, make_detector
+
+
+def test_box_iou() -> None:
+    a = Box(0, 0, 10, 10)
+    assert a.iou(a) == 1.0
+    assert a.iou(Box(20, 20, 5, 5)) == 0.0
+    assert a.iou(Box(5, 0, 10, 10)) == pytest.approx(50 / 150)
+    assert Box(0, 0, 0, 0).iou(Box(0, 0, 0, 0)) == 0.0
+    assert Box(10, 20, 30, 40).scaled(2.0) == Box(20, 40, 60, 80)
+
+
+@pytest.fixture(scope="module")
+def haar() -> HaarDetector:
+    return HaarDetector()
+
+
+def test_haar_finds_the_astronaut(haar, astronaut_gray, assert_astronaut_face) -> None:
+    boxes = haar.detect(astronaut_gray)
+    assert len(boxes) == 1
+    assert_astronaut_face(boxes[0])
+
+
+def test_haar_maps_boxes_back_from_the_downscaled_frame(haar, astronaut_gray, assert_astronaut_face) -> None:
+    big = cv2.resize(astronaut_gray, None, fx=2, fy=2, interpolation=cv2.INTER_LINEAR)
+    boxes = haar.detect(big)  # detected at 320 px wide, reported in 1024 px coordinates
+    assert len(boxes) == 1
+    assert_astronaut_face(boxes[0], scale=2.0)
+
+
+def test_haar_no_face() -> None:
+    blank = np.full((240, 320), 128, np.uint8)
+    assert HaarDetector(HaarOptions(detect_width=0)).detect(blank) == []
+
+
+def test_make_detector(tmp_path: Path) -> None:
+    assert isinstance(make_detector("haar", None), HaarDetector)
+    with pytest.raises(DetectorError, match="needs a model file"):
+        make_detector("yunet", None)
+    with pytest.raises(DetectorError, match="missing.onnx: file not found"):
+        make_detector("yunet", tmp_path / "missing.onnx")
+    with pytest.raises(DetectorError, match="unknown"):
+        make_detector("mtcnn", None)
+
+
+def test_yunet_invalid_model_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not onnx")
+    with pytest.raises(DetectorError, match="bad.onnx: could not be loaded") as info:
+        YuNetDetector(bad)
+    assert "\n" not in str(info.value)
+
+
+class FakeYN:
+    """Stands in for cv2.FaceDetectorYN: one face at a fixed place in the (downscaled) input."""
+
+    def __init__(self) -> None:
+        self.sizes: list[tuple[int, int]] = []
+        self.channels: list[int] = []
+
+    @classmethod
+    def create(cls, *args):
+        return cls()
+
+    def setInputSize(self, size):  # noqa: N802 - OpenCV's name
+        self.sizes.append(size)
+
+    def detect(self, image):
+        self.channels.append(image.shape[2])
+        row = np.array([[40, 30, 50, 60] + [0] * 10 + [0.93]], np.float32)  # x, y, w, h, 5 landmarks, score
+        return 1, row
+
+
+def test_yunet_boxes_via_fake(monkeypatch, tmp_path: Path) -> None:
+    model = tmp_path / "yunet.onnx"
+    model.write_bytes(b"fake")
+    monkeypatch.setattr(detector_module.cv2, "FaceDetectorYN", FakeYN)
+    det = YuNetDetector(model, detect_width=320)
+    gray = np.zeros((480, 640), np.uint8)
+    boxes = det.detect(gray, np.zeros((480, 640, 3), np.uint8))
+    assert boxes == [Box(80, 60, 100, 120, pytest.approx(0.93))]  # mapped back from 320 to 640 wide
+    det.detect(gray)  # no BGR: converted from gray
+    assert det._net.sizes == [(320, 240)] and det._net.channels == [3, 3]

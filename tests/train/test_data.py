@@ -1,0 +1,148 @@
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from synthetic import synthetic_images, write_fer_csv
+
+from train.data import DataError, load_fer2013
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+
+@pytest.fixture()
+def cache(tmp_path: Path) -> Path:
+    return tmp_path / "cache"
+
+
+def _row(label: str = "3", pixels: str | None = None, usage: str = "Training") -> str:
+    return f"{label},{pixels if pixels is not None else ' '.join(['7'] * 2304)},{usage}"
+
+
+def _csv(tmp_path: Path, rows: list[str], name: str = "fer.csv") -> Path:
+    base = [_row(str(k % 7)) for k in range(7)] + [_row(str(k % 7), usage="PublicTest") for k in range(7)]
+    p = tmp_path / name
+    p.write_text("emotion,pixels,Usage\n" + "\n".join(base + rows) + "\n")
+    return p
+
+
+def test_csv_splits_and_shapes(tmp_path, cache):
+    path = write_fer_csv(tmp_path / "fer.csv.gz", {"train": 3, "val": 2, "test": 1})
+    ds = load_fer2013(path, cache_dir=cache)
+    assert {s: len(sp) for s, sp in ds.splits.items()} == {"train": 21, "val": 14, "test": 7}
+    assert ds.splits["train"].x.shape == (21, 48, 48, 1) and ds.splits["train"].x.dtype == np.uint8
+    assert ds.splits["val"].class_counts().tolist() == [2] * 7
+    assert ds.notes == []
+
+
+def test_csv_values_roundtrip_and_cache(tmp_path, cache):
+    x, y = synthetic_images(1, seed=5)
+    lines = ["emotion,pixels,Usage"] + [f"{lab},{' '.join(map(str, im.ravel()))},Training" for im, lab in zip(x, y)]
+    lines += [f"{lab},{' '.join(map(str, im.ravel()))},PublicTest" for im, lab in zip(x, y)]
+    path = tmp_path / "fer.csv"
+    path.write_text("\n".join(lines) + "\n")
+    first = load_fer2013(path, cache_dir=cache)
+    assert list(cache.glob("*.npz")), "a decoded cache is written"
+    second = load_fer2013(path, cache_dir=cache)
+    for ds in (first, second):
+        np.testing.assert_array_equal(ds.splits["train"].x[..., 0], x)
+        np.testing.assert_array_equal(ds.splits["train"].y, y)
+
+
+def test_missing_private_test_is_noted(tmp_path, cache):
+    path = write_fer_csv(tmp_path / "fer.csv", {"train": 2, "val": 1})
+    ds = load_fer2013(path, cache_dir=cache)
+    assert not ds.has("test")
+    assert any("PrivateTest" in n for n in ds.notes)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (_row(pixels=" ".join(["1"] * 2000)), "2000 pixel values, expected 2304"),
+        (_row(pixels=" ".join(["1"] * 100 + ["x"] + ["1"] * 2203)), "pixel 100 is 'x'"),
+        (_row(pixels=" ".join(["1"] * 10 + ["300"] + ["1"] * 2293)), "pixel 10 is 300"),
+        (_row(label="9"), "emotion '9' is not a label 0..6"),
+        (_row(label="sad"), "emotion 'sad' is not a label"),
+        (_row(usage="Holdout"), "Usage 'Holdout'"),
+    ],
+)
+def test_bad_rows_name_file_and_row(tmp_path, cache, row, message):
+    path = _csv(tmp_path, [row])
+    with pytest.raises(DataError) as err:
+        load_fer2013(path, cache_dir=cache)
+    assert str(path) in str(err.value) and "row 16" in str(err.value)
+    assert message in str(err.value)
+
+
+def test_missing_path_hints_where_to_get_data(tmp_path, cache):
+    with pytest.raises(DataError, match="no such file.*Kaggle"):
+        load_fer2013(tmp_path / "nope.csv", cache_dir=cache)
+
+
+def test_empty_splits(tmp_path, cache):
+    p = tmp_path / "only_train.csv"
+    p.write_text("emotion,pixels,Usage\n" + _row() + "\n")
+    with pytest.raises(DataError, match="empty split 'val'"):
+        load_fer2013(p, cache_dir=cache)
+    p2 = tmp_path / "header_only.csv"
+    p2.write_text("emotion,pixels,Usage\n")
+    with pytest.raises(DataError, match="empty split 'train'"):
+        load_fer2013(p2, cache_dir=cache)
+
+
+def test_corrupt_gzip_is_a_clear_error(tmp_path, cache):
+    p = tmp_path / "broken.csv.gz"
+    p.write_bytes(gzip.compress(b"emotion,pixels,Usage\n")[:10])
+    with pytest.raises(DataError, match="broken.csv.gz: cannot read"):
+        load_fer2013(p, cache_dir=cache)
+
+
+def _write_folder(root: Path, prefixes: bool) -> None:
+    x, y = synthetic_images(6, seed=1)
+    names = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    for i, (img, lab) in enumerate(zip(x, y)):
+        top = "train" if i % 3 else "test"
+        test_prefix = "PublicTest_" if i % 2 else "PrivateTest_"
+        prefix = "" if not prefixes else ("Training_" if top == "train" else test_prefix)
+        d = root / top / names[lab]
+        d.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(d / f"{prefix}{i:05d}.png"), img)
+
+
+def test_folder_layout_with_prefixes(tmp_path, cache):
+    _write_folder(tmp_path / "fer", prefixes=True)
+    ds = load_fer2013(tmp_path / "fer", cache_dir=cache)
+    assert set(ds.splits) == {"train", "val", "test"}
+    assert sum(len(s) for s in ds.splits.values()) == 42
+
+
+def test_folder_layout_without_prefixes_carves_stratified_val(tmp_path, cache):
+    _write_folder(tmp_path / "fer", prefixes=False)
+    a = load_fer2013(tmp_path / "fer", cache_dir=cache, seed=3)
+    b = load_fer2013(tmp_path / "fer", cache_dir=cache, seed=3)
+    assert len(a.splits["train"]) + len(a.splits["val"]) == 28
+    np.testing.assert_array_equal(a.splits["val"].y, b.splits["val"].y)
+    assert any("stratified" in n for n in a.notes)
+
+
+def test_folder_unreadable_image(tmp_path, cache):
+    _write_folder(tmp_path / "fer", prefixes=False)
+    bad = tmp_path / "fer" / "train" / "happy" / "broken.jpg"
+    bad.write_bytes(b"not a jpeg")
+    with pytest.raises(DataError, match="broken.jpg: unreadable image"):
+        load_fer2013(tmp_path / "fer", cache_dir=cache)
+
+
+@pytest.mark.skipif(not os.environ.get("FER2013"), reason="set FER2013=path/to/fer2013.csv(.gz) to check the real file")
+def test_real_fer2013_split_sizes():
+    ds = load_fer2013(os.environ["FER2013"])
+    assert len(ds.splits["train"]) == 28709
+    assert len(ds.splits["val"]) == 3589
+    assert ds.splits["train"].class_counts().tolist() == [3995, 436, 4097, 7215, 4830, 3171, 4965]
+    if ds.has("test"):
+        assert len(ds.splits["test"]) == 3589

@@ -1,0 +1,92 @@
+"""End-to-end: both variants for one epoch on a tiny fixture, the report, and resume after a hard kill."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from synthetic import write_fer_csv
+
+from train.__main__ import main as train_main
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("train")
+    data = write_fer_csv(tmp / "fer.csv.gz", {"train": 40, "val": 10, "test": 10})
+    runs = tmp / "runs"
+    assert train_main(["--data", str(data), "--recipe", "tiny", "--epochs", "1", "--runs", str(runs)]) == 0
+    return data, runs
+
+
+def test_both_variants_write_their_run_folders(tiny_runs):
+    _, runs = tiny_runs
+    for variant in ("unweighted", "weighted"):
+        d = runs / "tiny-1ep" / f"{variant}-seed0"
+        for name in ("config.json", "model_summary.txt", "log.csv", "best.keras", "metrics.json",
+                     "history.png", "confusion_test.png"):
+            assert (d / name).is_file(), f"{d / name} missing"
+        metrics = json.loads((d / "metrics.json").read_text())
+        assert metrics["completed_epochs"] == 1
+        assert set(metrics["splits"]) == {"val", "test"}
+        test = metrics["splits"]["test"]
+        assert 0.0 <= test["accuracy"] <= 1.0 and len(test["confusion_matrix"]) == 7
+        assert sum(map(sum, test["confusion_matrix"])) == 70
+        config = json.loads((d / "config.json").read_text())
+        assert (config["class_weights"] is None) == (variant == "unweighted")
+
+
+def test_comparison_report(tiny_runs):
+    _, runs = tiny_runs
+    report = runs / "tiny-1ep" / "report-seed0.md"
+    text = report.read_text()
+    assert "| unweighted |" in text and "| weighted |" in text and "disgust" in text
+    for png in ("class_weights.png", "confusion_test.png", "per_class_recall.png", "per_class_precision.png"):
+        assert (runs / "tiny-1ep" / png).stat().st_size > 1000
+
+
+def test_finished_run_is_not_retrained(tiny_runs, capsys):
+    data, runs = tiny_runs
+    assert train_main(["--data", str(data), "--recipe", "tiny", "--epochs", "1", "--runs", str(runs),
+                       "--variants", "weighted", "--no-report"]) == 0
+    assert "already complete" in capsys.readouterr().out
+
+
+def _epochs_logged(log: Path) -> list[int]:
+    if not log.exists():
+        return []
+    with open(log, newline="") as fh:
+        return [int(r["epoch"]) for r in csv.DictReader(fh)]
+
+
+def test_resume_after_kill(tmp_path, repo_root):
+    data = write_fer_csv(tmp_path / "fer.csv", {"train": 150, "val": 5})
+    runs = tmp_path / "runs"
+    cmd = [sys.executable, "-m", "train", "--data", str(data), "--recipe", "tiny", "--epochs", "4",
+           "--variants", "unweighted", "--runs", str(runs), "--no-report", "--threads", "1"]
+    env = {**os.environ, "PYTHONPATH": str(repo_root), "FEREDGE_CACHE": str(tmp_path / "cache")}
+    log = runs / "tiny-4ep" / "unweighted-seed0" / "log.csv"
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(_epochs_logged(log)) < 1 and proc.poll() is None:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = _epochs_logged(log)
+    assert 1 <= len(done_before) < 4, "the kill must land mid-training for this test to mean anything"
+    out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "resuming" in out.stdout
+    epochs = _epochs_logged(log)
+    assert sorted(set(epochs)) == [0, 1, 2, 3], epochs
+    assert epochs[: len(done_before)] == done_before, "finished epochs are kept, not redone"
+    assert json.loads((log.parent / "metrics.json").read_text())["completed_epochs"] == 4
