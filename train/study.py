@@ -85,6 +85,29 @@ def verdict(p: dict) -> str:
     return "no clear difference"
 
 
+def answer(summary: dict) -> str:
+    """The study's question answered in plain words, from the paired differences (all numbers computed)."""
+    p = summary["paired"]
+    n = len(summary["seeds"])
+
+    def diff(k: str) -> str:
+        lo, hi = p[k]["ci95"]
+        return f"{p[k]['mean']:+.1f} pp (95% interval {lo:+.1f} to {hi:+.1f})"
+
+    claimed = CLAIMS["accuracy"][1] - CLAIMS["accuracy"][0]
+    lo, hi = p["accuracy"]["ci95"]
+    inside = "inside" if lo <= claimed <= hi else "outside"
+    up = [c for c in EMOTIONS if p[f"recall {c}"]["ci95"][0] > 0]
+    down = [c for c in EMOTIONS if p[f"recall {c}"]["ci95"][1] < 0]
+    return (
+        f"Over {n} paired seeds on {summary['split']}, inverse-frequency class weights changed overall accuracy by "
+        f"{diff('accuracy')}: {verdict(p['accuracy'])}. Balanced accuracy changed by {diff('balanced_accuracy')} "
+        f"and macro-F1 by {diff('macro_f1')}. Recall rose clearly for {', '.join(up) or 'no class'} and fell "
+        f"clearly for {', '.join(down) or 'no class'}; disgust precision changed by {diff('precision disgust')}. "
+        f"The study's claimed accuracy gain ({claimed:+.1f} pp) lies {inside} our interval."
+    )
+
+
 def render(summary: dict, meta: dict) -> str:
     v = summary["variants"]
     p = summary["paired"]
@@ -105,6 +128,10 @@ def render(summary: dict, meta: dict) -> str:
         f"(PublicTest when the data has no PrivateTest rows), best checkpoint by validation accuracy, inference "
         "mode. Values in %, mean ± sample standard deviation over seeds; paired difference = weighted - "
         f"unweighted for the same seed, mean [95% t-interval, {max(n - 1, 1)} d.f.].",
+        "",
+        "## Answer",
+        "",
+        answer(summary),
         "",
         "## Overall",
         "",

@@ -1,0 +1,85 @@
+# feredge: train (Keras) -> convert (TFLite) -> run on a Raspberry Pi or laptop (no TensorFlow) -> benchmark.
+# `make help` lists the targets. Variables can be overridden: make train DATA=path/to/fer2013.csv EPOCHS=1
+SHELL := /bin/bash
+PY ?= python3
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+DATA ?= data/fer2013.csv
+RECIPE ?= default
+EPOCHS ?=
+SEED ?= 0
+SEEDS ?= 0 1 2
+JOBS ?= 2
+RUNS ?= runs
+MODELS_DIR ?= models
+CALIBRATION_SIZE ?= 500
+MAX_INT8_DROP ?= 1.0
+SOURCE ?= 0
+MODEL ?= $(MODELS_DIR)/weighted_int8.tflite
+DEMO_ARGS ?=
+BENCH_ARGS ?=
+CLIP_DIR ?= benchmarks/clips
+PYTEST_ARGS ?=
+
+EPOCHS_FLAG := $(if $(strip $(EPOCHS)),--epochs $(EPOCHS))
+
+.PHONY: help setup setup-device test lint train convert study readme clip bench demo clean
+
+help:
+	@echo "make setup                 venv in $(VENV) with everything (training, device, tests)"
+	@echo "make setup-device          venv with the device requirements only (no TensorFlow)"
+	@echo "make test                  run the test suite"
+	@echo "make train DATA=...        train both variants (RECIPE=$(RECIPE) EPOCHS=<recipe's> SEED=$(SEED))"
+	@echo "make convert DATA=...      TFLite float32/float16/dynamic/int8 of both variants into $(MODELS_DIR)/"
+	@echo "make study DATA=...        class weights or not: SEEDS='$(SEEDS)', paired comparison report"
+	@echo "make clip DATA=...         labelled benchmark video from the dataset's test faces"
+	@echo "make bench DATA=...        accuracy + latency report in benchmarks/results/<host>-<date>/"
+	@echo "make demo SOURCE=0         live demo (SOURCE: camera index, picamera2, video, folder)"
+	@echo "make bundle / make deploy PI=user@host   Raspberry Pi bundle and SSH deployment"
+
+$(PYTHON):
+	$(PY) -m venv $(VENV)
+	$(PYTHON) -m pip install --upgrade pip
+
+setup: $(PYTHON)
+	$(PYTHON) -m pip install -r requirements/dev.txt
+
+setup-device: $(PYTHON)
+	$(PYTHON) -m pip install -r requirements/device.txt
+
+test:
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+lint:
+	$(PYTHON) -m ruff check .
+
+train:
+	$(PYTHON) -m train --data $(DATA) --recipe $(RECIPE) $(EPOCHS_FLAG) --seed $(SEED) --runs $(RUNS)
+
+convert:
+	$(PYTHON) -m convert --data $(DATA) --recipe $(RECIPE) $(EPOCHS_FLAG) --seed $(SEED) --runs $(RUNS) \
+		--out $(MODELS_DIR) --calibration-size $(CALIBRATION_SIZE) --max-int8-drop $(MAX_INT8_DROP)
+
+study:
+	$(PYTHON) -m train.study --data $(DATA) --recipe $(RECIPE) $(EPOCHS_FLAG) --seeds $(SEEDS) --runs $(RUNS) \
+		--jobs $(JOBS)
+
+readme:
+	$(PYTHON) -m train.results --readme README.md --models $(MODELS_DIR)
+
+clip:
+	$(PYTHON) -m benchmarks clip --data $(DATA) --out $(CLIP_DIR)
+
+bench:
+	$(PYTHON) -m benchmarks run --models $(MODELS_DIR) $(if $(wildcard $(DATA)),--data $(DATA)) \
+		$(if $(wildcard $(CLIP_DIR)/clip.*),--clip $(firstword $(wildcard $(CLIP_DIR)/clip.mp4 $(CLIP_DIR)/clip.avi))) \
+		$(BENCH_ARGS)
+
+demo:
+	$(PYTHON) -m device --source $(SOURCE) --model $(MODEL) $(DEMO_ARGS)
+
+clean:
+	rm -rf dist .pytest_cache .ruff_cache
+
+PYTHON ?= $(VENV)/bin/python
+include deploy/deploy.mk
