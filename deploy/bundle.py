@@ -1,8 +1,9 @@
 """Build the device bundle ``dist/feredge-device-<version>.tar.gz``: only what a Raspberry Pi needs.
 
 Contents (under one top folder ``feredge-device-<version>/``): ``device/`` and ``benchmarks/`` (Python
-sources only), the chosen ``models/*.tflite`` with their ``models/manifest.json`` (filtered to those
-models, or generated when the models folder has none), ``requirements/device.txt`` and ``bench.txt``,
+sources, plus ``.onnx``/``.xml`` detector data; never their ``results/`` or ``clips/``), the chosen
+``models/*.tflite`` with their ``models/manifest.json`` (filtered to those models, or generated when the
+models folder has none), ``requirements/device.txt`` and ``bench.txt``,
 ``install.sh``, the ``feredge`` launcher, ``config.env.example``, ``README.md`` (from
 ``deploy/README-pi.md``), ``VERSION``, ``bundle.json`` and ``SHA256SUMS`` (``sha256sum -c`` format).
 
@@ -44,8 +45,10 @@ SUPPORT_FILES: tuple[tuple[str, str, bool], ...] = (
 )
 # Top-level modules a bundled file must not import at module level (training side, or TensorFlow itself).
 FORBIDDEN_IMPORTS: frozenset[str] = frozenset({"tensorflow", "keras", "tf_keras", "train", "convert", "tests"})
-SKIP_DIRS: frozenset[str] = frozenset({"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"})
-SKIP_SUFFIXES: tuple[str, ...] = (".pyc", ".pyo", ".tmp", ".swp")
+# Generated outputs inside the packages (benchmark reports, clips) never ship; only sources and small model data.
+SKIP_DIRS: frozenset[str] = frozenset({"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache", "results",
+                                       "clips"})
+PACKAGE_SUFFIXES: tuple[str, ...] = (".py", ".onnx", ".xml")
 MODEL_NAME = re.compile(r"^(?P<variant>.+)_(?P<format>[a-z0-9]+)\.tflite$")
 
 
@@ -186,7 +189,7 @@ def _package_files(root: Path, package: str) -> dict[str, bytes]:
     for dirpath, dirnames, filenames in os.walk(base):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
         for name in sorted(filenames):
-            if name.startswith(".") or name.endswith(SKIP_SUFFIXES):
+            if name.startswith(".") or not name.endswith(PACKAGE_SUFFIXES):
                 continue
             path = Path(dirpath) / name
             files[path.relative_to(root).as_posix()] = path.read_bytes()
@@ -327,6 +330,9 @@ def build_bundle(
         if not clip.is_file():
             raise BundleError(f"clip {clip} not found")
         files[f"clips/{clip.name}"] = clip.read_bytes()
+        truth = clip.with_suffix(".json")  # the benchmark's ground truth for a clip made by `benchmarks clip`
+        if truth.is_file():
+            files[f"clips/{truth.name}"] = truth.read_bytes()
 
     models_sha = sha256_bytes("".join(f"{n}\0{sha256_bytes(d)}\n" for n, d in sorted(model_bytes.items())).encode())
     content_sha = sha256_bytes("".join(f"{n}\0{sha256_bytes(d)}\n" for n, d in sorted(files.items())).encode())
@@ -374,7 +380,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="models to ship, e.g. mobilenet_int8 (with or without .tflite); default: all in the manifest",
     )
     parser.add_argument("--demo-model", default=None, help="model the demo uses by default (default: best int8)")
-    parser.add_argument("--clip", type=Path, default=None, help="optional video shipped for the on-device benchmark")
+    parser.add_argument("--clip", type=Path, default=None,
+                        help="optional video shipped for the on-device benchmark (with its .json ground truth)")
     parser.add_argument("--version", default=None, help="override the computed version string")
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help="repository root")
     return parser.parse_args(argv)

@@ -92,16 +92,21 @@ case "$cmd" in
         clip=()
         if ! has_option --clip "$@"; then
             c=$FEREDGE_BENCH_CLIP
-            if [ -z "$c" ]; then
-                for f in "$REL"/clips/*; do
-                    [ -f "$f" ] && c=$f && break
-                done
+            [ -n "$c" ] || c=$(sed -n 's/^ *"bench_clip": *"\([^"]*\)".*/\1/p' "$REL/bundle.json" | head -n 1)
+            if [ -z "$c" ]; then # no clip: the live source itself (picamera2 or a webcam index: 300 frames)
+                case "$FEREDGE_SOURCE" in
+                    picamera2 | [0-9] | [0-9][0-9]) c=$FEREDGE_SOURCE ;;
+                    *) [ -f "$FEREDGE_SOURCE" ] && c=$FEREDGE_SOURCE ;;
+                esac
             fi
             [ -n "$c" ] || die "no clip to benchmark on. Record one with the camera, then run it:
   rpicam-vid -t 10s --width 640 --height 480 --codec libav -o ~/clip.mp4
   feredge bench --clip ~/clip.mp4
 (or set FEREDGE_BENCH_CLIP in $CONFIG)"
-            clip=(--clip "$(resolve "$c")")
+            case "$c" in
+                picamera2 | [0-9] | [0-9][0-9]) clip=(--clip "$c") ;;
+                *) clip=(--clip "$(resolve "$c")") ;;
+            esac
         fi
         out=()
         has_option --out "$@" || out=(--out "$FEREDGE_HOME/bench/$(date +%Y%m%d-%H%M%S)")

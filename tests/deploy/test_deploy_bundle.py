@@ -90,8 +90,13 @@ def test_bundle_refuses_module_level_tensorflow(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match=r"device/__init__.py:3: imports 'tensorflow' at module level"):
         build_bundle(tmp_path / "out", FIXTURES, ["tiny_int8"], root=bad)
     lazy = fake_repo(tmp_path / "lazy", "def load():\n    import tensorflow\n    return tensorflow\n")
+    for junk in ("benchmarks/results/host-date/results.json", "benchmarks/clips/clip.mp4", "device/notes.md"):
+        (lazy / junk).parent.mkdir(parents=True, exist_ok=True)
+        (lazy / junk).write_text("generated output, not for the device")
     result = build_bundle(tmp_path / "out", FIXTURES, ["tiny_int8"], root=lazy, version="t1")
     assert result.path.name == "feredge-device-t1.tar.gz"
+    shipped = {n for n in result.files if n.startswith(("device/", "benchmarks/"))}
+    assert shipped == {"device/__init__.py", "benchmarks/__init__.py"}
     assert module_level_imports("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import keras\n", "x") == [
         (1, "typing")
     ]

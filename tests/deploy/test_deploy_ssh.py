@@ -46,11 +46,12 @@ def make_cmd() -> list[str]:
     return ["make", "-C", str(ROOT), "-f", "deploy/deploy.mk"]
 
 
-def make_deploy(server: SshServer, home: Path, dist: Path, *deploy_args: str, models: str = "tiny_int8",
+def make_deploy(server: SshServer, home: Path, dist: Path, clip: Path, models: str = "tiny_int8",
                 check: bool = True) -> subprocess.CompletedProcess:
-    args = ["--remote-dir", str(home), "--python", device_python(), *deploy_args]
+    args = ["--remote-dir", str(home), "--python", device_python()]
     cmd = [*make_cmd(), "deploy", f"PYTHON={sys.executable}", f"PI={server.target}", f"DIST={dist}",
-           f"MODELS_DIR={FIXTURES}", f"MODELS={models}", f"DEPLOY_ARGS={shlex.join(args)}"]
+           f"MODELS_DIR={FIXTURES}", f"MODELS={models}", f"BUNDLE_ARGS=--clip {shlex.quote(str(clip))}",
+           f"DEPLOY_ARGS={shlex.join(args)}"]
     env = {**os.environ, "SSH_OPTS": shlex.join(server.opts())}
     return run(cmd, check=check, env=env, timeout=900)
 
@@ -67,7 +68,7 @@ def test_make_deploy_upgrades_in_place_and_runs_the_demo_over_ssh(
     user_config = config.read_text()
     old = installed.bundle.version
 
-    proc = make_deploy(sshd, pi_home, tmp_path / "dist")
+    proc = make_deploy(sshd, pi_home, tmp_path / "dist", clip)
     out = proc.stdout + proc.stderr
     new = next((tmp_path / "dist").glob("feredge-device-*.tar.gz")).name.removeprefix("feredge-device-")
     new = new.removesuffix(".tar.gz")
@@ -85,7 +86,11 @@ def test_make_deploy_upgrades_in_place_and_runs_the_demo_over_ssh(
     frames = json_lines(demo.stdout)
     assert [f["frame"] for f in frames] == [0, 1, 2, 3, 4], demo.stdout + demo.stderr
 
-    again = make_deploy(sshd, pi_home, tmp_path / "dist")
+    bench = tmp_path / "bench"  # the on-device benchmark, on the clip shipped in the bundle
+    sshd.ssh(f"{shlex.quote(str(pi_home))}/current/feredge bench --out {shlex.quote(str(bench))}", timeout=300)
+    assert "Whole pipeline" in (bench / "report.md").read_text() and (bench / "results.json").is_file()
+
+    again = make_deploy(sshd, pi_home, tmp_path / "dist", clip)
     assert f"release {new} is already installed" in again.stdout and f"active: {new} (unchanged)" in again.stdout
     assert active(pi_home) == f"releases/{new}" and config.read_text() == user_config
 
@@ -164,3 +169,17 @@ def test_ssh_option_checks_and_messages(tmp_path: Path) -> None:
     assert "raspi-config" in explain_ssh_failure("pi@h", "ssh: connect to host h port 22: Connection refused")
     assert "powered on" in explain_ssh_failure("pi@h", "ssh: connect to host h port 22: Connection timed out")
     assert "mDNS" in explain_ssh_failure("pi@h", "ssh: Could not resolve hostname h: Name or service not known")
+
+
+def test_several_hosts_from_an_ssh_config_one_down(sshd: SshServer, pi_home: Path, bundle_b: Built,
+                                                   tmp_path: Path) -> None:
+    """Host aliases from the user's ssh config; a dead host fails with a message, the others are still deployed."""
+    config = tmp_path / "ssh_config"
+    common = (f"  HostName 127.0.0.1\n  User {sshd.user}\n  IdentityFile {sshd.key}\n  IdentitiesOnly yes\n"
+              f"  UserKnownHostsFile {sshd.known_hosts}\n  GlobalKnownHostsFile /dev/null\n  LogLevel ERROR\n")
+    config.write_text(f"Host pi-down\n  Port {free_port()}\n{common}\nHost pi-up\n  Port {sshd.port}\n{common}")
+    proc = deploy_cli(bundle_b, pi_home, ["-F", str(config)], "pi-down,pi-up")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "cannot reach pi-down over SSH" in proc.stderr and "FAILED on pi-down; ok on pi-up" in proc.stderr
+    assert f"[pi-up] feredge {bundle_b.version} is active" in proc.stdout
+    assert active(pi_home) == f"releases/{bundle_b.version}"

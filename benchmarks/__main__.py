@@ -1,0 +1,158 @@
+"""``python -m benchmarks``: ``clip`` builds a labelled clip from a dataset, ``run`` measures and writes a report.
+
+Exit codes: 0 ok, 1 runtime failure, 2 bad input (missing models/clip/data, bad flag).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks.accuracy import REFERENCES
+from benchmarks.errors import BenchError
+from benchmarks.runner import PARTS
+from device.formats import FORMATS_BY_NAME
+
+EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
+
+
+
+def _number(kind: type, low: float, what: str) -> Callable[[str], float]:
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {what}")
+        return value
+
+    parse.__name__ = what
+    return parse
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except None and flags (their help says what happens without them)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or isinstance(action.default, bool):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _size(text: str) -> tuple[int, int]:
+    from benchmarks.clip import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    positive = _number(int, 1, "an integer >= 1")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Benchmark reports for feredge models: accuracy, classifier latency, the whole pipeline.",
+        formatter_class=_HelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{clip,run}")
+
+    clip = sub.add_parser("clip", help="build a labelled video (clip.mp4 + clip.json) from a dataset's test faces",
+                          formatter_class=_HelpFormatter)
+    clip.add_argument("--data", type=Path, required=True,
+                      help="FER2013 CSV(.gz) or image folder (test, else val faces)")
+    clip.add_argument("--out", type=Path, required=True, help="folder for clip.mp4 (or clip.avi) and clip.json")
+    clip.add_argument("--frames-per-face", type=positive, default=3, help="frames each placed face stays")
+    clip.add_argument("--faces", type=positive, default=60, help="dataset faces to place (class-balanced)")
+    clip.add_argument("--seed", type=int, default=0, help="random seed (same seed, same clip)")
+    clip.add_argument("--size", type=_size, default="640x480", help="frame size WIDTHxHEIGHT")
+    clip.add_argument("--fps", type=_number(float, 1.0, "a number >= 1"), default=10.0, help="frame rate")
+    clip.add_argument("--no-check", dest="check", action="store_false",
+                      help="skip running the Haar detector over the written clip")
+    clip.add_argument("--no-progress", dest="progress", action="store_false", help="no progress output")
+
+    run = sub.add_parser("run", help="measure the models and write report.md, results.json and plots",
+                         formatter_class=_HelpFormatter)
+    run.add_argument("--models", type=Path, default=Path("models"), help="folder of <variant>_<format>.tflite models")
+    run.add_argument("--data", type=Path, default=None,
+                     help="FER2013 CSV(.gz) or image folder: accuracy on its test (else val) split; without it the "
+                          "accuracy part is skipped")
+    run.add_argument("--clip", default=None,
+                     help="video for the pipeline benchmark (its <name>.json is the ground truth), or a camera "
+                          "index / 'picamera2'; default: a clip built from --data, else no pipeline part")
+    run.add_argument("--variants", nargs="+", default=None, help="model variants (default: every one found)")
+    run.add_argument("--formats", nargs="+", choices=list(FORMATS_BY_NAME), default=None,
+                     help="formats (default: all)")
+    run.add_argument("--pipeline-formats", nargs="+", choices=list(FORMATS_BY_NAME), default=None,
+                     help="formats for the pipeline part (default: all; --quick: int8 float32)")
+    run.add_argument("--pipeline-frames", type=positive, default=None,
+                     help="frames per pipeline run (default: the whole clip; --quick: 60; camera: 300)")
+    run.add_argument("--threads-max", type=positive, default=None, help="highest num_threads (default: core count)")
+    run.add_argument("--quick", action="store_true", help="few runs, faces and frames (tests, smoke checks)")
+    run.add_argument("--out", type=Path, default=None,
+                     help="output folder (default: <repo>/benchmarks/results/<host>-<YYYYMMDD-HHMM>/)")
+    run.add_argument("--reference", choices=REFERENCES, default="auto",
+                     help="float reference: auto = Keras checkpoint when TensorFlow is installed, else float32 TFLite")
+    run.add_argument("--seed", type=int, default=0, help="seed for face subsets and generated clips")
+    run.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS),
+                     help="which parts to run")
+    run.add_argument("--no-plots", dest="plots", action="store_false", help="skip the plots")
+    run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress output")
+    return parser
+
+
+def _clip(args: argparse.Namespace, argv: list[str]) -> int:
+    from benchmarks.clip import ClipOptions, build_clip
+    from benchmarks.host import command_line
+
+    options = ClipOptions(args.data, args.out, args.frames_per_face, args.faces, args.seed, args.size, args.fps,
+                          check=args.check)
+    result = build_clip(options, command=command_line(argv), progress=args.progress)
+    print(f"wrote {result.video} ({result.frames} frames, {result.faces_placed} faces) and {result.ground_truth}")
+    if result.haar_check:
+        c = result.haar_check
+        print(f"check: the Haar detector finds {c['found']} of {c['faces']} placed faces "
+              f"({100 * c['recall']:.1f}%, IoU >= {c['iou_threshold']}), {c['false_detections']} false detections")
+    for text in result.notes:
+        print(f"note: {text}")
+    return EXIT_OK
+
+
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
+    from benchmarks.runner import RunConfig, run_benchmark
+
+    config = RunConfig(
+        models=args.models, data=args.data, clip=args.clip, variants=args.variants, formats=args.formats,
+        pipeline_formats=args.pipeline_formats, pipeline_frames=args.pipeline_frames, threads_max=args.threads_max,
+        quick=args.quick, out=args.out, reference=args.reference, seed=args.seed, plots=args.plots,
+        progress=args.progress, parts=tuple(args.parts), argv=argv,
+    )
+    outcome = run_benchmark(config)
+    print(f"wrote {outcome.report} (and results.json, plots) in {outcome.results['duration_s']:.0f} s")
+    if outcome.failed:
+        print("error: every pipeline run failed (see the report)", file=sys.stderr)
+        return EXIT_RUNTIME
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    from device.classifier import ModelError
+    from device.detector import DetectorError
+
+    try:
+        return _clip(args, argv) if args.command == "clip" else _run(args, argv)
+    except (BenchError, ModelError, DetectorError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted: no report written", file=sys.stderr)
+        return EXIT_RUNTIME
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,195 @@
+"""Accuracy of every model on the evaluation faces, against a float reference.
+
+The reference per variant is the Keras float model (the manifest's ``checkpoint``) when TensorFlow imports
+and the checkpoint exists (``auto``/``keras``), else that variant's float32 TFLite model. TensorFlow is
+imported in :func:`keras_predict` only, lazily, so everything else runs on a device without it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.errors import BenchError
+from benchmarks.host import project_root
+from benchmarks.models import ModelFile, ModelSet
+from benchmarks.progress import Progress, note
+from device.classifier import ClassifierOptions, EmotionClassifier
+from device.formats import REFERENCE_FORMAT
+from device.labels import EMOTIONS, NUM_CLASSES
+
+REFERENCES: tuple[str, ...] = ("auto", "keras", "float32")
+
+
+@dataclass
+class Reference:
+    variant: str
+    kind: str  # "keras" or "float32" (TFLite) or "none"
+    source: str  # checkpoint or model path
+    probs: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+    versions: dict = field(default_factory=dict)
+
+
+def resolve_checkpoint(text: str | None, models_dir: Path) -> Path | None:
+    """The manifest's checkpoint path: absolute, or relative to the cwd, the repo root or the models folder."""
+    if not text:
+        return None
+    path = Path(text).expanduser()
+    candidates = [path] if path.is_absolute() else [Path.cwd() / path, project_root() / path,
+                                                     models_dir.parent / path, models_dir / path]
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def keras_predict(checkpoint: Path, x: np.ndarray) -> tuple[np.ndarray, dict]:
+    """(probabilities, versions) of the Keras model on ``x``. The only place TensorFlow is imported.
+
+    Raises ImportError when TensorFlow/Keras are not installed.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the progress lines
+    import keras
+    import tensorflow as tf
+
+    model = keras.models.load_model(checkpoint, compile=False)
+    probs = np.asarray(model.predict(x.astype(np.float32), batch_size=256, verbose=0), dtype=np.float32)
+    return probs, {"tensorflow": tf.__version__, "keras": keras.__version__}
+
+
+def tflite_predict(model: ModelFile, x: np.ndarray, bar: Progress | None = None, chunk: int = 256) -> np.ndarray:
+    classifier = EmotionClassifier(ClassifierOptions(model.path, 1))
+    out = np.empty((len(x), NUM_CLASSES), np.float32)
+    for start in range(0, len(x), chunk):
+        out[start : start + chunk] = classifier.predict_proba(x[start : start + chunk])
+        if bar is not None:
+            bar.update(min(chunk, len(x) - start))
+    return out
+
+
+def reference_for(
+    variant: str, models: ModelSet, x: np.ndarray, mode: str, cache: dict[str, np.ndarray], progress: bool = True
+) -> Reference:
+    """The float reference of ``variant`` (see the module docstring); raises BenchError for ``keras`` without TF."""
+    notes: list[str] = []
+    if mode in ("auto", "keras"):
+        text = models.checkpoint(variant)
+        checkpoint = resolve_checkpoint(text, models.models_dir)
+        if checkpoint is not None:
+            try:
+                note(f"reference {variant}: loading the Keras model {checkpoint}", progress)
+                probs, versions = keras_predict(checkpoint, x)
+                return Reference(variant, "keras", str(checkpoint), probs, notes, versions)
+            except ImportError as exc:
+                if mode == "keras":
+                    raise BenchError(f"--reference keras: TensorFlow/Keras cannot be imported ({exc})") from exc
+                notes.append("TensorFlow is not installed: the float32 TFLite model is the reference")
+            except Exception as exc:  # noqa: BLE001 - a damaged checkpoint: Keras raises many types
+                if mode == "keras":
+                    reason = f"{type(exc).__name__}: {exc}"
+                    raise BenchError(f"--reference keras: checkpoint {checkpoint}: {reason}") from exc
+                notes.append(f"Keras checkpoint {checkpoint} could not be loaded ({type(exc).__name__}): "
+                             "the float32 TFLite model is the reference")
+        else:
+            why = f"checkpoint {text} not found" if text else "no checkpoint in the models' manifest.json"
+            if mode == "keras":
+                raise BenchError(f"--reference keras: {variant}: {why}")
+            notes.append(f"{variant}: {why}: the float32 TFLite model is the reference")
+    float_model = models.get(variant, REFERENCE_FORMAT)
+    if float_model is None:
+        notes.append(f"{variant}: no float32 model either: no reference, agreement is not reported")
+        return Reference(variant, "none", "", None, notes)
+    probs = cache.get(str(float_model.path))
+    if probs is None:
+        probs = tflite_predict(float_model, x)
+        cache[str(float_model.path)] = probs
+    return Reference(variant, "float32", str(float_model.path), probs, notes)
+
+
+def metrics(y: np.ndarray, probs: np.ndarray) -> dict:
+    """device.metrics.classification_metrics (scikit-learn), or the same numbers in numpy without it."""
+    try:
+        from device.metrics import classification_metrics
+
+        return classification_metrics(y, probs)
+    except ImportError:
+        return numpy_metrics(y, probs)
+
+
+def numpy_metrics(y: np.ndarray, probs: np.ndarray) -> dict:
+    """Accuracy, balanced accuracy, macro-F1, per-class precision/recall/F1, confusion matrix (zero_division=0)."""
+    y = np.asarray(y, dtype=np.int64)
+    pred = np.asarray(probs).argmax(axis=1)
+    cm = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
+    np.add.at(cm, (y, pred), 1)
+    tp = np.diag(cm).astype(np.float64)
+    support, predicted = cm.sum(axis=1), cm.sum(axis=0)
+    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    present = support > 0
+    return {
+        "n": int(y.size),
+        "accuracy": float(tp.sum() / max(1, y.size)),
+        "balanced_accuracy": float(recall[present].mean()) if present.any() else 0.0,
+        "macro_f1": float(f1.mean()),
+        "per_class": {
+            name: {"precision": float(precision[k]), "recall": float(recall[k]), "f1": float(f1[k]),
+                   "support": int(support[k])}
+            for k, name in enumerate(EMOTIONS)
+        },
+        "confusion_matrix": cm.tolist(),
+    }
+
+
+def _row(variant: str, fmt: str, size: int | None, y: np.ndarray, probs: np.ndarray, ref: Reference) -> dict:
+    m = metrics(y, probs)
+    agreement = float((probs.argmax(1) == ref.probs.argmax(1)).mean()) if ref.probs is not None else None
+    ref_m = metrics(y, ref.probs) if ref.probs is not None else None
+    return {
+        "variant": variant,
+        "format": fmt,
+        "size_bytes": size,
+        "n": m["n"],
+        "accuracy": m["accuracy"],
+        "balanced_accuracy": m["balanced_accuracy"],
+        "macro_f1": m["macro_f1"],
+        "accuracy_delta_pp": 100.0 * (m["accuracy"] - ref_m["accuracy"]) if ref_m else None,
+        "agreement": agreement,
+        "max_prob_diff": float(np.abs(probs - ref.probs).max()) if ref.probs is not None and len(y) else None,
+        "per_class": m["per_class"],
+        "confusion_matrix": m["confusion_matrix"],
+    }
+
+
+def measure_accuracy(
+    models: ModelSet, x: np.ndarray, y: np.ndarray, mode: str = "auto", progress: bool = True
+) -> tuple[list[dict], list[Reference]]:
+    """(rows: one per reference and per model, references). Reference rows have ``format`` "keras"/"float32"
+    and ``is_reference`` True; a float32 TFLite reference appears once, as its own model row."""
+    if mode not in REFERENCES:
+        raise BenchError(f"--reference {mode!r}: expected one of {', '.join(REFERENCES)}")
+    cache: dict[str, np.ndarray] = {}
+    rows: list[dict] = []
+    references: list[Reference] = []
+    for variant in models.variants:
+        ref = reference_for(variant, models, x, mode, cache, progress)
+        references.append(ref)
+        if ref.kind == "keras":
+            row = _row(variant, "keras", None, y, ref.probs, ref)
+            rows.append({**row, "is_reference": True, "reference": "keras"})
+        members = [m for m in models.models if m.variant == variant]
+        with Progress(f"accuracy {variant}", len(members) * len(x), enabled=progress) as bar:
+            for model in members:
+                probs = cache.get(str(model.path))
+                if probs is None:
+                    probs = tflite_predict(model, x, bar)
+                    cache[str(model.path)] = probs
+                else:
+                    bar.update(len(x))
+                row = _row(variant, model.fmt, model.size_bytes, y, probs, ref)
+                is_ref = ref.kind == "float32" and model.fmt == REFERENCE_FORMAT
+                rows.append({**row, "is_reference": is_ref, "reference": ref.kind})
+    return rows, references

@@ -1,0 +1,105 @@
+"""Which models to measure: ``<variant>_<format>.tflite`` files of a models folder, iterated in the order of
+``device.formats.FORMATS`` (the one table of formats), with their ``manifest.json`` entries where present."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks.errors import BenchError
+from device.formats import FORMATS, FORMATS_BY_NAME, model_path
+
+MANIFEST = "manifest.json"
+KNOWN_VARIANTS: tuple[str, ...] = ("unweighted", "weighted")
+PREFERRED_PIPELINE_VARIANT = "weighted"
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    variant: str
+    fmt: str
+    path: Path
+    size_bytes: int
+    manifest: dict = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def name(self) -> str:
+        return f"{self.variant}/{self.fmt}"
+
+
+@dataclass
+class ModelSet:
+    models_dir: Path
+    models: list[ModelFile]
+    missing: list[str]  # "variant/format" expected (variant seen, format in the table) but absent
+    manifest: dict
+
+    @property
+    def variants(self) -> list[str]:
+        return list(dict.fromkeys(m.variant for m in self.models))
+
+    def get(self, variant: str, fmt: str) -> ModelFile | None:
+        return next((m for m in self.models if m.variant == variant and m.fmt == fmt), None)
+
+    def checkpoint(self, variant: str) -> str | None:
+        """The Keras checkpoint the manifest records for ``variant`` (the float reference), if any."""
+        for entry in self.manifest.get("models", []):
+            if isinstance(entry, dict) and entry.get("variant") == variant and entry.get("checkpoint"):
+                return str(entry["checkpoint"])
+        return None
+
+    def pipeline_choice(self, formats: list[str]) -> list[ModelFile]:
+        """One model per format: the ``weighted`` variant when present, else the first variant."""
+        variant = PREFERRED_PIPELINE_VARIANT if PREFERRED_PIPELINE_VARIANT in self.variants else self.variants[0]
+        chosen = [m for f in formats if (m := self.get(variant, f)) is not None]
+        return chosen or [m for m in self.models if m.fmt in formats][:1] or self.models[:1]
+
+
+def read_manifest(models_dir: Path) -> dict:
+    path = models_dir / MANIFEST
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _variant_order(name: str) -> tuple[int, str]:
+    return (KNOWN_VARIANTS.index(name) if name in KNOWN_VARIANTS else len(KNOWN_VARIANTS), name)
+
+
+def find_models(models_dir: Path, variants: list[str] | None = None, formats: list[str] | None = None) -> ModelSet:
+    """Models present in ``models_dir`` for the given variants (None: every variant found) and formats."""
+    models_dir = Path(models_dir)
+    if not models_dir.is_dir():
+        raise BenchError(f"models folder {models_dir}: not found (run `make convert`, or pass --models DIR)")
+    formats = list(formats or [f.name for f in FORMATS])
+    unknown = [f for f in formats if f not in FORMATS_BY_NAME]
+    if unknown:
+        raise BenchError(f"formats {unknown}: unknown, expected some of {', '.join(FORMATS_BY_NAME)}")
+    found_variants: set[str] = set()
+    for fmt in FORMATS:
+        for path in models_dir.glob(f"*{fmt.suffix}"):
+            found_variants.add(path.name[: -len(fmt.suffix)])
+    wanted = list(variants) if variants else sorted(found_variants, key=_variant_order)
+    manifest = read_manifest(models_dir)
+    by_file = {str(e.get("file")): e for e in manifest.get("models", []) if isinstance(e, dict)}
+    models: list[ModelFile] = []
+    missing: list[str] = []
+    for variant in wanted:
+        for fmt in formats:
+            path = model_path(models_dir, variant, fmt)
+            if path.is_file():
+                models.append(ModelFile(variant, fmt, path, path.stat().st_size, by_file.get(path.name, {})))
+            else:
+                missing.append(f"{variant}/{fmt}")
+    if not models:
+        names = ", ".join(FORMATS_BY_NAME[f].filename(v) for v in (wanted or ["<variant>"]) for f in formats[:2])
+        raise BenchError(
+            f"models folder {models_dir}: no models found (expected files like {names}, ...; run `make convert`)"
+        )
+    return ModelSet(models_dir, models, missing, manifest)
+

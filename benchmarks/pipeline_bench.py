@@ -1,0 +1,280 @@
+"""The whole device pipeline on a clip or camera, one model at a time, each in a fresh worker process.
+
+A fresh process per model makes two numbers honest: the peak RSS (``ru_maxrss`` is a per-process peak)
+and the time from start to the first result (process start, imports, model/detector/source load, first
+frame). The worker runs what the demo runs: ``source.read()`` (capture + decode), the Haar detector,
+``EmotionPipeline`` with a ``FaceTracker`` (per-face smoothing over 5 frames) and ``draw_results``
+(annotation only: no window, no video writing). Per frame it records the stage timings and the faces
+found; the parent turns them into per-stage median/p95, frames per second and, with a ground-truth file
+(``clip.json``), end-to-end accuracy.
+
+Worker: ``python -m benchmarks.pipeline_bench REQUEST.json RESULT.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from benchmarks.errors import BenchError
+from benchmarks.host import peak_rss_mib, project_root
+from benchmarks.models import ModelFile
+from benchmarks.stats import summarize
+
+STAGES: tuple[str, ...] = ("capture", "detect", "preprocess", "classify", "smooth", "draw")
+FOUND_IOU = 0.3
+LIVE_DEFAULT_FRAMES = 300
+
+
+@dataclass(frozen=True)
+class PipelineRequest:
+    model: str
+    variant: str
+    fmt: str
+    source: str
+    max_frames: int | None
+    threads: int = 1
+    detect_width: int = 320
+    smoothing_window: int = 5
+    max_faces: int = 8
+    spawned_at: float = 0.0  # the parent's time.monotonic() just before starting the worker
+    progress: bool = True
+
+
+# ---------------------------------------------------------------- worker (runs in its own process)
+
+
+def run_worker(request: PipelineRequest) -> dict:
+    """Run the pipeline over the source; per-frame timings (ms) and faces, startup times, peak RSS."""
+    entered = time.monotonic()
+    from benchmarks.progress import Progress
+    from device.classifier import ClassifierOptions, EmotionClassifier
+    from device.detector import make_detector
+    from device.draw import draw_results
+    from device.pipeline import EmotionPipeline
+    from device.sources import open_source
+    from device.tracking import FaceTracker
+
+    imported = time.monotonic()
+    classifier = EmotionClassifier(ClassifierOptions(Path(request.model), request.threads))
+    detector = make_detector("haar", None, request.detect_width)
+    pipeline = EmotionPipeline(detector, classifier, FaceTracker(window=request.smoothing_window),
+                               max_faces=request.max_faces)
+    source = open_source(request.source)
+    loaded = time.monotonic()
+    limit = request.max_frames if request.max_frames is not None else (LIVE_DEFAULT_FRAMES if source.live else None)
+    frames: list[dict] = []
+    first_result: float | None = None
+    fps: float | None = None
+    started = time.perf_counter()
+    try:
+        with Progress(f"pipeline {request.variant}/{request.fmt}", limit or 0, enabled=request.progress) as bar:
+            while limit is None or len(frames) < limit:
+                t0 = time.perf_counter()
+                frame = source.read()
+                if frame is None:
+                    break
+                capture_ms = (time.perf_counter() - t0) * 1000.0
+                frame.index = len(frames)
+                result = pipeline(frame)
+                if first_result is None:
+                    first_result = time.monotonic()
+                t1 = time.perf_counter()
+                draw_results(frame.bgr, result, fps)
+                draw_ms = (time.perf_counter() - t1) * 1000.0
+                instant = 1000.0 / max(1e-6, (time.perf_counter() - t0) * 1000.0)
+                fps = instant if fps is None else 0.9 * fps + 0.1 * instant
+                frames.append({
+                    "timings_ms": {"capture": capture_ms, **result.timings_ms, "draw": draw_ms},
+                    "faces": [{"box": f.box.as_list(), "label": f.label, "score": round(f.score, 4),
+                               "track": f.track_id} for f in result.faces],
+                })
+                bar.update()
+    finally:
+        source.close()
+    wall = time.perf_counter() - started
+    spawned = request.spawned_at or entered
+    return {
+        "request": asdict(request),
+        "frames": frames,
+        "loop_seconds": wall,
+        "startup_ms": {
+            "process_start_and_imports": (imported - spawned) * 1000.0,
+            "load_model_detector_source": (loaded - imported) * 1000.0,
+            "first_frame": ((first_result or loaded) - loaded) * 1000.0,
+            "total": ((first_result or loaded) - spawned) * 1000.0,
+        },
+        "peak_rss_mib": peak_rss_mib(),
+        "source_live": bool(source.live),
+    }
+
+
+def worker_main(argv: list[str]) -> int:
+    from device.fileio import atomic_write_json
+
+    if len(argv) != 2:
+        print("usage: python -m benchmarks.pipeline_bench REQUEST.json RESULT.json", file=sys.stderr)
+        return 2
+    request = PipelineRequest(**json.loads(Path(argv[0]).read_text(encoding="utf-8")))
+    try:
+        result = run_worker(request)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent in one line
+        result = {"request": asdict(request), "error": f"{type(exc).__name__}: {exc}"}
+    atomic_write_json(argv[1], result)
+    return 0
+
+
+# ---------------------------------------------------------------- parent
+
+
+def check_source(spec: str) -> dict:
+    """Open the clip/camera once in this process: a clear error now instead of one per worker."""
+    from device.sources import SourceError, open_source
+
+    try:
+        source = open_source(spec)
+    except SourceError as exc:
+        raise BenchError(f"clip: {exc}") from exc
+    try:
+        frame = source.read()
+        if frame is None:
+            raise BenchError(f"clip {spec}: no frames could be read")
+        height, width = frame.bgr.shape[:2]
+        return {"source": spec, "name": source.name, "live": source.live, "fps": source.fps,
+                "width": width, "height": height}
+    except SourceError as exc:
+        raise BenchError(f"clip: {exc}") from exc
+    finally:
+        source.close()
+
+
+def spawn_worker(request: PipelineRequest, timeout: float | None = None) -> dict:
+    """Run one worker process; its progress goes to our stderr."""
+    env = dict(os.environ)
+    root = str(project_root())
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    with tempfile.TemporaryDirectory(prefix="feredge-bench-") as tmp:
+        req_path, res_path = Path(tmp) / "request.json", Path(tmp) / "result.json"
+        spawned = time.monotonic()
+        req_path.write_text(json.dumps({**asdict(request), "spawned_at": spawned}), encoding="utf-8")
+        try:
+            proc = subprocess.run([sys.executable, "-m", "benchmarks.pipeline_bench", str(req_path), str(res_path)],
+                                  env=env, cwd=root, timeout=timeout, stdout=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return {"request": asdict(request), "error": f"worker timed out after {timeout:.0f} s"}
+        if not res_path.is_file():
+            return {"request": asdict(request), "error": f"worker exited with code {proc.returncode} and no result"}
+        return json.loads(res_path.read_text(encoding="utf-8"))
+
+
+def evaluate_frames(frames: list[dict], truth: list[dict] | None) -> dict | None:
+    """End-to-end accuracy against the clip's ground truth (None without one)."""
+    if truth is None:
+        return None
+    from device.detector import Box
+    from device.tracking import match_boxes
+
+    gt_faces = found = correct = false = evaluated = 0
+    per_class: dict[str, dict[str, int]] = {}
+    track_faces: dict[int, set[tuple[int, int]]] = {}
+    for i, frame in enumerate(frames[: len(truth)]):
+        entry = truth[i]
+        gts = [Box(*f["box"]) for f in entry["faces"]]
+        dets = [Box(*f["box"]) for f in frame["faces"]]
+        matched = match_boxes(gts, dets, FOUND_IOU)  # {det index: gt index}
+        evaluated += 1
+        gt_faces += len(gts)
+        false += len(dets) - len(matched)
+        for gi, gt in enumerate(entry["faces"]):
+            stats = per_class.setdefault(gt["label"], {"faces": 0, "found": 0, "correct": 0})
+            stats["faces"] += 1
+            di = next((d for d, g in matched.items() if g == gi), None)
+            if di is None:
+                continue
+            found += 1
+            stats["found"] += 1
+            det = frame["faces"][di]
+            if det["label"] == gt["label"]:
+                correct += 1
+                stats["correct"] += 1
+            if det.get("track", -1) >= 0:
+                track_faces.setdefault(det["track"], set()).add((entry.get("segment", i), gi))
+    return {
+        "frames": evaluated,
+        "gt_faces": gt_faces,
+        "found": found,
+        "correct": correct,
+        "detection_recall": found / gt_faces if gt_faces else None,
+        "false_detections": false,
+        "false_detections_per_frame": false / evaluated if evaluated else None,
+        "label_accuracy_found": correct / found if found else None,
+        "label_accuracy_all": correct / gt_faces if gt_faces else None,
+        "tracks": len(track_faces),
+        "tracks_spanning_faces": sum(1 for faces in track_faces.values() if len(faces) > 1),
+        "per_class": per_class,
+        "iou_threshold": FOUND_IOU,
+    }
+
+
+def summarize_run(result: dict, truth: list[dict] | None) -> dict:
+    """A report row from a worker's result."""
+    request = result["request"]
+    row = {"variant": request["variant"], "format": request["fmt"], "model": request["model"],
+           "threads": request["threads"]}
+    if "error" in result:
+        return {**row, "error": result["error"]}
+    frames = result["frames"]
+    stages = {s: summarize([f["timings_ms"].get(s, 0.0) for f in frames]) for s in STAGES}
+    totals = [sum(f["timings_ms"].get(s, 0.0) for s in STAGES) for f in frames]
+    return {
+        **row,
+        "frames": len(frames),
+        "faces_detected": sum(len(f["faces"]) for f in frames),
+        "stages_ms": {s: {"median": v["median"], "p95": v["p95"], "mean": v["mean"]} for s, v in stages.items()},
+        "frame_ms": summarize(totals),
+        "fps": len(frames) / result["loop_seconds"] if result["loop_seconds"] > 0 else None,
+        "startup_ms": result["startup_ms"],
+        "peak_rss_mib": result["peak_rss_mib"],
+        "end_to_end": evaluate_frames(frames, truth),
+    }
+
+
+def load_truth(path: Path | None) -> tuple[list[dict] | None, dict | None]:
+    """(frames, document) of a clip.json, or (None, None)."""
+    if path is None:
+        return None, None
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+        frames = document["frames"]
+        for entry in frames:
+            for face in entry["faces"]:
+                if len(face["box"]) != 4 or not isinstance(face["label"], str):
+                    raise ValueError("a face needs box [x, y, w, h] and label")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BenchError(f"ground truth {path}: unreadable ({type(exc).__name__}: {exc})") from exc
+    return frames, document
+
+
+def measure_pipeline(
+    models: list[ModelFile],
+    source: str,
+    truth: list[dict] | None,
+    max_frames: int | None,
+    progress: bool = True,
+) -> list[dict]:
+    """One row per model: per-stage ms, FPS, startup, peak RSS, end-to-end accuracy (with ground truth)."""
+    rows = []
+    for model in models:
+        request = PipelineRequest(str(model.path), model.variant, model.fmt, source, max_frames, progress=progress)
+        rows.append(summarize_run(spawn_worker(request), truth))
+    return rows
+
+
+if __name__ == "__main__":
+    sys.exit(worker_main(sys.argv[1:]))

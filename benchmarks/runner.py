@@ -1,0 +1,192 @@
+"""``python -m benchmarks run``: the accuracy, latency and pipeline parts, then the report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from benchmarks.errors import BenchError
+from benchmarks.host import default_out_dir, host_facts, load_average, peak_rss_mib
+from benchmarks.models import ModelSet, find_models
+from benchmarks.progress import note
+from device.formats import FORMATS, FORMATS_BY_NAME
+
+SCHEMA = "feredge-bench/1"
+QUICK_FACES = 200
+QUICK_PIPELINE_FRAMES = 60
+QUICK_PIPELINE_FORMATS: tuple[str, ...] = ("int8", "float32")
+AUTO_CLIP_FACES, QUICK_AUTO_CLIP_FACES = 60, 12
+PARTS: tuple[str, ...] = ("accuracy", "latency", "pipeline")
+BUSY_LOAD = 0.5  # a 1-minute load average above this at the start gets a note in the report
+
+
+@dataclass
+class RunConfig:
+    models: Path
+    data: Path | None = None
+    clip: str | None = None  # video file (its clip.json is the ground truth), camera index, picamera2, folder
+    variants: list[str] | None = None
+    formats: list[str] | None = None
+    pipeline_formats: list[str] | None = None  # default: all formats (quick: int8 and float32)
+    pipeline_frames: int | None = None  # default: the whole clip (quick: 60; live sources: 300)
+    threads_max: int | None = None
+    quick: bool = False
+    out: Path | None = None
+    reference: str = "auto"
+    seed: int = 0
+    plots: bool = True
+    progress: bool = True
+    parts: tuple[str, ...] = PARTS
+    argv: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunOutcome:
+    out: Path
+    report: Path
+    results: dict
+    failed: bool = False  # every pipeline run failed (the report says why)
+
+
+def _is_file_source(spec: str) -> bool:
+    return not (spec.strip().isdigit() or spec.strip() == "picamera2" or "://" in spec)
+
+
+def _resolve_clip(config: RunConfig, tmp: Path) -> tuple[str | None, Path | None, str | None, list[str], str | None]:
+    """(source spec, ground-truth path, clip command, clip notes, skip reason)."""
+    from benchmarks.clip import ClipOptions, build_clip, clip_command, ground_truth_for
+
+    if config.clip:
+        spec = config.clip
+        if _is_file_source(spec):
+            path = Path(spec).expanduser()
+            return str(path), ground_truth_for(path) if path.is_file() else None, None, [], None
+        return spec, None, None, [], None
+    if config.data is None:
+        return None, None, None, [], "no --clip and no --data to build one from"
+    options = ClipOptions(config.data, tmp / "clip", faces=QUICK_AUTO_CLIP_FACES if config.quick else AUTO_CLIP_FACES,
+                          seed=config.seed)
+    result = build_clip(options, progress=config.progress)
+    notes = [f"clip generated from the data for this run ({result.frames} frames, {result.faces_placed} faces); "
+             "rebuild it with the command above"]
+    if result.haar_check:
+        c = result.haar_check
+        notes.append(f"the clip generator's own check: Haar found {c['found']} of {c['faces']} placed faces "
+                     f"({100 * c['recall']:.1f}%)")
+    command = clip_command(options).replace(str(tmp / "clip"), "CLIPDIR")
+    return str(result.video), result.ground_truth, command, notes, None
+
+
+def _pipeline_part(config: RunConfig, models: ModelSet, formats: list[str], tmp: Path) -> dict:
+    from benchmarks.pipeline_bench import check_source, load_truth, measure_pipeline
+
+    source, gt_path, clip_cmd, clip_notes, skip = _resolve_clip(config, tmp)
+    if source is None:
+        return {"skipped": skip, "rows": []}
+    source_info = check_source(source)
+    if clip_cmd:
+        source_info["source"] = f"a clip generated for this run ({Path(source).name}, removed afterwards)"
+    truth, truth_doc = load_truth(gt_path)
+    if truth_doc and truth_doc.get("haar_check") and not clip_cmd:
+        check = truth_doc["haar_check"]
+        clip_notes.append(f"the clip generator's own check: Haar found {check['found']} of {check['faces']} faces")
+    wanted = config.pipeline_formats or (list(QUICK_PIPELINE_FORMATS) if config.quick else formats)
+    chosen = models.pipeline_choice([f for f in wanted if f in formats])
+    frames = config.pipeline_frames or (QUICK_PIPELINE_FRAMES if config.quick else None)
+    return {
+        "skipped": None,
+        "source": source_info,
+        "ground_truth": ("generated clip.json" if clip_cmd else str(gt_path)) if gt_path else None,
+        "clip_command": clip_cmd,
+        "clip_notes": clip_notes,
+        "max_frames": frames,
+        "rows": measure_pipeline(chosen, source, truth, frames, config.progress),
+    }
+
+
+def run_benchmark(config: RunConfig) -> RunOutcome:
+    """Measure and write the report; raises BenchError for bad input (before anything is measured)."""
+    from benchmarks.accuracy import REFERENCES, measure_accuracy
+    from benchmarks.data import load_eval_faces
+    from benchmarks.latency import LatencySettings, measure_latency, thread_counts
+
+    started = time.perf_counter()
+    if config.reference not in REFERENCES:
+        raise BenchError(f"--reference {config.reference!r}: expected one of {', '.join(REFERENCES)}")
+    unknown = [p for p in config.parts if p not in PARTS]
+    if unknown or not config.parts:
+        raise BenchError(f"--parts {unknown or '(none)'}: expected some of {', '.join(PARTS)}")
+    out = Path(config.out) if config.out else default_out_dir()
+    models = find_models(config.models, config.variants, config.formats)
+    if config.clip and "pipeline" in config.parts:
+        spec = config.clip
+        if _is_file_source(spec) and not Path(spec).expanduser().exists():
+            raise BenchError(f"clip {spec}: not found (build one: python -m benchmarks clip --data DATA --out DIR)")
+    host = host_facts(config.argv)
+    notes: list[str] = []
+    load = host.get("load_average_start")
+    if load and load[0] > BUSY_LOAD:
+        notes.append(f"the 1-minute load average was {load[0]:.2f} on {host['cores']} cores when the run started: "
+                     "other processes were using the CPU, so latencies are likely higher than on an idle machine")
+    faces = load_eval_faces(config.data, QUICK_FACES if config.quick else None, config.seed) if config.data else None
+    if faces is not None:
+        notes += faces.notes
+    formats = config.formats or [f.name for f in FORMATS]
+    not_asked = f"not asked for (--parts {' '.join(config.parts)})"
+
+    threads = thread_counts(config.threads_max)
+    settings = LatencySettings.quick() if config.quick else LatencySettings()
+    latency: dict = {"skipped": not_asked, "settings": asdict(settings), "threads": threads, "rows": []}
+    if "latency" in config.parts:
+        note(f"latency: {len(models.models)} models x {len(threads)} thread counts", config.progress)
+        latency["skipped"] = None
+        latency["rows"] = measure_latency(models.models, threads, faces.x if faces is not None else None, settings,
+                                          config.progress)
+
+    pipeline: dict = {"skipped": not_asked, "rows": []}
+    if "pipeline" in config.parts:
+        with tempfile.TemporaryDirectory(prefix="feredge-bench-") as tmp:
+            pipeline = _pipeline_part(config, models, formats, Path(tmp))
+
+    accuracy: dict = {"skipped": "no data given (DATA=... / --data PATH)", "rows": []}
+    if "accuracy" not in config.parts:
+        accuracy["skipped"] = not_asked
+    references: list = []
+    if faces is not None and "accuracy" in config.parts:
+        rows, references = measure_accuracy(models, faces.x, faces.y, config.reference, config.progress)
+        accuracy = {"skipped": None, "data": faces.source, "split": faces.split, "n": len(faces),
+                    "total": faces.total, "rows": rows}
+    tf_version = next((r.versions.get("tensorflow") for r in references if r.versions), None)
+    host["load_average_end"] = load_average()
+    results = {
+        "schema": SCHEMA,
+        "created": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": host["command"],
+        "quick": config.quick,
+        "host": host,
+        "models_dir": str(config.models),
+        "formats": [{"name": f, "description": FORMATS_BY_NAME[f].description} for f in formats],
+        "models": [{"variant": m.variant, "format": m.fmt, "file": m.path.name, "size_bytes": m.size_bytes,
+                    "sha256": m.manifest.get("sha256")} for m in models.models],
+        "missing_models": models.missing,
+        "reference": {
+            "mode": config.reference,
+            "tensorflow": tf_version,
+            "used": [{"variant": r.variant, "kind": r.kind, "source": r.source, "notes": r.notes,
+                      "versions": r.versions} for r in references],
+        },
+        "accuracy": accuracy,
+        "latency": latency,
+        "pipeline": pipeline,
+        "benchmark_peak_rss_mib": peak_rss_mib(),
+        "notes": list(dict.fromkeys(notes)),
+        "duration_s": time.perf_counter() - started,
+    }
+    from benchmarks.report import write_outputs
+
+    report = write_outputs(results, out, config.plots)
+    failed = bool(pipeline["rows"]) and all("error" in r for r in pipeline["rows"])
+    return RunOutcome(out, report, results, failed)

@@ -1,0 +1,40 @@
+"""Helpers shared by the benchmark tests and their fixtures (imported as ``bench_helpers``)."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from device.formats import FORMATS, model_path
+
+VARIANTS = ("unweighted", "weighted")
+# skimage.data.astronaut(): Haar finds her face at about (x=175, y=64, w=h=98) of 512x512 (see tests/device).
+ASTRONAUT_BOX = (175, 64, 98, 98)
+
+
+@dataclass(frozen=True)
+class QuickRun:
+    rc: int
+    out: Path
+    results: dict
+    report: str
+
+
+def fixture_model(fixtures_dir: Path, name: str) -> Path:
+    path = fixtures_dir / f"{name}.tflite"
+    if not path.is_file():
+        pytest.skip(f"fixture model {path} missing (regenerate with: python tests/fixtures/make_fixtures.py)")
+    return path
+
+
+def make_models_dir(folder: Path, fixtures_dir: Path, variants: tuple[str, ...] = VARIANTS) -> Path:
+    """Every variant x format name, filled with the int8 fixture for int8 and the float32 fixture otherwise."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for variant in variants:
+        for fmt in FORMATS:
+            source = fixture_model(fixtures_dir, "tiny_int8" if fmt.int8_io else "tiny_float32")
+            shutil.copyfile(source, model_path(folder, variant, fmt.name))
+    return folder
