@@ -71,10 +71,17 @@ def _training_info(checkpoint: Path) -> dict:
                 info.update({k: data.get(k) for k in ("command", "host", "platform", "seed", "variant", "tensorflow")})
                 info["recipe"] = data.get("recipe", {}).get("name")
                 info["epochs"] = data.get("recipe", {}).get("epochs")
+                info["threads"] = data.get("threads")
+                info["gpus"] = data.get("gpus")
             else:
                 info["completed_epochs"] = data.get("completed_epochs")
                 info["best_epoch"] = data.get("best_epoch")
                 info["train_wall_s"] = data.get("train_wall_s")
+                info["budget"] = (
+                    f"{info.get('epochs')} epochs of the {info.get('recipe')} recipe, {data.get('train_wall_s', 0) / 60:.0f}"
+                    f" min wall on {info.get('threads')} CPU thread(s) of {info.get('host')}"
+                    + (f" with GPUs {info['gpus']}" if info.get("gpus") else ", no GPU")
+                )
                 info["keras_metrics"] = {
                     s: {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"]} for s, m in data.get("splits", {}).items()
                 }

@@ -20,12 +20,16 @@ def models_section(manifest: dict, models_dir: Path) -> list[str]:
     entries = manifest.get("models", [])
     if not entries:
         return ["No models in the manifest yet (`make train convert`)."]
-    t = entries[0]["training"]
     split = next(iter(entries[0]["accuracy"]), None)
+    trained = {e["variant"]: e["training"] for e in entries}
     lines = [
-        f"Shipped models (`{models_dir}/`), from `{models_dir}/manifest.json`. Trained by `{t.get('command')}` "
-        f"on `{t.get('host')}` ({t.get('platform')}); converted by `{manifest.get('command')}`. Accuracy on "
-        f"**{split}** (FER2013 PublicTest; PrivateTest is withheld here), in the TF-free interpreter.",
+        f"Shipped models (`{models_dir}/`), from `{models_dir}/manifest.json`, converted by "
+        f"`{manifest.get('command')}` on `{manifest.get('host')}`. Accuracy on **{split}** in the TF-free "
+        "interpreter (with the development data this is FER2013 PublicTest, which also selected the checkpoint; "
+        "PrivateTest is withheld). Trained by:",
+        "",
+        *[f"- {v}: `{t.get('command')}` on `{t.get('host')}` ({t.get('platform')}), {t.get('completed_epochs')} "
+          f"epochs in {t.get('train_wall_s', 0) / 60:.0f} min" for v, t in trained.items()],
         "",
         "| model | size KB | accuracy % | vs Keras (pp) | macro-F1 % | agreement with Keras % | epochs (best) "
         "| train time |",

@@ -5,6 +5,7 @@ No timing thresholds: this machine's speed says nothing about the code.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from bench_helpers import QuickRun
 
 from benchmarks.__main__ import main
-from benchmarks.host import default_out_dir, project_root
+from benchmarks.host import default_out_dir, hostname, project_root
 from device.formats import FORMATS
 from device.labels import EMOTIONS
 
@@ -156,11 +157,10 @@ def test_missing_models_are_listed(fixtures_dir: Path, tmp_path: Path) -> None:
 def test_default_out_dir_is_under_the_repo_not_the_cwd(repo_root: Path, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    out = default_out_dir()
+    out = default_out_dir(dt.datetime(2026, 1, 2, 3, 4))
     assert project_root() == repo_root
     assert out.parent == repo_root / "benchmarks" / "results"
-    name, _, stamp = out.name.rpartition("-")
-    assert len(stamp) == 4 and stamp.isdigit() and name[-9:-1].isdigit()
+    assert out.name == f"{hostname()}-20260102-0304"
 
 
 @pytest.mark.parametrize(
