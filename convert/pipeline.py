@@ -78,8 +78,9 @@ def _training_info(checkpoint: Path) -> dict:
                 info["best_epoch"] = data.get("best_epoch")
                 info["train_wall_s"] = data.get("train_wall_s")
                 info["budget"] = (
-                    f"{info.get('epochs')} epochs of the {info.get('recipe')} recipe, {data.get('train_wall_s', 0) / 60:.0f}"
-                    f" min wall on {info.get('threads')} CPU thread(s) of {info.get('host')}"
+                    f"{info.get('epochs')} epochs of the {info.get('recipe')} recipe, "
+                    f"{data.get('train_wall_s', 0) / 60:.0f} min wall on {info.get('threads')} CPU thread(s) "
+                    f"of {info.get('host')}"
                     + (f" with GPUs {info['gpus']}" if info.get("gpus") else ", no GPU")
                 )
                 info["keras_metrics"] = {
