@@ -45,6 +45,7 @@ class PipelineRequest:
     max_faces: int = 8
     spawned_at: float = 0.0  # the parent's time.monotonic() just before starting the worker
     progress: bool = True
+    expected_frames: int | None = None  # for the progress bar (the ground truth's frame count)
 
 
 # ---------------------------------------------------------------- worker (runs in its own process)
@@ -74,7 +75,8 @@ def run_worker(request: PipelineRequest) -> dict:
     fps: float | None = None
     started = time.perf_counter()
     try:
-        with Progress(f"pipeline {request.variant}/{request.fmt}", limit or 0, enabled=request.progress) as bar:
+        total = min(limit or request.expected_frames or 0, request.expected_frames or limit or 0)
+        with Progress(f"pipeline {request.variant}/{request.fmt}", total, enabled=request.progress) as bar:
             while limit is None or len(frames) < limit:
                 t0 = time.perf_counter()
                 frame = source.read()
@@ -207,6 +209,7 @@ def evaluate_frames(frames: list[dict], truth: list[dict] | None) -> dict | None
                 track_faces.setdefault(det["track"], set()).add((entry.get("segment", i), gi))
     return {
         "frames": evaluated,
+        "gt_frames": len(truth),
         "gt_faces": gt_faces,
         "found": found,
         "correct": correct,
@@ -271,7 +274,8 @@ def measure_pipeline(
     """One row per model: per-stage ms, FPS, startup, peak RSS, end-to-end accuracy (with ground truth)."""
     rows = []
     for model in models:
-        request = PipelineRequest(str(model.path), model.variant, model.fmt, source, max_frames, progress=progress)
+        request = PipelineRequest(str(model.path), model.variant, model.fmt, source, max_frames, progress=progress,
+                                  expected_frames=len(truth) if truth else None)
         rows.append(summarize_run(spawn_worker(request), truth))
     return rows
 

@@ -67,43 +67,60 @@ def _resolve_clip(config: RunConfig, tmp: Path) -> tuple[str | None, Path | None
         return spec, None, None, [], None
     if config.data is None:
         return None, None, None, [], "no --clip and no --data to build one from"
-    options = ClipOptions(config.data, tmp / "clip", faces=QUICK_AUTO_CLIP_FACES if config.quick else AUTO_CLIP_FACES,
-                          seed=config.seed)
+    faces = QUICK_AUTO_CLIP_FACES if config.quick else AUTO_CLIP_FACES
+    options = ClipOptions(config.data, tmp / "clip", faces=faces, seed=config.seed, check=False)
     result = build_clip(options, progress=config.progress)
     notes = [f"clip generated from the data for this run ({result.frames} frames, {result.faces_placed} faces); "
              "rebuild it with the command above"]
-    if result.haar_check:
-        c = result.haar_check
-        notes.append(f"the clip generator's own check: Haar found {c['found']} of {c['faces']} placed faces "
-                     f"({100 * c['recall']:.1f}%)")
     command = clip_command(options).replace(str(tmp / "clip"), "CLIPDIR")
     return str(result.video), result.ground_truth, command, notes, None
 
 
-def _pipeline_part(config: RunConfig, models: ModelSet, formats: list[str], tmp: Path) -> dict:
-    from benchmarks.pipeline_bench import check_source, load_truth, measure_pipeline
+@dataclass
+class _Clip:
+    source: str | None
+    info: dict | None
+    truth: list[dict] | None
+    ground_truth: str | None
+    command: str | None
+    notes: list[str]
+    skipped: str | None
 
-    source, gt_path, clip_cmd, clip_notes, skip = _resolve_clip(config, tmp)
+
+def _prepare_clip(config: RunConfig, tmp: Path) -> _Clip:
+    """Resolve (or build) the clip and open it once, so a bad clip fails before anything is measured."""
+    from benchmarks.pipeline_bench import check_source, load_truth
+
+    source, gt_path, command, notes, skipped = _resolve_clip(config, tmp)
     if source is None:
-        return {"skipped": skip, "rows": []}
-    source_info = check_source(source)
-    if clip_cmd:
-        source_info["source"] = f"a clip generated for this run ({Path(source).name}, removed afterwards)"
+        return _Clip(None, None, None, None, None, notes, skipped)
+    info = check_source(source)
+    if command:
+        info["source"] = f"a clip generated for this run ({Path(source).name}, removed afterwards)"
     truth, truth_doc = load_truth(gt_path)
-    if truth_doc and truth_doc.get("haar_check") and not clip_cmd:
+    if truth_doc and truth_doc.get("haar_check") and not command:
         check = truth_doc["haar_check"]
-        clip_notes.append(f"the clip generator's own check: Haar found {check['found']} of {check['faces']} faces")
+        notes.append(f"the clip generator's own check: Haar found {check['found']} of {check['faces']} faces")
+    label = ("generated clip.json" if command else str(gt_path)) if gt_path else None
+    return _Clip(source, info, truth, label, command, notes, None)
+
+
+def _pipeline_part(config: RunConfig, models: ModelSet, formats: list[str], clip: _Clip) -> dict:
+    from benchmarks.pipeline_bench import measure_pipeline
+
+    if clip.source is None:
+        return {"skipped": clip.skipped, "rows": []}
     wanted = config.pipeline_formats or (list(QUICK_PIPELINE_FORMATS) if config.quick else formats)
     chosen = models.pipeline_choice([f for f in wanted if f in formats])
     frames = config.pipeline_frames or (QUICK_PIPELINE_FRAMES if config.quick else None)
     return {
         "skipped": None,
-        "source": source_info,
-        "ground_truth": ("generated clip.json" if clip_cmd else str(gt_path)) if gt_path else None,
-        "clip_command": clip_cmd,
-        "clip_notes": clip_notes,
+        "source": clip.info,
+        "ground_truth": clip.ground_truth,
+        "clip_command": clip.command,
+        "clip_notes": clip.notes,
         "max_frames": frames,
-        "rows": measure_pipeline(chosen, source, truth, frames, config.progress),
+        "rows": measure_pipeline(chosen, clip.source, clip.truth, frames, config.progress),
     }
 
 
@@ -140,18 +157,18 @@ def run_benchmark(config: RunConfig) -> RunOutcome:
     threads = thread_counts(config.threads_max)
     settings = LatencySettings.quick() if config.quick else LatencySettings()
     latency: dict = {"skipped": not_asked, "settings": asdict(settings), "threads": threads, "rows": []}
-    if "latency" in config.parts:
-        note(f"latency: {len(models.models)} models x {len(threads)} thread counts", config.progress)
-        latency["skipped"] = None
-        latency["rows"] = measure_latency(models.models, threads, faces.x if faces is not None else None, settings,
-                                          config.progress)
-
     pipeline: dict = {"skipped": not_asked, "rows": []}
-    if "pipeline" in config.parts:
-        with tempfile.TemporaryDirectory(prefix="feredge-bench-") as tmp:
-            pipeline = _pipeline_part(config, models, formats, Path(tmp))
+    with tempfile.TemporaryDirectory(prefix="feredge-bench-") as tmp:
+        clip = _prepare_clip(config, Path(tmp)) if "pipeline" in config.parts else None
+        if "latency" in config.parts:
+            note(f"latency: {len(models.models)} models x {len(threads)} thread counts", config.progress)
+            latency["skipped"] = None
+            latency["rows"] = measure_latency(models.models, threads, faces.x if faces is not None else None,
+                                              settings, config.progress)
+        if clip is not None:
+            pipeline = _pipeline_part(config, models, formats, clip)
 
-    accuracy: dict = {"skipped": "no data given (DATA=... / --data PATH)", "rows": []}
+    accuracy: dict = {"skipped": "no data given: pass DATA=... to make, or --data PATH", "rows": []}
     if "accuracy" not in config.parts:
         accuracy["skipped"] = not_asked
     references: list = []

@@ -253,8 +253,21 @@ def bundle_manifest(models: dict[str, bytes], manifest: dict | None) -> dict:
     return out
 
 
-def default_model(entries: list[dict]) -> str:
-    """The demo's default: the int8 model with the best recorded test accuracy, else the first int8, else the first."""
+def runtime_default_model(root: Path) -> str | None:
+    """The file name ``device/demo.py`` uses when no ``--model`` is given (``DEFAULT_MODEL``), if it can be read."""
+    try:
+        text = (root / "device" / "demo.py").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    found = re.search(r'^DEFAULT_MODEL\s*=.*"([^"/]+\.tflite)"', text, re.MULTILINE)
+    return found.group(1) if found else None
+
+
+def default_model(entries: list[dict], preferred: str | None = None) -> str:
+    """The demo's default: ``preferred`` (the runtime's own default) when bundled, else the int8 model with the best
+    recorded accuracy (test, else validation split), else the first int8, else the first model."""
+    if preferred and any(e.get("file") == preferred for e in entries):
+        return preferred
 
     def accuracy(entry: dict) -> float:
         scores = entry.get("accuracy")
@@ -325,7 +338,7 @@ def build_bundle(
     chosen = demo_model and _model_file_name(demo_model)
     if chosen and chosen not in model_bytes:
         raise BundleError(f"--demo-model {demo_model!r} is not among the bundled models: {', '.join(model_bytes)}")
-    demo = chosen or default_model(bman["models"])
+    demo = chosen or default_model(bman["models"], runtime_default_model(root))
     if clip is not None:
         if not clip.is_file():
             raise BundleError(f"clip {clip} not found")
@@ -379,7 +392,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--models", nargs="*", default=None, metavar="NAME",
         help="models to ship, e.g. mobilenet_int8 (with or without .tflite); default: all in the manifest",
     )
-    parser.add_argument("--demo-model", default=None, help="model the demo uses by default (default: best int8)")
+    parser.add_argument("--demo-model", default=None,
+                        help="model the demo uses by default (default: device/demo.py's DEFAULT_MODEL when bundled, "
+                        "else the most accurate int8)")
     parser.add_argument("--clip", type=Path, default=None,
                         help="optional video shipped for the on-device benchmark (with its .json ground truth)")
     parser.add_argument("--version", default=None, help="override the computed version string")

@@ -46,6 +46,13 @@ has_option() { # has_option --opt args...: true when args contain --opt or --opt
     return 1
 }
 
+absolute() { # absolute OPTION VALUE: VALUE made absolute when it is a relative path (a file for --clip)
+    case "$2" in
+        /* | '') printf '%s' "$2" ;;
+        *) if [ "$1" = --out ] || [ -e "$2" ]; then printf '%s' "$PWD/$2"; else printf '%s' "$2"; fi ;;
+    esac
+}
+
 model_path() {
     [ -n "$FEREDGE_MODEL" ] || die "FEREDGE_MODEL is not set in $CONFIG"
     local m
@@ -110,6 +117,17 @@ case "$cmd" in
         fi
         out=()
         has_option --out "$@" || out=(--out "$FEREDGE_HOME/bench/$(date +%Y%m%d-%H%M%S)")
+        args=() # relative --clip/--out paths made absolute: the benchmark's workers run in another folder
+        while [ $# -gt 0 ]; do
+            a=$1
+            shift
+            case "$a" in
+                --clip | --out) args+=("$a" "$(absolute "$a" "${1-}")"); [ $# -gt 0 ] && shift ;;
+                --clip=* | --out=*) args+=("${a%%=*}=$(absolute "${a%%=*}" "${a#*=}")") ;;
+                *) args+=("$a") ;;
+            esac
+        done
+        set -- ${args[@]+"${args[@]}"}
         # shellcheck disable=SC2086
         exec "$PY" -m benchmarks run --models "$REL/models" "${clip[@]}" "${out[@]}" $FEREDGE_BENCH_ARGS "$@"
         ;;

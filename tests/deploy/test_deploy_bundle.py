@@ -130,6 +130,10 @@ def test_bundle_filters_the_manifest_and_picks_the_best_int8(tmp_path: Path) -> 
     assert [e["file"] for e in manifest["models"]] == ["a_int8.tflite", "b_int8.tflite"]
     assert manifest["contract"] == {"labels": ["x"]}
     assert json.loads(read(built, "bundle.json"))["demo_model"] == "models/b_int8.tflite"
+    from deploy.bundle import default_model
+
+    assert default_model(entries, preferred="a_int8.tflite") == "a_int8.tflite"  # the runtime's own default wins
+    assert default_model(entries, preferred="gone_int8.tflite") == "b_int8.tflite"
 
 
 def test_bundle_cli_runs_as_a_module(tmp_path: Path) -> None:
