@@ -12,6 +12,7 @@ from pathlib import Path
 
 from benchmarks.accuracy import REFERENCES
 from benchmarks.errors import BenchError
+from benchmarks.host import project_root
 from benchmarks.runner import PARTS
 from device.formats import FORMATS_BY_NAME
 
@@ -76,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="measure the models and write report.md, results.json and plots",
                          formatter_class=_HelpFormatter)
-    run.add_argument("--models", type=Path, default=Path("models"), help="folder of <variant>_<format>.tflite models")
+    run.add_argument("--models", type=Path, default=project_root() / "models",
+                     help="folder of <variant>_<format>.tflite models (and their manifest.json)")
     run.add_argument("--data", type=Path, default=None,
                      help="FER2013 CSV(.gz) or image folder: accuracy on its test (else val) split; without it the "
                           "accuracy part is skipped")

@@ -96,7 +96,10 @@ def load_eval_faces(path: str | Path, limit: int | None = None, seed: int = 0) -
     if split is None:
         raise BenchError(f"data {path}: no test (PrivateTest) or validation (PublicTest) faces")
     x, y = splits[split]
-    notes = [] if split == "test" else [f"{path.name} has no test (PrivateTest) faces: the validation split is used"]
+    notes = []
+    if split != "test":
+        notes.append(f"{path.name} has no test (PrivateTest) faces: the validation split is used (training picked "
+                     "its best checkpoints on it, so accuracy is a little optimistic)")
     total = int(len(y))
     if limit is not None and limit < total:
         index = np.sort(np.random.default_rng(seed).choice(total, size=limit, replace=False))

@@ -167,7 +167,7 @@ def spawn_worker(request: PipelineRequest, timeout: float | None = None) -> dict
         req_path.write_text(json.dumps({**asdict(request), "spawned_at": spawned}), encoding="utf-8")
         try:
             proc = subprocess.run([sys.executable, "-m", "benchmarks.pipeline_bench", str(req_path), str(res_path)],
-                                  env=env, cwd=root, timeout=timeout, stdout=subprocess.DEVNULL)
+                                  env=env, timeout=timeout, stdout=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             return {"request": asdict(request), "error": f"worker timed out after {timeout:.0f} s"}
         if not res_path.is_file():

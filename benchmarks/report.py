@@ -203,10 +203,11 @@ def pipeline_section(results: dict) -> list[str]:
     if pipe.get("skipped"):
         return out + [f"Skipped: {pipe['skipped']}.", ""]
     src = pipe["source"]
+    size = f"{src['width']}x{src['height']}" + (f", {src['fps']:g} fps" if src.get("fps") else "")
+    where = (f"a clip generated from the data for this run ({size}; removed afterwards), made by "
+             f"`{pipe['clip_command']}`" if pipe.get("clip_command") else f"`{src['source']}` ({size})")
     out += [
-        f"Source: `{src['source']}` ({src['width']}x{src['height']}"
-        + (f", {src['fps']:g} fps" if src.get("fps") else "") + ")"
-        + (f", made by `{pipe['clip_command']}`" if pipe.get("clip_command") else "") + ".",
+        f"Source: {where}.",
         "Each model runs in a fresh process: the demo's Haar detector (detect width 320), `EmotionPipeline` with a "
         "`FaceTracker` (5-frame smoothing per face), `draw_results` (annotation only, no window), 1 interpreter "
         "thread. Per stage: median / p95 ms per frame; capture = `source.read()` (decode).",
@@ -290,10 +291,11 @@ def host_section(results: dict) -> list[str]:
         ["TensorFlow", tf_text],
         ["load average (1/5/15 min) at start", _loads(h.get("load_average_start"))],
         ["load average at end", _loads(h.get("load_average_end"))],
-        ["benchmark process peak RSS", f"{results['benchmark_peak_rss_mib']:.0f} MiB"],
+        ["peak RSS of the benchmark process (data, accuracy, latency; TensorFlow when the Keras reference loads)",
+         f"{results['benchmark_peak_rss_mib']:.0f} MiB"],
         ["date", h["date"]], ["duration", f"{results['duration_s']:.0f} s"],
     ]
-    out = ["## Host", ""] + _table(["", ""], rows, ["---", "---"])
+    out = ["## Host", ""] + _table(["fact", "value"], rows, ["---", "---"])
     return out + ["", "## Command", "", "```", results["command"], "```", ""]
 
 

@@ -95,8 +95,6 @@ def _prepare_clip(config: RunConfig, tmp: Path) -> _Clip:
     if source is None:
         return _Clip(None, None, None, None, None, notes, skipped)
     info = check_source(source)
-    if command:
-        info["source"] = f"a clip generated for this run ({Path(source).name}, removed afterwards)"
     truth, truth_doc = load_truth(gt_path)
     if truth_doc and truth_doc.get("haar_check") and not command:
         check = truth_doc["haar_check"]
