@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from convert.converter import ConversionError
     from convert.pipeline import ConvertJob, convert_all, parity_table
-    from train.data import DataError, load_fer2013
+    from device.dataset import DataError, load_fer2013
 
     try:
         ckpts = _checkpoints(args)

@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from train.data import DataError
+    from device.dataset import DataError
     from train.pipeline import train_and_report
 
     if args.epochs is not None and args.epochs < 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from train.data import load_fer2013
+from device.dataset import load_fer2013
 from train.recipes import Recipe
 from train.trainer import RunSpec, train_variant
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from device.dataset import Dataset
 from device.fileio import atomic_write_text
 from device.labels import EMOTIONS
-from train.data import Dataset
 from train.plots import plot_bars, plot_confusions_side_by_side
 from train.trainer import class_weights
 

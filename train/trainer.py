@@ -20,10 +20,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from device.dataset import Dataset
 from device.fileio import atomic_write_json, atomic_write_text
 from device.labels import EMOTIONS, NUM_CLASSES
 from device.metrics import classification_metrics
-from train.data import Dataset
 from train.recipes import VARIANTS, Recipe
 
 __all__ = ["VARIANTS", "RunSpec", "class_weights", "evaluate_run", "run_dir", "train_variant"]

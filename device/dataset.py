@@ -1,5 +1,7 @@
 """Load FER2013 from the original CSV (optionally gzipped) or the Kaggle image-folder layout.
 
+TF-free: training, conversion and the benchmarks (on a Pi too) share this one loader.
+
 Splits follow FER2013's own ``Usage`` column: ``Training`` -> train, ``PublicTest`` -> val,
 ``PrivateTest`` -> test. Decoded arrays are cached (``.npz``) keyed by the source's path, size and
 modification time, so the second load of the 35,887-row CSV takes well under a second.
@@ -202,8 +204,11 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("FEREDGE_CACHE", Path.home() / ".cache" / "feredge"))
 
 
-def load_fer2013(path: str | Path, cache_dir: Path | None = None, seed: int = 0) -> Dataset:
-    """Load FER2013 from a CSV(.gz) file or an image folder, using a decoded-array cache for files."""
+def load_fer2013(path: str | Path, cache_dir: Path | None = None, seed: int = 0, require_train: bool = True) -> Dataset:
+    """Load FER2013 from a CSV(.gz) file or an image folder, using a decoded-array cache for files.
+
+    ``require_train=False`` (evaluation only) accepts a file without Training/PublicTest rows.
+    """
     path = Path(path).expanduser()
     if not path.exists():
         raise DataError(f"{path}: no such file or folder. {WHERE_TO_GET}")
@@ -222,6 +227,10 @@ def load_fer2013(path: str | Path, cache_dir: Path | None = None, seed: int = 0)
         if ds is None:
             ds = load_csv(path)
             _write_cache(cache, ds)
+    if not require_train:
+        if not (ds.has("val") or ds.has("test")):
+            raise DataError(f"{path}: no PublicTest or PrivateTest rows to evaluate on")
+        return ds
     if not ds.has("train"):
         raise DataError(f"{path}: empty split 'train' (no Training rows)")
     if not ds.has("val"):
