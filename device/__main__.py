@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -122,8 +123,23 @@ def _silence_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM (systemd stop) end the demo cleanly with its summary.
+
+    Installed explicitly: a process started in the background by a non-interactive shell inherits SIGINT as
+    ignored, and Python then never raises KeyboardInterrupt.
+    """
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     options = options_from_args(build_parser().parse_args(argv))
+    _stop_on_signals()
     try:
         summary = run_demo(options)
     except (ModelError, DetectorError, SourceError, OutputError) as exc:
