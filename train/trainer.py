@@ -14,6 +14,7 @@ import platform
 import socket
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,6 +187,8 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
     ]
     train_ds, val_ds = _datasets(tf, ds, recipe, spec.seed, build_augmenter(recipe, spec.seed))
+    # Keras warns that fit()'s default shuffle=True is ignored for a tf.data input, which is shuffled above.
+    warnings.filterwarnings("ignore", message=r".*`shuffle=True` was passed.*")
     if history:
         print(f"[{spec.variant}] resuming {out}: {len(history)} epoch(s) logged")
     model.fit(
