@@ -1,5 +1,5 @@
 # Raspberry Pi bundle and deployment (see deploy/README-pi.md). Include from the Makefile: include deploy/deploy.mk
-#   make bundle [MODELS="weighted_int8 weighted_float32"] [MODELS_DIR=models] [BUNDLE_ARGS=...]
+#   make bundle [MODELS="unweighted_int8 weighted_int8"] [MODELS_DIR=models] [BUNDLE_ARGS=...]
 #   make deploy PI=pi@raspberrypi.local [PI="pi@a pi@b"] [SSH_OPTS="-p 2222 -i ~/.ssh/pi"] [DEPLOY_ARGS=--systemd]
 PYTHON ?= .venv/bin/python
 DIST ?= dist

@@ -26,7 +26,7 @@ from device.preprocess import DEFAULT_MARGIN
 from device.sources import Frame, FrameSource, SourceError, open_source
 from device.tracking import FaceTracker
 
-DEFAULT_MODEL = Path("models") / "weighted_int8.tflite"
+DEFAULT_MODEL = Path("models") / "unweighted_int8.tflite"  # best accuracy and macro-F1 in the study
 WINDOW = "feredge"
 VIDEO_CODECS: dict[str, str] = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 FALLBACK_FPS = 15.0

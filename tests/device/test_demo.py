@@ -164,7 +164,7 @@ def test_bad_flag_exits_2(capsys) -> None:
 
 def test_default_model_is_relative_to_the_project_not_the_cwd(monkeypatch, tmp_path: Path, repo_root: Path) -> None:
     monkeypatch.chdir(tmp_path)
-    assert default_model_path() == repo_root / "models" / "weighted_int8.tflite"
+    assert default_model_path() == repo_root / "models" / "unweighted_int8.tflite"
     assert DemoOptions().model == default_model_path()
 
 
