@@ -7,31 +7,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.accuracy import REFERENCES
 from benchmarks.errors import BenchError
 from benchmarks.host import project_root
 from benchmarks.runner import PARTS
+from device.argtypes import number_type
 from device.formats import FORMATS_BY_NAME
 
 EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
 
-
-
-def _number(kind: type, low: float, what: str) -> Callable[[str], float]:
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{text!r}: expected {what}")
-        return value
-
-    parse.__name__ = what
-    return parse
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -53,7 +39,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    positive = _number(int, 1, "an integer >= 1")
+    positive = number_type(int, 1, "an integer >= 1")
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="Benchmark reports for feredge models: accuracy, classifier latency, the whole pipeline.",
@@ -70,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     clip.add_argument("--faces", type=positive, default=60, help="dataset faces to place (class-balanced)")
     clip.add_argument("--seed", type=int, default=0, help="random seed (same seed, same clip)")
     clip.add_argument("--size", type=_size, default="640x480", help="frame size WIDTHxHEIGHT")
-    clip.add_argument("--fps", type=_number(float, 1.0, "a number >= 1"), default=10.0, help="frame rate")
+    clip.add_argument("--fps", type=number_type(float, 1.0, "a number >= 1"), default=10.0, help="frame rate")
     clip.add_argument("--no-check", dest="check", action="store_false",
                       help="skip running the Haar detector over the written clip")
     clip.add_argument("--no-progress", dest="progress", action="store_false", help="no progress output")

@@ -10,9 +10,9 @@ import argparse
 import os
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
+from device.argtypes import number_type
 from device.classifier import ModelError
 from device.demo import (
     EXIT_BAD_INPUT,
@@ -25,20 +25,6 @@ from device.detector import DETECTORS, DetectorError
 from device.preprocess import DEFAULT_MARGIN
 from device.sources import SourceError
 from device.tracking import parse_smoothing
-
-
-def _number(kind: type, low: float, what: str) -> Callable[[str], float]:
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{text!r}: expected {what}")
-        return value
-
-    parse.__name__ = what
-    return parse
 
 
 def _smoothing(text: str) -> tuple[int, float | None]:
@@ -54,9 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Facial emotion recognition on a camera, video, or image folder (TFLite, no TensorFlow).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    positive_int = _number(int, 1, "an integer >= 1")
-    count = _number(int, 0, "an integer >= 0")
-    non_negative = _number(float, 0.0, "a number >= 0")
+    positive_int = number_type(int, 1, "an integer >= 1")
+    count = number_type(int, 0, "an integer >= 0")
+    non_negative = number_type(float, 0.0, "a number >= 0")
     p.add_argument(
         "--source", default="0", help="camera index, 'picamera2', video file, stream URL, image folder or image file"
     )

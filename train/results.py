@@ -50,17 +50,16 @@ def models_section(manifest: dict, models_dir: Path) -> list[str]:
 
 
 def study_section(study: dict, path: Path) -> list[str]:
-    v, p, meta = study["variants"], study["paired"], study["meta"]
+    from train.study import answer, mean_sd, paired
+
+    meta = study["meta"]
     n = len(study["seeds"])
 
     def ms(var: str, k: str) -> str:
-        return f"{v[var][k]['mean']:.1f} ± {v[var][k]['std']:.1f}"
+        return mean_sd(study, var, k)
 
     def pd(k: str) -> str:
-        lo, hi = p[k]["ci95"]
-        return f"{p[k]['mean']:+.1f} [{lo:+.1f}, {hi:+.1f}]"
-
-    from train.study import answer
+        return paired(study, k)
 
     lines = [
         f"**Do class weights help?** {answer(study)}",

@@ -108,17 +108,26 @@ def answer(summary: dict) -> str:
     )
 
 
+def mean_sd(summary: dict, variant: str, key: str) -> str:
+    m = summary["variants"][variant][key]
+    return f"{m['mean']:.1f} ± {m['std']:.1f}"
+
+
+def paired(summary: dict, key: str) -> str:
+    p = summary["paired"][key]
+    return f"{p['mean']:+.1f} [{p['ci95'][0]:+.1f}, {p['ci95'][1]:+.1f}]"
+
+
 def render(summary: dict, meta: dict) -> str:
     v = summary["variants"]
     p = summary["paired"]
     n = len(summary["seeds"])
 
     def ms(var: str, k: str) -> str:
-        return f"{v[var][k]['mean']:.1f} ± {v[var][k]['std']:.1f}"
+        return mean_sd(summary, var, k)
 
     def pd(k: str) -> str:
-        lo, hi = p[k]["ci95"]
-        return f"{p[k]['mean']:+.1f} [{lo:+.1f}, {hi:+.1f}]"
+        return paired(summary, k)
 
     lines = [
         f"# Study: inverse-frequency class weights on FER2013 ({meta['recipe']} recipe, {meta['epochs']} epochs)",
