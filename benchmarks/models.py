@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.errors import BenchError
+from device.demo import DEFAULT_MODEL
 from device.formats import FORMATS, FORMATS_BY_NAME, model_path
 
 MANIFEST = "manifest.json"
 KNOWN_VARIANTS: tuple[str, ...] = ("unweighted", "weighted")
-PREFERRED_PIPELINE_VARIANT = "weighted"
+# The pipeline is measured with the variant the demo ships by default.
+PREFERRED_PIPELINE_VARIANT = DEFAULT_MODEL.stem.rsplit("_", 1)[0]
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from bench_helpers import QuickRun
 
 from benchmarks.__main__ import main
 from benchmarks.host import default_out_dir, hostname, project_root
+from benchmarks.models import PREFERRED_PIPELINE_VARIANT
 from device.formats import FORMATS
 from device.labels import EMOTIONS
 
@@ -95,7 +96,8 @@ def test_latency_rows(quick_run: QuickRun) -> None:
 def test_pipeline_rows(quick_run: QuickRun) -> None:
     pipe = quick_run.results["pipeline"]
     assert pipe["skipped"] is None and pipe["clip_command"].startswith("python -m benchmarks clip")
-    assert [(r["variant"], r["format"]) for r in pipe["rows"]] == [("weighted", "int8"), ("weighted", "float32")]
+    v = PREFERRED_PIPELINE_VARIANT  # the demo's default variant
+    assert [(r["variant"], r["format"]) for r in pipe["rows"]] == [(v, "int8"), (v, "float32")]
     for r in pipe["rows"]:
         assert "error" not in r, r.get("error")
         assert r["frames"] > 0 and positive(r["fps"]) and positive(r["peak_rss_mib"])
