@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--formats", nargs="+", choices=list(FORMATS_BY_NAME), default=list(FORMATS_BY_NAME),
                    help="formats")
     p.add_argument("--out", type=Path, default=Path("models"), help="output folder")
-    p.add_argument("--max-int8-drop", type=float, default=1.0,
+    p.add_argument("--max-int8-drop", type=float, default=0.5,
                    help="fail when int8 accuracy is more than this many pp below its float model")
     p.add_argument("--threads", type=int, default=1, help="interpreter threads for the parity check")
     return p

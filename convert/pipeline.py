@@ -132,7 +132,7 @@ def convert_all(
     calibration: tuple[np.ndarray, np.ndarray | None] | None,
     calibration_size: int = 500,
     seed: int = 0,
-    max_int8_drop_pp: float = 1.0,
+    max_int8_drop_pp: float = 0.5,
     threads: int = 1,
     command: str = "",
 ) -> ConvertResult:

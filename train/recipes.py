@@ -71,7 +71,7 @@ DEFAULT = Recipe(
     description=(
         "feredge's edge recipe: 4 blocks of 24/48/96/192 filters (1,2,2,1 convs), global average pooling, "
         "AdamW lr=2e-3 with one warm-up epoch and cosine decay to zero, flips, +-10 degree rotations, 10% shifts "
-        "and zoom; 16 epochs, sized for about half an hour per variant on one core of a 2-core CPU."
+        "and zoom; 50 epochs, sized for about an hour per variant on a 2-core CPU."
     ),
     widths=(24, 48, 96, 192),
     convs=(1, 2, 2, 1),
@@ -80,7 +80,7 @@ DEFAULT = Recipe(
     block_dropout=0.1,
     head_dropout=0.3,
     bn_momentum=0.9,
-    epochs=16,
+    epochs=50,
     batch_size=128,
     learning_rate=2e-3,
     schedule="cosine",
