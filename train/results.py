@@ -105,11 +105,18 @@ def default_studies(root: Path) -> list[Path]:
     return sorted((root / "reports" / "study").glob("*/study.json"))
 
 
-def generated_block(readme_text: str) -> str:
-    """The README's current block between the markers, markers included."""
+def split_markers(readme_text: str) -> tuple[str, str, str]:
+    """(text before the block, the block's body, text after it); ValueError when the markers are missing."""
     if BEGIN not in readme_text or END not in readme_text:
         raise ValueError(f"no '{BEGIN}' ... '{END}' markers")
-    return BEGIN + readme_text.split(BEGIN, 1)[1].split(END, 1)[0] + END
+    head, rest = readme_text.split(BEGIN, 1)
+    body, tail = rest.split(END, 1)
+    return head, body, tail
+
+
+def generated_block(readme_text: str) -> str:
+    """The README's current block between the markers, markers included."""
+    return BEGIN + split_markers(readme_text)[1] + END
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,12 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     root = args.readme.parent
     models = args.models if args.models is not None else root / "models"
     studies = args.studies if args.studies is not None else default_studies(root)
-    text = args.readme.read_text()
-    if BEGIN not in text or END not in text:
-        print(f"error: {args.readme}: no '{BEGIN}' ... '{END}' markers", file=sys.stderr)
+    try:
+        head, _, tail = split_markers(args.readme.read_text())
+    except ValueError as exc:
+        print(f"error: {args.readme}: {exc}", file=sys.stderr)
         return 2
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
     atomic_write_text(args.readme, head + render(models, studies, root) + tail)
     print(f"updated {args.readme}")
     return 0
