@@ -12,15 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from device.paths import project_root
+
 RESULTS_DIR = Path("benchmarks") / "results"
 CPUINFO = Path("/proc/cpuinfo")
 MEMINFO = Path("/proc/meminfo")
 DEVICE_TREE_MODEL = Path("/proc/device-tree/model")
-
-
-def project_root() -> Path:
-    """The repository (or deployed bundle) root: the folder holding ``benchmarks/``, whatever the cwd."""
-    return Path(__file__).resolve().parent.parent
 
 
 def hostname() -> str:

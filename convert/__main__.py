@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from device.formats import FORMATS_BY_NAME
+from device.paths import project_root
 
 VARIANTS = ("unweighted", "weighted")
 
@@ -25,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration", type=Path, default=None,
                    help="alternative calibration set: .npz with 'x' (N,48,48[,1]) uint8 and optional 'y'")
     p.add_argument("--calibration-size", type=int, default=500, help="int8 calibration images (class-stratified)")
-    p.add_argument("--runs", type=Path, default=Path("runs"), help="training runs root")
+    p.add_argument("--runs", type=Path, default=project_root() / "runs", help="training runs root")
     p.add_argument("--recipe", default="default", help="recipe whose runs to convert")
     p.add_argument("--epochs", type=int, default=None, help="epochs of the runs to convert (default: recipe's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the runs to convert")
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="variants")
     p.add_argument("--formats", nargs="+", choices=list(FORMATS_BY_NAME), default=list(FORMATS_BY_NAME),
                    help="formats")
-    p.add_argument("--out", type=Path, default=Path("models"), help="output folder")
+    p.add_argument("--out", type=Path, default=project_root() / "models", help="output folder")
     p.add_argument("--max-int8-drop", type=float, default=0.5,
                    help="fail when int8 accuracy is more than this many pp below its float model")
     p.add_argument("--threads", type=int, default=1, help="interpreter threads for the parity check")

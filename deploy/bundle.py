@@ -386,8 +386,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Build dist/feredge-device-<version>.tar.gz for a Raspberry Pi (no training code, no TensorFlow).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--out", type=Path, default=Path("dist"), help="folder for the tarball")
-    parser.add_argument("--models-dir", type=Path, default=Path("models"), help="folder with the .tflite models")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "dist", help="folder for the tarball")
+    parser.add_argument("--models-dir", type=Path, default=REPO_ROOT / "models", help="folder with the .tflite models")
     parser.add_argument(
         "--models", nargs="*", default=None, metavar="NAME",
         help="models to ship, e.g. mobilenet_int8 (with or without .tflite); default: all in the manifest",

@@ -27,7 +27,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.bundle import BUNDLE_PREFIX
+from deploy.bundle import BUNDLE_PREFIX, REPO_ROOT
 
 INSTALL_EXIT_MESSAGES: dict[int, str] = {
     2: "unsupported system or bad option",
@@ -315,7 +315,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("hosts", nargs="*", metavar="USER@HOST", help="targets (spaces or commas between several)")
-    parser.add_argument("--bundle", type=Path, default=Path("dist"),
+    parser.add_argument("--bundle", type=Path, default=REPO_ROOT / "dist",
                         help="bundle tarball, or a folder whose newest feredge-device-*.tar.gz is used")
     parser.add_argument("--remote-dir", default="feredge", help="install folder on the target (relative: to home)")
     parser.add_argument("--ssh-opts", default=os.environ.get("SSH_OPTS", ""),

@@ -21,6 +21,7 @@ import numpy as np
 from device.classifier import ClassifierOptions, EmotionClassifier
 from device.detector import make_detector
 from device.draw import draw_results
+from device.paths import project_root
 from device.pipeline import EmotionPipeline, FrameResult, to_json
 from device.preprocess import DEFAULT_MARGIN
 from device.sources import Frame, FrameSource, SourceError, open_source
@@ -37,11 +38,6 @@ EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
 
 class OutputError(Exception):
     """The output (recorded video) cannot be written."""
-
-
-def project_root() -> Path:
-    """The repository (or deployed bundle) root: the folder holding ``device/``, whatever the cwd."""
-    return Path(__file__).resolve().parent.parent
 
 
 def default_model_path() -> Path:

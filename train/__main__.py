@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from device.paths import project_root
 from train.recipes import RECIPES, VARIANTS
 
 
@@ -21,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="variants to train")
     p.add_argument("--epochs", type=int, default=None, help="override the recipe's epoch count")
     p.add_argument("--seed", type=int, default=0, help="random seed (weights, shuffling, augmentation)")
-    p.add_argument("--runs", type=Path, default=Path("runs"), help="root folder for run folders")
+    p.add_argument("--runs", type=Path, default=project_root() / "runs", help="root folder for run folders")
     p.add_argument("--threads", type=int, default=0, help="TensorFlow intra-op threads (0: all cores)")
     p.add_argument("--no-report", action="store_true", help="skip the comparison report")
     return p
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from device.dataset import DataError
     from train.pipeline import train_and_report
+    from train.trainer import RunMismatchError
 
     if args.epochs is not None and args.epochs < 1:
         print(f"error: --epochs must be >= 1, got {args.epochs}", file=sys.stderr)
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             report=not args.no_report,
             command=" ".join(["python", "-m", "train", *(sys.argv[1:] if argv is None else argv)]),
         )
-    except DataError as exc:
+    except (DataError, RunMismatchError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from device.dataset import load_fer2013
 from train.recipes import Recipe
-from train.trainer import RunSpec, train_variant
+from train.trainer import RunSpec, check_run_config, train_variant
 
 
 def train_and_report(
@@ -19,13 +19,16 @@ def train_and_report(
     report: bool = True,
     command: str = "",
 ) -> dict[str, dict]:
+    specs = [RunSpec(recipe=recipe, variant=v, seed=seed, runs_root=runs_root, threads=threads, command=command)
+             for v in variants]
+    for spec in specs:  # a stale run folder fails now, not after the data has loaded and one variant has trained
+        check_run_config(spec.run_dir, recipe)
     ds = load_fer2013(data, seed=seed)
     for note in ds.notes:
         print(f"note: {note}")
     results = {}
-    for variant in variants:
-        spec = RunSpec(recipe=recipe, variant=variant, seed=seed, runs_root=runs_root, threads=threads,
-                       command=command)
+    for spec in specs:
+        variant = spec.variant
         print(f"== {recipe.name} / {variant} / seed {seed} -> {spec.run_dir}")
         results[variant] = train_variant(spec, ds)
         split = "test" if "test" in results[variant]["splits"] else "val"

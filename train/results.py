@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from device.fileio import atomic_write_text
+from device.paths import project_root
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
@@ -119,15 +120,19 @@ def generated_block(readme_text: str) -> str:
     return BEGIN + split_markers(readme_text)[1] + END
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m train.results", description=__doc__.splitlines()[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--readme", type=Path, default=Path("README.md"), help="file with the results markers")
+    ap.add_argument("--readme", type=Path, default=project_root() / "README.md", help="file with the results markers")
     ap.add_argument("--models", type=Path, default=None,
                     help="models folder with manifest.json (default: models/ beside the README)")
     ap.add_argument("--studies", type=Path, nargs="*", default=None,
                     help="study.json files (default: reports/study/*/study.json beside the README)")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     root = args.readme.parent
     models = args.models if args.models is not None else root / "models"
     studies = args.studies if args.studies is not None else default_studies(root)

@@ -21,6 +21,7 @@ import numpy as np
 
 from device.fileio import atomic_write_json, atomic_write_text
 from device.labels import EMOTIONS
+from device.paths import project_root
 from train.recipes import RECIPES, VARIANTS
 
 # The study's own figures (its "before -> after" claims), quoted for comparison only.
@@ -195,25 +196,34 @@ def _train_missing(args, recipe, todo: list[tuple[str, int]]) -> None:
         raise RuntimeError("training failed: " + "; ".join(failed))
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m train.study", description=__doc__.splitlines()[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--data", type=Path, required=True, help="FER2013 csv(.gz) or folder")
     ap.add_argument("--recipe", choices=sorted(RECIPES), default="default", help="training recipe")
     ap.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (>= 3 for an interval)")
-    ap.add_argument("--runs", type=Path, default=Path("runs"), help="training runs root")
+    ap.add_argument("--runs", type=Path, default=project_root() / "runs", help="training runs root")
     ap.add_argument("--jobs", type=int, default=2, help="training runs in parallel (threads split between them)")
     ap.add_argument("--out", type=Path, default=None, help="report folder (default reports/study/<recipe>-<E>ep)")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     from train.plots import plot_bars
-    from train.trainer import run_dir
+    from train.trainer import RunMismatchError, check_run_config, run_dir
 
     recipe = RECIPES[args.recipe].with_epochs(args.epochs)
     todo, metrics = [], {v: {} for v in VARIANTS}
     for seed in args.seeds:
         for v in VARIANTS:
             p = run_dir(args.runs, recipe.name, recipe.epochs, v, seed) / "metrics.json"
+            try:
+                check_run_config(p.parent, recipe)
+            except RunMismatchError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
             done = p.exists() and json.loads(p.read_text()).get("completed_epochs") == recipe.epochs
             if not done:
                 todo.append((v, seed))
@@ -225,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             metrics[v][seed] = json.loads(p.read_text())
     split = "test" if all("test" in m["splits"] for mv in metrics.values() for m in mv.values()) else "val"
     summary = aggregate(metrics, split)
-    out = args.out or Path("reports") / "study" / f"{recipe.name}-{recipe.epochs}ep"
+    out = args.out or project_root() / "reports" / "study" / f"{recipe.name}-{recipe.epochs}ep"
     meta = {
         "recipe": recipe.name, "epochs": recipe.epochs,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

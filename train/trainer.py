@@ -27,7 +27,15 @@ from device.labels import EMOTIONS, NUM_CLASSES
 from device.metrics import classification_metrics
 from train.recipes import VARIANTS, Recipe
 
-__all__ = ["VARIANTS", "RunSpec", "class_weights", "evaluate_run", "run_dir", "train_variant"]
+__all__ = ["VARIANTS", "RunMismatchError", "RunSpec", "check_run_config", "class_weights", "evaluate_run", "run_dir",
+           "train_variant"]
+
+# Recipe fields that do not change what is trained: a run folder may be reused across a rename or a reworded text.
+_COSMETIC_FIELDS = frozenset({"name", "description"})
+
+
+class RunMismatchError(ValueError):
+    """A run folder holds a run of a different recipe than the one asked for; reusing it would mix results."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,36 @@ class RunSpec:
 
 def run_dir(runs_root: Path, recipe: str, epochs: int, variant: str, seed: int) -> Path:
     return Path(runs_root) / f"{recipe}-{epochs}ep" / f"{variant}-seed{seed}"
+
+
+def check_run_config(out: Path, recipe: Recipe) -> None:
+    """Refuse to resume or reuse ``out`` when its ``config.json`` records a different recipe (a stale run folder).
+
+    Only fields that change training are compared, so renaming a recipe or rewording its description keeps its runs.
+    """
+    path = Path(out) / "config.json"
+    if not path.exists():
+        return
+    try:
+        recorded = json.loads(path.read_text())["recipe"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RunMismatchError(f"{path}: unreadable run config ({exc}); move the folder away to start afresh") from exc
+    wanted = recipe.to_dict()
+    diffs = [
+        f"{k}: recorded {recorded.get(k)!r}, asked {wanted[k]!r}"
+        for k in sorted(wanted)
+        if k not in _COSMETIC_FIELDS and _jsonish(recorded.get(k)) != _jsonish(wanted[k])
+    ]
+    if diffs:
+        raise RunMismatchError(
+            f"{path}: this run folder was trained with a different recipe ({'; '.join(diffs)}); "
+            "move it away or pass another --runs folder"
+        )
+
+
+def _jsonish(value):
+    """Tuples and lists compare equal after a JSON round trip."""
+    return json.loads(json.dumps(value))
 
 
 def class_weights(y: np.ndarray) -> dict[int, float]:
@@ -123,6 +161,7 @@ def predict_probs(model, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
 def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dict:
     """Train (or resume) one run and return its metrics; a finished run is evaluated, not retrained."""
     out = spec.run_dir
+    check_run_config(out, spec.recipe)
     out.mkdir(parents=True, exist_ok=True)
     metrics_path = out / "metrics.json"
     if metrics_path.exists():
