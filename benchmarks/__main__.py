@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0, help="seed for face subsets and generated clips")
     run.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS),
                      help="which parts to run")
+    run.add_argument("--no-mirror", dest="mirror", action="store_false",
+                     help="skip scoring every model a second time with mirror averaging (--mirror-average)")
     run.add_argument("--no-plots", dest="plots", action="store_false", help="skip the plots")
     run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress output")
     return parser
@@ -116,7 +118,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         models=args.models, data=args.data, clip=args.clip, variants=args.variants, formats=args.formats,
         pipeline_formats=args.pipeline_formats, pipeline_frames=args.pipeline_frames, threads_max=args.threads_max,
         quick=args.quick, out=args.out, reference=args.reference, seed=args.seed, plots=args.plots,
-        progress=args.progress, parts=tuple(args.parts), argv=argv,
+        progress=args.progress, mirror=args.mirror, parts=tuple(args.parts), argv=argv,
     )
     outcome = run_benchmark(config)
     print(f"wrote {outcome.report} (and results.json, plots) in {outcome.results['duration_s']:.0f} s")

@@ -58,8 +58,9 @@ def keras_predict(checkpoint: Path, x: np.ndarray) -> tuple[np.ndarray, dict]:
     return probs, {"tensorflow": tf.__version__, "keras": keras.__version__}
 
 
-def tflite_predict(model: ModelFile, x: np.ndarray, bar: Progress | None = None, chunk: int = 256) -> np.ndarray:
-    classifier = EmotionClassifier(ClassifierOptions(model.path, 1))
+def tflite_predict(model: ModelFile, x: np.ndarray, bar: Progress | None = None, chunk: int = 256,
+                   mirror_average: bool = False) -> np.ndarray:
+    classifier = EmotionClassifier(ClassifierOptions(model.path, 1, mirror_average))
     out = np.empty((len(x), NUM_CLASSES), np.float32)
     for start in range(0, len(x), chunk):
         out[start : start + chunk] = classifier.predict_proba(x[start : start + chunk])
@@ -165,10 +166,13 @@ def _row(variant: str, fmt: str, size: int | None, y: np.ndarray, probs: np.ndar
 
 
 def measure_accuracy(
-    models: ModelSet, x: np.ndarray, y: np.ndarray, mode: str = "auto", progress: bool = True
+    models: ModelSet, x: np.ndarray, y: np.ndarray, mode: str = "auto", progress: bool = True, mirror: bool = True
 ) -> tuple[list[dict], list[Reference]]:
     """(rows: one per reference and per model, references). Reference rows have ``format`` "keras"/"float32"
-    and ``is_reference`` True; a float32 TFLite reference appears once, as its own model row."""
+    and ``is_reference`` True; a float32 TFLite reference appears once, as its own model row.
+
+    With ``mirror`` every TFLite model is also scored with ``ClassifierOptions.mirror_average`` (each face and its
+    mirror image, scores averaged): ``accuracy_mirrored`` and ``mirror_gain_pp`` against its own single pass."""
     if mode not in REFERENCES:
         raise BenchError(f"--reference {mode!r}: expected one of {', '.join(REFERENCES)}")
     cache: dict[str, np.ndarray] = {}
@@ -181,7 +185,8 @@ def measure_accuracy(
             row = _row(variant, "keras", None, y, ref.probs, ref)
             rows.append({**row, "is_reference": True, "reference": "keras"})
         members = [m for m in models.models if m.variant == variant]
-        with Progress(f"accuracy {variant}", len(members) * len(x), enabled=progress) as bar:
+        passes = 2 if mirror else 1
+        with Progress(f"accuracy {variant}", passes * len(members) * len(x), enabled=progress) as bar:
             for model in members:
                 probs = cache.get(str(model.path))
                 if probs is None:
@@ -190,6 +195,10 @@ def measure_accuracy(
                 else:
                     bar.update(len(x))
                 row = _row(variant, model.fmt, model.size_bytes, y, probs, ref)
+                if mirror:
+                    mirrored = metrics(y, tflite_predict(model, x, bar, mirror_average=True))["accuracy"]
+                    row["accuracy_mirrored"] = mirrored
+                    row["mirror_gain_pp"] = 100.0 * (mirrored - row["accuracy"])
                 is_ref = ref.kind == "float32" and model.fmt == REFERENCE_FORMAT
                 rows.append({**row, "is_reference": is_ref, "reference": ref.kind})
     return rows, references

@@ -91,6 +91,11 @@ def summary_lines(results: dict) -> list[str]:
                     f"({100 * int8['accuracy']:.2f}% vs {100 * ref['accuracy']:.2f}% on {int8['n']} {acc['split']} "
                     f"faces; top-1 agreement {_pct(int8['agreement'])}%)."
                 )
+                if int8.get("accuracy_mirrored") is not None:
+                    lines.append(
+                        f"With mirror averaging (`--mirror-average`, two interpreter runs per face) {variant} int8 "
+                        f"scores {_pct(int8['accuracy_mirrored'], 2)}% ({int8['mirror_gain_pp']:+.2f} pp)."
+                    )
             elif ref:
                 lines.append(f"{variant}: reference accuracy {100 * ref['accuracy']:.2f}% (no int8 model to compare).")
     pipe = results["pipeline"]
@@ -144,7 +149,9 @@ def accuracy_section(results: dict) -> list[str]:
         "Reference per variant: " + "; ".join(f"{r['variant']}: {_ref_label(r['kind'])} (`{r['source']}`)"
                                               for r in refs) + ".",
         "Accuracy and macro-F1 in %; Δ: accuracy difference to the reference in percentage points; agreement: "
-        "top-1 agreement with the reference in %; max Δp: largest absolute difference of a class probability.",
+        "top-1 agreement with the reference in %; max Δp: largest absolute difference of a class probability; "
+        "mirrored: accuracy in % with `--mirror-average` (each face and its mirror image classified, scores averaged: "
+        "two interpreter runs per face) and its gain over the single pass in pp.",
         "",
     ]
     rows = []
@@ -152,9 +159,10 @@ def accuracy_section(results: dict) -> list[str]:
         name = f"**{r['format']}** (reference)" if r["is_reference"] else r["format"]
         rows.append([r["variant"], name, _kb(r["size_bytes"]), _pct(r["accuracy"], 2),
                      _f(r["accuracy_delta_pp"], 2, sign=True), _pct(r["macro_f1"], 2),
-                     _pct(r["balanced_accuracy"], 2), _pct(r["agreement"], 2), _f(r["max_prob_diff"], 3)])
+                     _pct(r["balanced_accuracy"], 2), _pct(r["agreement"], 2), _f(r["max_prob_diff"], 3),
+                     _pct(r.get("accuracy_mirrored"), 2), _f(r.get("mirror_gain_pp"), 2, sign=True)])
     out += _table(["variant", "model", "size KB", "accuracy", "Δ pp", "macro-F1", "balanced acc.", "agreement",
-                   "max Δp"], rows, ["---", "---"] + ["--:"] * 7)
+                   "max Δp", "mirrored", "mirror gain pp"], rows, ["---", "---"] + ["--:"] * 9)
     for metric in ("recall", "precision"):
         out += ["", f"Per-class {metric} in %:", ""]
         rows = [[r["variant"], r["format"] + (" (ref)" if r["is_reference"] else "")]

@@ -39,6 +39,7 @@ class RunConfig:
     seed: int = 0
     plots: bool = True
     progress: bool = True
+    mirror: bool = True  # also score every model with mirror averaging
     parts: tuple[str, ...] = PARTS
     argv: list[str] = field(default_factory=list)
 
@@ -171,7 +172,8 @@ def run_benchmark(config: RunConfig) -> RunOutcome:
         accuracy["skipped"] = not_asked
     references: list = []
     if faces is not None and "accuracy" in config.parts:
-        rows, references = measure_accuracy(models, faces.x, faces.y, config.reference, config.progress)
+        rows, references = measure_accuracy(models, faces.x, faces.y, config.reference, config.progress,
+                                               config.mirror)
         accuracy = {"skipped": None, "data": faces.source, "split": faces.split, "n": len(faces),
                     "total": faces.total, "rows": rows}
     tf_version = next((r.versions.get("tensorflow") for r in references if r.versions), None)

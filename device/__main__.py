@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--detector", choices=DETECTORS, default="haar", help="face detector")
     p.add_argument("--detector-model", type=Path, default=None, help="YuNet ONNX model (for --detector yunet)")
     p.add_argument("--threads", type=positive_int, default=1, help="TFLite interpreter threads")
+    p.add_argument("--mirror-average", action="store_true",
+                   help="also classify each face's mirror image and average the scores (2x classifier time; see the "
+                   "benchmark report for what it buys per model)")
     p.add_argument(
         "--smoothing",
         type=_smoothing,
@@ -87,6 +90,7 @@ def options_from_args(args: argparse.Namespace) -> DemoOptions:
         detector=args.detector,
         detector_model=args.detector_model,
         threads=args.threads,
+        mirror_average=args.mirror_average,
         smoothing_window=window,
         smoothing_alpha=alpha,
         margin=args.margin,

@@ -51,6 +51,7 @@ class DemoOptions:
     detector: str = "haar"
     detector_model: Path | None = None
     threads: int = 1
+    mirror_average: bool = False  # classify each face and its mirror image, average the scores
     smoothing_window: int = 5  # moving average over this many frames (1: off)
     smoothing_alpha: float | None = None  # EMA instead of the window, when set
     margin: float = DEFAULT_MARGIN
@@ -130,7 +131,7 @@ class VideoRecorder:
 def build_pipeline(options: DemoOptions) -> EmotionPipeline:
     """Raises ModelError / DetectorError for bad model files."""
     detector = make_detector(options.detector, options.detector_model, options.detect_width)
-    classifier = EmotionClassifier(ClassifierOptions(Path(options.model), options.threads))
+    classifier = EmotionClassifier(ClassifierOptions(Path(options.model), options.threads, options.mirror_average))
     tracker = FaceTracker(window=options.smoothing_window, alpha=options.smoothing_alpha)
     return EmotionPipeline(detector, classifier, tracker, options.margin, options.max_faces)
 

@@ -79,7 +79,10 @@ def test_accuracy_rows(quick_run: QuickRun) -> None:
         assert set(r["per_class"]) == set(EMOTIONS)
         assert positive(r["size_bytes"])
         assert r["is_reference"] == (r["format"] == "float32")
+        assert 0.0 <= r["accuracy_mirrored"] <= 1.0
+        assert r["mirror_gain_pp"] == pytest.approx(100 * (r["accuracy_mirrored"] - r["accuracy"]))
     assert any(positive(r["accuracy"]) for r in rows)
+    assert "| mirrored | mirror gain pp |" in quick_run.report
 
 
 def test_latency_rows(quick_run: QuickRun) -> None:

@@ -110,3 +110,17 @@ def test_wrong_shape_model(monkeypatch, float_model: Path, shape, out_shape, mat
     monkeypatch.setattr(classifier_module, "load_interpreter", fake_load)
     with pytest.raises(ModelError, match=match):
         make(float_model)
+
+
+def test_mirror_average_is_the_mean_of_face_and_mirror(any_model: Path, faces) -> None:
+    x, _ = faces
+    x = x.copy()
+    x[:, :, :24] //= 3  # make every face left-right asymmetric, so the mirror image scores differently
+    plain = make(any_model)
+    mirrored = EmotionClassifier(ClassifierOptions(any_model, 1, mirror_average=True))
+    single, flipped = plain.predict_proba(x), plain.predict_proba(x[:, :, ::-1])
+    assert not np.allclose(single, flipped), "fixture faces should not be mirror-invariant"
+    np.testing.assert_allclose(mirrored.predict_proba(x), (single + flipped) / 2, atol=1e-6)
+    symmetric = np.concatenate([x[:, :, :24], x[:, :, :24][:, :, ::-1]], axis=2)
+    np.testing.assert_allclose(mirrored.predict_proba(symmetric), plain.predict_proba(symmetric), atol=1e-6)
+    assert mirrored.predict_proba(x[:0]).shape == (0, 7)

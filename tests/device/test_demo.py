@@ -97,6 +97,23 @@ def test_video_end_is_a_clean_stop(capsys, float_model: Path, astronaut_video: P
     assert "stopped: end-of-stream" in err
 
 
+def test_mirror_average_flag_reaches_the_classifier(monkeypatch, capsys, float_model: Path, astronaut_video: Path):
+    from device import demo
+
+    seen = []
+    real = demo.EmotionClassifier
+
+    def spy(options):
+        seen.append(options)
+        return real(options)
+
+    monkeypatch.setattr(demo, "EmotionClassifier", spy)
+    rc, out, _ = run_main(capsys, "--source", str(astronaut_video), "--model", str(float_model), "--headless",
+                          "--max-frames", "2", "--mirror-average")
+    assert rc == 0 and len(json_lines(out)) == 2
+    assert [o.mirror_average for o in seen] == [True]
+
+
 def test_no_display_falls_back_to_headless(monkeypatch, capsys, float_model: Path, astronaut_video: Path) -> None:
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
