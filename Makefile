@@ -5,11 +5,12 @@ PY ?= python3
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 DATA ?= data/fer2013.csv
-RECIPE ?= default
+RECIPE ?= wide
+# The study's recipe and per-run budget: cheaper than the shipped models' so 3 seeds x 2 variants fit a session
+STUDY_RECIPE ?= compact
 EPOCHS ?=
 SEED ?= 0
 SEEDS ?= 0 1 2
-# The study's per-run budget: shorter than the shipped models' (the recipe's epochs) so 3 seeds x 2 variants fit
 STUDY_EPOCHS ?= 16
 JOBS ?= 2
 RUNS ?= runs
@@ -33,7 +34,7 @@ help:
 	@echo "make test                  run the test suite"
 	@echo "make train DATA=...        train both variants (RECIPE=$(RECIPE) EPOCHS=<recipe's> SEED=$(SEED))"
 	@echo "make convert DATA=...      TFLite float32/float16/dynamic/int8 of both variants into $(MODELS_DIR)/"
-	@echo "make study DATA=...        class weights or not: SEEDS='$(SEEDS)' STUDY_EPOCHS=$(STUDY_EPOCHS), paired report"
+	@echo "make study DATA=...        class weights or not: STUDY_RECIPE=$(STUDY_RECIPE) STUDY_EPOCHS=$(STUDY_EPOCHS) SEEDS='$(SEEDS)'"
 	@echo "make clip DATA=...         labelled benchmark video from the dataset's test faces"
 	@echo "make bench DATA=...        accuracy + latency report in benchmarks/results/<host>-<date>/"
 	@echo "make demo SOURCE=0         live demo (SOURCE: camera index, picamera2, video, folder)"
@@ -63,7 +64,7 @@ convert:
 		--out $(MODELS_DIR) --calibration-size $(CALIBRATION_SIZE) --max-int8-drop $(MAX_INT8_DROP)
 
 study:
-	$(PYTHON) -m train.study --data $(DATA) --recipe $(RECIPE) --epochs $(STUDY_EPOCHS) --seeds $(SEEDS) --runs $(RUNS) \
+	$(PYTHON) -m train.study --data $(DATA) --recipe $(STUDY_RECIPE) --epochs $(STUDY_EPOCHS) --seeds $(SEEDS) --runs $(RUNS) \
 		--jobs $(JOBS)
 
 readme:

@@ -20,6 +20,7 @@ from benchmarks.progress import Progress, note
 from device.classifier import ClassifierOptions, EmotionClassifier
 from device.formats import REFERENCE_FORMAT
 from device.labels import EMOTIONS, NUM_CLASSES
+from device.paths import shown
 
 REFERENCES: tuple[str, ...] = ("auto", "keras", "float32")
 
@@ -81,7 +82,7 @@ def reference_for(
             try:
                 note(f"reference {variant}: loading the Keras model {checkpoint}", progress)
                 probs, versions = keras_predict(checkpoint, x)
-                return Reference(variant, "keras", str(checkpoint), probs, notes, versions)
+                return Reference(variant, "keras", shown(checkpoint), probs, notes, versions)
             except ImportError as exc:
                 if mode == "keras":
                     raise BenchError(f"--reference keras: TensorFlow/Keras cannot be imported ({exc})") from exc

@@ -11,6 +11,7 @@ import numpy as np
 
 from device.formats import FORMATS_BY_NAME
 from device.paths import project_root
+from train.recipes import DEFAULT_RECIPE, RECIPES
 
 VARIANTS = ("unweighted", "weighted")
 
@@ -27,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="alternative calibration set: .npz with 'x' (N,48,48[,1]) uint8 and optional 'y'")
     p.add_argument("--calibration-size", type=int, default=500, help="int8 calibration images (class-stratified)")
     p.add_argument("--runs", type=Path, default=project_root() / "runs", help="training runs root")
-    p.add_argument("--recipe", default="default", help="recipe whose runs to convert")
+    p.add_argument("--recipe", choices=sorted(RECIPES), default=DEFAULT_RECIPE, help="recipe whose runs to convert")
     p.add_argument("--epochs", type=int, default=None, help="epochs of the runs to convert (default: recipe's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the runs to convert")
     p.add_argument("--checkpoint", action="append", default=[], metavar="VARIANT=PATH",
@@ -51,11 +52,8 @@ def _checkpoints(args) -> dict[str, Path]:
         explicit[variant] = Path(path)
     if explicit:
         return explicit
-    from train.recipes import RECIPES
     from train.trainer import run_dir
 
-    if args.recipe not in RECIPES:
-        raise ValueError(f"--recipe {args.recipe!r}: expected one of {sorted(RECIPES)}")
     epochs = args.epochs or RECIPES[args.recipe].epochs
     return {v: run_dir(args.runs, args.recipe, epochs, v, args.seed) / "best.keras" for v in args.variants}
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from device.paths import project_root
-from train.recipes import RECIPES, VARIANTS
+from train.recipes import DEFAULT_RECIPE, RECIPES, VARIANTS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--data", type=Path, required=True, help="fer2013.csv(.gz) or Kaggle folder (train/, test/)")
-    p.add_argument("--recipe", choices=sorted(RECIPES), default="default", help="training recipe")
+    p.add_argument("--recipe", choices=sorted(RECIPES), default=DEFAULT_RECIPE, help="training recipe")
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="variants to train")
     p.add_argument("--epochs", type=int, default=None, help="override the recipe's epoch count")
     p.add_argument("--seed", type=int, default=0, help="random seed (weights, shuffling, augmentation)")

@@ -37,7 +37,8 @@ def images_per_second(recipe_name: str, n: int, batch_size: int, threads: int) -
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m train.speed", description=__doc__.splitlines()[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--recipes", nargs="+", choices=sorted(RECIPES), default=["default", "paper"], help="recipes")
+    ap.add_argument("--recipes", nargs="+", choices=sorted(RECIPES), default=["wide", "compact", "paper"],
+                    help="recipes")
     ap.add_argument("--images", type=int, default=2048, help="images per timed epoch")
     ap.add_argument("--batch-size", type=int, default=128, help="batch size")
     ap.add_argument("--threads", type=int, default=0, help="TensorFlow intra-op threads (0: all cores)")

@@ -22,7 +22,7 @@ import numpy as np
 from device.fileio import atomic_write_json, atomic_write_text
 from device.labels import EMOTIONS
 from device.paths import project_root
-from train.recipes import RECIPES, VARIANTS
+from train.recipes import RECIPES, STUDY_RECIPE, VARIANTS
 
 # The study's own figures (its "before -> after" claims), quoted for comparison only.
 CLAIMS: dict[str, tuple[float, float]] = {
@@ -200,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m train.study", description=__doc__.splitlines()[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--data", type=Path, required=True, help="FER2013 csv(.gz) or folder")
-    ap.add_argument("--recipe", choices=sorted(RECIPES), default="default", help="training recipe")
+    ap.add_argument("--recipe", choices=sorted(RECIPES), default=STUDY_RECIPE, help="training recipe")
     ap.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (>= 3 for an interval)")
     ap.add_argument("--runs", type=Path, default=project_root() / "runs", help="training runs root")

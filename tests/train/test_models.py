@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from train.models import build_model
-from train.recipes import RECIPES
+from train.recipes import DEFAULT_RECIPE, RECIPES
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
@@ -19,5 +19,5 @@ def test_model_contract(name):
 
 
 def test_no_augmentation_layers_in_exported_graph():
-    model = build_model(RECIPES["default"])
+    model = build_model(RECIPES[DEFAULT_RECIPE])
     assert not [layer for layer in model.layers if layer.__class__.__name__.startswith("Random")]
