@@ -12,9 +12,12 @@ def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def shown(path: Path) -> str:
-    """``path`` relative to the project root when it lies inside it (for reports and manifests), else as given."""
+def shown(path: Path, root: Path | None = None) -> str:
+    """``path`` relative to ``root`` (default: the project root) when it lies inside it, else as given.
+
+    For paths written into reports, manifests and the README, so they do not name this machine's folders.
+    """
     try:
-        return str(Path(path).resolve().relative_to(project_root()))
+        return str(Path(path).resolve().relative_to(Path(root or project_root()).resolve()))
     except ValueError:
         return str(path)
