@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from device.dataset import DataError
-    from train.pipeline import train_and_report
+    from train.pipeline import TeacherError, train_and_report
     from train.trainer import RunMismatchError
 
     if args.epochs is not None and args.epochs < 1:
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             report=not args.no_report,
             command=" ".join(["python", "-m", "train", *(sys.argv[1:] if argv is None else argv)]),
         )
-    except (DataError, RunMismatchError) as exc:
+    except (DataError, RunMismatchError, TeacherError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0

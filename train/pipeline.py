@@ -2,11 +2,43 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from device.dataset import load_fer2013
-from train.recipes import Recipe
+from device.dataset import Dataset, load_fer2013
+from train.recipes import RECIPES, VARIANTS, Recipe
 from train.trainer import RunSpec, check_run_config, train_variant
+
+
+class TeacherError(ValueError):
+    """A recipe names a teacher run that cannot be parsed into a recipe, epochs, variant and seed."""
+
+
+_TEACHER = re.compile(r"^(?P<recipe>.+)-(?P<epochs>\d+)ep/(?P<variant>[a-z]+)-seed(?P<seed>\d+)$")
+
+
+def teacher_specs(recipe: Recipe, runs_root: Path, threads: int = 0, command: str = "") -> list[RunSpec]:
+    """The runs a distilling recipe learns from, parsed from folder names ``<recipe>-<E>ep/<variant>-seed<S>``."""
+    specs = []
+    for name in recipe.teachers:
+        m = _TEACHER.match(name)
+        if not m or m["recipe"] not in RECIPES or m["variant"] not in VARIANTS:
+            raise TeacherError(
+                f"recipe {recipe.name!r}: teacher {name!r} is not <recipe>-<epochs>ep/<variant>-seed<seed> "
+                f"with a recipe of {sorted(RECIPES)} and a variant of {list(VARIANTS)}"
+            )
+        teacher = RECIPES[m["recipe"]].with_epochs(int(m["epochs"]))
+        specs.append(RunSpec(recipe=teacher, variant=m["variant"], seed=int(m["seed"]), runs_root=runs_root,
+                             threads=threads, command=command))
+    return specs
+
+
+def _train_teachers(recipe: Recipe, ds: Dataset, runs_root: Path, threads: int, command: str) -> None:
+    """Train (or resume) whichever teacher runs are not complete yet, their own teachers first."""
+    for spec in teacher_specs(recipe, runs_root, threads, command):
+        _train_teachers(spec.recipe, ds, runs_root, threads, command)
+        print(f"== teacher of {recipe.name}: {spec.recipe.name} / {spec.variant} / seed {spec.seed} -> {spec.run_dir}")
+        train_variant(spec, ds)  # a complete run is skipped, an interrupted one resumes
 
 
 def train_and_report(
@@ -21,11 +53,13 @@ def train_and_report(
 ) -> dict[str, dict]:
     specs = [RunSpec(recipe=recipe, variant=v, seed=seed, runs_root=runs_root, threads=threads, command=command)
              for v in variants]
-    for spec in specs:  # a stale run folder fails now, not after the data has loaded and one variant has trained
-        check_run_config(spec.run_dir, recipe)
+    teachers = teacher_specs(recipe, runs_root, threads, command)
+    for spec in specs + teachers:  # a stale run folder fails now, not after the data has loaded and a run has trained
+        check_run_config(spec.run_dir, spec.recipe)
     ds = load_fer2013(data, seed=seed)
     for note in ds.notes:
         print(f"note: {note}")
+    _train_teachers(recipe, ds, runs_root, threads, command)
     results = {}
     for spec in specs:
         variant = spec.variant

@@ -34,6 +34,11 @@ class Recipe:
     rotation_deg: float
     translate: float
     zoom: float
+    # knowledge distillation: the training target mixes the one-hot label with the averaged predictions of teacher
+    # runs (folders under the runs root, e.g. "wide-40ep/unweighted-seed0"), softened by a temperature
+    teachers: tuple[str, ...] = ()
+    distill_weight: float = 0.0  # share of the teachers' soft target in the training target (0: labels only)
+    distill_temperature: float = 1.0
 
     def with_epochs(self, epochs: int | None) -> Recipe:
         return self if epochs is None else replace(self, epochs=epochs)
@@ -103,6 +108,22 @@ WIDE = replace(
     epochs=40,
 )
 
+# The wide student of an ensemble teacher: trained on a mix of labels and the averaged (image and mirror image)
+# predictions of the two earlier unweighted runs; a run of this recipe needs those runs in the runs folder.
+DISTILLED = replace(
+    WIDE,
+    name="distilled",
+    description=(
+        "The wide recipe for 60 epochs, trained on targets that are half the one-hot label and half the softened "
+        "(temperature 2) average of the wide-40ep and compact-50ep unweighted runs' predictions on each image and "
+        "its mirror image. Needs those two teacher runs; costs them plus about 1.5x one wide run."
+    ),
+    epochs=60,
+    teachers=("wide-40ep/unweighted-seed0", "compact-50ep/unweighted-seed0"),
+    distill_weight=0.5,
+    distill_temperature=2.0,
+)
+
 # A tiny recipe for tests and smoke runs: same code paths, seconds per epoch.
 TINY = replace(
     COMPACT,
@@ -115,6 +136,6 @@ TINY = replace(
     learning_rate=3e-2,
 )
 
-RECIPES: dict[str, Recipe] = {r.name: r for r in (WIDE, COMPACT, PAPER, TINY)}
+RECIPES: dict[str, Recipe] = {r.name: r for r in (WIDE, DISTILLED, COMPACT, PAPER, TINY)}
 DEFAULT_RECIPE = WIDE.name  # what `make train`, `python -m train` and `python -m convert` use
 STUDY_RECIPE = COMPACT.name  # what `make study` uses: 3 seeds x 2 variants must fit a session

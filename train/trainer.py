@@ -15,7 +15,7 @@ import socket
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 
 import keras
@@ -32,6 +32,7 @@ __all__ = ["VARIANTS", "RunMismatchError", "RunSpec", "check_run_config", "class
 
 # Recipe fields that do not change what is trained: a run folder may be reused across a rename or a reworded text.
 _COSMETIC_FIELDS = frozenset({"name", "description"})
+_RECIPE_DEFAULTS = {f.name: f.default for f in fields(Recipe) if f.default is not MISSING}
 
 
 class RunMismatchError(ValueError):
@@ -69,6 +70,8 @@ def check_run_config(out: Path, recipe: Recipe) -> None:
     except (ValueError, KeyError, TypeError) as exc:
         raise RunMismatchError(f"{path}: unreadable run config ({exc}); move the folder away to start afresh") from exc
     wanted = recipe.to_dict()
+    # a field added to Recipe after a run was recorded counts as that field's default (what the run trained with)
+    recorded = {**_RECIPE_DEFAULTS, **recorded}
     diffs = [
         f"{k}: recorded {recorded.get(k)!r}, asked {wanted[k]!r}"
         for k in sorted(wanted)
@@ -110,18 +113,55 @@ def _configure_tf(threads: int):
     return tf, strategy, gpus
 
 
-def _datasets(tf, ds: Dataset, recipe: Recipe, seed: int, augmenter):
+def _datasets(tf, ds: Dataset, recipe: Recipe, seed: int, augmenter, targets=None, weights=None):
+    """Training and validation tf.data pipelines; augmentation runs here, outside the model.
+
+    ``targets`` (N x 7 soft targets) replaces the integer labels when distilling; then the class weights, if any, go
+    in as per-image sample weights of the image's true label (Keras' ``class_weight`` would use the soft target's
+    arg-max instead).
+    """
     tr, val = ds.splits["train"], ds.splits["val"]
+    if targets is None:
+        tensors, val_y = (tr.x, tr.y), val.y
+    else:
+        tensors, val_y = (tr.x, targets.astype(np.float32)), np.eye(NUM_CLASSES, dtype=np.float32)[val.y]
+        if weights is not None:
+            sample_w = np.asarray([weights[int(k)] for k in tr.y], dtype=np.float32)
+            tensors = (*tensors, sample_w)
     train_ds = (
-        tf.data.Dataset.from_tensor_slices((tr.x, tr.y))
+        tf.data.Dataset.from_tensor_slices(tensors)
         .shuffle(len(tr), seed=seed, reshuffle_each_iteration=True)
         .batch(recipe.batch_size)
-        .map(lambda x, y: (augmenter(tf.cast(x, tf.float32), training=True), y),
+        .map(lambda x, *rest: (augmenter(tf.cast(x, tf.float32), training=True), *rest),
              num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
-    val_ds = tf.data.Dataset.from_tensor_slices((val.x.astype(np.float32), val.y)).batch(256)
+    val_ds = tf.data.Dataset.from_tensor_slices((val.x.astype(np.float32), val_y)).batch(256)
     return train_ds, val_ds
+
+
+def teacher_probs(runs_root: Path, teachers: tuple[str, ...], x: np.ndarray) -> np.ndarray:
+    """The teachers' ensemble log-probabilities: mean over teachers and over each image and its mirror image."""
+    logs = []
+    for name in teachers:
+        path = Path(runs_root) / name / "best.keras"
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{path}: teacher run {name!r} is missing; train it first (its folder name gives the recipe, "
+                "epochs, variant and seed: python -m train --recipe R --epochs E --variants V --seed S)"
+            )
+        model = keras.models.load_model(path)
+        for view in (x, x[:, :, ::-1]):
+            logs.append(np.log(np.clip(predict_probs(model, view), 1e-7, 1.0)))
+    return np.mean(logs, axis=0)
+
+
+def distillation_targets(teacher_logp: np.ndarray, y: np.ndarray, weight: float, temperature: float) -> np.ndarray:
+    """``(1 - weight) * one_hot(y) + weight * softmax(teacher_logp / temperature)``, rows summing to 1."""
+    z = teacher_logp / temperature
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    soft = z / z.sum(axis=1, keepdims=True)
+    return (1.0 - weight) * np.eye(NUM_CLASSES)[y] + weight * soft
 
 
 def _lr_schedule(keras, recipe: Recipe, steps_per_epoch: int):
@@ -177,6 +217,20 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
     recipe = spec.recipe
     weights = class_weights(ds.splits["train"].y) if spec.variant == "weighted" else None
     steps = int(np.ceil(len(ds.splits["train"]) / recipe.batch_size))
+    targets, teacher_info = None, None
+    if recipe.teachers and recipe.distill_weight > 0:
+        tr, val = ds.splits["train"], ds.splits["val"]
+        logp = teacher_probs(spec.runs_root, recipe.teachers, tr.x.astype(np.float32))
+        targets = distillation_targets(logp, tr.y, recipe.distill_weight, recipe.distill_temperature)
+        val_logp = teacher_probs(spec.runs_root, recipe.teachers, val.x.astype(np.float32))
+        teacher_info = {
+            "runs": list(recipe.teachers),
+            "train_accuracy": round(float((logp.argmax(1) == tr.y).mean()), 4),
+            "val_accuracy": round(float((val_logp.argmax(1) == val.y).mean()), 4),
+            "mean_target_on_label": round(float(targets[np.arange(len(tr.y)), tr.y].mean()), 4),
+        }
+        print(f"[{spec.variant}] teachers {', '.join(recipe.teachers)}: ensemble accuracy train "
+              f"{teacher_info['train_accuracy']:.4f}, val {teacher_info['val_accuracy']:.4f}")
     config = {
         "recipe": recipe.to_dict(),
         "variant": spec.variant,
@@ -185,6 +239,7 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
         "data_summary": ds.summary(),
         "data_notes": ds.notes,
         "class_weights": {EMOTIONS[k]: v for k, v in weights.items()} if weights else None,
+        "teachers": teacher_info,
         "command": spec.command or " ".join(["python", "-m", "train", *sys.argv[1:]]),
         "host": socket.gethostname(),
         "platform": platform.platform(),
@@ -204,8 +259,8 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
             )
             if recipe.weight_decay
             else keras.optimizers.Adam(learning_rate=_lr_schedule(keras, recipe, steps)),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
+            loss="sparse_categorical_crossentropy" if targets is None else "categorical_crossentropy",
+            metrics=["accuracy"] if targets is None else [keras.metrics.CategoricalAccuracy(name="accuracy")],
         )
     lines: list[str] = []
     model.summary(print_fn=lambda s, **_: lines.append(s))
@@ -225,7 +280,7 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
         ),
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
     ]
-    train_ds, val_ds = _datasets(tf, ds, recipe, spec.seed, build_augmenter(recipe, spec.seed))
+    train_ds, val_ds = _datasets(tf, ds, recipe, spec.seed, build_augmenter(recipe, spec.seed), targets, weights)
     # Keras warns that fit()'s default shuffle=True is ignored for a tf.data input, which is shuffled above.
     warnings.filterwarnings("ignore", message=r".*`shuffle=True` was passed.*")
     if history:
@@ -234,7 +289,7 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
         train_ds,
         validation_data=val_ds,
         epochs=recipe.epochs,
-        class_weight=weights,
+        class_weight=weights if targets is None else None,  # distilling: sample weights in train_ds
         callbacks=callbacks,
         verbose=(1 if sys.stdout.isatty() else 2) if verbose is None else verbose,
     )

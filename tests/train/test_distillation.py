@@ -1,0 +1,84 @@
+"""Distillation: soft targets from teacher runs, the student's run folder, and a clear error for a missing teacher."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from synthetic import write_fer_csv
+
+from train.pipeline import TeacherError, train_and_report
+from train.recipes import RECIPES, TINY
+from train.trainer import distillation_targets, teacher_probs
+
+pytestmark = pytest.mark.slow
+
+
+def test_targets_mix_label_and_softened_teacher():
+    logp = np.log(np.array([[0.7, 0.1, 0.05, 0.05, 0.05, 0.03, 0.02]]))
+    y = np.array([1])
+    labels_only = distillation_targets(logp, y, weight=0.0, temperature=2.0)
+    np.testing.assert_allclose(labels_only, np.eye(7)[[1]])
+    t1 = distillation_targets(logp, y, weight=1.0, temperature=1.0)
+    np.testing.assert_allclose(t1, np.exp(logp) / np.exp(logp).sum(), rtol=1e-6)
+    t2 = distillation_targets(logp, y, weight=1.0, temperature=2.0)
+    assert t2[0, 0] < t1[0, 0] and t2[0, 6] > t1[0, 6]  # a higher temperature flattens the teacher
+    half = distillation_targets(logp, y, weight=0.5, temperature=2.0)
+    np.testing.assert_allclose(half.sum(axis=1), 1.0)
+    np.testing.assert_allclose(half[0, 1], 0.5 + 0.5 * t2[0, 1])
+
+
+def test_missing_teacher_names_the_folder_and_the_command(tmp_path):
+    with pytest.raises(FileNotFoundError) as err:
+        teacher_probs(tmp_path, ("wide-40ep/unweighted-seed0",), np.zeros((2, 48, 48, 1), np.float32))
+    msg = str(err.value)
+    assert "wide-40ep/unweighted-seed0" in msg and "best.keras" in msg and "python -m train" in msg
+
+
+def test_shipped_distilled_recipe_names_existing_recipes_as_teachers():
+    recipe = RECIPES["distilled"]
+    assert recipe.teachers and 0 < recipe.distill_weight < 1
+    for teacher in recipe.teachers:
+        name_epochs, variant_seed = teacher.split("/")
+        name, epochs = name_epochs.rsplit("-", 1)
+        assert name in RECIPES and epochs.endswith("ep") and variant_seed.startswith(("unweighted-", "weighted-"))
+
+
+def test_student_trains_from_a_teacher_run(tmp_path):
+    data = write_fer_csv(tmp_path / "fer.csv.gz", {"train": 40, "val": 10, "test": 10})
+    runs = tmp_path / "runs"
+    train_and_report(data, TINY, ("unweighted",), seed=0, runs_root=runs, report=False)
+    student = replace(TINY, name="student", teachers=("tiny-1ep/unweighted-seed0",), distill_weight=0.5,
+                      distill_temperature=2.0)
+    results = train_and_report(data, student, ("unweighted", "weighted"), seed=0, runs_root=runs, report=False)
+    for variant in ("unweighted", "weighted"):
+        folder = runs / "student-1ep" / f"{variant}-seed0"
+        config = json.loads((folder / "config.json").read_text())
+        assert config["teachers"]["runs"] == ["tiny-1ep/unweighted-seed0"]
+        assert 0.0 <= config["teachers"]["val_accuracy"] <= 1.0
+        assert 0.5 <= config["teachers"]["mean_target_on_label"] <= 1.0
+        assert (config["class_weights"] is None) == (variant == "unweighted")
+        log = (folder / "log.csv").read_text().splitlines()
+        assert "val_accuracy" in log[0] and len(log) == 2
+        assert 0.0 <= results[variant]["splits"]["test"]["accuracy"] <= 1.0
+
+
+def test_missing_teacher_runs_are_trained_first(tmp_path):
+    data = write_fer_csv(tmp_path / "fer.csv.gz", {"train": 40, "val": 10, "test": 10})
+    runs = tmp_path / "runs"
+    student = replace(TINY, name="student", teachers=("tiny-1ep/weighted-seed3",), distill_weight=0.5)
+    train_and_report(data, student, ("unweighted",), seed=0, runs_root=runs, report=False)
+    teacher = json.loads((runs / "tiny-1ep" / "weighted-seed3" / "metrics.json").read_text())
+    assert teacher["completed_epochs"] == 1
+    config = json.loads((runs / "student-1ep" / "unweighted-seed0" / "config.json").read_text())
+    assert config["teachers"]["runs"] == ["tiny-1ep/weighted-seed3"]
+
+
+@pytest.mark.parametrize("teacher", ["wide/unweighted-seed0", "nosuch-10ep/unweighted-seed0",
+                                     "tiny-1ep/balanced-seed0"])
+def test_unparseable_teacher_is_refused_before_training(tmp_path, teacher):
+    student = replace(TINY, name="student", teachers=(teacher,), distill_weight=0.5)
+    with pytest.raises(TeacherError, match=teacher):
+        train_and_report(tmp_path / "absent.csv", student, ("unweighted",), seed=0, runs_root=tmp_path)
