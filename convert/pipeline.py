@@ -140,6 +140,13 @@ def convert_all(
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = _load_manifest(out_dir)
     result = ConvertResult()
+    # Each entry records the conversion that wrote it: converting one variant keeps the other's entries as they were.
+    conversion = {
+        "command": command or " ".join(["python", "-m", "convert", *sys.argv[1:]]),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+    }
     cal = None
     if calibration is not None:
         cal = calibration_sample(calibration[0], calibration[1], calibration_size, seed)
@@ -174,6 +181,7 @@ def convert_all(
                 **tensor_contract(path),
                 "labels": list(EMOTIONS),
                 "checkpoint": str(job.checkpoint),
+                "conversion": conversion,
                 "training": training,
                 "calibration_size": int(len(cal)) if (cal is not None and fmt.representative_data) else None,
                 "keras": keras_scores,
@@ -196,14 +204,11 @@ def convert_all(
                 "output": "7 scores in label order (float32 probabilities, or int8 to dequantise)",
                 "labels": list(EMOTIONS),
             },
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "command": command or " ".join(["python", "-m", "convert", *sys.argv[1:]]),
-            "host": socket.gethostname(),
-            "platform": platform.platform(),
+            **conversion,  # the latest conversion; each entry keeps its own under "conversion"
         }
     )
     _save_manifest(out_dir, manifest)
-    write_parity_report(out_dir, result.entries, manifest)
+    write_parity_report(out_dir, manifest["models"], manifest)
     return result
 
 
@@ -226,7 +231,18 @@ def parity_table(entries: list[dict]) -> str:
     return "\n".join(rows)
 
 
+def conversions(entries: list[dict], manifest: dict) -> dict[str, list[str]]:
+    """Conversion command -> the variants it wrote (an entry from before per-entry records counts as the manifest's)."""
+    made: dict[str, list[str]] = {}
+    for e in entries:
+        cmd = e.get("conversion", {}).get("command", manifest.get("command"))
+        if e["variant"] not in made.setdefault(cmd, []):
+            made[cmd].append(e["variant"])
+    return made
+
+
 def write_parity_report(out_dir: Path, entries: list[dict], manifest: dict) -> None:
+    """``parity.json`` and ``parity.md`` for every model in the manifest (``entries``), whichever run converted it."""
     atomic_write_json(out_dir / "parity.json", {"created": manifest.get("created"),
                                                 "command": manifest.get("command"), "models": entries})
     keras_rows = []
@@ -241,8 +257,9 @@ def write_parity_report(out_dir: Path, entries: list[dict], manifest: dict) -> N
     text = [
         "# TFLite parity report",
         "",
-        f"Made by `{manifest.get('command')}` on `{manifest.get('host')}` ({manifest.get('platform')}), "
-        f"{manifest.get('created')}.",
+        "Made by "
+        + "; ".join(f"`{cmd}` ({', '.join(variants)})" for cmd, variants in conversions(entries, manifest).items())
+        + f" on `{manifest.get('host')}` ({manifest.get('platform')}), last conversion {manifest.get('created')}.",
         "",
         "Keras float reference (best checkpoint, inference mode):",
         "",

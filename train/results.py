@@ -21,11 +21,14 @@ def models_section(manifest: dict, models_dir: str) -> list[str]:
     entries = manifest.get("models", [])
     if not entries:
         return ["No models in the manifest yet (`make train convert`)."]
+    from convert.pipeline import conversions
+
     split = next(iter(entries[0]["accuracy"]), None)
     trained = {e["variant"]: e["training"] for e in entries}
+    made = "; ".join(f"`{cmd}` ({', '.join(variants)})" for cmd, variants in conversions(entries, manifest).items())
     lines = [
         f"Shipped models (`{models_dir}/`), from `{models_dir}/manifest.json`, converted by "
-        f"`{manifest.get('command')}` on `{manifest.get('host')}`. Accuracy on **{split}** in the TF-free "
+        f"{made} on `{manifest.get('host')}`. Accuracy on **{split}** in the TF-free "
         "interpreter (with the development data this is FER2013 PublicTest, which also selected the checkpoint; "
         "PrivateTest is withheld). Trained by:",
         "",

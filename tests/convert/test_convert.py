@@ -144,3 +144,24 @@ def test_calibration_sample_alone_is_enough(trained, tmp_path):
                          "--out", str(out)]) == 0
     entry = json.loads((out / "manifest.json").read_text())["models"][0]
     assert entry["calibration_size"] == 70 and entry["accuracy"] == {}
+
+
+def test_converting_one_variant_keeps_the_other_and_records_each_conversion(trained, converted, tmp_path):
+    import shutil
+
+    out = tmp_path / "models"
+    shutil.copytree(converted, out)
+    before = {e["file"]: e for e in json.loads((out / "manifest.json").read_text())["models"]}
+    rc = convert_main(["--data", str(trained["data"]), "--runs", str(trained["runs"]), "--recipe", "tiny",
+                       "--epochs", EPOCHS, "--variants", "weighted", "--formats", "int8", "--out", str(out),
+                       "--calibration-size", "50", *GATE])
+    assert rc == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert len(manifest["models"]) == 8
+    by_file = {e["file"]: e for e in manifest["models"]}
+    assert by_file["unweighted_int8.tflite"] == before["unweighted_int8.tflite"]
+    changed = by_file["weighted_int8.tflite"]["conversion"]["command"]
+    assert "--calibration-size 50" in changed and changed != before["weighted_int8.tflite"]["conversion"]["command"]
+    assert len(json.loads((out / "parity.json").read_text())["models"]) == 8
+    parity = (out / "parity.md").read_text()
+    assert parity.count("| unweighted | int8 |") == 2 and "--calibration-size 50" in parity
