@@ -60,6 +60,18 @@ def tensor_contract(path: Path) -> dict:
     }
 
 
+def _teacher_budget(runs_root: Path, teachers: dict | None) -> str:
+    """", after teacher runs A (N min) and B (M min)" for a distilled model: its cost includes its teachers'."""
+    if not teachers:
+        return ""
+    parts = []
+    for name in teachers.get("runs", []):
+        p = runs_root / name / "metrics.json"
+        wall = json.loads(p.read_text()).get("train_wall_s") if p.exists() else None
+        parts.append(f"{name} ({wall / 60:.0f} min)" if wall else f"{name} (time unknown)")
+    return f", after its teacher runs {' and '.join(parts)}"
+
+
 def _training_info(checkpoint: Path) -> dict:
     run = checkpoint.parent
     info: dict = {"run_dir": str(run)}
@@ -73,6 +85,7 @@ def _training_info(checkpoint: Path) -> dict:
                 info["epochs"] = data.get("recipe", {}).get("epochs")
                 info["threads"] = data.get("threads")
                 info["gpus"] = data.get("gpus")
+                info["teachers"] = data.get("teachers")
             else:
                 info["completed_epochs"] = data.get("completed_epochs")
                 info["best_epoch"] = data.get("best_epoch")
@@ -82,6 +95,7 @@ def _training_info(checkpoint: Path) -> dict:
                     f"{data.get('train_wall_s', 0) / 60:.0f} min wall on {info.get('threads')} CPU thread(s) "
                     f"of {info.get('host')}"
                     + (f" with GPUs {info['gpus']}" if info.get("gpus") else ", no GPU")
+                    + _teacher_budget(run.parent.parent, info.get("teachers"))
                 )
                 info["keras_metrics"] = {
                     s: {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"]} for s, m in data.get("splits", {}).items()
