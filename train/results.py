@@ -17,6 +17,14 @@ from device.paths import project_root, shown
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
+def _teachers(training: dict) -> str:
+    t = training.get("teachers")
+    if not t:
+        return ""
+    return (f", distilled from {' + '.join(f'`{r}`' for r in t['runs'])} (their ensemble: "
+            f"{100 * t['val_accuracy']:.2f}% on val); full budget in the manifest")
+
+
 def models_section(manifest: dict, models_dir: str) -> list[str]:
     entries = manifest.get("models", [])
     if not entries:
@@ -33,7 +41,7 @@ def models_section(manifest: dict, models_dir: str) -> list[str]:
         "PrivateTest is withheld). Trained by:",
         "",
         *[f"- {v}: `{t.get('command')}` on `{t.get('host')}` ({t.get('platform')}), {t.get('completed_epochs')} "
-          f"epochs in {t.get('train_wall_s', 0) / 60:.0f} min" for v, t in trained.items()],
+          f"epochs in {t.get('train_wall_s', 0) / 60:.0f} min{_teachers(t)}" for v, t in trained.items()],
         "",
         "| model | size KB | accuracy % | vs Keras (pp) | macro-F1 % | agreement with Keras % | epochs (best) "
         "| train time |",
