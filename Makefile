@@ -10,6 +10,7 @@ RECIPE ?= wide
 STUDY_RECIPE ?= compact
 EPOCHS ?=
 SEED ?= 0
+VARIANTS ?= unweighted weighted
 SEEDS ?= 0 1 2
 STUDY_EPOCHS ?= 16
 JOBS ?= 2
@@ -32,8 +33,8 @@ help:
 	@echo "make setup                 venv in $(VENV) with everything (training, device, tests)"
 	@echo "make setup-device          venv with the device requirements only (no TensorFlow)"
 	@echo "make test                  run the test suite"
-	@echo "make train DATA=...        train both variants (RECIPE=$(RECIPE) EPOCHS=<recipe's> SEED=$(SEED))"
-	@echo "make convert DATA=...      TFLite float32/float16/dynamic/int8 of both variants into $(MODELS_DIR)/"
+	@echo "make train DATA=...        train (RECIPE=$(RECIPE) EPOCHS=<recipe's> SEED=$(SEED) VARIANTS='$(VARIANTS)')"
+	@echo "make convert DATA=...      TFLite float32/float16/dynamic/int8 of VARIANTS into $(MODELS_DIR)/ (others kept)"
 	@echo "make study DATA=...        class weights or not: STUDY_RECIPE=$(STUDY_RECIPE) STUDY_EPOCHS=$(STUDY_EPOCHS) SEEDS='$(SEEDS)'"
 	@echo "make clip DATA=...         labelled benchmark video from the dataset's test faces"
 	@echo "make bench DATA=...        accuracy + latency report in benchmarks/results/<host>-<date>/"
@@ -57,11 +58,12 @@ lint:
 	$(PYTHON) -m ruff check .
 
 train:
-	$(PYTHON) -m train --data $(DATA) --recipe $(RECIPE) $(EPOCHS_FLAG) --seed $(SEED) --runs $(RUNS)
+	$(PYTHON) -m train --data $(DATA) --recipe $(RECIPE) $(EPOCHS_FLAG) --seed $(SEED) --variants $(VARIANTS) \
+		--runs $(RUNS)
 
 convert:
-	$(PYTHON) -m convert --data $(DATA) --recipe $(RECIPE) $(EPOCHS_FLAG) --seed $(SEED) --runs $(RUNS) \
-		--out $(MODELS_DIR) --calibration-size $(CALIBRATION_SIZE) --max-int8-drop $(MAX_INT8_DROP)
+	$(PYTHON) -m convert --data $(DATA) --recipe $(RECIPE) $(EPOCHS_FLAG) --seed $(SEED) --variants $(VARIANTS) \
+		--runs $(RUNS) --out $(MODELS_DIR) --calibration-size $(CALIBRATION_SIZE) --max-int8-drop $(MAX_INT8_DROP)
 
 study:
 	$(PYTHON) -m train.study --data $(DATA) --recipe $(STUDY_RECIPE) --epochs $(STUDY_EPOCHS) --seeds $(SEEDS) --runs $(RUNS) \
