@@ -153,6 +153,8 @@ def convert_all(
     """Convert, verify and record every job; return entries, failures and int8 threshold violations."""
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = _load_manifest(out_dir)
+    for e in manifest["models"]:  # entries from before per-entry records: the manifest's last conversion wrote them
+        e.setdefault("conversion", {k: manifest.get(k) for k in ("command", "created", "host", "platform")})
     result = ConvertResult()
     # Each entry records the conversion that wrote it: converting one variant keeps the other's entries as they were.
     conversion = {

@@ -165,3 +165,21 @@ def test_converting_one_variant_keeps_the_other_and_records_each_conversion(trai
     assert len(json.loads((out / "parity.json").read_text())["models"]) == 8
     parity = (out / "parity.md").read_text()
     assert parity.count("| unweighted | int8 |") == 2 and "--calibration-size 50" in parity
+
+
+def test_entries_from_an_older_manifest_keep_the_command_that_wrote_them(trained, converted, tmp_path):
+    import shutil
+
+    out = tmp_path / "models"
+    shutil.copytree(converted, out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    for e in manifest["models"]:
+        del e["conversion"]  # as written before entries recorded their own conversion
+    manifest["command"] = "python -m convert --the-old-one"
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    assert convert_main(["--data", str(trained["data"]), "--runs", str(trained["runs"]), "--recipe", "tiny",
+                         "--epochs", EPOCHS, "--variants", "weighted", "--formats", "int8", "--out", str(out),
+                         "--calibration-size", "50", *GATE]) == 0
+    by_file = {e["file"]: e for e in json.loads((out / "manifest.json").read_text())["models"]}
+    assert by_file["unweighted_int8.tflite"]["conversion"]["command"] == "python -m convert --the-old-one"
+    assert "--calibration-size 50" in by_file["weighted_int8.tflite"]["conversion"]["command"]
