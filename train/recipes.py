@@ -102,7 +102,7 @@ WIDE = replace(
     name="wide",
     description=(
         "feredge's default recipe: the compact recipe with 32/64/128/256 filters (576k parameters) and 40 epochs, "
-        "77 minutes per variant measured on the 2-core development CPU; the shipped models."
+        "77 minutes per variant measured on the 2-core development CPU; the shipped weighted model."
     ),
     widths=(32, 64, 128, 256),
     epochs=40,
