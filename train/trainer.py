@@ -140,9 +140,10 @@ def _datasets(tf, ds: Dataset, recipe: Recipe, seed: int, augmenter, targets=Non
     return train_ds, val_ds
 
 
-def teacher_probs(runs_root: Path, teachers: tuple[str, ...], x: np.ndarray) -> np.ndarray:
-    """The teachers' ensemble log-probabilities: mean over teachers and over each image and its mirror image."""
-    logs = []
+def teacher_probs(runs_root: Path, teachers: tuple[str, ...], *arrays: np.ndarray) -> list[np.ndarray]:
+    """The teachers' ensemble log-probabilities for each of ``arrays``: the mean over teachers and over each image
+    and its mirror image. Each teacher is loaded once."""
+    logs: list[list[np.ndarray]] = [[] for _ in arrays]
     for name in teachers:
         path = Path(runs_root) / name / "best.keras"
         if not path.exists():
@@ -151,9 +152,10 @@ def teacher_probs(runs_root: Path, teachers: tuple[str, ...], x: np.ndarray) -> 
                 "epochs, variant and seed: python -m train --recipe R --epochs E --variants V --seed S)"
             )
         model = keras.models.load_model(path)
-        for view in (x, x[:, :, ::-1]):
-            logs.append(np.log(np.clip(predict_probs(model, view), 1e-7, 1.0)))
-    return np.mean(logs, axis=0)
+        for x, acc in zip(arrays, logs):
+            for view in (x, x[:, :, ::-1]):
+                acc.append(np.log(np.clip(predict_probs(model, view), 1e-7, 1.0)))
+    return [np.mean(acc, axis=0) for acc in logs]
 
 
 def distillation_targets(teacher_logp: np.ndarray, y: np.ndarray, weight: float, temperature: float) -> np.ndarray:
@@ -220,9 +222,9 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
     targets, teacher_info = None, None
     if recipe.teachers and recipe.distill_weight > 0:
         tr, val = ds.splits["train"], ds.splits["val"]
-        logp = teacher_probs(spec.runs_root, recipe.teachers, tr.x.astype(np.float32))
+        logp, val_logp = teacher_probs(spec.runs_root, recipe.teachers, tr.x.astype(np.float32),
+                                       val.x.astype(np.float32))
         targets = distillation_targets(logp, tr.y, recipe.distill_weight, recipe.distill_temperature)
-        val_logp = teacher_probs(spec.runs_root, recipe.teachers, val.x.astype(np.float32))
         teacher_info = {
             "runs": list(recipe.teachers),
             "train_accuracy": round(float((logp.argmax(1) == tr.y).mean()), 4),
