@@ -160,9 +160,9 @@ def teacher_probs(runs_root: Path, teachers: tuple[str, ...], *arrays: np.ndarra
 
 def distillation_targets(teacher_logp: np.ndarray, y: np.ndarray, weight: float, temperature: float) -> np.ndarray:
     """``(1 - weight) * one_hot(y) + weight * softmax(teacher_logp / temperature)``, rows summing to 1."""
-    z = teacher_logp / temperature
-    z = np.exp(z - z.max(axis=1, keepdims=True))
-    soft = z / z.sum(axis=1, keepdims=True)
+    from scipy.special import softmax
+
+    soft = softmax(teacher_logp / temperature, axis=1)
     return (1.0 - weight) * np.eye(NUM_CLASSES)[y] + weight * soft
 
 
