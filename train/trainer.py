@@ -8,6 +8,8 @@ Run folder ``<runs>/<recipe>-<epochs>ep/<variant>-seed<seed>/`` holds ``config.j
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
 import json
 import os
 import platform
@@ -22,7 +24,7 @@ import keras
 import numpy as np
 
 from device.dataset import Dataset
-from device.fileio import atomic_write_json, atomic_write_text
+from device.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
 from device.labels import EMOTIONS, NUM_CLASSES
 from device.metrics import classification_metrics
 from train.recipes import VARIANTS, Recipe
@@ -158,6 +160,37 @@ def teacher_probs(runs_root: Path, teachers: tuple[str, ...], *arrays: np.ndarra
     return [np.mean(acc, axis=0) for acc in logs]
 
 
+def _teacher_fingerprint(runs_root: Path, teachers: tuple[str, ...], arrays: tuple[np.ndarray, ...]) -> str:
+    """Digest of the teachers' checkpoints and of the images: a cache made from anything else is stale."""
+    h = hashlib.sha256()
+    for name in teachers:
+        h.update(name.encode())
+        path = Path(runs_root) / name / "best.keras"
+        h.update(hashlib.sha256(path.read_bytes()).digest() if path.exists() else b"missing")
+    for x in arrays:
+        h.update(str(x.shape).encode())
+        h.update(np.ascontiguousarray(x).tobytes())
+    return h.hexdigest()
+
+
+def cached_teacher_probs(cache: Path, runs_root: Path, teachers: tuple[str, ...], *arrays: np.ndarray) -> list:
+    """:func:`teacher_probs` of ``arrays``, kept in ``cache`` (an ``.npz`` in the student's run folder) so a resumed
+    run does not predict again; the cache is used only when the teachers' checkpoints and the images are unchanged."""
+    key = _teacher_fingerprint(runs_root, teachers, arrays)
+    if cache.exists():
+        try:
+            with np.load(cache) as z:
+                if str(z["fingerprint"]) == key:
+                    return [z[f"logp{i}"] for i in range(len(arrays))]
+        except (OSError, KeyError, ValueError):
+            pass  # unreadable or from another layout: predict again and overwrite it
+    result = teacher_probs(runs_root, teachers, *(x.astype(np.float32) for x in arrays))
+    buf = io.BytesIO()
+    np.savez(buf, fingerprint=np.array(key), **{f"logp{i}": r for i, r in enumerate(result)})
+    atomic_write_bytes(cache, buf.getvalue())
+    return result
+
+
 def distillation_targets(teacher_logp: np.ndarray, y: np.ndarray, weight: float, temperature: float) -> np.ndarray:
     """``(1 - weight) * one_hot(y) + weight * softmax(teacher_logp / temperature)``, rows summing to 1."""
     from scipy.special import softmax
@@ -222,8 +255,7 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
     targets, teacher_info = None, None
     if recipe.teachers and recipe.distill_weight > 0:
         tr, val = ds.splits["train"], ds.splits["val"]
-        logp, val_logp = teacher_probs(spec.runs_root, recipe.teachers, tr.x.astype(np.float32),
-                                       val.x.astype(np.float32))
+        logp, val_logp = cached_teacher_probs(out / "teachers.npz", spec.runs_root, recipe.teachers, tr.x, val.x)
         targets = distillation_targets(logp, tr.y, recipe.distill_weight, recipe.distill_temperature)
         teacher_info = {
             "runs": list(recipe.teachers),

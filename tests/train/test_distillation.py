@@ -11,7 +11,8 @@ from synthetic import write_fer_csv
 
 from train.pipeline import TeacherError, train_and_report
 from train.recipes import RECIPES, TINY
-from train.trainer import distillation_targets, teacher_probs
+import train.trainer as trainer
+from train.trainer import cached_teacher_probs, distillation_targets, teacher_probs
 
 pytestmark = pytest.mark.slow
 
@@ -37,8 +38,9 @@ def test_missing_teacher_names_the_folder_and_the_command(tmp_path):
     assert "wide-40ep/unweighted-seed0" in msg and "best.keras" in msg and "python -m train" in msg
 
 
-def test_shipped_distilled_recipe_names_existing_recipes_as_teachers():
-    recipe = RECIPES["distilled"]
+@pytest.mark.parametrize("name", [n for n, r in sorted(RECIPES.items()) if r.teachers])
+def test_distilling_recipes_name_existing_recipes_as_teachers(name):
+    recipe = RECIPES[name]
     assert recipe.teachers and 0 < recipe.distill_weight < 1
     for teacher in recipe.teachers:
         name_epochs, variant_seed = teacher.split("/")
@@ -60,6 +62,7 @@ def test_student_trains_from_a_teacher_run(tmp_path):
         assert 0.0 <= config["teachers"]["val_accuracy"] <= 1.0
         assert 0.5 <= config["teachers"]["mean_target_on_label"] <= 1.0
         assert (config["class_weights"] is None) == (variant == "unweighted")
+        assert (folder / "teachers.npz").is_file()
         log = (folder / "log.csv").read_text().splitlines()
         assert "val_accuracy" in log[0] and len(log) == 2
         assert 0.0 <= results[variant]["splits"]["test"]["accuracy"] <= 1.0
@@ -82,3 +85,35 @@ def test_unparseable_teacher_is_refused_before_training(tmp_path, teacher):
     student = replace(TINY, name="student", teachers=(teacher,), distill_weight=0.5)
     with pytest.raises(TeacherError, match=teacher):
         train_and_report(tmp_path / "absent.csv", student, ("unweighted",), seed=0, runs_root=tmp_path)
+
+
+def test_teacher_predictions_are_cached_until_a_teacher_or_the_images_change(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_teacher_probs(runs_root, teachers, *arrays):
+        calls.append(len(arrays))
+        return [np.full((len(x), 7), float(len(calls)), np.float32) for x in arrays]
+
+    monkeypatch.setattr(trainer, "teacher_probs", fake_teacher_probs)
+    teacher = tmp_path / "runs" / "t-1ep" / "unweighted-seed0" / "best.keras"
+    teacher.parent.mkdir(parents=True)
+    teacher.write_bytes(b"weights v1")
+    cache = tmp_path / "student" / "teachers.npz"
+    cache.parent.mkdir()
+    x, v = np.zeros((5, 48, 48, 1), np.uint8), np.ones((3, 48, 48, 1), np.uint8)
+    args = (tmp_path / "runs", ("t-1ep/unweighted-seed0",))
+
+    first = cached_teacher_probs(cache, *args, x, v)
+    again = cached_teacher_probs(cache, *args, x, v)
+    assert len(calls) == 1 and cache.is_file()
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert [a.shape for a in again] == [(5, 7), (3, 7)]
+
+    teacher.write_bytes(b"weights v2")  # a retrained teacher makes the cache stale
+    assert cached_teacher_probs(cache, *args, x, v)[0][0, 0] == 2.0
+    cached_teacher_probs(cache, *args, x, v + 1)  # so do other images
+    assert len(calls) == 3
+    cache.write_bytes(b"not an npz")  # a damaged cache is rebuilt, not fatal
+    cached_teacher_probs(cache, *args, x, v + 1)
+    assert len(calls) == 4
