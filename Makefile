@@ -22,6 +22,7 @@ SOURCE ?= 0
 MODEL ?= $(MODELS_DIR)/unweighted_int8.tflite
 DEMO_ARGS ?=
 BENCH_ARGS ?=
+CONVERT_ARGS ?=
 CLIP_DIR ?= benchmarks/clips
 PYTEST_ARGS ?=
 
@@ -34,7 +35,8 @@ help:
 	@echo "make setup-device          venv with the device requirements only (no TensorFlow)"
 	@echo "make test                  run the test suite"
 	@echo "make train DATA=...        train (RECIPE=$(RECIPE) EPOCHS=<recipe's> SEED=$(SEED) VARIANTS='$(VARIANTS)')"
-	@echo "make convert DATA=...      TFLite float32/float16/dynamic/int8 of VARIANTS into $(MODELS_DIR)/ (others kept)"
+	@echo "make convert DATA=...      TFLite float32/float16/dynamic/int8 of VARIANTS into $(MODELS_DIR)/ (others kept;"
+	@echo "                            mirror averaging built in, CONVERT_ARGS=--no-mirror for one view per face)"
 	@echo "make study DATA=...        class weights or not: STUDY_RECIPE=$(STUDY_RECIPE) STUDY_EPOCHS=$(STUDY_EPOCHS) SEEDS='$(SEEDS)'"
 	@echo "make clip DATA=...         labelled benchmark video from the dataset's test faces"
 	@echo "make bench DATA=...        accuracy + latency report in benchmarks/results/<host>-<date>/"
@@ -63,7 +65,8 @@ train:
 
 convert:
 	$(PYTHON) -m convert --data $(DATA) --recipe $(RECIPE) $(EPOCHS_FLAG) --seed $(SEED) --variants $(VARIANTS) \
-		--runs $(RUNS) --out $(MODELS_DIR) --calibration-size $(CALIBRATION_SIZE) --max-int8-drop $(MAX_INT8_DROP)
+		--runs $(RUNS) --out $(MODELS_DIR) --calibration-size $(CALIBRATION_SIZE) --max-int8-drop $(MAX_INT8_DROP) \
+		$(CONVERT_ARGS)
 
 study:
 	$(PYTHON) -m train.study --data $(DATA) --recipe $(STUDY_RECIPE) --epochs $(STUDY_EPOCHS) --seeds $(SEEDS) --runs $(RUNS) \

@@ -45,17 +45,20 @@ def resolve_checkpoint(text: str | None, models_dir: Path) -> Path | None:
     return next((c for c in candidates if c.is_file()), None)
 
 
-def keras_predict(checkpoint: Path, x: np.ndarray) -> tuple[np.ndarray, dict]:
+def keras_predict(checkpoint: Path, x: np.ndarray, mirror_average: bool = False) -> tuple[np.ndarray, dict]:
     """(probabilities, versions) of the Keras model on ``x``. The only place TensorFlow is imported.
 
-    Raises ImportError when TensorFlow/Keras are not installed.
+    With ``mirror_average`` the probabilities are the mean over each face and its mirror image, as in a model
+    converted with mirror averaging. Raises ImportError when TensorFlow/Keras are not installed.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter off the progress lines
     import keras
     import tensorflow as tf
 
     model = keras.models.load_model(checkpoint, compile=False)
-    probs = np.asarray(model.predict(x.astype(np.float32), batch_size=256, verbose=0), dtype=np.float32)
+    views = (x, x[:, :, ::-1]) if mirror_average else (x,)
+    probs = np.mean([np.asarray(model.predict(v.astype(np.float32), batch_size=256, verbose=0), dtype=np.float32)
+                     for v in views], axis=0)
     return probs, {"tensorflow": tf.__version__, "keras": keras.__version__}
 
 
@@ -81,7 +84,11 @@ def reference_for(
         if checkpoint is not None:
             try:
                 note(f"reference {variant}: loading the Keras model {checkpoint}", progress)
-                probs, versions = keras_predict(checkpoint, x)
+                mirrored = models.mirror_in_graph(variant)
+                probs, versions = keras_predict(checkpoint, x, mirror_average=mirrored)
+                if mirrored:
+                    notes.append(f"{variant}: the models average each face and its mirror image in their graph, "
+                                 "so the Keras reference does too")
                 return Reference(variant, "keras", shown(checkpoint), probs, notes, versions)
             except ImportError as exc:
                 if mode == "keras":
@@ -173,7 +180,8 @@ def measure_accuracy(
     and ``is_reference`` True; a float32 TFLite reference appears once, as its own model row.
 
     With ``mirror`` every TFLite model is also scored with ``ClassifierOptions.mirror_average`` (each face and its
-    mirror image, scores averaged): ``accuracy_mirrored`` and ``mirror_gain_pp`` against its own single pass."""
+    mirror image, scores averaged): ``accuracy_mirrored`` and ``mirror_gain_pp`` against its own single pass;
+    a model that already does this in its graph (``mirror_in_graph``) is scored once."""
     if mode not in REFERENCES:
         raise BenchError(f"--reference {mode!r}: expected one of {', '.join(REFERENCES)}")
     cache: dict[str, np.ndarray] = {}
@@ -186,8 +194,8 @@ def measure_accuracy(
             row = _row(variant, "keras", None, y, ref.probs, ref)
             rows.append({**row, "is_reference": True, "reference": "keras"})
         members = [m for m in models.models if m.variant == variant]
-        passes = 2 if mirror else 1
-        with Progress(f"accuracy {variant}", passes * len(members) * len(x), enabled=progress) as bar:
+        passes = sum(2 if mirror and not m.mirror_in_graph else 1 for m in members)
+        with Progress(f"accuracy {variant}", passes * len(x), enabled=progress) as bar:
             for model in members:
                 probs = cache.get(str(model.path))
                 if probs is None:
@@ -196,7 +204,8 @@ def measure_accuracy(
                 else:
                     bar.update(len(x))
                 row = _row(variant, model.fmt, model.size_bytes, y, probs, ref)
-                if mirror:
+                row["mirror_in_graph"] = model.mirror_in_graph
+                if mirror and not model.mirror_in_graph:
                     mirrored = metrics(y, tflite_predict(model, x, bar, mirror_average=True))["accuracy"]
                     row["accuracy_mirrored"] = mirrored
                     row["mirror_gain_pp"] = 100.0 * (mirrored - row["accuracy"])

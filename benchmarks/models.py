@@ -29,6 +29,11 @@ class ModelFile:
     def name(self) -> str:
         return f"{self.variant}/{self.fmt}"
 
+    @property
+    def mirror_in_graph(self) -> bool:
+        """The manifest says the model averages each face and its mirror image itself (``convert --mirror``)."""
+        return bool(self.manifest.get("mirror_average"))
+
 
 @dataclass
 class ModelSet:
@@ -50,6 +55,11 @@ class ModelSet:
             if isinstance(entry, dict) and entry.get("variant") == variant and entry.get("checkpoint"):
                 return str(entry["checkpoint"])
         return None
+
+    def mirror_in_graph(self, variant: str) -> bool:
+        """Whether ``variant``'s models average each face and its mirror image in their graph (then its Keras
+        reference does the same)."""
+        return any(m.mirror_in_graph for m in self.models if m.variant == variant)
 
     def pipeline_choice(self, formats: list[str]) -> list[ModelFile]:
         """One model per format: the ``weighted`` variant when present, else the first variant."""

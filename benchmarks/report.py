@@ -91,7 +91,13 @@ def summary_lines(results: dict) -> list[str]:
                     f"({100 * int8['accuracy']:.2f}% vs {100 * ref['accuracy']:.2f}% on {int8['n']} {acc['split']} "
                     f"faces; top-1 agreement {_pct(int8['agreement'])}%)."
                 )
-                if int8.get("accuracy_mirrored") is not None:
+                if int8.get("mirror_in_graph"):
+                    lines.append(
+                        f"The {variant} models classify each face and its mirror image in one batch and average the "
+                        "scores inside the graph (`python -m convert --mirror`, the default): the accuracies are "
+                        "with mirroring, and each classifier latency is one interpreter run of two faces."
+                    )
+                elif int8.get("accuracy_mirrored") is not None:
                     lines.append(
                         f"With mirror averaging (`--mirror-average`, two interpreter runs per face) {variant} int8 "
                         f"scores {_pct(int8['accuracy_mirrored'], 2)}% ({int8['mirror_gain_pp']:+.2f} pp)."
@@ -151,7 +157,8 @@ def accuracy_section(results: dict) -> list[str]:
         "Accuracy and macro-F1 in %; Δ: accuracy difference to the reference in percentage points; agreement: "
         "top-1 agreement with the reference in %; max Δp: largest absolute difference of a class probability; "
         "mirrored: accuracy in % with `--mirror-average` (each face and its mirror image classified, scores averaged: "
-        "two interpreter runs per face) and its gain over the single pass in pp.",
+        "two interpreter runs per face) and its gain over the single pass in pp; \"in graph\": the model "
+        "already does this itself (converted with `--mirror`), so its accuracy is the mirrored one.",
         "",
     ]
     rows = []
@@ -160,7 +167,8 @@ def accuracy_section(results: dict) -> list[str]:
         rows.append([r["variant"], name, _kb(r["size_bytes"]), _pct(r["accuracy"], 2),
                      _f(r["accuracy_delta_pp"], 2, sign=True), _pct(r["macro_f1"], 2),
                      _pct(r["balanced_accuracy"], 2), _pct(r["agreement"], 2), _f(r["max_prob_diff"], 3),
-                     _pct(r.get("accuracy_mirrored"), 2), _f(r.get("mirror_gain_pp"), 2, sign=True)])
+                     "in graph" if r.get("mirror_in_graph") else _pct(r.get("accuracy_mirrored"), 2),
+                     _f(r.get("mirror_gain_pp"), 2, sign=True)])
     out += _table(["variant", "model", "size KB", "accuracy", "Δ pp", "macro-F1", "balanced acc.", "agreement",
                    "max Δp", "mirrored", "mirror gain pp"], rows, ["---", "---"] + ["--:"] * 9)
     for metric in ("recall", "precision"):
@@ -186,14 +194,17 @@ def latency_section(results: dict) -> list[str]:
         f"One face per `predict_proba` call (the device's path: quantise, `invoke`, dequantise), microseconds, "
         f"median / p95 over at least {s['min_runs']} timed calls and {s['min_seconds']:g} s after {s['warmup']} "
         f"warm-up calls, for 1 to {threads[-1]} interpreter threads; speed-up: float32's median over this model's "
-        "median at 1 thread.",
+        "median at 1 thread."
+        + (" Models marked (2 views) average each face and its mirror image in their graph: a call runs both."
+           if any(m.get("mirror_in_graph") for m in results["models"]) else ""),
         "",
     ]
+    two_views = {(m["variant"], m["format"]) for m in results["models"] if m.get("mirror_in_graph")}
     header = ["variant", "format", "size KB"] + [f"{t} thr median / p95" for t in threads] + ["speed-up vs float32"]
     sizes = {(m["variant"], m["format"]): m["size_bytes"] for m in results["models"]}
     rows = []
     for variant, fmt in dict.fromkeys((r["variant"], r["format"]) for r in lat["rows"]):
-        cells = [variant, fmt, _kb(sizes.get((variant, fmt)))]
+        cells = [variant, fmt + (" (2 views)" if (variant, fmt) in two_views else ""), _kb(sizes.get((variant, fmt)))]
         for t in threads:
             r = latency_at(results, variant, fmt, t)
             cells.append(f"{r['median_us']:.0f} / {r['p95_us']:.0f}" if r else MISSING)

@@ -187,7 +187,8 @@ def run_benchmark(config: RunConfig) -> RunOutcome:
         "models_dir": str(config.models),
         "formats": [{"name": f, "description": FORMATS_BY_NAME[f].description} for f in formats],
         "models": [{"variant": m.variant, "format": m.fmt, "file": m.path.name, "size_bytes": m.size_bytes,
-                    "sha256": m.manifest.get("sha256")} for m in models.models],
+                    "sha256": m.manifest.get("sha256"), "mirror_in_graph": m.mirror_in_graph}
+                   for m in models.models],
         "missing_models": models.missing,
         "reference": {
             "mode": config.reference,

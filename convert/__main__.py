@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=project_root() / "models", help="output folder")
     p.add_argument("--max-int8-drop", type=float, default=0.5,
                    help="fail when int8 accuracy is more than this many pp below its float model")
+    p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
+                   help="build test-time mirroring into each model: classify the face and its mirror image in one "
+                   "batch and output the mean scores (twice the classifier compute; --no-mirror: one view)")
     p.add_argument("--threads", type=int, default=1, help="interpreter threads for the parity check")
     return p
 
@@ -103,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         jobs = [ConvertJob(v, p, tuple(args.formats)) for v, p in ckpts.items()]
         result = convert_all(jobs, args.out, eval_splits, calibration, args.calibration_size,
                              args.seed, args.max_int8_drop, args.threads,
-                             command=" ".join(["python", "-m", "convert", *(sys.argv[1:] if argv is None else argv)]))
+                             command=" ".join(["python", "-m", "convert", *(sys.argv[1:] if argv is None else argv)]),
+                             mirror=args.mirror)
     except (ConversionError, DataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -39,6 +39,19 @@ def load_checkpoint(path: Path):
     return model
 
 
+def mirror_averaged(model):
+    """``model`` wrapped to classify each face and its left-right mirror image in one batch and output the mean of
+    the two score vectors: test-time mirroring inside the ``.tflite`` itself, so every runtime that loads the file
+    gets it (twice the classifier's compute). A batch of N faces runs as one batch of 2N."""
+    import keras
+
+    face = keras.Input(shape=INPUT_SHAPE, name="face")
+    both = keras.layers.Concatenate(axis=0, name="face_and_mirror")([face, keras.ops.flip(face, axis=2)])
+    scores = model(both)
+    mean = keras.ops.mean(keras.ops.reshape(scores, (2, -1, scores.shape[-1])), axis=0)
+    return keras.Model(face, mean, name=f"{model.name}_mirror_averaged")
+
+
 def calibration_sample(x: np.ndarray, y: np.ndarray | None, size: int, seed: int) -> np.ndarray:
     """A class-stratified sample of ``size`` images (all of them when fewer are given)."""
     if len(x) == 0:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convert.converter import calibration_sample, convert, load_checkpoint
+from convert.converter import calibration_sample, convert, load_checkpoint, mirror_averaged
 from device.classifier import ClassifierOptions, EmotionClassifier
 from device.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
 from device.formats import FORMATS_BY_NAME, model_path
@@ -149,8 +149,12 @@ def convert_all(
     max_int8_drop_pp: float = 0.5,
     threads: int = 1,
     command: str = "",
+    mirror: bool = True,
 ) -> ConvertResult:
-    """Convert, verify and record every job; return entries, failures and int8 threshold violations."""
+    """Convert, verify and record every job; return entries, failures and int8 threshold violations.
+
+    With ``mirror`` each model is converted as :func:`~convert.converter.mirror_averaged` (face and mirror image,
+    scores averaged, in the graph) and checked against that same Keras graph."""
     out_dir.mkdir(parents=True, exist_ok=True)
     manifest = _load_manifest(out_dir)
     for e in manifest["models"]:  # entries from before per-entry records: the manifest's last conversion wrote them
@@ -168,6 +172,8 @@ def convert_all(
         cal = calibration_sample(calibration[0], calibration[1], calibration_size, seed)
     for job in jobs:
         model = load_checkpoint(job.checkpoint)
+        if mirror:
+            model = mirror_averaged(model)
         training = _training_info(job.checkpoint)
         refs = {s: np.asarray(model.predict(x.astype(np.float32), batch_size=512, verbose=0))
                 for s, (x, _) in eval_splits.items()}
@@ -196,6 +202,7 @@ def convert_all(
                 "sha256": sha256_file(path),
                 **tensor_contract(path),
                 "labels": list(EMOTIONS),
+                "mirror_average": mirror,
                 "checkpoint": str(job.checkpoint),
                 "conversion": conversion,
                 "training": training,
@@ -219,6 +226,8 @@ def convert_all(
                 "input": "1x48x48x1 grayscale pixels 0..255 (float32, or int8 with the tensor's scale/zero-point)",
                 "output": "7 scores in label order (float32 probabilities, or int8 to dequantise)",
                 "labels": list(EMOTIONS),
+                "mirror_average": "where an entry's mirror_average is true, the model classifies the face and its "
+                "left-right mirror image as one batch and outputs the mean of the two score vectors",
             },
             **conversion,  # the latest conversion; each entry keeps its own under "conversion"
         }

@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=positive_int, default=1, help="TFLite interpreter threads")
     p.add_argument("--mirror-average", action="store_true",
                    help="also classify each face's mirror image and average the scores (2x classifier time; see the "
-                   "benchmark report for what it buys per model)")
+                   "benchmark report for what it buys per model). Models from `make convert` already do this in "
+                   "their graph (manifest.json: mirror_average); this is for one-view models (convert --no-mirror)")
     p.add_argument(
         "--smoothing",
         type=_smoothing,

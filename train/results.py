@@ -43,9 +43,14 @@ def models_section(manifest: dict, models_dir: str) -> list[str]:
         *[f"- {v}: `{t.get('command')}` on `{t.get('host')}` ({t.get('platform')}), {t.get('completed_epochs')} "
           f"epochs in {t.get('train_wall_s', 0) / 60:.0f} min{_teachers(t)}" for v, t in trained.items()],
         "",
-        "| model | size KB | accuracy % | vs Keras (pp) | macro-F1 % | agreement with Keras % | epochs (best) "
-        "| train time |",
-        "|---|---|---|---|---|---|---|---|",
+        "views 2: the model classifies each face and its mirror image as one batch and outputs the mean scores "
+        "(`python -m convert --mirror`, the default; its Keras reference is the same mirrored graph); views 1: one "
+        "pass (`make convert CONVERT_ARGS=--no-mirror`). Keras one view: the training checkpoint alone, as "
+        "`make train` scored it.",
+        "",
+        "| model | views | size KB | accuracy % | vs Keras (pp) | macro-F1 % | agreement with Keras % "
+        "| Keras one view % | epochs (best) | train time |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for e in entries:
         a = e["accuracy"].get(split, {}) if split else {}
@@ -56,8 +61,11 @@ def models_section(manifest: dict, models_dir: str) -> list[str]:
         f1 = f"{100 * a['macro_f1']:.2f}" if a else "n/a"
         agree = f"{100 * a['agreement']:.2f}" if a else "n/a"
         wall = f"{tr['train_wall_s'] / 60:.0f} min" if tr.get("train_wall_s") else "n/a"
-        lines.append(f"| {e['file']} | {e['size_bytes'] / 1024:.1f} | {acc} | {drop} | {f1} | {agree} | "
-                     f"{tr.get('completed_epochs')} ({tr.get('best_epoch')}) | {wall} |")
+        one = (tr.get("keras_metrics") or {}).get(split, {}).get("accuracy") if split else None
+        one_view = f"{100 * one:.2f}" if one is not None else "n/a"
+        views = 2 if e.get("mirror_average") else 1
+        lines.append(f"| {e['file']} | {views} | {e['size_bytes'] / 1024:.1f} | {acc} | {drop} | {f1} | {agree} | "
+                     f"{one_view} | {tr.get('completed_epochs')} ({tr.get('best_epoch')}) | {wall} |")
     return lines
 
 

@@ -67,7 +67,10 @@ def test_contract_and_parity_with_keras(converted, trained, fmt):
 
     x, _ = synthetic_images(3, seed=11)
     keras_model = keras.models.load_model(trained["runs"] / f"tiny-{EPOCHS}ep" / "weighted-seed0" / "best.keras")
-    ref = np.asarray(keras_model.predict(x[..., None].astype("float32"), verbose=0))
+    faces = x[..., None].astype("float32")
+    # converted with mirror averaging (the default): the mean of the face's and its mirror image's Keras scores
+    ref = (np.asarray(keras_model.predict(faces, verbose=0))
+           + np.asarray(keras_model.predict(faces[:, :, ::-1], verbose=0))) / 2
     clf = EmotionClassifier(ClassifierOptions(model_path(converted, "weighted", fmt.name)))
     expected = np.dtype(np.int8) if fmt.int8_io else np.dtype(np.float32)
     assert clf.input_dtype == expected and clf.output_dtype == expected
@@ -75,6 +78,36 @@ def test_contract_and_parity_with_keras(converted, trained, fmt):
     assert got.shape == (21, 7)
     assert np.abs(got - ref).max() <= fmt.parity_tolerance
     assert (got.argmax(1) == ref.argmax(1)).mean() >= 0.9
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
+def test_mirror_averaged_models_score_a_face_and_its_mirror_image_alike(converted, fmt):
+    x, _ = synthetic_images(3, seed=5)
+    clf = EmotionClassifier(ClassifierOptions(model_path(converted, "unweighted", fmt.name)))
+    tolerance = clf.output_quantization[0] if fmt.int8_io else 1e-5  # at most one int8 step
+    assert np.abs(clf.predict_proba(x) - clf.predict_proba(x[:, :, ::-1])).max() <= tolerance
+    entry = next(e for e in json.loads((converted / "manifest.json").read_text())["models"]
+                 if e["variant"] == "unweighted" and e["format"] == fmt.name)
+    assert entry["mirror_average"] is True
+
+
+def test_no_mirror_converts_one_view_per_face(trained, tmp_path):
+    import keras
+
+    out = tmp_path / "models"
+    rc = convert_main(["--data", str(trained["data"]), "--runs", str(trained["runs"]), "--recipe", "tiny",
+                       "--epochs", EPOCHS, "--variants", "unweighted", "--formats", "float32", "--no-mirror",
+                       "--out", str(out), *GATE])
+    assert rc == 0
+    entry = json.loads((out / "manifest.json").read_text())["models"][0]
+    assert entry["mirror_average"] is False and "--no-mirror" in entry["conversion"]["command"]
+    x, _ = synthetic_images(3, seed=11)
+    keras_model = keras.models.load_model(trained["runs"] / f"tiny-{EPOCHS}ep" / "unweighted-seed0" / "best.keras")
+    ref = np.asarray(keras_model.predict(x[..., None].astype("float32"), verbose=0))
+    got = EmotionClassifier(ClassifierOptions(model_path(out, "unweighted", "float32"))).predict_proba(x)
+    assert np.abs(got - ref).max() <= 1e-4
+    assert np.abs(got - EmotionClassifier(ClassifierOptions(model_path(out, "unweighted", "float32")))
+                  .predict_proba(x[:, :, ::-1])).max() > 1e-3  # one view: a mirror image scores differently
 
 
 def test_keras_model_learned_the_fixture(converted):

@@ -27,11 +27,12 @@ def test_generated_block_requires_markers():
 def test_models_section_lists_each_conversion_and_the_teachers():
     def entry(variant: str, fmt: str, command: str, teachers: dict | None) -> dict:
         training = {"command": f"python -m train --variants {variant}", "host": "h", "platform": "p",
-                    "completed_epochs": 60, "best_epoch": 50, "train_wall_s": 600.0, "teachers": teachers}
+                    "completed_epochs": 60, "best_epoch": 50, "train_wall_s": 600.0, "teachers": teachers,
+                    "keras_metrics": {"val": {"accuracy": 0.642}}}
         acc = {"val": {"accuracy": 0.66, "macro_f1": 0.6, "agreement": 0.98}}
         return {"variant": variant, "format": fmt, "file": f"{variant}_{fmt}.tflite", "size_bytes": 2048,
                 "conversion": {"command": command}, "training": training, "accuracy": acc,
-                "keras": {"val": {"accuracy": 0.65}}}
+                "keras": {"val": {"accuracy": 0.65}}, "mirror_average": teachers is not None}
 
     teachers = {"runs": ["wide-40ep/unweighted-seed0"], "val_accuracy": 0.6615}
     manifest = {"command": "convert B", "host": "h", "models": [
@@ -39,4 +40,5 @@ def test_models_section_lists_each_conversion_and_the_teachers():
     text = "\n".join(results.models_section(manifest, "models"))
     assert "converted by `convert B` (unweighted); `convert A` (weighted) on `h`" in text
     assert "distilled from `wide-40ep/unweighted-seed0` (their ensemble: 66.15% on val)" in text
-    assert "| unweighted_int8.tflite | 2.0 | 66.00 | +1.00 |" in text
+    assert "| unweighted_int8.tflite | 2 | 2.0 | 66.00 | +1.00 | 60.00 | 98.00 | 64.20 | 60 (50) | 10 min |" in text
+    assert "| weighted_int8.tflite | 1 | 2.0 | 66.00 |" in text
