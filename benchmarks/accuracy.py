@@ -23,6 +23,15 @@ from device.labels import EMOTIONS, NUM_CLASSES
 from device.paths import shown
 
 REFERENCES: tuple[str, ...] = ("auto", "keras", "float32")
+# Face-box jitter: the detector's box is never where the dataset's crop was. Each entry resamples every 48x48 face
+# as if its box were ``scale`` times as wide and moved by (dx, dy) pixels: (name, scale, dx, dy).
+JITTERS: tuple[tuple[str, float, int, int], ...] = (
+    ("box 15% smaller", 0.85, 0, 0),
+    ("box 15% larger", 1.15, 0, 0),
+    ("box 4 px right", 1.0, 4, 0),
+    ("box 4 px down", 1.0, 0, 4),
+)
+JITTER_FORMAT = "int8"
 
 
 @dataclass
@@ -212,3 +221,36 @@ def measure_accuracy(
                 is_ref = ref.kind == "float32" and model.fmt == REFERENCE_FORMAT
                 rows.append({**row, "is_reference": is_ref, "reference": ref.kind})
     return rows, references
+
+
+def jitter(x: np.ndarray, scale: float, dx: int, dy: int) -> np.ndarray:
+    """(N, 48, 48[, 1]) faces resampled as if the face box were ``scale`` times as wide and moved by (dx, dy)
+    pixels (OpenCV bilinear; where the box leaves the crop, the border pixels are repeated)."""
+    import cv2
+
+    faces = np.asarray(x)
+    squeeze = faces.ndim == 4
+    faces = faces[..., 0] if squeeze else faces
+    h, w = faces.shape[1:3]
+    cx, cy = (w - 1) / 2, (h - 1) / 2
+    # output pixel u samples the source at c + (u - c) * scale + d
+    m = np.array([[scale, 0.0, cx + dx - cx * scale], [0.0, scale, cy + dy - cy * scale]], np.float32)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    out = np.stack([cv2.warpAffine(f, m, (w, h), flags=flags, borderMode=cv2.BORDER_REPLICATE) for f in faces])
+    return out[..., None] if squeeze else out
+
+
+def measure_jitter(models: ModelSet, x: np.ndarray, y: np.ndarray, progress: bool = True) -> list[dict]:
+    """Accuracy of each variant's ``JITTER_FORMAT`` model on the faces under every :data:`JITTERS` entry, with the
+    change against the same model on the unmoved faces (``delta_pp``)."""
+    chosen = [m for m in models.models if m.fmt == JITTER_FORMAT]
+    rows: list[dict] = []
+    with Progress("face-box jitter", (len(JITTERS) + 1) * len(chosen) * len(x), enabled=progress) as bar:
+        for model in chosen:
+            base = metrics(y, tflite_predict(model, x, bar))["accuracy"]
+            for name, scale, dx, dy in JITTERS:
+                acc = metrics(y, tflite_predict(model, jitter(x, scale, dx, dy), bar))["accuracy"]
+                rows.append({"variant": model.variant, "format": model.fmt, "jitter": name, "scale": scale,
+                             "dx": dx, "dy": dy, "accuracy": acc, "base_accuracy": base,
+                             "delta_pp": 100.0 * (acc - base)})
+    return rows

@@ -171,6 +171,7 @@ def accuracy_section(results: dict) -> list[str]:
                      _f(r.get("mirror_gain_pp"), 2, sign=True)])
     out += _table(["variant", "model", "size KB", "accuracy", "Δ pp", "macro-F1", "balanced acc.", "agreement",
                    "max Δp", "mirrored", "mirror gain pp"], rows, ["---", "---"] + ["--:"] * 9)
+    out += jitter_table(acc.get("jitter") or [])
     for metric in ("recall", "precision"):
         out += ["", f"Per-class {metric} in %:", ""]
         rows = [[r["variant"], r["format"] + (" (ref)" if r["is_reference"] else "")]
@@ -180,6 +181,24 @@ def accuracy_section(results: dict) -> list[str]:
     if support:
         out += ["", "Faces per class: " + ", ".join(f"{e} {support[e]['support']}" for e in EMOTIONS) + "."]
     return out + [""]
+
+
+def jitter_table(rows: list[dict]) -> list[str]:
+    """Accuracy with the face box moved or resized (``benchmarks.accuracy.JITTERS``), one row per model."""
+    if not rows:
+        return []
+    names = list(dict.fromkeys(r["jitter"] for r in rows))
+    out = ["", "Face-box jitter: accuracy in % (change in pp against the same model on the dataset's crops) when "
+           "every face is resampled as if the detector's box were smaller, larger or shifted (OpenCV bilinear, border "
+           "pixels repeated), a proxy for how a live detector's boxes differ from FER2013's crops:", ""]
+    table = []
+    for variant, fmt in dict.fromkeys((r["variant"], r["format"]) for r in rows):
+        mine = {r["jitter"]: r for r in rows if r["variant"] == variant and r["format"] == fmt}
+        base = next(iter(mine.values()))["base_accuracy"]
+        table.append([variant, fmt, _pct(base, 2)]
+                     + [f"{_pct(mine[n]['accuracy'], 2)} ({mine[n]['delta_pp']:+.2f})" if n in mine else MISSING
+                        for n in names])
+    return out + _table(["variant", "model", "crop as given", *names], table, ["---", "---"] + ["--:"] * (1 + len(names)))
 
 
 def latency_section(results: dict) -> list[str]:

@@ -125,7 +125,7 @@ def _pipeline_part(config: RunConfig, models: ModelSet, formats: list[str], clip
 
 def run_benchmark(config: RunConfig) -> RunOutcome:
     """Measure and write the report; raises BenchError for bad input (before anything is measured)."""
-    from benchmarks.accuracy import REFERENCES, measure_accuracy
+    from benchmarks.accuracy import REFERENCES, measure_accuracy, measure_jitter
     from benchmarks.data import load_eval_faces
     from benchmarks.latency import LatencySettings, measure_latency, thread_counts
 
@@ -175,7 +175,8 @@ def run_benchmark(config: RunConfig) -> RunOutcome:
         rows, references = measure_accuracy(models, faces.x, faces.y, config.reference, config.progress,
                                                config.mirror)
         accuracy = {"skipped": None, "data": faces.source, "split": faces.split, "n": len(faces),
-                    "total": faces.total, "rows": rows}
+                    "total": faces.total, "rows": rows,
+                    "jitter": measure_jitter(models, faces.x, faces.y, config.progress)}
     tf_version = next((r.versions.get("tensorflow") for r in references if r.versions), None)
     host["load_average_end"] = load_average()
     results = {

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from bench_helpers import make_models_dir
 from synthetic import synthetic_images
 
@@ -45,3 +48,34 @@ def test_models_with_mirroring_in_their_graph_are_not_mirrored_again(tmp_path: P
     assert table.count("| in graph |") == len(FORMATS)
     latency = "\n".join(latency_section(results))
     assert "| unweighted | int8 (2 views) |" in latency and "| weighted | int8 |" in latency
+
+
+def test_jitter_moves_and_scales_the_face_box() -> None:
+    from benchmarks.accuracy import jitter
+
+    x, _ = synthetic_images(1, seed=1)
+    x = x.copy()
+    x[:, :, 40:] = 0  # an edge to follow (synthetic pixels are > 0)
+    np.testing.assert_array_equal(jitter(x, 1.0, 0, 0), x)
+    right = jitter(x, 1.0, 4, 0)  # the box moves right: the content moves left by 4 px
+    np.testing.assert_array_equal(right[:, :, :-4], x[:, :, 4:])
+    np.testing.assert_array_equal(right[:, :, -4:], np.repeat(x[:, :, -1:], 4, axis=2))  # border repeated
+    down = jitter(x[..., None], 1.0, 0, 4)
+    assert down.shape == (7, 48, 48, 1)
+    np.testing.assert_array_equal(down[:, :-4, :, 0], x[:, 4:])
+    larger = jitter(x, 1.15, 0, 0)  # a larger box: the face shrinks, the edge moves towards the centre
+    assert (x[:, 24, 38:40] > 0).all() and (larger[:, 24, 38:] == 0).all() and (larger[:, 24, :37] > 0).all()
+    smaller = jitter(x, 0.85, 0, 0)  # a smaller box: the face grows, the edge moves outwards
+    assert (smaller[:, 24, :42] > 0).all() and (smaller[:, 24, 43:] == 0).all()
+
+
+def test_quick_run_reports_face_box_jitter(quick_run) -> None:
+    from benchmarks.accuracy import JITTER_FORMAT, JITTERS
+
+    rows = quick_run.results["accuracy"]["jitter"]
+    assert sorted((r["variant"], r["jitter"]) for r in rows) == sorted(
+        (v, j[0]) for v in ("unweighted", "weighted") for j in JITTERS)
+    for r in rows:
+        assert r["format"] == JITTER_FORMAT and 0.0 <= r["accuracy"] <= 1.0
+        assert r["delta_pp"] == pytest.approx(100 * (r["accuracy"] - r["base_accuracy"]))
+    assert "Face-box jitter" in quick_run.report and "| box 15% larger |" in quick_run.report
