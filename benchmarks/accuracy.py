@@ -240,14 +240,20 @@ def jitter(x: np.ndarray, scale: float, dx: int, dy: int) -> np.ndarray:
     return out[..., None] if squeeze else out
 
 
-def measure_jitter(models: ModelSet, x: np.ndarray, y: np.ndarray, progress: bool = True) -> list[dict]:
+def measure_jitter(models: ModelSet, x: np.ndarray, y: np.ndarray, progress: bool = True,
+                   accuracy_rows: list[dict] | None = None) -> list[dict]:
     """Accuracy of each variant's ``JITTER_FORMAT`` model on the faces under every :data:`JITTERS` entry, with the
-    change against the same model on the unmoved faces (``delta_pp``)."""
+    change against the same model on the unmoved faces (``delta_pp``). The unmoved accuracy is taken from
+    ``accuracy_rows`` (:func:`measure_accuracy`'s rows on the same faces) where given, else measured."""
+    known = {(r["variant"], r["format"]): r["accuracy"] for r in accuracy_rows or []}
     chosen = [m for m in models.models if m.fmt == JITTER_FORMAT]
+    runs = sum(len(JITTERS) + ((m.variant, m.fmt) not in known) for m in chosen)
     rows: list[dict] = []
-    with Progress("face-box jitter", (len(JITTERS) + 1) * len(chosen) * len(x), enabled=progress) as bar:
+    with Progress("face-box jitter", runs * len(x), enabled=progress) as bar:
         for model in chosen:
-            base = metrics(y, tflite_predict(model, x, bar))["accuracy"]
+            base = known.get((model.variant, model.fmt))
+            if base is None:
+                base = metrics(y, tflite_predict(model, x, bar))["accuracy"]
             for name, scale, dx, dy in JITTERS:
                 acc = metrics(y, tflite_predict(model, jitter(x, scale, dx, dy), bar))["accuracy"]
                 rows.append({"variant": model.variant, "format": model.fmt, "jitter": name, "scale": scale,

@@ -176,7 +176,7 @@ def run_benchmark(config: RunConfig) -> RunOutcome:
                                                config.mirror)
         accuracy = {"skipped": None, "data": faces.source, "split": faces.split, "n": len(faces),
                     "total": faces.total, "rows": rows,
-                    "jitter": measure_jitter(models, faces.x, faces.y, config.progress)}
+                    "jitter": measure_jitter(models, faces.x, faces.y, config.progress, rows)}
     tf_version = next((r.versions.get("tensorflow") for r in references if r.versions), None)
     host["load_average_end"] = load_average()
     results = {
