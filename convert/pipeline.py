@@ -7,7 +7,6 @@ A format that fails to convert has its old file and manifest entry removed, so n
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import platform
 import socket
@@ -19,7 +18,7 @@ import numpy as np
 
 from convert.converter import calibration_sample, convert, load_checkpoint, mirror_averaged
 from device.classifier import ClassifierOptions, EmotionClassifier
-from device.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
+from device.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file
 from device.formats import FORMATS_BY_NAME, model_path
 from device.labels import EMOTIONS
 from device.metrics import classification_metrics
@@ -39,14 +38,6 @@ class ConvertResult:
     entries: list[dict] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     int8_violations: list[str] = field(default_factory=list)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def tensor_contract(path: Path) -> dict:

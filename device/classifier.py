@@ -11,12 +11,14 @@ ai-edge-litert 2.3 for N = 1..8 faces, looping was as fast as ``resize_tensor_in
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from device.fileio import sha256_file
 from device.interpreter import InterpreterNotFoundError, load_interpreter
 from device.labels import EMOTIONS, INPUT_SIZE, NUM_CLASSES
 
@@ -33,7 +35,8 @@ class ClassifierOptions:
     model_path: Path
     num_threads: int = 1
     # Test-time mirroring: also classify the left-right mirrored face and average the two score vectors. Two
-    # interpreter runs per face; the accuracy it buys is measured per model by ``python -m benchmarks``.
+    # interpreter runs per face; the accuracy it buys is measured per model by ``python -m benchmarks``. Skipped
+    # (it would change nothing) when the model already does it in its graph: see ``mirrors_in_graph``.
     mirror_average: bool = False
 
 
@@ -67,6 +70,27 @@ def _check_contract(path: Path, inp: dict, out: dict) -> None:
         scale, _ = detail["quantization"]
         if dtype != np.float32 and not scale > 0:
             raise ModelError(f"model {path}: {role} is {dtype} but has no quantisation scale")
+
+
+def mirrors_in_graph(model_path: Path) -> bool:
+    """Whether ``manifest.json`` beside the model says it averages each face and its mirror image in its own graph
+    (``convert --mirror``), for this very file (same sha256). No manifest or no entry: ``False``.
+
+    Such a model's scores are the same for a face and its mirror image, so averaging the two again is wasted work.
+    """
+    model_path = Path(model_path)
+    manifest_path = model_path.parent / "manifest.json"
+    if not manifest_path.is_file():
+        return False
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"model {model_path}: {manifest_path} beside it is not readable JSON ({exc})") from exc
+    entries = manifest.get("models", []) if isinstance(manifest, dict) else []
+    entry = next((e for e in entries if isinstance(e, dict) and e.get("file") == model_path.name), None)
+    if entry is None or not entry.get("mirror_average"):
+        return False
+    return entry.get("sha256") == sha256_file(model_path)
 
 
 def _as_faces(faces: np.ndarray) -> np.ndarray:
@@ -104,6 +128,12 @@ class EmotionClassifier:
             self._interpreter.resize_tensor_input(self._in["index"], list(EXPECTED_INPUT))
             self._interpreter.allocate_tensors()
         self._buffer = np.zeros(EXPECTED_INPUT, dtype=self.input_dtype)
+        self.mirrors_in_graph = mirrors_in_graph(path)
+
+    @property
+    def mirror_views(self) -> bool:
+        """Whether ``predict_proba`` runs the mirror image as a second view (asked for, and not already in the graph)."""
+        return self.options.mirror_average and not self.mirrors_in_graph
 
     @property
     def input_dtype(self) -> np.dtype:
@@ -141,11 +171,12 @@ class EmotionClassifier:
     def predict_proba(self, faces: np.ndarray) -> np.ndarray:
         """(N, 48, 48[, 1]) pixels 0..255 (uint8 or float) -> (N, 7) float32 scores; N may be 0.
 
-        With ``mirror_average`` the scores are the mean of the face's and its mirror image's.
+        With ``mirror_average`` the scores are the mean of the face's and its mirror image's (by the graph itself
+        when the model mirrors in its graph, else by a second run here).
         """
         pixels = self._quantize(_as_faces(faces))
         scores = self._run(pixels)
-        if self.options.mirror_average:
+        if self.mirror_views:
             scores = (scores + self._run(pixels[:, :, ::-1])) / 2.0
         return scores
 

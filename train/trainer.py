@@ -24,7 +24,7 @@ import keras
 import numpy as np
 
 from device.dataset import Dataset
-from device.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
+from device.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file
 from device.labels import EMOTIONS, NUM_CLASSES
 from device.metrics import classification_metrics
 from train.recipes import VARIANTS, Recipe
@@ -166,7 +166,7 @@ def _teacher_fingerprint(runs_root: Path, teachers: tuple[str, ...], arrays: tup
     for name in teachers:
         h.update(name.encode())
         path = Path(runs_root) / name / "best.keras"
-        h.update(hashlib.sha256(path.read_bytes()).digest() if path.exists() else b"missing")
+        h.update(bytes.fromhex(sha256_file(path)) if path.exists() else b"missing")
     for x in arrays:
         h.update(str(x.shape).encode())
         h.update(np.ascontiguousarray(x).tobytes())

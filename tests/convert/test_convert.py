@@ -10,7 +10,7 @@ import pytest
 from synthetic import synthetic_images, write_fer_csv
 
 from convert.__main__ import main as convert_main
-from convert.pipeline import sha256_file
+from device.fileio import sha256_file
 from device.classifier import ClassifierOptions, EmotionClassifier
 from device.formats import FORMATS, model_path
 from train.__main__ import main as train_main

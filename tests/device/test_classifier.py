@@ -124,3 +124,39 @@ def test_mirror_average_is_the_mean_of_face_and_mirror(any_model: Path, faces) -
     symmetric = np.concatenate([x[:, :, :24], x[:, :, :24][:, :, ::-1]], axis=2)
     np.testing.assert_allclose(mirrored.predict_proba(symmetric), plain.predict_proba(symmetric), atol=1e-6)
     assert mirrored.predict_proba(x[:0]).shape == (0, 7)
+
+
+def _with_manifest(tmp_path: Path, model: Path, **entry) -> Path:
+    import shutil
+
+    from device.fileio import atomic_write_json, sha256_file
+
+    path = tmp_path / model.name
+    shutil.copyfile(model, path)
+    atomic_write_json(tmp_path / "manifest.json",
+                      {"models": [{"file": path.name, "sha256": sha256_file(path), **entry}]})
+    return path
+
+
+def test_mirror_average_is_skipped_when_the_manifest_says_the_graph_does_it(tmp_path: Path, float_model: Path,
+                                                                            faces) -> None:
+    x, _ = faces
+    path = _with_manifest(tmp_path, float_model, mirror_average=True)
+    clf = EmotionClassifier(ClassifierOptions(path, 1, mirror_average=True))
+    assert clf.mirrors_in_graph and not clf.mirror_views
+    # The fixture model does not really mirror in its graph, so one view is visible in the scores.
+    np.testing.assert_allclose(clf.predict_proba(x), make(float_model).predict_proba(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("entry", [{"mirror_average": False}, {"mirror_average": True, "sha256": "0" * 64}])
+def test_mirror_flag_needs_a_true_entry_for_this_very_file(tmp_path: Path, float_model: Path, entry) -> None:
+    clf = EmotionClassifier(ClassifierOptions(_with_manifest(tmp_path, float_model, **entry), 1, mirror_average=True))
+    assert not clf.mirrors_in_graph and clf.mirror_views
+    assert not EmotionClassifier(ClassifierOptions(float_model)).mirrors_in_graph  # fixtures: no manifest
+
+
+def test_unreadable_manifest_beside_the_model(tmp_path: Path, float_model: Path) -> None:
+    path = _with_manifest(tmp_path, float_model)
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(ModelError, match=r"manifest\.json beside it is not readable JSON"):
+        make(path)

@@ -265,3 +265,19 @@ def test_duration_stops(monkeypatch, capsys, float_model: Path) -> None:
     fake_opener(monkeypatch, [FakeLiveSource(None)])
     summary = run_demo(options(float_model, duration=0.2))
     assert summary.stop_reason == "duration" and summary.frames >= 1 and summary.mean_fps > 0
+
+
+def test_mirror_average_on_a_model_that_mirrors_in_its_graph_is_skipped_with_a_note(
+        monkeypatch, capsys, tmp_path: Path, float_model: Path, astronaut_video: Path):
+    import shutil
+
+    from device.fileio import atomic_write_json, sha256_file
+
+    model = tmp_path / "m.tflite"
+    shutil.copyfile(float_model, model)
+    atomic_write_json(tmp_path / "manifest.json",
+                      {"models": [{"file": "m.tflite", "sha256": sha256_file(model), "mirror_average": True}]})
+    rc, out, err = run_main(capsys, "--source", str(astronaut_video), "--model", str(model), "--headless",
+                            "--max-frames", "1", "--mirror-average")
+    assert rc == 0 and len(json_lines(out)) == 1
+    assert "already averages each face with its mirror image" in err and "skipped" in err

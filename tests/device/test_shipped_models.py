@@ -69,3 +69,18 @@ def test_golden_astronaut_is_happy(manifest, repo_root, astronaut_bgr, assert_as
     assert_astronaut_face(face.box)
     assert face.label == "happy"
     assert face.probabilities[EMOTIONS.index("happy")] >= 0.6
+
+
+def test_manifest_mirror_flag_is_true_of_the_graph(manifest, repo_root):
+    """A model the manifest marks ``mirror_average`` scores a face and its mirror image alike (the graph averages
+    both views), and the classifier reads that flag, so ``--mirror-average`` does not run it twice."""
+    rng = np.random.default_rng(0)
+    faces = rng.integers(0, 256, size=(3, 48, 48), dtype=np.uint8)
+    faces[:, :, :24] //= 3  # left-right asymmetric
+    for e in manifest["models"]:
+        clf = EmotionClassifier(ClassifierOptions(repo_root / "models" / e["file"], mirror_average=True))
+        assert clf.mirrors_in_graph == bool(e.get("mirror_average")), e["file"]
+        if e.get("mirror_average"):
+            assert not clf.mirror_views
+            np.testing.assert_allclose(clf.predict_proba(faces), clf.predict_proba(faces[:, :, ::-1]), atol=1e-5,
+                                       err_msg=e["file"])
