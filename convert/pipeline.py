@@ -51,43 +51,68 @@ def tensor_contract(path: Path) -> dict:
     }
 
 
-def _teacher_budget(runs_root: Path, teachers: dict | None) -> str:
-    """", after teacher runs A (N min) and B (M min)" for a distilled model: its cost includes its teachers'."""
-    if not teachers:
-        return ""
-    parts = []
-    for name in teachers.get("runs", []):
+def _prior_runs(runs_root: Path, config: dict) -> list[str]:
+    """Every run a run needed first (its starting run, its teachers, theirs in turn), each once, from config.json."""
+    found: list[str] = []
+    pending = [((config.get("init_from") or {}).get("run")), *((config.get("teachers") or {}).get("runs", []))]
+    while pending:
+        name = pending.pop(0)
+        if not name or name in found:
+            continue
+        found.append(name)
+        p = runs_root / name / "config.json"
+        if p.exists():
+            prior = json.loads(p.read_text())
+            pending += [(prior.get("init_from") or {}).get("run"), *((prior.get("teachers") or {}).get("runs", []))]
+    return found
+
+
+def _prior_walls(runs_root: Path, config: dict) -> list[tuple[str, float | None]]:
+    """(run, training wall seconds or None) for each run in :func:`_prior_runs`."""
+    walls = []
+    for name in _prior_runs(runs_root, config):
         p = runs_root / name / "metrics.json"
-        wall = json.loads(p.read_text()).get("train_wall_s") if p.exists() else None
-        parts.append(f"{name} ({wall / 60:.0f} min)" if wall else f"{name} (time unknown)")
-    return f", after its teacher runs {' and '.join(parts)}"
+        walls.append((name, json.loads(p.read_text()).get("train_wall_s") if p.exists() else None))
+    return walls
+
+
+def _budget(info: dict, own_wall_s: float, prior: list[tuple[str, float | None]]) -> str:
+    """The training budget in words: this run's epochs and wall time, and the runs it needed first."""
+    text = (f"{info.get('epochs')} epochs of the {info.get('recipe')} recipe, {own_wall_s / 60:.0f} min wall on "
+            f"{info.get('threads')} CPU thread(s) of {info.get('host')}"
+            + (f" with GPUs {info['gpus']}" if info.get("gpus") else ", no GPU"))
+    if prior:
+        parts = [f"{name} ({wall / 60:.0f} min)" if wall else f"{name} (time unknown)" for name, wall in prior]
+        total = own_wall_s + sum(wall or 0.0 for _, wall in prior)
+        text += f", after the runs it needed first: {', '.join(parts)}; {total / 60:.0f} min in all"
+    return text
 
 
 def _training_info(checkpoint: Path) -> dict:
     run = checkpoint.parent
     info: dict = {"run_dir": str(run)}
+    config: dict = {}
     for name in ("config.json", "metrics.json"):
         p = run / name
         if p.exists():
             data = json.loads(p.read_text())
             if name == "config.json":
+                config = data
                 info.update({k: data.get(k) for k in ("command", "host", "platform", "seed", "variant", "tensorflow")})
                 info["recipe"] = data.get("recipe", {}).get("name")
                 info["epochs"] = data.get("recipe", {}).get("epochs")
                 info["threads"] = data.get("threads")
                 info["gpus"] = data.get("gpus")
                 info["teachers"] = data.get("teachers")
+                info["init_from"] = data.get("init_from")
             else:
                 info["completed_epochs"] = data.get("completed_epochs")
                 info["best_epoch"] = data.get("best_epoch")
                 info["train_wall_s"] = data.get("train_wall_s")
-                info["budget"] = (
-                    f"{info.get('epochs')} epochs of the {info.get('recipe')} recipe, "
-                    f"{data.get('train_wall_s', 0) / 60:.0f} min wall on {info.get('threads')} CPU thread(s) "
-                    f"of {info.get('host')}"
-                    + (f" with GPUs {info['gpus']}" if info.get("gpus") else ", no GPU")
-                    + _teacher_budget(run.parent.parent, info.get("teachers"))
-                )
+                own = data.get("train_wall_s") or 0.0
+                prior = _prior_walls(run.parent.parent, config)
+                info["budget"] = _budget(info, own, prior)
+                info["total_train_min"] = round((own + sum(w or 0.0 for _, w in prior)) / 60, 1)
                 info["keras_metrics"] = {
                     s: {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"]} for s, m in data.get("splits", {}).items()
                 }

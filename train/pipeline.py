@@ -7,37 +7,59 @@ from pathlib import Path
 
 from device.dataset import Dataset, load_fer2013
 from train.recipes import RECIPES, VARIANTS, Recipe
-from train.trainer import RunSpec, check_run_config, train_variant
+from train.trainer import RunSpec, check_run_config, init_run_name, train_variant
 
 
 class TeacherError(ValueError):
-    """A recipe names a teacher run that cannot be parsed into a recipe, epochs, variant and seed."""
+    """A recipe names a teacher (or starting) run that cannot be parsed into a recipe, epochs, variant and seed."""
 
 
 _TEACHER = re.compile(r"^(?P<recipe>.+)-(?P<epochs>\d+)ep/(?P<variant>[a-z]+)-seed(?P<seed>\d+)$")
 
 
+def _run_spec(recipe: Recipe, role: str, name: str, runs_root: Path, threads: int, command: str) -> RunSpec:
+    """The run in folder ``<recipe>-<E>ep/<variant>-seed<S>`` that ``recipe`` needs as its ``role``."""
+    m = _TEACHER.match(name)
+    if not m or m["recipe"] not in RECIPES or m["variant"] not in VARIANTS:
+        raise TeacherError(
+            f"recipe {recipe.name!r}: {role} {name!r} is not <recipe>-<epochs>ep/<variant>-seed<seed> "
+            f"with a recipe of {sorted(RECIPES)} and a variant of {list(VARIANTS)}"
+        )
+    return RunSpec(recipe=RECIPES[m["recipe"]].with_epochs(int(m["epochs"])), variant=m["variant"],
+                   seed=int(m["seed"]), runs_root=runs_root, threads=threads, command=command)
+
+
 def teacher_specs(recipe: Recipe, runs_root: Path, threads: int = 0, command: str = "") -> list[RunSpec]:
     """The runs a distilling recipe learns from, parsed from folder names ``<recipe>-<E>ep/<variant>-seed<S>``."""
-    specs = []
-    for name in recipe.teachers:
-        m = _TEACHER.match(name)
-        if not m or m["recipe"] not in RECIPES or m["variant"] not in VARIANTS:
-            raise TeacherError(
-                f"recipe {recipe.name!r}: teacher {name!r} is not <recipe>-<epochs>ep/<variant>-seed<seed> "
-                f"with a recipe of {sorted(RECIPES)} and a variant of {list(VARIANTS)}"
-            )
-        teacher = RECIPES[m["recipe"]].with_epochs(int(m["epochs"]))
-        specs.append(RunSpec(recipe=teacher, variant=m["variant"], seed=int(m["seed"]), runs_root=runs_root,
-                             threads=threads, command=command))
-    return specs
+    return [_run_spec(recipe, "teacher", name, runs_root, threads, command) for name in recipe.teachers]
 
 
-def _train_teachers(recipe: Recipe, ds: Dataset, runs_root: Path, threads: int, command: str) -> None:
-    """Train (or resume) whichever teacher runs are not complete yet, their own teachers first."""
-    for spec in teacher_specs(recipe, runs_root, threads, command):
-        _train_teachers(spec.recipe, ds, runs_root, threads, command)
-        print(f"== teacher of {recipe.name}: {spec.recipe.name} / {spec.variant} / seed {spec.seed} -> {spec.run_dir}")
+def init_spec(recipe: Recipe, variant: str, seed: int, runs_root: Path, threads: int = 0,
+              command: str = "") -> RunSpec | None:
+    """The run whose best checkpoint a fine-tuning recipe starts from (for this variant and seed), if any."""
+    if not recipe.init_from:
+        return None
+    return _run_spec(recipe, "init_from", init_run_name(recipe, variant, seed), runs_root, threads, command)
+
+
+def prerequisite_specs(recipe: Recipe, variants: tuple[str, ...], seed: int, runs_root: Path, threads: int = 0,
+                       command: str = "") -> list[RunSpec]:
+    """Every run ``recipe`` needs before its own runs (teachers, starting checkpoints), theirs first, no repeats."""
+    needed = teacher_specs(recipe, runs_root, threads, command)
+    needed += [s for v in variants if (s := init_spec(recipe, v, seed, runs_root, threads, command)) is not None]
+    ordered: list[RunSpec] = []
+    for spec in needed:
+        for dep in [*prerequisite_specs(spec.recipe, (spec.variant,), spec.seed, runs_root, threads, command), spec]:
+            if all(dep.run_dir != o.run_dir for o in ordered):
+                ordered.append(dep)
+    return ordered
+
+
+def _train_prerequisites(recipe: Recipe, variants: tuple[str, ...], seed: int, ds: Dataset, runs_root: Path,
+                         threads: int, command: str) -> None:
+    """Train (or resume) whichever runs ``recipe`` needs that are not complete yet, their own needs first."""
+    for spec in prerequisite_specs(recipe, variants, seed, runs_root, threads, command):
+        print(f"== needed by {recipe.name}: {spec.recipe.name} / {spec.variant} / seed {spec.seed} -> {spec.run_dir}")
         train_variant(spec, ds)  # a complete run is skipped, an interrupted one resumes
 
 
@@ -53,13 +75,13 @@ def train_and_report(
 ) -> dict[str, dict]:
     specs = [RunSpec(recipe=recipe, variant=v, seed=seed, runs_root=runs_root, threads=threads, command=command)
              for v in variants]
-    teachers = teacher_specs(recipe, runs_root, threads, command)
-    for spec in specs + teachers:  # a stale run folder fails now, not after the data has loaded and a run has trained
+    needed = prerequisite_specs(recipe, variants, seed, runs_root, threads, command)
+    for spec in specs + needed:  # a stale run folder fails now, not after the data has loaded and a run has trained
         check_run_config(spec.run_dir, spec.recipe)
     ds = load_fer2013(data, seed=seed)
     for note in ds.notes:
         print(f"note: {note}")
-    _train_teachers(recipe, ds, runs_root, threads, command)
+    _train_prerequisites(recipe, variants, seed, ds, runs_root, threads, command)
     results = {}
     for spec in specs:
         variant = spec.variant

@@ -17,12 +17,21 @@ from device.paths import project_root, shown
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
-def _teachers(training: dict) -> str:
-    t = training.get("teachers")
-    if not t:
+def _lineage(training: dict) -> str:
+    """", fine-tuned from `A`, distilled from `B` + `C` (...); N min with the runs it needed first" or ""."""
+    init, t = training.get("init_from"), training.get("teachers")
+    parts = []
+    if init:
+        start = f" ({100 * init['val_accuracy']:.2f}% on val)" if init.get("val_accuracy") is not None else ""
+        parts.append(f"fine-tuned from `{init['run']}`{start}")
+    if t:
+        parts.append(f"distilled from {' + '.join(f'`{r}`' for r in t['runs'])} (their ensemble: "
+                     f"{100 * t['val_accuracy']:.2f}% on val)")
+    if not parts:
         return ""
-    return (f", distilled from {' + '.join(f'`{r}`' for r in t['runs'])} (their ensemble: "
-            f"{100 * t['val_accuracy']:.2f}% on val); full budget in the manifest")
+    total = training.get("total_train_min")
+    total_text = f"; {total:.0f} min with the runs it needed first" if total else ""
+    return f", {', '.join(parts)}{total_text}; full budget in the manifest"
 
 
 def models_section(manifest: dict, models_dir: str) -> list[str]:
@@ -41,7 +50,7 @@ def models_section(manifest: dict, models_dir: str) -> list[str]:
         "PrivateTest is withheld). Trained by:",
         "",
         *[f"- {v}: `{t.get('command')}` on `{t.get('host')}` ({t.get('platform')}), {t.get('completed_epochs')} "
-          f"epochs in {t.get('train_wall_s', 0) / 60:.0f} min{_teachers(t)}" for v, t in trained.items()],
+          f"epochs in {t.get('train_wall_s', 0) / 60:.0f} min{_lineage(t)}" for v, t in trained.items()],
         "",
         "views 2: the model classifies each face and its mirror image as one batch and outputs the mean scores "
         "(`python -m convert --mirror`, the default; its Keras reference is the same mirrored graph); views 1: one "

@@ -59,6 +59,11 @@ def run_dir(runs_root: Path, recipe: str, epochs: int, variant: str, seed: int) 
     return Path(runs_root) / f"{recipe}-{epochs}ep" / f"{variant}-seed{seed}"
 
 
+def init_run_name(recipe: Recipe, variant: str, seed: int) -> str:
+    """The run folder (under the runs root) whose best checkpoint a fine-tuning recipe starts from."""
+    return recipe.init_from.format(variant=variant, seed=seed)
+
+
 def check_run_config(out: Path, recipe: Recipe) -> None:
     """Refuse to resume or reuse ``out`` when its ``config.json`` records a different recipe (a stale run folder).
 
@@ -204,7 +209,9 @@ def _lr_schedule(keras, recipe: Recipe, steps_per_epoch: int):
         return recipe.learning_rate
     if recipe.schedule == "cosine":
         total = max(1, recipe.epochs * steps_per_epoch)
-        warmup = min(steps_per_epoch, total // 2)
+        warmup = min(recipe.warmup_epochs * steps_per_epoch, total // 2)
+        if warmup == 0:
+            return keras.optimizers.schedules.CosineDecay(recipe.learning_rate, decay_steps=total, alpha=0.0)
         return keras.optimizers.schedules.CosineDecay(
             initial_learning_rate=recipe.learning_rate / 10,
             decay_steps=max(1, total - warmup),
@@ -250,6 +257,7 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
 
     keras.utils.set_random_seed(spec.seed)
     recipe = spec.recipe
+    init = _init_info(spec)  # a missing starting checkpoint fails before the teachers predict
     weights = class_weights(ds.splits["train"].y) if spec.variant == "weighted" else None
     steps = int(np.ceil(len(ds.splits["train"]) / recipe.batch_size))
     targets, teacher_info = None, None
@@ -274,6 +282,7 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
         "data_notes": ds.notes,
         "class_weights": {EMOTIONS[k]: v for k, v in weights.items()} if weights else None,
         "teachers": teacher_info,
+        "init_from": init,
         "command": spec.command or " ".join(["python", "-m", "train", *sys.argv[1:]]),
         "host": socket.gethostname(),
         "platform": platform.platform(),
@@ -287,6 +296,8 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
 
     with strategy.scope():
         model = build_model(recipe)
+        if init:
+            _load_init_weights(model, spec.runs_root / init["run"] / "best.keras")
         model.compile(
             optimizer=keras.optimizers.AdamW(
                 learning_rate=_lr_schedule(keras, recipe, steps), weight_decay=recipe.weight_decay
@@ -328,6 +339,35 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
         verbose=(1 if sys.stdout.isatty() else 2) if verbose is None else verbose,
     )
     return evaluate_run(out, ds, _read_log(out / "log.csv"))
+
+
+def _init_info(spec: RunSpec) -> dict | None:
+    """What a fine-tuning run starts from: the run, its checkpoint's sha256 and the run's own metrics and budget."""
+    if not spec.recipe.init_from:
+        return None
+    name = init_run_name(spec.recipe, spec.variant, spec.seed)
+    checkpoint = spec.runs_root / name / "best.keras"
+    if not checkpoint.is_file():
+        raise RunMismatchError(
+            f"recipe {spec.recipe.name!r} starts from {checkpoint}, which does not exist: train run {name} first "
+            "(make train trains it when it is missing)"
+        )
+    info: dict = {"run": name, "checkpoint_sha256": sha256_file(checkpoint)}
+    metrics = spec.runs_root / name / "metrics.json"
+    if metrics.is_file():
+        done = json.loads(metrics.read_text())
+        info["train_wall_s"] = done.get("train_wall_s")
+        info["val_accuracy"] = done.get("splits", {}).get("val", {}).get("accuracy")
+    return info
+
+
+def _load_init_weights(model, checkpoint: Path) -> None:
+    """Copy the weights of ``checkpoint`` into ``model`` (this recipe's architecture); a mismatch is an error."""
+    source = keras.models.load_model(checkpoint)
+    try:
+        model.set_weights(source.get_weights())
+    except ValueError as exc:
+        raise RunMismatchError(f"{checkpoint}: its model does not match this recipe's architecture ({exc})") from exc
 
 
 class EpochTimer(keras.callbacks.Callback):

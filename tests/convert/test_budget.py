@@ -1,4 +1,4 @@
-"""A distilled model's budget in the manifest names its teacher runs and their training time."""
+"""A distilled or fine-tuned model's budget in the manifest names the runs it needed first and their training time."""
 
 from __future__ import annotations
 
@@ -25,10 +25,34 @@ def test_budget_includes_the_teachers(tmp_path):
                 {"train_wall_s": 6000.0, "completed_epochs": 60, "best_epoch": 55, "splits": {}})
     info = _training_info(ckpt)
     assert info["budget"] == (
-        "60 epochs of the distilled recipe, 100 min wall on 2 CPU thread(s) of h, no GPU, after its teacher runs "
-        "wide-40ep/unweighted-seed0 (77 min) and compact-50ep/unweighted-seed0 (time unknown)"
+        "60 epochs of the distilled recipe, 100 min wall on 2 CPU thread(s) of h, no GPU, after the runs it needed "
+        "first: wide-40ep/unweighted-seed0 (77 min), compact-50ep/unweighted-seed0 (time unknown); 177 min in all"
     )
     assert info["teachers"]["runs"][0] == "wide-40ep/unweighted-seed0"
+    assert info["total_train_min"] == 177.0
+
+
+def test_fine_tuned_budget_counts_its_starting_run_and_every_teacher_once(tmp_path):
+    runs = tmp_path / "runs"
+    _run(runs / "wide-40ep" / "unweighted-seed0", {"recipe": {"name": "wide"}}, {"train_wall_s": 600.0})
+    _run(runs / "distilled-60ep" / "weighted-seed0",
+         {"recipe": {"name": "distilled"}, "teachers": {"runs": ["wide-40ep/unweighted-seed0"]}},
+         {"train_wall_s": 1200.0})
+    _run(runs / "distilled-60ep" / "unweighted-seed0",
+         {"recipe": {"name": "distilled"}, "teachers": {"runs": ["wide-40ep/unweighted-seed0"]}},
+         {"train_wall_s": 1800.0})
+    ckpt = _run(runs / "finetuned-4ep" / "weighted-seed0",
+                {"recipe": {"name": "finetuned", "epochs": 4}, "host": "h", "threads": 2, "gpus": [],
+                 "init_from": {"run": "distilled-60ep/weighted-seed0"},
+                 "teachers": {"runs": ["distilled-60ep/unweighted-seed0", "wide-40ep/unweighted-seed0"]}},
+                {"train_wall_s": 300.0, "splits": {}})
+    info = _training_info(ckpt)
+    assert info["budget"] == (
+        "4 epochs of the finetuned recipe, 5 min wall on 2 CPU thread(s) of h, no GPU, after the runs it needed "
+        "first: distilled-60ep/weighted-seed0 (20 min), distilled-60ep/unweighted-seed0 (30 min), "
+        "wide-40ep/unweighted-seed0 (10 min); 65 min in all"
+    )
+    assert info["init_from"]["run"] == "distilled-60ep/weighted-seed0" and info["total_train_min"] == 65.0
 
 
 def test_plain_run_budget_has_no_teachers(tmp_path):

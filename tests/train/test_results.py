@@ -42,3 +42,18 @@ def test_models_section_lists_each_conversion_and_the_teachers():
     assert "distilled from `wide-40ep/unweighted-seed0` (their ensemble: 66.15% on val)" in text
     assert "| unweighted_int8.tflite | 2 | 2.0 | 66.00 | +1.00 | 60.00 | 98.00 | 64.20 | 60 (50) | 10 min |" in text
     assert "| weighted_int8.tflite | 1 | 2.0 | 66.00 |" in text
+
+
+def test_models_section_names_the_starting_run_and_the_whole_budget():
+    training = {"command": "python -m train --recipe finetuned", "host": "h", "platform": "p",
+                "completed_epochs": 4, "best_epoch": 4, "train_wall_s": 360.0, "total_train_min": 390.4,
+                "init_from": {"run": "distilled-60ep/unweighted-seed0", "val_accuracy": 0.6567},
+                "teachers": {"runs": ["wide-40ep/unweighted-seed0"], "val_accuracy": 0.6687},
+                "keras_metrics": {"val": {"accuracy": 0.68}}}
+    entry = {"variant": "unweighted", "format": "int8", "file": "unweighted_int8.tflite", "size_bytes": 2048,
+             "conversion": {"command": "convert"}, "training": training,
+             "accuracy": {"val": {"accuracy": 0.68, "macro_f1": 0.6, "agreement": 0.98}},
+             "keras": {"val": {"accuracy": 0.68}}, "mirror_average": True}
+    text = "\n".join(results.models_section({"host": "h", "models": [entry]}, "models"))
+    assert ("4 epochs in 6 min, fine-tuned from `distilled-60ep/unweighted-seed0` (65.67% on val), distilled from "
+            "`wide-40ep/unweighted-seed0` (their ensemble: 66.87% on val); 390 min with the runs it needed first") in text
