@@ -170,6 +170,19 @@ FINETUNED = replace(
     init_from="distilled-60ep/{variant}-seed{seed}",
 )
 
+# The same tail on the default recipe's runs, without teachers: is the gain the tail's or the distillation's?
+WIDE_TAIL = replace(
+    FINETUNED,
+    name="wide-tail",
+    description=(
+        "The wide-40ep run of the same variant, fine-tuned for 4 epochs like 'finetuned' (AdamW lr 3e-4 cosine to "
+        "zero, batch 64, flips only) but on the labels alone, no teachers: the default recipe plus about 6 minutes."
+    ),
+    teachers=(),
+    distill_weight=0.0,
+    init_from="wide-40ep/{variant}-seed{seed}",
+)
+
 # A tiny recipe for tests and smoke runs: same code paths, seconds per epoch.
 TINY = replace(
     COMPACT,
@@ -182,6 +195,6 @@ TINY = replace(
     learning_rate=3e-2,
 )
 
-RECIPES: dict[str, Recipe] = {r.name: r for r in (WIDE, DISTILLED, DISTILLED2, FINETUNED, COMPACT, PAPER, TINY)}
+RECIPES: dict[str, Recipe] = {r.name: r for r in (WIDE, WIDE_TAIL, DISTILLED, DISTILLED2, FINETUNED, COMPACT, PAPER, TINY)}
 DEFAULT_RECIPE = WIDE.name  # what `make train`, `python -m train` and `python -m convert` use
 STUDY_RECIPE = COMPACT.name  # what `make study` uses: 3 seeds x 2 variants must fit a session
