@@ -257,7 +257,7 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
 
     keras.utils.set_random_seed(spec.seed)
     recipe = spec.recipe
-    init = _init_info(spec)  # a missing starting checkpoint fails before the teachers predict
+    init = _init_info(spec)  # a missing or changed starting checkpoint fails before the teachers predict
     weights = class_weights(ds.splits["train"].y) if spec.variant == "weighted" else None
     steps = int(np.ceil(len(ds.splits["train"]) / recipe.batch_size))
     targets, teacher_info = None, None
@@ -353,6 +353,14 @@ def _init_info(spec: RunSpec) -> dict | None:
             "(make train trains it when it is missing)"
         )
     info: dict = {"run": name, "checkpoint_sha256": sha256_file(checkpoint)}
+    recorded_path = spec.run_dir / "config.json"
+    if recorded_path.exists() and (spec.run_dir / "log.csv").exists():
+        recorded = (json.loads(recorded_path.read_text()).get("init_from") or {}).get("checkpoint_sha256")
+        if recorded and recorded != info["checkpoint_sha256"]:
+            raise RunMismatchError(
+                f"{spec.run_dir}: this run started from another {checkpoint} (sha256 {recorded[:12]}..., now "
+                f"{info['checkpoint_sha256'][:12]}...): its starting run was retrained; move the folder away to start afresh"
+            )
     metrics = spec.runs_root / name / "metrics.json"
     if metrics.is_file():
         done = json.loads(metrics.read_text())

@@ -84,3 +84,14 @@ def test_cosine_schedule_warms_up_only_when_asked(warmup):
     assert last == pytest.approx(0.0, abs=1e-9)
     if warmup:
         assert float(schedule(10)) == pytest.approx(1e-3)
+
+
+def test_a_run_whose_starting_checkpoint_changed_is_not_resumed(tmp_path, data):
+    runs = tmp_path / "runs"
+    train_and_report(data, FROZEN, ("unweighted",), seed=0, runs_root=runs, report=False)
+    child = runs / "ft-1ep" / "unweighted-seed0"
+    (child / "metrics.json").unlink()  # as if interrupted: the next call would resume it
+    parent = runs / "tiny-1ep" / "unweighted-seed0" / "best.keras"
+    parent.write_bytes(parent.read_bytes() + b"\0")  # the starting run was retrained meanwhile
+    with pytest.raises(RunMismatchError, match="its starting run was retrained"):
+        train_and_report(data, FROZEN, ("unweighted",), seed=0, runs_root=runs, report=False)
