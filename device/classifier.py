@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -128,11 +129,18 @@ class EmotionClassifier:
             self._interpreter.resize_tensor_input(self._in["index"], list(EXPECTED_INPUT))
             self._interpreter.allocate_tensors()
         self._buffer = np.zeros(EXPECTED_INPUT, dtype=self.input_dtype)
-        self.mirrors_in_graph = mirrors_in_graph(path)
+        if options.mirror_average:
+            _ = self.mirrors_in_graph  # a broken manifest.json fails at load time, not at the first face
+
+    @cached_property
+    def mirrors_in_graph(self) -> bool:
+        """:func:`mirrors_in_graph` for this model, read (and the file hashed) only when first asked."""
+        return mirrors_in_graph(self.model_path)
 
     @property
     def mirror_views(self) -> bool:
-        """Whether ``predict_proba`` runs the mirror image as a second view (asked for, and not already in the graph)."""
+        """Whether ``predict_proba`` runs the mirror image as a second view (asked for, and not already in the graph);
+        the manifest is only consulted when the second view is asked for."""
         return self.options.mirror_average and not self.mirrors_in_graph
 
     @property

@@ -14,12 +14,12 @@ class TeacherError(ValueError):
     """A recipe names a teacher (or starting) run that cannot be parsed into a recipe, epochs, variant and seed."""
 
 
-_TEACHER = re.compile(r"^(?P<recipe>.+)-(?P<epochs>\d+)ep/(?P<variant>[a-z]+)-seed(?P<seed>\d+)$")
+_RUN_NAME = re.compile(r"^(?P<recipe>.+)-(?P<epochs>\d+)ep/(?P<variant>[a-z]+)-seed(?P<seed>\d+)$")
 
 
 def _run_spec(recipe: Recipe, role: str, name: str, runs_root: Path, threads: int, command: str) -> RunSpec:
     """The run in folder ``<recipe>-<E>ep/<variant>-seed<S>`` that ``recipe`` needs as its ``role``."""
-    m = _TEACHER.match(name)
+    m = _RUN_NAME.match(name)
     if not m or m["recipe"] not in RECIPES or m["variant"] not in VARIANTS:
         raise TeacherError(
             f"recipe {recipe.name!r}: {role} {name!r} is not <recipe>-<epochs>ep/<variant>-seed<seed> "

@@ -159,4 +159,5 @@ def test_unreadable_manifest_beside_the_model(tmp_path: Path, float_model: Path)
     path = _with_manifest(tmp_path, float_model)
     (tmp_path / "manifest.json").write_text("{not json")
     with pytest.raises(ModelError, match=r"manifest\.json beside it is not readable JSON"):
-        make(path)
+        EmotionClassifier(ClassifierOptions(path, 1, mirror_average=True))
+    assert make(path).predict_proba(np.zeros((1, 48, 48))).shape == (1, 7)  # not consulted without mirroring
