@@ -170,6 +170,20 @@ FINETUNED = replace(
     init_from="distilled-60ep/{variant}-seed{seed}",
 )
 
+# The same tail with half the base recipe's geometric augmentation: the flip-only tail made the model lose more
+# accuracy when the face box is 15% smaller or larger (the benchmark's jitter table); does a milder tail keep both?
+FINETUNED_MILD = replace(
+    FINETUNED,
+    name="finetuned-mild",
+    description=(
+        "Like 'finetuned' (4 epochs from the distilled-60ep run, lr 3e-4 cosine, batch 64, same teachers) but with "
+        "half the base recipe's geometric augmentation in the tail: +-5 degree rotations, 5% shifts and zoom."
+    ),
+    rotation_deg=5.0,
+    translate=0.05,
+    zoom=0.05,
+)
+
 # The product's default: the wide run plus the same tail, without teachers (so the gain is the tail's, not the
 # distillation's): on PublicTest 64.50% -> 66.43% (unweighted) and 61.99% -> 62.97% (weighted), about 7 minutes each.
 WIDE_TAIL = replace(
@@ -197,6 +211,6 @@ TINY = replace(
     learning_rate=3e-2,
 )
 
-RECIPES: dict[str, Recipe] = {r.name: r for r in (WIDE, WIDE_TAIL, DISTILLED, DISTILLED2, FINETUNED, COMPACT, PAPER, TINY)}
+RECIPES: dict[str, Recipe] = {r.name: r for r in (WIDE, WIDE_TAIL, DISTILLED, DISTILLED2, FINETUNED, FINETUNED_MILD, COMPACT, PAPER, TINY)}
 DEFAULT_RECIPE = WIDE_TAIL.name  # what `make train`, `python -m train` and `python -m convert` use
 STUDY_RECIPE = COMPACT.name  # what `make study` uses: 3 seeds x 2 variants must fit a session
