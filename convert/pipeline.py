@@ -76,15 +76,14 @@ def _prior_walls(runs_root: Path, config: dict) -> list[tuple[str, float | None]
     return walls
 
 
-def _budget(info: dict, own_wall_s: float, prior: list[tuple[str, float | None]]) -> str:
+def _budget(info: dict, own_wall_s: float, prior: list[tuple[str, float | None]], total_s: float) -> str:
     """The training budget in words: this run's epochs and wall time, and the runs it needed first."""
     text = (f"{info.get('epochs')} epochs of the {info.get('recipe')} recipe, {own_wall_s / 60:.0f} min wall on "
             f"{info.get('threads')} CPU thread(s) of {info.get('host')}"
             + (f" with GPUs {info['gpus']}" if info.get("gpus") else ", no GPU"))
     if prior:
         parts = [f"{name} ({wall / 60:.0f} min)" if wall else f"{name} (time unknown)" for name, wall in prior]
-        total = own_wall_s + sum(wall or 0.0 for _, wall in prior)
-        text += f", after the runs it needed first: {', '.join(parts)}; {total / 60:.0f} min in all"
+        text += f", after the runs it needed first: {', '.join(parts)}; {total_s / 60:.0f} min in all"
     return text
 
 
@@ -111,8 +110,9 @@ def _training_info(checkpoint: Path) -> dict:
                 info["train_wall_s"] = data.get("train_wall_s")
                 own = data.get("train_wall_s") or 0.0
                 prior = _prior_walls(run.parent.parent, config)
-                info["budget"] = _budget(info, own, prior)
-                info["total_train_min"] = round((own + sum(w or 0.0 for _, w in prior)) / 60, 1)
+                total = own + sum(w or 0.0 for _, w in prior)
+                info["budget"] = _budget(info, own, prior, total)
+                info["total_train_min"] = round(total / 60, 1)
                 info["keras_metrics"] = {
                     s: {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"]} for s, m in data.get("splits", {}).items()
                 }

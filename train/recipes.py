@@ -100,12 +100,13 @@ COMPACT = Recipe(
     zoom=0.1,
 )
 
-# The product's default: the compact recipe a third wider (1.8x the cost per image) for 40 epochs instead of 50.
+# The base of the product's default: the compact recipe a third wider (1.8x the cost per image), 40 epochs not 50.
 WIDE = replace(
     COMPACT,
     name="wide",
     description=(
-        "feredge's default recipe: the compact recipe with 32/64/128/256 filters (576k parameters) and 40 epochs, "
+        "feredge's base recipe (the default, wide-tail, adds a 4-epoch tail): the compact recipe with 32/64/128/256 "
+        "filters (576k parameters) and 40 epochs, "
         "77 minutes per variant measured on the 2-core development CPU."
     ),
     widths=(32, 64, 128, 256),
@@ -156,7 +157,7 @@ FINETUNED = replace(
         "The distilled-60ep run of the same variant, fine-tuned for 4 epochs: AdamW lr 3e-4 cosine to zero without "
         "warm-up, batch 64, flips only (no rotation, shift or zoom), targets half the one-hot label and half the "
         "softened average of the distilled-60ep, wide-40ep and compact-50ep unweighted runs. Needs those runs "
-        "(trains them first); about 6 minutes per variant on top of them here."
+        "(trains them first); 7-8 minutes per variant on top of them here."
     ),
     epochs=4,
     batch_size=64,
@@ -211,6 +212,8 @@ TINY = replace(
     learning_rate=3e-2,
 )
 
-RECIPES: dict[str, Recipe] = {r.name: r for r in (WIDE, WIDE_TAIL, DISTILLED, DISTILLED2, FINETUNED, FINETUNED_MILD, COMPACT, PAPER, TINY)}
+RECIPES: dict[str, Recipe] = {
+    r.name: r for r in (WIDE, WIDE_TAIL, DISTILLED, DISTILLED2, FINETUNED, FINETUNED_MILD, COMPACT, PAPER, TINY)
+}
 DEFAULT_RECIPE = WIDE_TAIL.name  # what `make train`, `python -m train` and `python -m convert` use
 STUDY_RECIPE = COMPACT.name  # what `make study` uses: 3 seeds x 2 variants must fit a session
