@@ -198,7 +198,8 @@ def jitter_table(rows: list[dict]) -> list[str]:
         table.append([variant, fmt, _pct(base, 2)]
                      + [f"{_pct(mine[n]['accuracy'], 2)} ({mine[n]['delta_pp']:+.2f})" if n in mine else MISSING
                         for n in names])
-    return out + _table(["variant", "model", "crop as given", *names], table, ["---", "---"] + ["--:"] * (1 + len(names)))
+    aligns = ["---", "---"] + ["--:"] * (1 + len(names))
+    return out + _table(["variant", "model", "crop as given", *names], table, aligns)
 
 
 def latency_section(results: dict) -> list[str]:

@@ -53,8 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mirror-average", action="store_true",
                    help="also classify each face's mirror image and average the scores (2x classifier time; see the "
                    "benchmark report for what it buys per model). Models from `make convert` already do this in "
-                   "their graph (manifest.json: mirror_average), where this flag is skipped with a note; it is for one-view "
-                   "models (convert --no-mirror)")
+                   "their graph (manifest.json: mirror_average), where this flag is skipped with a note; it is "
+                   "for one-view models (convert --no-mirror)")
     p.add_argument(
         "--smoothing",
         type=_smoothing,

@@ -266,7 +266,8 @@ def run_demo(options: DemoOptions, out: TextIO | None = None, err: TextIO | None
     pipeline = build_pipeline(options)
     if options.mirror_average and pipeline.classifier.mirrors_in_graph:
         print(f"note: model {options.model} already averages each face with its mirror image in its graph "
-              "(manifest.json: mirror_average); --mirror-average would change nothing and is skipped", file=err, flush=True)
+              "(manifest.json: mirror_average); --mirror-average would change nothing and is skipped",
+              file=err, flush=True)
     show = False
     if not options.headless:
         problem = display_problem()

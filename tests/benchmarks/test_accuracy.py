@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from bench_helpers import make_models_dir
 from synthetic import synthetic_images
 

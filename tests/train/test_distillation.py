@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from synthetic import write_fer_csv
 
+import train.trainer as trainer
 from train.pipeline import TeacherError, train_and_report
 from train.recipes import RECIPES, TINY
-import train.trainer as trainer
 from train.trainer import cached_teacher_probs, distillation_targets, teacher_probs
 
 pytestmark = pytest.mark.slow

@@ -56,4 +56,5 @@ def test_models_section_names_the_starting_run_and_the_whole_budget():
              "keras": {"val": {"accuracy": 0.68}}, "mirror_average": True}
     text = "\n".join(results.models_section({"host": "h", "models": [entry]}, "models"))
     assert ("4 epochs in 6 min, fine-tuned from `distilled-60ep/unweighted-seed0` (65.67% on val), distilled from "
-            "`wide-40ep/unweighted-seed0` (their ensemble: 66.87% on val); 390 min with the runs it needed first") in text
+            "`wide-40ep/unweighted-seed0` (their ensemble: 66.87% on val); 390 min with the runs it needed first"
+            ) in text
