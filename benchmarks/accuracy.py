@@ -64,7 +64,9 @@ def keras_predict(checkpoint: Path, x: np.ndarray, mirror_average: bool = False)
     import keras
     import tensorflow as tf
 
-    model = keras.models.load_model(checkpoint, compile=False)
+    from train.models import load_float32
+
+    model = load_float32(checkpoint)
     views = (x, x[:, :, ::-1]) if mirror_average else (x,)
     probs = np.mean([np.asarray(model.predict(v.astype(np.float32), batch_size=256, verbose=0), dtype=np.float32)
                      for v in views], axis=0)

@@ -21,13 +21,13 @@ class ConversionError(RuntimeError):
 
 def load_checkpoint(path: Path):
     """Load a ``.keras`` checkpoint and check it honours the 48x48x1 -> 7 contract."""
-    import keras
+    from train.models import load_float32
 
     path = Path(path)
     if not path.is_file():
         raise ConversionError(f"{path}: checkpoint not found (run `make train` first, or pass --checkpoint)")
     try:
-        model = keras.models.load_model(path, compile=False)
+        model = load_float32(path)  # a mixed-precision checkpoint converts as float32
     except Exception as exc:  # keras raises many types for a damaged zip/h5
         raise ConversionError(f"{path}: unreadable Keras checkpoint ({type(exc).__name__}: {exc})") from exc
     in_shape = tuple(model.input_shape[1:])

@@ -2,39 +2,64 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 from keras import layers
 
 from device.labels import INPUT_SHAPE, NUM_CLASSES
 from train.recipes import Recipe
 
+PRECISIONS = ("float32", "mixed_bfloat16")
+
 
 def build_model(recipe: Recipe) -> keras.Model:
-    """Build the recipe's CNN. Normalisation (x/255) is the first layer, softmax the last."""
+    """Build the recipe's CNN. Normalisation (x/255) is the first layer, softmax the last (always float32)."""
+    if recipe.precision not in PRECISIONS:
+        raise ValueError(
+            f"recipe {recipe.name!r}: unknown precision {recipe.precision!r}, expected one of {PRECISIONS}"
+        )
+    dt = recipe.precision
     inputs = keras.Input(shape=INPUT_SHAPE, name="pixels")
-    x = layers.Rescaling(1.0 / 255.0, name="normalise")(inputs)
+    x = layers.Rescaling(1.0 / 255.0, name="normalise", dtype=dt)(inputs)
     for b, (width, n_convs) in enumerate(zip(recipe.widths, recipe.convs, strict=True)):
         for c in range(n_convs):
-            x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"b{b}_conv{c}")(x)
-            x = layers.BatchNormalization(momentum=recipe.bn_momentum, name=f"b{b}_bn{c}")(x)
-            x = layers.ReLU(name=f"b{b}_relu{c}")(x)
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"b{b}_conv{c}", dtype=dt)(x)
+            x = layers.BatchNormalization(momentum=recipe.bn_momentum, name=f"b{b}_bn{c}", dtype=dt)(x)
+            x = layers.ReLU(name=f"b{b}_relu{c}", dtype=dt)(x)
         if recipe.head == "flatten_dense" or b < len(recipe.widths) - 1:
-            x = layers.MaxPooling2D(name=f"b{b}_pool")(x)
+            x = layers.MaxPooling2D(name=f"b{b}_pool", dtype=dt)(x)
         if recipe.block_dropout:
-            x = layers.Dropout(recipe.block_dropout, name=f"b{b}_drop")(x)
+            x = layers.Dropout(recipe.block_dropout, name=f"b{b}_drop", dtype=dt)(x)
     if recipe.head == "flatten_dense":
-        x = layers.Flatten(name="flatten")(x)
-        x = layers.Dense(recipe.dense_units, use_bias=False, name="dense")(x)
-        x = layers.BatchNormalization(momentum=recipe.bn_momentum, name="dense_bn")(x)
-        x = layers.ReLU(name="dense_relu")(x)
+        x = layers.Flatten(name="flatten", dtype=dt)(x)
+        x = layers.Dense(recipe.dense_units, use_bias=False, name="dense", dtype=dt)(x)
+        x = layers.BatchNormalization(momentum=recipe.bn_momentum, name="dense_bn", dtype=dt)(x)
+        x = layers.ReLU(name="dense_relu", dtype=dt)(x)
     elif recipe.head == "gap":
-        x = layers.GlobalAveragePooling2D(name="gap")(x)
+        x = layers.GlobalAveragePooling2D(name="gap", dtype=dt)(x)
     else:
         raise ValueError(f"unknown head {recipe.head!r}, expected 'flatten_dense' or 'gap'")
     if recipe.head_dropout:
-        x = layers.Dropout(recipe.head_dropout, name="head_drop")(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+        x = layers.Dropout(recipe.head_dropout, name="head_drop", dtype=dt)(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=f"feredge_{recipe.name}")
+
+
+def load_float32(path: Path, compile: bool = False) -> keras.Model:
+    """Load a ``.keras`` checkpoint with every layer computing in float32.
+
+    A run trained in mixed precision saves layers that compute in bfloat16 (their weights are float32); evaluation,
+    conversion to TFLite and teachers use the float32 model the device will run. Float32 checkpoints load unchanged.
+    """
+    model = keras.models.load_model(path, compile=compile)
+    if all(layer.dtype_policy.name == "float32" for layer in model.layers):
+        return model
+    clone = keras.models.clone_model(
+        model, clone_function=lambda layer: layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
+    )
+    clone.set_weights(model.get_weights())
+    return clone
 
 
 def build_augmenter(recipe: Recipe, seed: int) -> keras.Sequential:

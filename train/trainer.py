@@ -27,6 +27,7 @@ from device.dataset import Dataset
 from device.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file
 from device.labels import EMOTIONS, NUM_CLASSES
 from device.metrics import classification_metrics
+from train.models import load_float32
 from train.recipes import VARIANTS, Recipe
 
 __all__ = ["VARIANTS", "RunMismatchError", "RunSpec", "check_run_config", "class_weights", "evaluate_run", "run_dir",
@@ -158,7 +159,7 @@ def teacher_probs(runs_root: Path, teachers: tuple[str, ...], *arrays: np.ndarra
                 f"{path}: teacher run {name!r} is missing; train it first (its folder name gives the recipe, "
                 "epochs, variant and seed: python -m train --recipe R --epochs E --variants V --seed S)"
             )
-        model = keras.models.load_model(path)
+        model = load_float32(path)
         for x, acc in zip(arrays, logs):
             for view in (x, x[:, :, ::-1]):
                 acc.append(np.log(np.clip(predict_probs(model, view), 1e-7, 1.0)))
@@ -359,7 +360,8 @@ def _init_info(spec: RunSpec) -> dict | None:
         if recorded and recorded != info["checkpoint_sha256"]:
             raise RunMismatchError(
                 f"{spec.run_dir}: this run started from another {checkpoint} (sha256 {recorded[:12]}..., now "
-                f"{info['checkpoint_sha256'][:12]}...): its starting run was retrained; move the folder away to start afresh"
+                f"{info['checkpoint_sha256'][:12]}...): its starting run was retrained; move the folder away to "
+                "start afresh"
             )
     metrics = spec.runs_root / name / "metrics.json"
     if metrics.is_file():
@@ -395,7 +397,7 @@ def evaluate_run(out: Path, ds: Dataset, history: list[dict]) -> dict:
     best = out / "best.keras"
     if not best.exists():
         raise FileNotFoundError(f"{best}: no best checkpoint was written (did training run at least one epoch?)")
-    model = keras.models.load_model(best)
+    model = load_float32(best)  # scored as the device runs it: float32 maths, whatever the training precision
     best_epoch = max(history, key=lambda r: r.get("val_accuracy", -1.0)) if history else {}
     result = {
         "run_dir": str(out),

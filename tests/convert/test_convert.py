@@ -10,9 +10,9 @@ import pytest
 from synthetic import synthetic_images, write_fer_csv
 
 from convert.__main__ import main as convert_main
-from device.fileio import sha256_file
 from device.classifier import ClassifierOptions, EmotionClassifier
-from device.formats import FORMATS, model_path
+from device.fileio import sha256_file
+from device.formats import FORMATS, FORMATS_BY_NAME, model_path
 from train.__main__ import main as train_main
 
 pytestmark = pytest.mark.slow
@@ -218,3 +218,22 @@ def test_entries_from_an_older_manifest_keep_the_command_that_wrote_them(trained
     by_file = {e["file"]: e for e in json.loads((out / "manifest.json").read_text())["models"]}
     assert by_file["unweighted_int8.tflite"]["conversion"]["command"] == "python -m convert --the-old-one"
     assert "--calibration-size 50" in by_file["weighted_int8.tflite"]["conversion"]["command"]
+
+
+def test_mixed_precision_checkpoint_converts_as_float32(tmp_path):
+    """A run trained in bfloat16 maths converts to a float32 .tflite that agrees with the float32 Keras model."""
+    from dataclasses import replace
+
+    from convert.converter import convert, load_checkpoint
+    from train.models import build_model
+    from train.recipes import RECIPES
+
+    path = tmp_path / "bf16.keras"
+    build_model(replace(RECIPES["tiny"], precision="mixed_bfloat16")).save(path)
+    model = load_checkpoint(path)
+    assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
+    out = tmp_path / "m.tflite"
+    out.write_bytes(convert(model, FORMATS_BY_NAME["float32"]))
+    x = np.random.default_rng(0).integers(0, 256, size=(6, 48, 48, 1)).astype("float32")
+    got = EmotionClassifier(ClassifierOptions(out, 1)).predict_proba(x[..., 0].astype(np.uint8))
+    np.testing.assert_allclose(got, model.predict(x, verbose=0), atol=1e-4)
