@@ -78,8 +78,9 @@ def _prior_walls(runs_root: Path, config: dict) -> list[tuple[str, float | None]
 
 def _budget(info: dict, own_wall_s: float, prior: list[tuple[str, float | None]], total_s: float) -> str:
     """The training budget in words: this run's epochs and wall time, and the runs it needed first."""
-    text = (f"{info.get('epochs')} epochs of the {info.get('recipe')} recipe, {own_wall_s / 60:.0f} min wall on "
-            f"{info.get('threads')} CPU thread(s) of {info.get('host')}"
+    maths = f" in {info['precision']} maths" if info.get("precision", "float32") != "float32" else ""
+    text = (f"{info.get('epochs')} epochs of the {info.get('recipe')} recipe{maths}, {own_wall_s / 60:.0f} min wall "
+            f"on {info.get('threads')} CPU thread(s) of {info.get('host')}"
             + (f" with GPUs {info['gpus']}" if info.get("gpus") else ", no GPU"))
     if prior:
         parts = [f"{name} ({wall / 60:.0f} min)" if wall else f"{name} (time unknown)" for name, wall in prior]
@@ -100,6 +101,7 @@ def _training_info(checkpoint: Path) -> dict:
                 info.update({k: data.get(k) for k in ("command", "host", "platform", "seed", "variant", "tensorflow")})
                 info["recipe"] = data.get("recipe", {}).get("name")
                 info["epochs"] = data.get("recipe", {}).get("epochs")
+                info["precision"] = data.get("recipe", {}).get("precision", "float32")  # older runs: float32
                 info["threads"] = data.get("threads")
                 info["gpus"] = data.get("gpus")
                 info["teachers"] = data.get("teachers")

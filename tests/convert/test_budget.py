@@ -60,3 +60,15 @@ def test_plain_run_budget_has_no_teachers(tmp_path):
                 {"recipe": {"name": "wide", "epochs": 40}, "host": "h", "threads": 2, "gpus": []},
                 {"train_wall_s": 4620.0, "splits": {}})
     assert _training_info(ckpt)["budget"] == "40 epochs of the wide recipe, 77 min wall on 2 CPU thread(s) of h, no GPU"
+    assert _training_info(ckpt)["precision"] == "float32"  # runs from before Recipe.precision
+
+
+def test_mixed_precision_run_says_so_in_its_budget(tmp_path):
+    ckpt = _run(tmp_path / "runs" / "wide-bf16-40ep" / "weighted-seed0",
+                {"recipe": {"name": "wide-bf16", "epochs": 40, "precision": "mixed_bfloat16"}, "host": "h",
+                 "threads": 2, "gpus": []},
+                {"train_wall_s": 3000.0, "splits": {}})
+    info = _training_info(ckpt)
+    assert info["precision"] == "mixed_bfloat16"
+    assert info["budget"] == ("40 epochs of the wide-bf16 recipe in mixed_bfloat16 maths, 50 min wall on 2 CPU "
+                              "thread(s) of h, no GPU")
