@@ -34,6 +34,15 @@ def _lineage(training: dict) -> str:
     return f", {', '.join(parts)}{total_text}; full budget in the manifest"
 
 
+def _interval(a: dict) -> str:
+    """Wilson 95% interval of an accuracy measured on ``a['n']`` faces, as "lo-hi" in %."""
+    from scipy.stats import binomtest
+
+    n = int(a["n"])
+    ci = binomtest(round(a["accuracy"] * n), n).proportion_ci(0.95, method="wilson")
+    return f"{100 * ci.low:.1f}-{100 * ci.high:.1f}"
+
+
 def models_section(manifest: dict, models_dir: str) -> list[str]:
     entries = manifest.get("models", [])
     if not entries:
@@ -55,9 +64,10 @@ def models_section(manifest: dict, models_dir: str) -> list[str]:
         "views 2: the model classifies each face and its mirror image as one batch and outputs the mean scores "
         "(`python -m convert --mirror`, the default; its Keras reference is the same mirrored graph); views 1: one "
         "pass (`make convert CONVERT_ARGS=--no-mirror`). Keras one view: the training checkpoint alone, as "
-        "`make train` scored it.",
+        "`make train` scored it. The 95% interval is Wilson's for a proportion (`scipy.stats.binomtest`) over the "
+        "split's faces: sampling noise only, not the optimism of having selected the checkpoint on the same split.",
         "",
-        "| model | views | size KB | accuracy % | vs Keras (pp) | macro-F1 % | agreement with Keras % "
+        "| model | views | size KB | accuracy % (95% interval) | vs Keras (pp) | macro-F1 % | agreement with Keras % "
         "| Keras one view % | epochs (best) | train time |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -65,7 +75,7 @@ def models_section(manifest: dict, models_dir: str) -> list[str]:
         a = e["accuracy"].get(split, {}) if split else {}
         k = e["keras"].get(split, {}) if split else {}
         tr = e["training"]
-        acc = f"{100 * a['accuracy']:.2f}" if a else "n/a"
+        acc = (f"{100 * a['accuracy']:.2f}" + (f" ({_interval(a)})" if a.get("n") else "")) if a else "n/a"
         drop = f"{100 * (a['accuracy'] - k['accuracy']):+.2f}" if a and k else "n/a"
         f1 = f"{100 * a['macro_f1']:.2f}" if a else "n/a"
         agree = f"{100 * a['agreement']:.2f}" if a else "n/a"

@@ -29,7 +29,7 @@ def test_models_section_lists_each_conversion_and_the_teachers():
         training = {"command": f"python -m train --variants {variant}", "host": "h", "platform": "p",
                     "completed_epochs": 60, "best_epoch": 50, "train_wall_s": 600.0, "teachers": teachers,
                     "keras_metrics": {"val": {"accuracy": 0.642}}}
-        acc = {"val": {"accuracy": 0.66, "macro_f1": 0.6, "agreement": 0.98}}
+        acc = {"val": {"accuracy": 0.66, "macro_f1": 0.6, "agreement": 0.98, "n": 3589}}
         return {"variant": variant, "format": fmt, "file": f"{variant}_{fmt}.tflite", "size_bytes": 2048,
                 "conversion": {"command": command}, "training": training, "accuracy": acc,
                 "keras": {"val": {"accuracy": 0.65}}, "mirror_average": teachers is not None}
@@ -40,8 +40,10 @@ def test_models_section_lists_each_conversion_and_the_teachers():
     text = "\n".join(results.models_section(manifest, "models"))
     assert "converted by `convert B` (unweighted); `convert A` (weighted) on `h`" in text
     assert "distilled from `wide-40ep/unweighted-seed0` (their ensemble: 66.15% on val)" in text
-    assert "| unweighted_int8.tflite | 2 | 2.0 | 66.00 | +1.00 | 60.00 | 98.00 | 64.20 | 60 (50) | 10 min |" in text
-    assert "| weighted_int8.tflite | 1 | 2.0 | 66.00 |" in text
+    # Wilson 95% interval of 66% of 3589 faces: 64.44-67.54%
+    assert ("| unweighted_int8.tflite | 2 | 2.0 | 66.00 (64.4-67.5) | +1.00 | 60.00 | 98.00 | 64.20 | 60 (50) "
+            "| 10 min |") in text
+    assert "| weighted_int8.tflite | 1 | 2.0 | 66.00 (64.4-67.5) |" in text
 
 
 def test_models_section_names_the_starting_run_and_the_whole_budget():
