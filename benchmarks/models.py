@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.errors import BenchError
+from device.classifier import ModelError, mirrors_in_graph
 from device.demo import DEFAULT_MODEL
 from device.formats import FORMATS, FORMATS_BY_NAME, model_path
 
@@ -24,15 +25,13 @@ class ModelFile:
     path: Path
     size_bytes: int
     manifest: dict = field(default_factory=dict, compare=False, hash=False)
+    # the model averages each face and its mirror image itself (``convert --mirror``): its manifest entry says so for
+    # this very file (same sha256), as the device runtime checks it (device.classifier.mirrors_in_graph)
+    mirror_in_graph: bool = False
 
     @property
     def name(self) -> str:
         return f"{self.variant}/{self.fmt}"
-
-    @property
-    def mirror_in_graph(self) -> bool:
-        """The manifest says the model averages each face and its mirror image itself (``convert --mirror``)."""
-        return bool(self.manifest.get("mirror_average"))
 
 
 @dataclass
@@ -105,7 +104,11 @@ def find_models(models_dir: Path, variants: list[str] | None = None, formats: li
         for fmt in formats:
             path = model_path(models_dir, variant, fmt)
             if path.is_file():
-                models.append(ModelFile(variant, fmt, path, path.stat().st_size, by_file.get(path.name, {})))
+                try:
+                    mirrored = mirrors_in_graph(path)
+                except ModelError as exc:
+                    raise BenchError(str(exc)) from exc
+                models.append(ModelFile(variant, fmt, path, path.stat().st_size, by_file.get(path.name, {}), mirrored))
             else:
                 missing.append(f"{variant}/{fmt}")
     if not models:

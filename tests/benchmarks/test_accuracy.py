@@ -13,13 +13,14 @@ from synthetic import synthetic_images
 from benchmarks.accuracy import measure_accuracy
 from benchmarks.models import find_models
 from benchmarks.report import accuracy_section, latency_section
+from device.fileio import sha256_file
 from device.formats import FORMATS
 
 
 def test_models_with_mirroring_in_their_graph_are_not_mirrored_again(tmp_path: Path, fixtures_dir: Path) -> None:
     folder = make_models_dir(tmp_path / "models", fixtures_dir)
     entries = [{"variant": "unweighted", "format": f.name, "file": f"unweighted_{f.name}.tflite",
-                "mirror_average": True} for f in FORMATS]
+                "sha256": sha256_file(folder / f"unweighted_{f.name}.tflite"), "mirror_average": True} for f in FORMATS]
     (folder / "manifest.json").write_text(json.dumps({"models": entries}))
     models = find_models(folder)
     assert models.mirror_in_graph("unweighted") and not models.mirror_in_graph("weighted")
@@ -47,6 +48,23 @@ def test_models_with_mirroring_in_their_graph_are_not_mirrored_again(tmp_path: P
     assert table.count("| in graph |") == len(FORMATS)
     latency = "\n".join(latency_section(results))
     assert "| unweighted | int8 (2 views) |" in latency and "| weighted | int8 |" in latency
+
+
+def test_a_manifest_entry_for_another_file_does_not_count_as_mirrored(tmp_path: Path, fixtures_dir: Path) -> None:
+    folder = make_models_dir(tmp_path / "models", fixtures_dir, variants=("unweighted",))
+    entries = [{"file": f"unweighted_{f.name}.tflite", "sha256": "0" * 64, "mirror_average": True} for f in FORMATS]
+    (folder / "manifest.json").write_text(json.dumps({"models": entries}))
+    models = find_models(folder)
+    assert not models.mirror_in_graph("unweighted")  # the files were replaced after conversion: score both views
+
+
+def test_unreadable_manifest_is_a_clear_error(tmp_path: Path, fixtures_dir: Path) -> None:
+    from benchmarks.errors import BenchError
+
+    folder = make_models_dir(tmp_path / "models", fixtures_dir, variants=("unweighted",))
+    (folder / "manifest.json").write_text("{not json")
+    with pytest.raises(BenchError, match=r"manifest\.json beside it is not readable JSON"):
+        find_models(folder)
 
 
 def test_jitter_moves_and_scales_the_face_box() -> None:
