@@ -101,7 +101,8 @@ def _training_info(checkpoint: Path) -> dict:
                 info.update({k: data.get(k) for k in ("command", "host", "platform", "seed", "variant", "tensorflow")})
                 info["recipe"] = data.get("recipe", {}).get("name")
                 info["epochs"] = data.get("recipe", {}).get("epochs")
-                info["precision"] = data.get("recipe", {}).get("precision", "float32")  # older runs: float32
+                # what the run trained in: recorded since Recipe.precision; older runs trained in float32
+                info["precision"] = data.get("precision") or data.get("recipe", {}).get("precision", "float32")
                 info["threads"] = data.get("threads")
                 info["gpus"] = data.get("gpus")
                 info["teachers"] = data.get("teachers")

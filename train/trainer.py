@@ -17,7 +17,7 @@ import socket
 import sys
 import time
 import warnings
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, dataclass, fields, replace
 from pathlib import Path
 
 import keras
@@ -119,6 +119,34 @@ def _configure_tf(threads: int):
     gpus = tf.config.list_physical_devices("GPU")
     strategy = tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
     return tf, strategy, gpus
+
+
+def bfloat16_support(gpus: list, cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """Why this machine computes bfloat16 natively ("" when it does not): a GPU of compute capability 8.0 or newer,
+    or a CPU with AVX512-BF16 or AMX-BF16 (read from ``cpuinfo``; other systems count as without)."""
+    if gpus:
+        import tensorflow as tf
+
+        caps = [tf.config.experimental.get_device_details(g).get("compute_capability") or (0, 0) for g in gpus]
+        return f"GPU compute capability {min(caps)}" if min(caps) >= (8, 0) else ""
+    try:
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    found = [f for f in ("amx_bf16", "avx512_bf16") if f in flags]
+    return f"CPU flags {', '.join(found)}" if found else ""
+
+
+def training_precision(recipe: Recipe, gpus: list, cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[str, str]:
+    """(precision to train in, why): the recipe's, except that mixed bfloat16 falls back to float32 on hardware
+    without bfloat16 units, where TensorFlow emulates it several times slower than float32."""
+    if recipe.precision == "float32":
+        return "float32", "the recipe's"
+    support = bfloat16_support(gpus, cpuinfo)
+    if support:
+        return recipe.precision, f"the recipe's ({support})"
+    return "float32", f"the recipe asks for {recipe.precision}, but this machine has no bfloat16 units: float32 instead"
 
 
 def _datasets(tf, ds: Dataset, recipe: Recipe, seed: int, augmenter, targets=None, weights=None):
@@ -258,6 +286,9 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
 
     keras.utils.set_random_seed(spec.seed)
     recipe = spec.recipe
+    precision, why = training_precision(recipe, gpus)
+    if precision != "float32" or recipe.precision != "float32":
+        print(f"[{spec.variant}] training precision {precision}: {why}")
     init = _init_info(spec)  # a missing or changed starting checkpoint fails before the teachers predict
     weights = class_weights(ds.splits["train"].y) if spec.variant == "weighted" else None
     steps = int(np.ceil(len(ds.splits["train"]) / recipe.batch_size))
@@ -284,6 +315,7 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
         "class_weights": {EMOTIONS[k]: v for k, v in weights.items()} if weights else None,
         "teachers": teacher_info,
         "init_from": init,
+        "precision": precision,  # what this machine trained in (the recipe's, or float32 without bfloat16 units)
         "command": spec.command or " ".join(["python", "-m", "train", *sys.argv[1:]]),
         "host": socket.gethostname(),
         "platform": platform.platform(),
@@ -296,7 +328,7 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
     atomic_write_json(out / "config.json", config)
 
     with strategy.scope():
-        model = build_model(recipe)
+        model = build_model(replace(recipe, precision=precision))
         if init:
             _load_init_weights(model, spec.runs_root / init["run"] / "best.keras")
         model.compile(

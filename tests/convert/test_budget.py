@@ -72,3 +72,12 @@ def test_mixed_precision_run_says_so_in_its_budget(tmp_path):
     assert info["precision"] == "mixed_bfloat16"
     assert info["budget"] == ("40 epochs of the wide-bf16 recipe in mixed_bfloat16 maths, 50 min wall on 2 CPU "
                               "thread(s) of h, no GPU")
+
+
+def test_budget_names_the_precision_the_run_trained_in_not_the_one_asked_for(tmp_path):
+    ckpt = _run(tmp_path / "runs" / "wide-bf16-40ep" / "weighted-seed0",
+                {"recipe": {"name": "wide-bf16", "epochs": 40, "precision": "mixed_bfloat16"}, "precision": "float32",
+                 "host": "h", "threads": 2, "gpus": []},
+                {"train_wall_s": 3000.0, "splits": {}})
+    info = _training_info(ckpt)
+    assert info["precision"] == "float32" and "maths" not in info["budget"]
