@@ -9,21 +9,26 @@ import argparse
 import os
 import platform
 import time
+from dataclasses import replace
 
 import numpy as np
 
 from train.recipes import RECIPES
 
 
-def images_per_second(recipe_name: str, n: int, batch_size: int, threads: int) -> float:
+def images_per_second(recipe_name: str, n: int, batch_size: int, threads: int) -> tuple[float, str]:
+    """(training images/s, precision it trained in: the recipe's, or float32 where bfloat16 would be emulated)."""
     import keras
     import tensorflow as tf
 
     from train.models import build_model
+    from train.trainer import training_precision
 
     if threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
     recipe = RECIPES[recipe_name]
+    precision, _ = training_precision(recipe, tf.config.list_physical_devices("GPU"))
+    recipe = replace(recipe, precision=precision)
     x = np.random.default_rng(0).integers(0, 256, size=(n, 48, 48, 1)).astype("float32")
     y = np.random.default_rng(1).integers(0, 7, size=n)
     model = build_model(recipe)
@@ -31,13 +36,13 @@ def images_per_second(recipe_name: str, n: int, batch_size: int, threads: int) -
     model.fit(x[: 2 * batch_size], y[: 2 * batch_size], batch_size=batch_size, epochs=1, verbose=0)  # warm-up
     t0 = time.perf_counter()
     model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0)
-    return n / (time.perf_counter() - t0)
+    return n / (time.perf_counter() - t0), precision
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m train.speed", description=__doc__.splitlines()[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--recipes", nargs="+", choices=sorted(RECIPES), default=["wide", "compact", "paper"],
+    ap.add_argument("--recipes", nargs="+", choices=sorted(RECIPES), default=["wide", "wide-bf16", "compact", "paper"],
                     help="recipes")
     ap.add_argument("--images", type=int, default=2048, help="images per timed epoch")
     ap.add_argument("--batch-size", type=int, default=128, help="batch size")
@@ -46,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     print(f"host: {platform.node()} ({platform.platform()}, {os.cpu_count()} cores), threads={args.threads or 'all'}")
     for name in args.recipes:
-        ips = images_per_second(name, args.images, args.batch_size, args.threads)
-        print(f"{name}: {ips:.0f} training images/s ({28709 / ips / 60:.1f} min per FER2013 epoch)")
+        ips, precision = images_per_second(name, args.images, args.batch_size, args.threads)
+        print(f"{name}: {ips:.0f} training images/s in {precision} ({28709 / ips / 60:.1f} min per FER2013 epoch)")
     return 0
 
 
