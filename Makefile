@@ -5,7 +5,7 @@ PY ?= python3
 VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 DATA ?= data/fer2013.csv
-RECIPE ?= wide-tail
+RECIPE ?= wide-bf16-tail
 # The study's recipe and per-run budget: cheaper than the shipped models' so 3 seeds x 2 variants fit a session
 STUDY_RECIPE ?= compact
 EPOCHS ?=

@@ -1,4 +1,4 @@
-"""Training recipes: the study's ``paper`` recipe as written, and the edge recipes ``wide`` (default), ``compact``.
+"""Training recipes: the study's ``paper`` recipe as written, and the edge recipes (default ``wide-bf16-tail``).
 
 A recipe is plain data; :mod:`train.models` turns its architecture fields into a Keras model and
 :mod:`train.trainer` turns the rest into an optimiser, schedule and augmentation.
@@ -104,14 +104,15 @@ COMPACT = Recipe(
     zoom=0.1,
 )
 
-# The base of the product's default: the compact recipe a third wider (1.8x the cost per image), 40 epochs not 50.
+# The product's base model: the compact recipe a third wider (1.8x the cost per image), 40 epochs not 50. The
+# default trains it in mixed precision (wide-bf16) and adds a tail (wide-bf16-tail).
 WIDE = replace(
     COMPACT,
     name="wide",
     description=(
-        "feredge's base recipe (the default, wide-tail, adds a 4-epoch tail): the compact recipe with 32/64/128/256 "
-        "filters (576k parameters) and 40 epochs, "
-        "77 minutes per variant measured on the 2-core development CPU."
+        "feredge's base model in float32 (the default, wide-bf16-tail, trains it in mixed precision and adds a "
+        "4-epoch tail): the compact recipe with 32/64/128/256 filters (576k parameters) and 40 epochs, 55-77 minutes "
+        "per variant on the 2-core development CPU."
     ),
     widths=(32, 64, 128, 256),
     epochs=40,
@@ -189,15 +190,15 @@ FINETUNED_MILD = replace(
     zoom=0.05,
 )
 
-# The product's default: the wide run plus the same tail, without teachers (so the gain is the tail's, not the
-# distillation's): on PublicTest 64.50% -> 66.43% (unweighted) and 61.99% -> 62.97% (weighted), about 7 minutes each.
+# The wide run plus the same tail, without teachers (so the gain is the tail's, not the distillation's): on
+# PublicTest 64.50% -> 66.43% (unweighted) and 61.99% -> 62.97% (weighted), about 7 minutes each.
 WIDE_TAIL = replace(
     FINETUNED,
     name="wide-tail",
     description=(
         "The wide-40ep run of the same variant, fine-tuned for 4 epochs like 'finetuned' (AdamW lr 3e-4 cosine to "
-        "zero, batch 64, flips only) but on the labels alone, no teachers. The product's default: 77 + 7 minutes per "
-        "variant on the 2-core development CPU."
+        "zero, batch 64, flips only) but on the labels alone, no teachers. In float32; the default, wide-bf16-tail, "
+        "is the same in mixed precision."
     ),
     teachers=(),
     distill_weight=0.0,
@@ -205,7 +206,9 @@ WIDE_TAIL = replace(
 )
 
 # The wide recipe and its tail trained in mixed precision (bfloat16 maths, float32 weights): the same 40 + 4 epochs
-# in about three quarters of the time on a CPU with bfloat16 units. The checkpoints convert as float32 models.
+# in about three quarters of the time on a CPU with bfloat16 units (float32 elsewhere, see
+# train.trainer.training_precision). The checkpoints convert as float32 models. The product's default: the same
+# PublicTest accuracy as wide-tail for the unweighted variant (66.40% vs 66.43%) in 52 minutes instead of 84.
 WIDE_BF16 = replace(
     WIDE,
     name="wide-bf16",
@@ -219,8 +222,9 @@ WIDE_BF16_TAIL = replace(
     WIDE_TAIL,
     name="wide-bf16-tail",
     description=(
-        "wide-tail in mixed precision: the wide-bf16-40ep run of the same variant, fine-tuned for 4 epochs (AdamW lr "
-        "3e-4 cosine to zero, batch 64, flips only, labels alone), bfloat16 maths and float32 weights."
+        "The product's default: wide-tail in mixed precision, i.e. the wide-bf16-40ep run of the same variant "
+        "fine-tuned for 4 epochs (AdamW lr 3e-4 cosine to zero, batch 64, flips only, labels alone) in bfloat16 maths "
+        "with float32 weights; about 50 minutes per variant on the 2-core development CPU (it has AMX)."
     ),
     init_from="wide-bf16-40ep/{variant}-seed{seed}",
     precision="mixed_bfloat16",
@@ -243,5 +247,5 @@ RECIPES: dict[str, Recipe] = {
     for r in (WIDE, WIDE_TAIL, WIDE_BF16, WIDE_BF16_TAIL, DISTILLED, DISTILLED2, FINETUNED, FINETUNED_MILD, COMPACT,
               PAPER, TINY)
 }
-DEFAULT_RECIPE = WIDE_TAIL.name  # what `make train`, `python -m train` and `python -m convert` use
+DEFAULT_RECIPE = WIDE_BF16_TAIL.name  # what `make train`, `python -m train` and `python -m convert` use
 STUDY_RECIPE = COMPACT.name  # what `make study` uses: 3 seeds x 2 variants must fit a session
