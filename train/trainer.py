@@ -287,7 +287,7 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
     keras.utils.set_random_seed(spec.seed)
     recipe = spec.recipe
     precision, why = training_precision(recipe, gpus)
-    if precision != "float32" or recipe.precision != "float32":
+    if recipe.precision != "float32":  # say whether the asked-for mixed precision is used here
         print(f"[{spec.variant}] training precision {precision}: {why}")
     init = _init_info(spec)  # a missing or changed starting checkpoint fails before the teachers predict
     weights = class_weights(ds.splits["train"].y) if spec.variant == "weighted" else None
