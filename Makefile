@@ -25,15 +25,22 @@ BENCH_ARGS ?=
 CONVERT_ARGS ?=
 CLIP_DIR ?= benchmarks/clips
 PYTEST_ARGS ?=
+# make quickstart: the whole chain on the real data in minutes, in its own folder (never touches runs/ or models/)
+QUICK_DIR ?= quickstart
+QUICK_RECIPE ?= compact
+QUICK_EPOCHS ?= 2
 
 EPOCHS_FLAG := $(if $(strip $(EPOCHS)),--epochs $(EPOCHS))
 
-.PHONY: help setup setup-device test lint train convert study readme clip bench demo clean
+.PHONY: help setup setup-device test lint train convert study readme clip bench demo clean quickstart mutation
 
 help:
 	@echo "make setup                 venv in $(VENV) with everything (training, device, tests)"
 	@echo "make setup-device          venv with the device requirements only (no TensorFlow)"
 	@echo "make test                  run the test suite"
+	@echo "make quickstart DATA=...   the whole chain in minutes: $(QUICK_RECIPE) x $(QUICK_EPOCHS) epochs, both variants,"
+	@echo "                            convert, quick benchmark, bundle, all under $(QUICK_DIR)/"
+	@echo "make mutation              mutation check: does the suite catch the known bugs? (MUTANTS=name ...)"
 	@echo "make train DATA=...        train (RECIPE=$(RECIPE) EPOCHS=<recipe's> SEED=$(SEED) VARIANTS='$(VARIANTS)')"
 	@echo "make convert DATA=...      TFLite float32/float16/dynamic/int8 of VARIANTS into $(MODELS_DIR)/ (others kept;"
 	@echo "                            mirror averaging built in, CONVERT_ARGS=--no-mirror for one view per face)"
@@ -85,6 +92,18 @@ bench:
 
 demo:
 	$(PYTHON) -m device --source $(SOURCE) --model $(MODEL) $(DEMO_ARGS)
+
+quickstart:
+	@echo "== quickstart: train $(QUICK_RECIPE) for $(QUICK_EPOCHS) epochs (both variants), convert, benchmark, bundle into $(QUICK_DIR)/"
+	$(MAKE) train RECIPE=$(QUICK_RECIPE) EPOCHS=$(QUICK_EPOCHS) RUNS=$(QUICK_DIR)/runs DATA=$(DATA)
+	$(MAKE) convert RECIPE=$(QUICK_RECIPE) EPOCHS=$(QUICK_EPOCHS) RUNS=$(QUICK_DIR)/runs MODELS_DIR=$(QUICK_DIR)/models \
+		DATA=$(DATA) MAX_INT8_DROP=5
+	$(PYTHON) -m benchmarks run --models $(QUICK_DIR)/models --data $(DATA) --quick --no-progress --out $(QUICK_DIR)/bench
+	$(MAKE) bundle MODELS_DIR=$(QUICK_DIR)/models DIST=$(QUICK_DIR)/dist
+	@echo "== quickstart done: $(QUICK_DIR)/bench/report.md, $(QUICK_DIR)/dist/; try: $(PYTHON) -m device --model $(QUICK_DIR)/models/unweighted_int8.tflite --source 0"
+
+mutation:
+	$(PYTHON) tests/mutation.py $(if $(strip $(MUTANTS)),--only $(MUTANTS))
 
 clean:
 	rm -rf dist .pytest_cache .ruff_cache

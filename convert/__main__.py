@@ -55,7 +55,7 @@ def _checkpoints(args) -> dict[str, Path]:
         explicit[variant] = Path(path)
     if explicit:
         return explicit
-    from train.trainer import run_dir
+    from train.runs import run_dir
 
     epochs = args.epochs or RECIPES[args.recipe].epochs
     return {v: run_dir(args.runs, args.recipe, epochs, v, args.seed) / "best.keras" for v in args.variants}

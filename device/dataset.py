@@ -70,9 +70,15 @@ class Dataset:
 
 
 def _open_text(path: Path) -> io.TextIOBase:
+    # utf-8-sig: a file saved by a spreadsheet program starts with a byte-order mark, which is not part of the header
     if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
+
+
+def _clip(text: str, limit: int = 80) -> str:
+    """``text`` shortened for an error message (a pixels field is 8,000 characters)."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 def _parse_pixels(text: str, where: str) -> np.ndarray:
@@ -107,7 +113,11 @@ def load_csv(path: Path) -> Dataset:
             cols = [h.strip() for h in header]
             missing = [c for c in ("emotion", "pixels") if c not in cols]
             if missing:
-                raise DataError(f"{path}: header {cols} lacks {missing}; expected 'emotion,pixels,Usage'")
+                shown_header = _clip(",".join(cols))
+                raise DataError(
+                    f"{path}, row 1: the header is {shown_header!r}, which lacks {missing}; expected a first line "
+                    "'emotion,pixels,Usage' (FER2013's CSV has a header row)"
+                )
             i_e, i_p = cols.index("emotion"), cols.index("pixels")
             i_u = cols.index("Usage") if "Usage" in cols else None
             for row_no, row in enumerate(reader, start=2):
@@ -118,13 +128,15 @@ def load_csv(path: Path) -> Dataset:
                     raise DataError(f"{where}: {len(row)} columns, expected {len(cols)} ({','.join(cols)})")
                 label_text = row[i_e].strip()
                 if not label_text.lstrip("-").isdigit() or not 0 <= int(label_text) < NUM_CLASSES:
-                    raise DataError(f"{where}: emotion {label_text!r} is not a label 0..6")
+                    raise DataError(f"{where}: emotion {_clip(label_text)!r} is not a label 0..6")
                 usage = row[i_u].strip() if i_u is not None else "Training"
                 split = USAGE_TO_SPLIT.get(usage)
                 if split is None:
-                    raise DataError(f"{where}: Usage {usage!r}, expected one of {list(USAGE_TO_SPLIT)}")
+                    raise DataError(f"{where}: Usage {_clip(usage)!r}, expected one of {list(USAGE_TO_SPLIT)}")
                 xs[split].append(_parse_pixels(row[i_p], where))
                 ys[split].append(int(label_text))
+    except csv.Error as exc:  # e.g. a field longer than the csv module's limit: not a FER2013 row
+        raise DataError(f"{path}, row {reader.line_num}: not a CSV row of FER2013 ({exc})") from None
     except (OSError, EOFError, gzip.BadGzipFile, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot read ({exc})") from exc
     splits = {
@@ -186,6 +198,14 @@ def load_folder(root: Path, val_fraction: float = 0.1, seed: int = 0) -> Dataset
         from sklearn.model_selection import train_test_split
 
         tr = splits["train"]
+        counts = tr.class_counts()
+        single = [f"{EMOTIONS[k]} ({int(c)})" for k, c in enumerate(counts) if c == 1]
+        if single:
+            raise DataError(
+                f"{root / 'train'}: {', '.join(single)} image only; a stratified validation split needs at least 2 "
+                "images of each class present (add images, remove the class folder, or name validation files "
+                "PublicTest_*)"
+            )
         n_val = max(int(np.ceil(val_fraction * len(tr))), len(np.unique(tr.y)))
         idx_tr, idx_val = train_test_split(np.arange(len(tr)), test_size=n_val, random_state=seed, stratify=tr.y)
         splits["train"] = Split(tr.x[idx_tr], tr.y[idx_tr])

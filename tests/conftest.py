@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import os
+import shutil
+import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -11,6 +15,32 @@ if str(ROOT) not in sys.path:
 TESTS = Path(__file__).resolve().parent
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
+
+_CACHE_DIR: str | None = None
+
+
+def pytest_configure(config) -> None:
+    """The decoded-dataset cache of the whole suite (and of the subprocesses it starts) goes to a temporary folder,
+    never to the user's ``~/.cache/feredge``, and no test reads a cache left by an earlier run."""
+    global _CACHE_DIR
+    _CACHE_DIR = tempfile.mkdtemp(prefix="feredge-test-cache-")
+    os.environ["FEREDGE_CACHE"] = _CACHE_DIR
+
+
+def pytest_unconfigure(config) -> None:
+    if _CACHE_DIR:
+        shutil.rmtree(_CACHE_DIR, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _restore_signal_handlers():
+    """In-process CLI tests install SIGINT/SIGTERM handlers (the demo's and training's clean stop); put pytest's
+    own back after each test."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for sig, handler in saved.items():
+        if signal.getsignal(sig) is not handler:
+            signal.signal(sig, handler)
 
 
 @pytest.fixture(scope="session")

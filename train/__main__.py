@@ -1,14 +1,22 @@
-"""``python -m train``: train both variants of a recipe on FER2013 and write the comparison report."""
+"""``python -m train``: train both variants of a recipe on FER2013 and write the comparison report.
+
+Arguments, the run folders and the data are checked before TensorFlow is imported, so bad input is reported at once.
+Exit codes: 0 done, 2 bad input, 130 stopped by Ctrl-C or SIGTERM (run the same command to resume).
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from pathlib import Path
 
+from device.argtypes import number_type
 from device.paths import project_root
 from train.recipes import DEFAULT_RECIPE, RECIPES, VARIANTS
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,39 +28,98 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, required=True, help="fer2013.csv(.gz) or Kaggle folder (train/, test/)")
     p.add_argument("--recipe", choices=sorted(RECIPES), default=DEFAULT_RECIPE, help="training recipe")
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="variants to train")
-    p.add_argument("--epochs", type=int, default=None, help="override the recipe's epoch count")
-    p.add_argument("--seed", type=int, default=0, help="random seed (weights, shuffling, augmentation)")
+    p.add_argument("--epochs", type=number_type(int, 1, "an integer >= 1"), default=None,
+                   help="override the epoch count of this recipe's own runs (runs it needs first, such as teachers "
+                   "or a starting checkpoint, keep theirs: the plan printed at the start lists them)")
+    p.add_argument("--seed", type=number_type(int, 0, "an integer >= 0"), default=0,
+                   help="random seed (weights, shuffling, augmentation)")
     p.add_argument("--runs", type=Path, default=project_root() / "runs", help="root folder for run folders")
-    p.add_argument("--threads", type=int, default=0, help="TensorFlow intra-op threads (0: all cores)")
+    p.add_argument("--threads", type=number_type(int, 0, "an integer >= 0"), default=0,
+                   help="TensorFlow intra-op threads (0: all cores)")
     p.add_argument("--no-report", action="store_true", help="skip the comparison report")
     return p
 
 
+def check_runs_root(runs: Path) -> str | None:
+    """Why run folders cannot be written under ``runs`` (None when they can); made before any heavy work."""
+    existing = runs
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        return f"--runs {runs}: {existing} is a file, expected a folder for run folders"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"--runs {runs}: folder {existing} is not writable"
+    return None
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (kill, systemd, a CI timeout) stops training like Ctrl-C: the finished epochs are kept."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from device.dataset import DataError
-    from train.pipeline import TeacherError, train_and_report
-    from train.trainer import RunMismatchError
+    problem = check_runs_root(args.runs)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    from device.dataset import DataError, load_fer2013
+    from train.pipeline import TeacherError, check_plan, check_run_folders, plan_lines
+    from train.runs import ClassWeightError, RunMismatchError
 
-    if args.epochs is not None and args.epochs < 1:
-        print(f"error: --epochs must be >= 1, got {args.epochs}", file=sys.stderr)
-        return 2
+    recipe = RECIPES[args.recipe].with_epochs(args.epochs)
+    variants = tuple(args.variants)
+    try:
+        plan = plan_lines(recipe, variants, args.seed, args.runs)
+        check_run_folders(recipe, variants, args.seed, args.runs)
+        ds = load_fer2013(args.data, seed=args.seed)
+        check_plan(recipe, variants, args.seed, args.runs, ds)
+    except (DataError, RunMismatchError, TeacherError, ClassWeightError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for note in ds.notes:
+        print(f"note: {note}")
+    print(f"plan ({recipe.name}, seed {args.seed}, under {args.runs}):", *plan, sep="\n", flush=True)
+    if args.epochs is not None and any(line.startswith("  needed first:") for line in plan):
+        print(f"note: --epochs {args.epochs} applies to {recipe.name}'s own runs; the runs it needs first keep "
+              "their own epochs (listed above). For a few-minute run of the whole chain: make quickstart DATA=...",
+              flush=True)
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from train.pipeline import train_and_report
+    from train.trainer import TrainingInterrupted
+
+    previous = signal.getsignal(signal.SIGTERM)
+    _stop_on_sigterm()
     try:
         train_and_report(
-            data=args.data,
-            recipe=RECIPES[args.recipe].with_epochs(args.epochs),
-            variants=tuple(args.variants),
+            data=ds,
+            recipe=recipe,
+            variants=variants,
             seed=args.seed,
             runs_root=args.runs,
             threads=args.threads,
             report=not args.no_report,
             command=" ".join(["python", "-m", "train", *(sys.argv[1:] if argv is None else argv)]),
         )
-    except (DataError, RunMismatchError, TeacherError) as exc:
+    except (DataError, RunMismatchError, TeacherError, ClassWeightError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+        return EXIT_BAD_INPUT
+    except TrainingInterrupted as exc:
+        print(f"stopped: {exc}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        print("stopped before an epoch finished; run the same command to resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return EXIT_OK
 
 
 if __name__ == "__main__":

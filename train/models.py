@@ -73,4 +73,6 @@ def build_augmenter(recipe: Recipe, seed: int) -> keras.Sequential:
         aug.append(layers.RandomTranslation(recipe.translate, recipe.translate, fill_mode="nearest", seed=seed + 2))
     if recipe.zoom:
         aug.append(layers.RandomZoom(recipe.zoom, fill_mode="nearest", seed=seed + 3))
+    if not aug:  # a recipe without augmentation: Keras cannot build an empty Sequential
+        aug.append(layers.Identity())
     return keras.Sequential(aug, name="augment")

@@ -1,4 +1,8 @@
-"""Train the requested variants of one recipe and seed, then write the comparison report."""
+"""Train the requested variants of one recipe and seed, then write the comparison report.
+
+Importing this module does not start TensorFlow: the plan and every check on it (stale run folders, class weights
+the data cannot support) run first, so bad input is reported in a second, not after TensorFlow's start-up.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from pathlib import Path
 
 from device.dataset import Dataset, load_fer2013
 from train.recipes import RECIPES, VARIANTS, Recipe
-from train.trainer import RunSpec, check_run_config, init_run_name, train_variant
+from train.runs import ClassWeightError, RunSpec, check_run_config, class_weights, init_run_name, run_state
 
 
 class TeacherError(ValueError):
@@ -55,16 +59,62 @@ def prerequisite_specs(recipe: Recipe, variants: tuple[str, ...], seed: int, run
     return ordered
 
 
+_STATE_WORDS = {
+    "complete": "done, reused",
+    "trained": "trained, to be evaluated",
+    "partial": "resumes from its last finished epoch",
+    "new": "to train",
+}
+
+
+def plan_lines(recipe: Recipe, variants: tuple[str, ...], seed: int, runs_root: Path) -> list[str]:
+    """What ``python -m train`` will do, in order, one line per run: its folder, epochs and state. A recipe that
+    starts from other runs (teachers, a starting checkpoint) trains those first with their own epochs, whatever
+    ``--epochs`` says; the plan says so before anything starts."""
+    lines = []
+    for spec in prerequisite_specs(recipe, variants, seed, runs_root):
+        lines.append(f"  needed first: {spec.run_dir.relative_to(runs_root)} ({spec.recipe.epochs} epochs, "
+                     f"{_STATE_WORDS[run_state(spec)]})")
+    for v in variants:
+        spec = RunSpec(recipe=recipe, variant=v, seed=seed, runs_root=runs_root)
+        state = _STATE_WORDS[run_state(spec)]
+        lines.append(f"  {spec.run_dir.relative_to(runs_root)} ({recipe.epochs} epochs, {state})")
+    return lines
+
+
+def check_run_folders(recipe: Recipe, variants: tuple[str, ...], seed: int, runs_root: Path) -> list[RunSpec]:
+    """Every run of the plan (this recipe's and those it needs first); a stale run folder raises RunMismatchError
+    before the data loads."""
+    specs = [RunSpec(recipe=recipe, variant=v, seed=seed, runs_root=runs_root) for v in variants]
+    specs += prerequisite_specs(recipe, variants, seed, runs_root)
+    for spec in specs:
+        check_run_config(spec.run_dir, spec.recipe)
+    return specs
+
+
+def check_plan(recipe: Recipe, variants: tuple[str, ...], seed: int, runs_root: Path, ds: Dataset) -> None:
+    """Everything that would fail late, checked before any training: stale run folders (RunMismatchError) and a
+    weighted run on a training split that lacks a class (ClassWeightError)."""
+    specs = check_run_folders(recipe, variants, seed, runs_root)
+    if any(s.variant == "weighted" and run_state(s) != "complete" for s in specs):
+        try:
+            class_weights(ds.splits["train"].y)
+        except ClassWeightError as exc:
+            raise ClassWeightError(f"{ds.source}: {exc}") from None
+
+
 def _train_prerequisites(recipe: Recipe, variants: tuple[str, ...], seed: int, ds: Dataset, runs_root: Path,
                          threads: int, command: str) -> None:
     """Train (or resume) whichever runs ``recipe`` needs that are not complete yet, their own needs first."""
+    from train.trainer import train_variant
+
     for spec in prerequisite_specs(recipe, variants, seed, runs_root, threads, command):
         print(f"== needed by {recipe.name}: {spec.recipe.name} / {spec.variant} / seed {spec.seed} -> {spec.run_dir}")
         train_variant(spec, ds)  # a complete run is skipped, an interrupted one resumes
 
 
 def train_and_report(
-    data: Path,
+    data: Path | Dataset,
     recipe: Recipe,
     variants: tuple[str, ...],
     seed: int,
@@ -73,14 +123,20 @@ def train_and_report(
     report: bool = True,
     command: str = "",
 ) -> dict[str, dict]:
+    """Train (or resume, or evaluate) the runs of ``recipe`` for ``variants``, the runs it needs first, and write
+    the comparison report. ``data`` is a path or an already loaded :class:`Dataset`."""
+    from train.trainer import train_variant
+
     specs = [RunSpec(recipe=recipe, variant=v, seed=seed, runs_root=runs_root, threads=threads, command=command)
              for v in variants]
-    needed = prerequisite_specs(recipe, variants, seed, runs_root, threads, command)
-    for spec in specs + needed:  # a stale run folder fails now, not after the data has loaded and a run has trained
-        check_run_config(spec.run_dir, spec.recipe)
-    ds = load_fer2013(data, seed=seed)
-    for note in ds.notes:
-        print(f"note: {note}")
+    check_run_folders(recipe, variants, seed, runs_root)  # a stale run folder fails before the data loads
+    if isinstance(data, Dataset):
+        ds = data
+    else:
+        ds = load_fer2013(data, seed=seed)
+        for note in ds.notes:
+            print(f"note: {note}")
+    check_plan(recipe, variants, seed, runs_root, ds)
     _train_prerequisites(recipe, variants, seed, ds, runs_root, threads, command)
     results = {}
     for spec in specs:

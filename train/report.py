@@ -12,7 +12,7 @@ from device.dataset import Dataset
 from device.fileio import atomic_write_text
 from device.labels import EMOTIONS
 from train.plots import plot_bars, plot_confusions_side_by_side
-from train.trainer import class_weights
+from train.runs import class_weights
 
 
 def eval_split(results: dict[str, dict]) -> str:

@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from train.plots import plot_bars
-    from train.trainer import RunMismatchError, check_run_config, run_dir
+    from train.runs import RunMismatchError, check_run_config, run_dir
 
     recipe = RECIPES[args.recipe].with_epochs(args.epochs)
     todo, metrics = [], {v: {} for v in VARIANTS}

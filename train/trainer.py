@@ -7,7 +7,6 @@ Run folder ``<runs>/<recipe>-<epochs>ep/<variant>-seed<seed>/`` holds ``config.j
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -17,7 +16,7 @@ import socket
 import sys
 import time
 import warnings
-from dataclasses import MISSING, dataclass, fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 import keras
@@ -29,86 +28,20 @@ from device.labels import EMOTIONS, NUM_CLASSES
 from device.metrics import classification_metrics
 from train.models import load_float32
 from train.recipes import VARIANTS, Recipe
+from train.runs import (
+    ClassWeightError,
+    RunMismatchError,
+    RunSpec,
+    check_run_config,
+    class_weights,
+    init_run_name,
+    read_log,
+    run_dir,
+    run_state,
+)
 
-__all__ = ["VARIANTS", "RunMismatchError", "RunSpec", "check_run_config", "class_weights", "evaluate_run", "run_dir",
-           "train_variant"]
-
-# Recipe fields that do not change what is trained: a run folder may be reused across a rename or a reworded text.
-_COSMETIC_FIELDS = frozenset({"name", "description"})
-_RECIPE_DEFAULTS = {f.name: f.default for f in fields(Recipe) if f.default is not MISSING}
-
-
-class RunMismatchError(ValueError):
-    """A run folder holds a run of a different recipe than the one asked for; reusing it would mix results."""
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    recipe: Recipe
-    variant: str
-    seed: int
-    runs_root: Path
-    threads: int = 0  # 0: TensorFlow's default (all cores)
-    command: str = ""  # the command line that started the run, recorded in config.json
-
-    @property
-    def run_dir(self) -> Path:
-        return run_dir(self.runs_root, self.recipe.name, self.recipe.epochs, self.variant, self.seed)
-
-
-def run_dir(runs_root: Path, recipe: str, epochs: int, variant: str, seed: int) -> Path:
-    return Path(runs_root) / f"{recipe}-{epochs}ep" / f"{variant}-seed{seed}"
-
-
-def init_run_name(recipe: Recipe, variant: str, seed: int) -> str:
-    """The run folder (under the runs root) whose best checkpoint a fine-tuning recipe starts from."""
-    return recipe.init_from.format(variant=variant, seed=seed)
-
-
-def check_run_config(out: Path, recipe: Recipe) -> None:
-    """Refuse to resume or reuse ``out`` when its ``config.json`` records a different recipe (a stale run folder).
-
-    Only fields that change training are compared, so renaming a recipe or rewording its description keeps its runs.
-    """
-    path = Path(out) / "config.json"
-    if not path.exists():
-        return
-    try:
-        recorded = json.loads(path.read_text())["recipe"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise RunMismatchError(f"{path}: unreadable run config ({exc}); move the folder away to start afresh") from exc
-    wanted = recipe.to_dict()
-    # a field added to Recipe after a run was recorded counts as that field's default (what the run trained with)
-    recorded = {**_RECIPE_DEFAULTS, **recorded}
-    diffs = [
-        f"{k}: recorded {recorded.get(k)!r}, asked {wanted[k]!r}"
-        for k in sorted(wanted)
-        if k not in _COSMETIC_FIELDS and _jsonish(recorded.get(k)) != _jsonish(wanted[k])
-    ]
-    if diffs:
-        raise RunMismatchError(
-            f"{path}: this run folder was trained with a different recipe ({'; '.join(diffs)}); "
-            "move it away or pass another --runs folder"
-        )
-
-
-def _jsonish(value):
-    """Tuples and lists compare equal after a JSON round trip."""
-    return json.loads(json.dumps(value))
-
-
-def class_weights(y: np.ndarray) -> dict[int, float]:
-    """Inverse-frequency weights ``w_k = N / (K * N_k)``, i.e. scikit-learn's ``'balanced'``."""
-    from sklearn.utils.class_weight import compute_class_weight
-
-    classes = np.arange(NUM_CLASSES)
-    present = np.unique(y)
-    if len(present) != NUM_CLASSES:
-        missing = [EMOTIONS[k] for k in classes if k not in present]
-        raise ValueError(f"training split has no examples of {missing}: class weights are undefined")
-    w = compute_class_weight("balanced", classes=classes, y=y)
-    return {int(k): float(v) for k, v in zip(classes, w)}
-
+__all__ = ["VARIANTS", "ClassWeightError", "RunMismatchError", "RunSpec", "TrainingInterrupted", "check_run_config",
+           "class_weights", "evaluate_run", "init_run_name", "run_dir", "train_variant"]
 
 def _configure_tf(threads: int):
     import tensorflow as tf
@@ -251,19 +184,6 @@ def _lr_schedule(keras, recipe: Recipe, steps_per_epoch: int):
     raise ValueError(f"unknown schedule {recipe.schedule!r}")
 
 
-def _read_log(log_path: Path) -> list[dict[str, float]]:
-    if not log_path.exists():
-        return []
-    by_epoch: dict[int, dict[str, float]] = {}
-    with open(log_path, newline="") as fh:
-        for row in csv.DictReader(fh):
-            try:
-                by_epoch[int(row["epoch"])] = {k: float(v) for k, v in row.items() if v not in ("", None)}
-            except (KeyError, ValueError):
-                continue
-    return [by_epoch[e] for e in sorted(by_epoch)]
-
-
 def predict_probs(model, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
     """Inference-mode probabilities (BatchNorm uses its moving statistics, dropout is off)."""
     return np.asarray(model.predict(x.astype(np.float32), batch_size=batch_size, verbose=0))
@@ -274,12 +194,14 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
     out = spec.run_dir
     check_run_config(out, spec.recipe)
     out.mkdir(parents=True, exist_ok=True)
-    metrics_path = out / "metrics.json"
-    if metrics_path.exists():
-        done = json.loads(metrics_path.read_text())
-        if done.get("completed_epochs") == spec.recipe.epochs:
-            print(f"[{spec.variant}] {out}: already complete, skipping (delete metrics.json to re-evaluate)")
-            return done
+    state = run_state(spec)
+    if state == "complete":
+        print(f"[{spec.variant}] {out}: already complete, skipping (delete metrics.json to re-evaluate)")
+        return json.loads((out / "metrics.json").read_text())
+    if state == "trained":  # every epoch logged and Keras removed its backup: stopped before or while evaluating
+        history = read_log(out / "log.csv")
+        print(f"[{spec.variant}] {out}: all {len(history)} epochs are trained; evaluating the best checkpoint")
+        return evaluate_run(out, ds, history)
 
     tf, strategy, gpus = _configure_tf(spec.threads)
     from train.models import build_augmenter, build_model
@@ -344,7 +266,7 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
     model.summary(print_fn=lambda s, **_: lines.append(s))
     atomic_write_text(out / "model_summary.txt", "\n".join(lines) + "\n")
 
-    history = _read_log(out / "log.csv")
+    history = read_log(out / "log.csv")
     best_so_far = max((r.get("val_accuracy", 0.0) for r in history), default=None)
     callbacks = [
         EpochTimer(),
@@ -363,15 +285,26 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
     warnings.filterwarnings("ignore", message=r".*`shuffle=True` was passed.*")
     if history:
         print(f"[{spec.variant}] resuming {out}: {len(history)} epoch(s) logged")
-    model.fit(
-        train_ds,
-        validation_data=val_ds,
-        epochs=recipe.epochs,
-        class_weight=weights if targets is None else None,  # distilling: sample weights in train_ds
-        callbacks=callbacks,
-        verbose=(1 if sys.stdout.isatty() else 2) if verbose is None else verbose,
-    )
-    return evaluate_run(out, ds, _read_log(out / "log.csv"))
+    try:
+        model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=recipe.epochs,
+            class_weight=weights if targets is None else None,  # distilling: sample weights in train_ds
+            callbacks=callbacks,
+            verbose=(1 if sys.stdout.isatty() else 2) if verbose is None else verbose,
+        )
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(out, len(read_log(out / "log.csv")), recipe.epochs) from None
+    return evaluate_run(out, ds, read_log(out / "log.csv"))
+
+
+class TrainingInterrupted(Exception):  # noqa: N818 (an event, not an error: exit 130 with a hint)
+    """Ctrl-C or SIGTERM stopped a run between or during epochs; its finished epochs are kept and it resumes."""
+
+    def __init__(self, out: Path, finished: int, epochs: int) -> None:
+        super().__init__(f"{out}: stopped after epoch {finished} of {epochs}; run the same command to resume")
+        self.out, self.finished, self.epochs = out, finished, epochs
 
 
 def _init_info(spec: RunSpec) -> dict | None:

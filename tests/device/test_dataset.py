@@ -138,9 +138,46 @@ def test_folder_unreadable_image(tmp_path, cache):
         load_fer2013(tmp_path / "fer", cache_dir=cache)
 
 
+def test_folder_with_a_one_image_class_is_a_clear_error(tmp_path, cache):
+    _write_folder(tmp_path / "fer", prefixes=False)
+    for extra in sorted((tmp_path / "fer" / "train" / "disgust").iterdir())[1:]:
+        extra.unlink()  # one disgust image left: no stratified validation split can hold it and train it
+    with pytest.raises(DataError, match=r"train: disgust \(1\) image only; a stratified validation split"):
+        load_fer2013(tmp_path / "fer", cache_dir=cache)
+
+
+def test_csv_with_a_byte_order_mark_loads(tmp_path, cache):
+    plain = write_fer_csv(tmp_path / "plain.csv", {"train": 2, "val": 1})
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())  # what a spreadsheet program saves as "CSV UTF-8"
+    a, b = load_fer2013(plain, cache_dir=cache), load_fer2013(bom, cache_dir=cache)
+    np.testing.assert_array_equal(a.splits["train"].x, b.splits["train"].x)
+    np.testing.assert_array_equal(a.splits["val"].y, b.splits["val"].y)
+
+
+def test_headerless_csv_error_is_short_and_names_the_row(tmp_path, cache):
+    full = write_fer_csv(tmp_path / "full.csv", {"train": 1})
+    headerless = tmp_path / "headerless.csv"
+    headerless.write_text("".join(full.read_text().splitlines(keepends=True)[1:]))
+    with pytest.raises(DataError) as info:
+        load_fer2013(headerless, cache_dir=cache)
+    message = str(info.value)
+    assert "headerless.csv, row 1" in message and "emotion,pixels,Usage" in message
+    assert len(message) < 400, f"the error dumps the row: {len(message)} characters"
+
+
+def test_line_over_the_csv_field_limit_names_the_row(tmp_path, cache):
+    path = write_fer_csv(tmp_path / "long.csv", {"train": 1})
+    with open(path, "a") as fh:
+        fh.write("0,\"" + "1 " * 200_000 + "\",Training\n")  # one quoted field of 400,000 characters
+    with pytest.raises(DataError, match=r"long.csv, row 9: not a CSV row of FER2013 \(field larger than"):
+        load_fer2013(path, cache_dir=cache)
+
+
 @pytest.mark.skipif(not os.environ.get("FER2013"), reason="set FER2013=path/to/fer2013.csv(.gz) to check the real file")
-def test_real_fer2013_split_sizes():
-    ds = load_fer2013(os.environ["FER2013"])
+def test_real_fer2013_split_sizes(tmp_path):
+    ds = load_fer2013(os.environ["FER2013"], cache_dir=tmp_path / "cache")  # parse the CSV, not an earlier cache
+    assert list((tmp_path / "cache").glob("*.npz")), "the parse wrote its cache where it was told"
     assert len(ds.splits["train"]) == 28709
     assert len(ds.splits["val"]) == 3589
     assert ds.splits["train"].class_counts().tolist() == [3995, 436, 4097, 7215, 4830, 3171, 4965]

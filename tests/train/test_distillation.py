@@ -31,6 +31,32 @@ def test_targets_mix_label_and_softened_teacher():
     np.testing.assert_allclose(half[0, 1], 0.5 + 0.5 * t2[0, 1])
 
 
+def test_distillation_feeds_class_weights_as_per_image_sample_weights():
+    """Distilling, fit() gets no class_weight (it would weigh the soft target's arg-max): the weighted variant's
+    weights must reach the loss as each image's weight of its true label, in the same order as the images."""
+    import tensorflow as tf
+
+    from device.dataset import Dataset, Split
+    from train.models import build_augmenter
+    from train.runs import class_weights
+
+    rng = np.random.default_rng(0)
+    y = np.array([0, 0, 0, 0, 1, 2, 3, 3, 4, 5, 6, 6])  # imbalanced: weights differ per class
+    x = (np.arange(len(y))[:, None, None, None] * np.ones((1, 48, 48, 1))).astype(np.uint8)  # image i is all i
+    ds = Dataset("mem", {"train": Split(x, y), "val": Split(x[:7], np.arange(7))})
+    weights = class_weights(y)
+    targets = distillation_targets(rng.normal(size=(len(y), 7)), y, weight=0.5, temperature=2.0)
+    recipe = replace(TINY, flip=False, rotation_deg=0.0, translate=0.0, zoom=0.0, batch_size=len(y))
+    train_ds, _ = trainer._datasets(tf, ds, recipe, 0, build_augmenter(recipe, 0), targets, weights)
+    batch = next(iter(train_ds))
+    assert len(batch) == 3, "(images, soft targets, per-image weights)"
+    images, soft, sample_w = (np.asarray(t) for t in batch)
+    index = images[:, 0, 0, 0].round().astype(int)  # which image each row is (shuffled)
+    np.testing.assert_allclose(soft, targets[index], rtol=1e-6)
+    np.testing.assert_allclose(sample_w, [weights[int(k)] for k in y[index]], rtol=1e-6)
+    assert len(set(np.round(sample_w, 4))) > 2, "the weights really differ between classes"
+
+
 def test_missing_teacher_names_the_folder_and_the_command(tmp_path):
     with pytest.raises(FileNotFoundError) as err:
         teacher_probs(tmp_path, ("wide-40ep/unweighted-seed0",), np.zeros((2, 48, 48, 1), np.float32))

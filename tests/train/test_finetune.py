@@ -90,7 +90,10 @@ def test_a_run_whose_starting_checkpoint_changed_is_not_resumed(tmp_path, data):
     runs = tmp_path / "runs"
     train_and_report(data, FROZEN, ("unweighted",), seed=0, runs_root=runs, report=False)
     child = runs / "ft-1ep" / "unweighted-seed0"
-    (child / "metrics.json").unlink()  # as if interrupted: the next call would resume it
+    (child / "metrics.json").unlink()  # as if interrupted mid-epoch: the next call would resume it
+    log = child / "log.csv"
+    log.write_text(log.read_text().splitlines(keepends=True)[0])  # no finished epoch yet
+    (child / "backup").mkdir()
     parent = runs / "tiny-1ep" / "unweighted-seed0" / "best.keras"
     parent.write_bytes(parent.read_bytes() + b"\0")  # the starting run was retrained meanwhile
     with pytest.raises(RunMismatchError, match="its starting run was retrained"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,13 +20,71 @@ from train.__main__ import main as train_main
 pytestmark = pytest.mark.slow
 
 
+FIT_CALLS: list[dict] = []  # what keras.Model.fit received in the tiny_runs fixture, one entry per run
+
+
 @pytest.fixture(scope="module")
 def tiny_runs(tmp_path_factory) -> tuple[Path, Path]:
+    import keras
+
     tmp = tmp_path_factory.mktemp("train")
     data = write_fer_csv(tmp / "fer.csv.gz", {"train": 40, "val": 10, "test": 10})
     runs = tmp / "runs"
-    assert train_main(["--data", str(data), "--recipe", "tiny", "--epochs", "1", "--runs", str(runs)]) == 0
+    real_fit = keras.Model.fit
+
+    def spy_fit(self, x=None, *args, **kwargs):  # records what reaches the loss, then trains as usual
+        FIT_CALLS.append({"class_weight": kwargs.get("class_weight"), "element_spec": x.element_spec})
+        return real_fit(self, x, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(keras.Model, "fit", spy_fit)
+        assert train_main(["--data", str(data), "--recipe", "tiny", "--epochs", "1", "--runs", str(runs)]) == 0
     return data, runs
+
+
+def test_class_weights_reach_fit(tiny_runs):
+    """The study's variable: the weighted run hands fit() the inverse-frequency weights, the unweighted none."""
+    from device.dataset import load_fer2013
+    from train.runs import class_weights
+
+    data, _ = tiny_runs
+    assert len(FIT_CALLS) == 2, FIT_CALLS  # unweighted, then weighted
+    unweighted, weighted = FIT_CALLS
+    assert unweighted["class_weight"] is None
+    y = load_fer2013(data).splits["train"].y
+    assert weighted["class_weight"] == class_weights(y)
+    # balanced classes here: every weight is 1; the point is that they are passed (imbalanced maths: test_class_weights)
+    assert len(weighted["element_spec"]) == 2, "labels only: no per-image weights besides class_weight"
+
+
+def test_stopped_during_final_evaluation_is_evaluated_not_retrained(tiny_runs, capsys):
+    """After the last epoch Keras removes backup/; a run that stops before metrics.json is written (or whose
+    metrics.json is deleted to re-evaluate) must be evaluated from its best checkpoint, never trained again."""
+    data, runs = tiny_runs
+    d = runs / "tiny-1ep" / "unweighted-seed0"
+    log_before = (d / "log.csv").read_text()
+    before = json.loads((d / "metrics.json").read_text())
+    (d / "metrics.json").unlink()
+    assert train_main(["--data", str(data), "--recipe", "tiny", "--epochs", "1", "--runs", str(runs),
+                       "--variants", "unweighted", "--no-report"]) == 0
+    out = capsys.readouterr().out
+    assert "all 1 epochs are trained; evaluating" in out and "resuming" not in out
+    assert (d / "log.csv").read_text() == log_before, "no epoch was trained again"
+    after = json.loads((d / "metrics.json").read_text())
+    assert after["splits"]["test"]["accuracy"] == before["splits"]["test"]["accuracy"]
+    assert after["completed_epochs"] == 1
+
+
+def test_missing_class_with_weighted_variant_fails_before_training(tmp_path, capsys):
+    data = write_fer_csv(tmp_path / "fer.csv", {"train": 3, "val": 1})
+    lines = data.read_text().splitlines()
+    data.write_text("\n".join(ln for ln in lines if not ln.startswith("1,") or ln.endswith("PublicTest")) + "\n")
+    runs = tmp_path / "runs"
+    rc = train_main(["--data", str(data), "--recipe", "tiny", "--epochs", "1", "--runs", str(runs)])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "fer.csv: the training split has no examples of disgust" in err and "--variants unweighted" in err
+    assert not runs.exists() or not any(runs.rglob("*.keras")), "nothing was trained before the check"
 
 
 def test_both_variants_write_their_run_folders(tiny_runs):
@@ -87,6 +146,7 @@ def test_resume_after_kill(tmp_path, repo_root):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "resuming" in out.stdout
     epochs = _epochs_logged(log)
-    assert sorted(set(epochs)) == [0, 1, 2, 3], epochs
-    assert epochs[: len(done_before)] == done_before, "finished epochs are kept, not redone"
+    assert epochs == [0, 1, 2, 3], f"exactly one log row per epoch, in order: {epochs}"
+    started = [int(m) for m in re.findall(r"^Epoch (\d+)/4", out.stdout, flags=re.M)]
+    assert started and started[0] == len(done_before) + 1, f"resumed at epoch {started[:1]}, not after {done_before}"
     assert json.loads((log.parent / "metrics.json").read_text())["completed_epochs"] == 4

@@ -1,0 +1,150 @@
+"""Mutation check: does the test suite catch the bugs it is meant to catch?
+
+Each mutant changes one piece of source the way a real bug would (found by a mutation probe, or a defect that was
+fixed) and names the tests that must then fail. The check copies the working tree (tracked and untracked files
+that git does not ignore, plus the venv by reference) to a temporary folder, applies one mutant at a time, runs its
+tests there, and reports each mutant as killed (a test failed, as it should) or survived (the suite missed the bug).
+
+    make mutation                         # every mutant (several minutes: some tests train tiny models)
+    make mutation MUTANTS="resume-backup tracker-max-missed"
+    .venv/bin/python tests/mutation.py --list
+
+Exit code 0 when every mutant is killed, 1 when one survived, 2 when a mutant no longer applies (its source line
+changed: update the table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    file: str  # relative to the repository root
+    old: str  # must occur exactly once in the file
+    new: str
+    tests: tuple[str, ...]  # pytest node ids or files, relative to the root
+    why: str
+
+
+MUTANTS: tuple[Mutant, ...] = (
+    # --- training: resume, evaluation, the study's variable
+    Mutant("resume-backup", "train/trainer.py",
+           '        keras.callbacks.BackupAndRestore(str(out / "backup")),\n', "",
+           ("tests/train/test_training.py::test_resume_after_kill",),
+           "without BackupAndRestore a resumed run starts again at epoch 1"),
+    Mutant("retrain-finished-run", "train/trainer.py",
+           '    if state == "trained":', '    if False:',
+           ("tests/train/test_training.py::test_stopped_during_final_evaluation_is_evaluated_not_retrained",),
+           "a run stopped during its final evaluation is trained again"),
+    Mutant("class-weight-dropped", "train/trainer.py",
+           "class_weight=weights if targets is None else None,", "class_weight=None,",
+           ("tests/train/test_training.py::test_class_weights_reach_fit",),
+           "the weighted variant trains without its class weights"),
+    Mutant("distill-sample-weights-dropped", "train/trainer.py",
+           "            tensors = (*tensors, sample_w)\n", "",
+           ("tests/train/test_distillation.py::test_distillation_feeds_class_weights_as_per_image_sample_weights",),
+           "the distilled weighted variant trains without its per-image weights"),
+    Mutant("class-weight-late", "train/pipeline.py",
+           '    if any(s.variant == "weighted" and run_state(s) != "complete" for s in specs):',
+           "    if False:",
+           ("tests/train/test_training.py::test_missing_class_with_weighted_variant_fails_before_training",),
+           "a class missing from Training is found only after the unweighted variant trained"),
+    # --- data loading
+    Mutant("csv-bom", "device/dataset.py",
+           'return open(path, encoding="utf-8-sig", newline="")', 'return open(path, encoding="utf-8", newline="")',
+           ("tests/device/test_dataset.py::test_csv_with_a_byte_order_mark_loads",),
+           "a CSV saved with a byte-order mark is rejected"),
+    # --- device runtime
+    Mutant("tracker-max-missed", "device/tracking.py",
+           "t.missed <= self.max_missed", "t.missed < self.max_missed",
+           ("tests/device/test_tracking.py",),
+           "a track is dropped one frame early"),
+)
+
+
+def _copy_tree(dst: Path) -> None:
+    """The working tree as git sees it (tracked + untracked, not ignored), with the venv linked, not copied."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
+                            capture_output=True).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        src = ROOT / rel
+        if src.is_file():
+            (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst / rel)
+    if (ROOT / ".venv").exists():
+        (dst / ".venv").symlink_to(ROOT / ".venv")
+
+
+def run_mutant(m: Mutant, tree: Path, timeout: float) -> tuple[str, float, str]:
+    """(outcome, seconds, tail of the test output): killed (a test failed), survived (all passed), error (the tests
+    could not run: counts as not killed), stale (the mutant no longer applies) or timeout."""
+    path = tree / m.file
+    original = path.read_text()
+    if original.count(m.old) != 1:
+        return "stale", 0.0, f"{m.file}: the mutated text occurs {original.count(m.old)} times, expected once"
+    path.write_text(original.replace(m.old, m.new))
+    env = {**os.environ, "FEREDGE_CACHE": str(tree / ".cache-mutation"), "PYTHONDONTWRITEBYTECODE": "1"}
+    started = time.perf_counter()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *m.tests],
+                              cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
+        text = proc.stdout + proc.stderr
+        failed = re.search(r"\b\d+ failed\b", text) is not None  # a test failed, not a collection or import error
+        outcome = {0: "survived", 5: "stale"}.get(proc.returncode, "killed" if failed else "error")
+        tail = text[-600:]
+    except subprocess.TimeoutExpired:
+        outcome, tail = "timeout", f"no result within {timeout:.0f} s"
+    finally:
+        path.write_text(original)
+    return outcome, time.perf_counter() - started, tail
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="tests/mutation.py", description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--only", nargs="+", default=None, metavar="NAME", help="run these mutants only")
+    ap.add_argument("--list", action="store_true", help="list the mutants and exit")
+    ap.add_argument("--timeout", type=float, default=600.0, help="seconds per mutant")
+    args = ap.parse_args(argv)
+    chosen = [m for m in MUTANTS if args.only is None or m.name in args.only]
+    unknown = sorted(set(args.only or ()) - {m.name for m in MUTANTS})
+    if unknown:
+        print(f"error: unknown mutant(s) {unknown}; --list shows them", file=sys.stderr)
+        return 2
+    if args.list:
+        for m in chosen:
+            print(f"{m.name:32s} {m.file:28s} {m.why}")
+        return 0
+    with tempfile.TemporaryDirectory(prefix="feredge-mutation-") as tmp:
+        tree = Path(tmp)
+        _copy_tree(tree)
+        results = []
+        for m in chosen:
+            outcome, seconds, tail = run_mutant(m, tree, args.timeout)
+            results.append((m, outcome))
+            print(f"{outcome:9s} {m.name:32s} {seconds:6.1f} s  {m.why}", flush=True)
+            if outcome != "killed":
+                print("    " + tail.strip().replace("\n", "\n    "), flush=True)
+    survived = [m.name for m, o in results if o in ("survived", "timeout", "error")]
+    stale = [m.name for m, o in results if o == "stale"]
+    print(f"{len(results) - len(survived) - len(stale)} of {len(results)} mutants killed"
+          + (f"; survived: {', '.join(survived)}" if survived else "")
+          + (f"; stale: {', '.join(stale)}" if stale else ""))
+    return 1 if survived else 2 if stale else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,135 @@
+"""Run identity without TensorFlow: which folder a run lives in, the runs a recipe needs, and the checks that can be
+made before any heavy import (a stale run folder, class weights the training split cannot support).
+
+A run is ``<runs>/<recipe>-<epochs>ep/<variant>-seed<seed>/``. :mod:`train.trainer` trains and evaluates one; this
+module only names, checks and plans, so ``python -m train`` reports bad input before TensorFlow starts.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import MISSING, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+
+from device.labels import EMOTIONS, NUM_CLASSES
+from train.recipes import Recipe
+
+# Recipe fields that do not change what is trained: a run folder may be reused across a rename or a reworded text.
+_COSMETIC_FIELDS = frozenset({"name", "description"})
+_RECIPE_DEFAULTS = {f.name: f.default for f in fields(Recipe) if f.default is not MISSING}
+
+
+class RunMismatchError(ValueError):
+    """A run folder holds a run of a different recipe than the one asked for; reusing it would mix results."""
+
+
+class ClassWeightError(ValueError):
+    """The training split lacks a class, so the weighted variant's inverse-frequency weights are undefined."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    recipe: Recipe
+    variant: str
+    seed: int
+    runs_root: Path
+    threads: int = 0  # 0: TensorFlow's default (all cores)
+    command: str = ""  # the command line that started the run, recorded in config.json
+
+    @property
+    def run_dir(self) -> Path:
+        return run_dir(self.runs_root, self.recipe.name, self.recipe.epochs, self.variant, self.seed)
+
+
+def run_dir(runs_root: Path, recipe: str, epochs: int, variant: str, seed: int) -> Path:
+    return Path(runs_root) / f"{recipe}-{epochs}ep" / f"{variant}-seed{seed}"
+
+
+def init_run_name(recipe: Recipe, variant: str, seed: int) -> str:
+    """The run folder (under the runs root) whose best checkpoint a fine-tuning recipe starts from."""
+    return recipe.init_from.format(variant=variant, seed=seed)
+
+
+def check_run_config(out: Path, recipe: Recipe) -> None:
+    """Refuse to resume or reuse ``out`` when its ``config.json`` records a different recipe (a stale run folder).
+
+    Only fields that change training are compared, so renaming a recipe or rewording its description keeps its runs.
+    """
+    path = Path(out) / "config.json"
+    if not path.exists():
+        return
+    try:
+        recorded = json.loads(path.read_text())["recipe"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RunMismatchError(f"{path}: unreadable run config ({exc}); move the folder away to start afresh") from exc
+    wanted = recipe.to_dict()
+    # a field added to Recipe after a run was recorded counts as that field's default (what the run trained with)
+    recorded = {**_RECIPE_DEFAULTS, **recorded}
+    diffs = [
+        f"{k}: recorded {recorded.get(k)!r}, asked {wanted[k]!r}"
+        for k in sorted(wanted)
+        if k not in _COSMETIC_FIELDS and _jsonish(recorded.get(k)) != _jsonish(wanted[k])
+    ]
+    if diffs:
+        raise RunMismatchError(
+            f"{path}: this run folder was trained with a different recipe ({'; '.join(diffs)}); "
+            "move it away or pass another --runs folder"
+        )
+
+
+def _jsonish(value):
+    """Tuples and lists compare equal after a JSON round trip."""
+    return json.loads(json.dumps(value))
+
+
+def class_weights(y: np.ndarray) -> dict[int, float]:
+    """Inverse-frequency weights ``w_k = N / (K * N_k)``, i.e. scikit-learn's ``'balanced'``.
+
+    Raises :class:`ClassWeightError` naming the missing classes when the split lacks one (the weights are undefined).
+    """
+    from sklearn.utils.class_weight import compute_class_weight
+
+    classes = np.arange(NUM_CLASSES)
+    present = np.unique(y)
+    if len(present) != NUM_CLASSES:
+        missing = [EMOTIONS[k] for k in classes if k not in present]
+        raise ClassWeightError(
+            f"the training split has no examples of {', '.join(missing)}: the weighted variant's class weights "
+            "N / (K * N_k) are undefined; train --variants unweighted only, or use data with every class"
+        )
+    w = compute_class_weight("balanced", classes=classes, y=y)
+    return {int(k): float(v) for k, v in zip(classes, w)}
+
+
+def read_log(log_path: Path) -> list[dict[str, float]]:
+    """The epochs a run's ``log.csv`` (Keras CSVLogger) recorded, one row per epoch (the last row of an epoch wins)."""
+    if not log_path.exists():
+        return []
+    by_epoch: dict[int, dict[str, float]] = {}
+    with open(log_path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            try:
+                by_epoch[int(row["epoch"])] = {k: float(v) for k, v in row.items() if v not in ("", None)}
+            except (KeyError, ValueError):
+                continue
+    return [by_epoch[e] for e in sorted(by_epoch)]
+
+
+def run_state(spec: RunSpec) -> str:
+    """Where a run stands: "complete" (evaluated), "trained" (every epoch logged, not yet evaluated), "partial"
+    (resumes from its last finished epoch) or "new"."""
+    out = spec.run_dir
+    metrics = out / "metrics.json"
+    if metrics.exists():
+        try:
+            if json.loads(metrics.read_text()).get("completed_epochs") == spec.recipe.epochs:
+                return "complete"
+        except ValueError:
+            pass
+    logged = len(read_log(out / "log.csv"))
+    if logged >= spec.recipe.epochs and (out / "best.keras").is_file() and not (out / "backup").exists():
+        return "trained"
+    return "partial" if logged else "new"
