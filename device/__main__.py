@@ -26,12 +26,30 @@ from device.preprocess import DEFAULT_MARGIN
 from device.sources import SourceError
 from device.tracking import parse_smoothing
 
+MAX_MARGIN = 1.0  # a margin of a whole box side per side already crops a frame 3x the face
+MARGIN_RANGE = f"0..{MAX_MARGIN:g}"
+MAX_RETRY_DELAY_S = 3600.0
+
 
 def _smoothing(text: str) -> tuple[int, float | None]:
     try:
         return parse_smoothing(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _file_path(expected: str):
+    """An argparse ``type=`` for a model file: a directory is refused here (a missing file is reported when the
+    model is loaded, with its own hint)."""
+
+    def parse(text: str) -> Path:
+        path = Path(text)
+        if path.is_dir():
+            raise argparse.ArgumentTypeError(f"{text}: is a directory, expected {expected}")
+        return path
+
+    parse.__name__ = expected
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,13 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     positive_int = number_type(int, 1, "an integer >= 1")
     count = number_type(int, 0, "an integer >= 0")
-    non_negative = number_type(float, 0.0, "a number >= 0")
+    seconds = number_type(float, 0.0, "a number of seconds >= 0")
+    fraction = number_type(float, 0.0, f"a fraction of the face box side, {MARGIN_RANGE}", high=MAX_MARGIN)
+    delay = number_type(float, 0.0, f"a number of seconds, 0..{MAX_RETRY_DELAY_S:g}", high=MAX_RETRY_DELAY_S)
     p.add_argument(
         "--source", default="0", help="camera index, 'picamera2', video file, stream URL, image folder or image file"
     )
-    p.add_argument("--model", type=Path, default=default_model_path(), help="TFLite model (float or int8)")
+    p.add_argument("--model", type=_file_path("a .tflite file"), default=default_model_path(),
+                   help="TFLite model (float or int8)")
     p.add_argument("--detector", choices=DETECTORS, default="haar", help="face detector")
-    p.add_argument("--detector-model", type=Path, default=None, help="YuNet ONNX model (for --detector yunet)")
+    p.add_argument("--detector-model", type=_file_path("a YuNet .onnx file"), default=None,
+                   help="YuNet ONNX model (for --detector yunet)")
     p.add_argument("--threads", type=positive_int, default=1, help="TFLite interpreter threads")
     p.add_argument("--mirror-average", action="store_true",
                    help="also classify each face's mirror image and average the scores (2x classifier time; see the "
@@ -63,12 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--margin",
-        type=non_negative,
+        type=fraction,
         default=DEFAULT_MARGIN,
-        help="crop margin per side, as a fraction of the face box",
+        help=f"crop margin per side, as a fraction of the face box side, {MARGIN_RANGE}",
     )
     p.add_argument("--max-frames", type=count, default=None, help="stop after this many frames")
-    p.add_argument("--duration", type=non_negative, default=None, help="stop after this many seconds")
+    p.add_argument("--duration", type=seconds, default=None, help="stop after this many seconds")
     p.add_argument(
         "--headless",
         action="store_true",
@@ -76,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--record", type=Path, default=None, help="write the annotated video here (.mp4, .avi, .mkv)")
     p.add_argument("--retries", type=count, default=0, help="re-open a camera/stream this many times if it stops")
-    p.add_argument("--retry-delay", type=non_negative, default=1.0, help="seconds to wait before re-opening")
+    p.add_argument("--retry-delay", type=delay, default=1.0,
+                   help=f"seconds to wait before re-opening, 0..{MAX_RETRY_DELAY_S:g}")
     p.add_argument("--detect-width", type=count, default=320, help="detect faces on a frame this wide (0: full)")
     p.add_argument("--max-faces", type=count, default=8, help="classify at most this many (largest) faces; 0: all")
     p.add_argument("--width", type=positive_int, default=None, help="camera capture width")
@@ -112,7 +135,10 @@ def options_from_args(args: argparse.Namespace) -> DemoOptions:
 def _silence_stdout() -> None:
     """After the reader of stdout went away (``| head``): keep Python's final flush from failing."""
     devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    finally:
+        os.close(devnull)
 
 
 def _stop_on_signals() -> None:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 
 
-def number_type(kind: type, low: float, what: str) -> Callable[[str], float]:
-    """An argparse ``type=``: parse ``kind`` and require ``>= low``; ``what`` names it in errors and help."""
+def number_type(kind: type, low: float, what: str, high: float | None = None) -> Callable[[str], float]:
+    """An argparse ``type=``: parse ``kind`` and require ``low <= value`` (and ``<= high`` when given); NaN and
+    infinities are never accepted. ``what`` names the expected value in errors and help."""
 
     def parse(text: str):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if value < low:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number: expected {what}")
+        if value < low or (high is not None and value > high):
             raise argparse.ArgumentTypeError(f"{text!r}: expected {what}")
         return value
 

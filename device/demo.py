@@ -3,6 +3,10 @@
 Headless mode (asked for, or automatic without a display or GUI-less OpenCV) prints one JSON line per
 frame on stdout. Timings per frame: ``capture`` (read + decode), the pipeline's stages, and ``draw``
 (annotation, video write and window update; 0 when nothing is drawn). The summary goes to stderr.
+
+Faces are tracked and smoothed across the frames of a stream (camera, video); the images of a folder are
+independent stills (``FrameSource.stills``): the tracker starts afresh on each, and an image that cannot be
+decoded is skipped with a warning (counted in the summary).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +29,7 @@ from device.draw import draw_results
 from device.paths import project_root
 from device.pipeline import EmotionPipeline, FrameResult, to_json
 from device.preprocess import DEFAULT_MARGIN
-from device.sources import Frame, FrameSource, SourceError, open_source
+from device.sources import Frame, FrameSource, ImageDecodeError, SourceError, open_source
 from device.tracking import FaceTracker
 
 DEFAULT_MODEL = Path("models") / "unweighted_int8.tflite"  # best accuracy and macro-F1 in the study
@@ -76,11 +81,14 @@ class DemoSummary:
     stop_reason: str  # max-frames, duration, end-of-stream, interrupted, quit, stdout-closed, error
     error: str | None = None
     exit_code: int = EXIT_OK
+    skipped: int = 0  # undecodable images of a folder, skipped
 
     def line(self) -> str:
+        plural = "" if self.skipped == 1 else "s"
+        skipped = f", {self.skipped} image{plural} skipped (undecodable)" if self.skipped else ""
         text = (
             f"summary: {self.frames} frames in {self.elapsed_s:.2f} s, mean {self.mean_fps:.1f} FPS, "
-            f"{self.faces} faces, stopped: {self.stop_reason}"
+            f"{self.faces} faces{skipped}, stopped: {self.stop_reason}"
         )
         return text + (f" ({self.error})" if self.error else "")
 
@@ -97,35 +105,80 @@ def display_problem() -> str | None:
 
 
 def check_record_path(path: Path) -> None:
+    """Up front, before model and camera are opened: extension, and a writable folder to put the file in."""
     if path.suffix.lower() not in VIDEO_CODECS:
         raise OutputError(f"record {path}: unsupported extension, expected one of {', '.join(VIDEO_CODECS)}")
-    if not path.parent.is_dir():
-        raise OutputError(f"record {path}: folder {path.parent} does not exist")
+    if path.is_dir():
+        raise OutputError(f"record {path}: is a directory, expected a video file ({', '.join(VIDEO_CODECS)})")
+    folder = path.parent
+    if not folder.is_dir():
+        raise OutputError(f"record {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"record {path}: folder {folder} is not writable")
+    try:  # access(2) says yes to root everywhere: creating a file is the real test (read-only mounts, procfs)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".feredge-write-test-"):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise OutputError(f"record {path}: folder {folder} is not writable ({reason})") from exc
+
+
+def fit_frame(bgr: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``bgr`` scaled to fit ``size`` (width, height), centred on black: a video has one frame size."""
+    width, height = size
+    if bgr.shape[1] == width and bgr.shape[0] == height:
+        return bgr
+    scale = min(width / bgr.shape[1], height / bgr.shape[0])
+    new_w, new_h = max(1, round(bgr.shape[1] * scale)), max(1, round(bgr.shape[0] * scale))
+    canvas = np.zeros((height, width, 3), np.uint8)
+    x0, y0 = (width - new_w) // 2, (height - new_h) // 2
+    canvas[y0 : y0 + new_h, x0 : x0 + new_w] = cv2.resize(bgr, (new_w, new_h), interpolation=cv2.INTER_AREA)
+    return canvas
 
 
 class VideoRecorder:
-    """Writes annotated frames to ``<path>`` via a hidden partial file, renamed into place on ``close()``."""
+    """Writes annotated frames to ``<path>`` via a hidden partial file, renamed into place on ``close()``.
+
+    The first frame sets the video's size; later frames of another size (images of a folder) are fitted into it.
+    """
 
     def __init__(self, path: Path, fps: float) -> None:
         self.path, self.fps = path, fps
         self.partial = path.with_name(f".{path.stem}.partial{path.suffix}")
         self._writer: cv2.VideoWriter | None = None
+        self._size: tuple[int, int] = (0, 0)
+
+    def _open(self, size: tuple[int, int]) -> None:
+        try:  # a writer that fails to open does not say why: tell an unwritable folder from a missing codec
+            with open(self.partial, "wb"):
+                pass
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise OutputError(f"record {self.path}: cannot write to folder {self.path.parent} ({reason})") from exc
+        fourcc = cv2.VideoWriter_fourcc(*VIDEO_CODECS[self.path.suffix.lower()])
+        writer = cv2.VideoWriter(str(self.partial), fourcc, self.fps, size)
+        if not writer.isOpened():
+            writer.release()
+            self.partial.unlink(missing_ok=True)
+            raise OutputError(f"record {self.path}: cannot open a video writer ({self.path.suffix} codec missing?)")
+        self._writer, self._size = writer, size
 
     def write(self, bgr: np.ndarray) -> None:
         if self._writer is None:
-            fourcc = cv2.VideoWriter_fourcc(*VIDEO_CODECS[self.path.suffix.lower()])
-            height, width = bgr.shape[:2]
-            self._writer = cv2.VideoWriter(str(self.partial), fourcc, self.fps, (width, height))
-            if not self._writer.isOpened():
-                self._writer = None
-                raise OutputError(f"record {self.path}: cannot open a video writer ({self.path.suffix} codec missing?)")
-        self._writer.write(bgr)
+            self._open((bgr.shape[1], bgr.shape[0]))
+        self._writer.write(fit_frame(bgr, self._size))
 
     def close(self) -> None:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
-            os.replace(self.partial, self.path)
+            try:
+                os.replace(self.partial, self.path)
+            except OSError as exc:
+                reason = exc.strerror or type(exc).__name__
+                raise OutputError(
+                    f"record {self.path}: cannot move the finished video into place ({reason}); it is in {self.partial}"
+                ) from exc
 
 
 def build_pipeline(options: DemoOptions) -> EmotionPipeline:
@@ -145,9 +198,9 @@ class _Loop:
         self.options, self.pipeline, self.show = options, pipeline, show
         self.source: FrameSource | None = source
         self.out, self.err = out, err
-        self.live = source.live
+        self.live, self.stills = source.live, source.stills
         self.recorder = VideoRecorder(options.record, source.fps or FALLBACK_FPS) if options.record else None
-        self.frames = self.faces = self.failures = 0
+        self.frames = self.faces = self.failures = self.skipped = 0
         self.fps: float | None = None
         self.error: str | None = None
 
@@ -158,6 +211,9 @@ class _Loop:
                 if self.source is None:
                     self.source = open_source(self.options.source, self.options.width, self.options.height)
                 return self.source.read()
+            except ImageDecodeError as exc:  # one bad image in a folder: the others are still worth a look
+                self.skipped += 1
+                print(f"warning: {exc}; skipped", file=self.err, flush=True)
             except SourceError as exc:
                 if not self.live or self.failures >= self.options.retries:
                     raise
@@ -205,6 +261,8 @@ class _Loop:
         self.failures = 0
         capture_ms = (time.perf_counter() - start) * 1000.0
         frame.index = self.frames
+        if self.stills:  # independent images: nothing tracked or averaged across them
+            self.pipeline.reset()
         result = self.pipeline(frame)
         result.timings_ms = {"capture": capture_ms, **result.timings_ms}
         now = time.perf_counter()
@@ -230,9 +288,11 @@ class _Loop:
         except (SourceError, OutputError) as exc:
             reason, self.error = "error", str(exc)
         finally:
-            self._release()
+            release_problem = self._release()
         if reason == "end-of-stream" and self.frames == 0 and self.options.max_frames != 0:
             reason, self.error = "error", f"source {self.options.source}: no frames could be read"
+        if release_problem and self.error is None:
+            reason, self.error = "error", release_problem
         elapsed = time.perf_counter() - started
         return DemoSummary(
             frames=self.frames,
@@ -242,15 +302,22 @@ class _Loop:
             stop_reason=reason,
             error=self.error,
             exit_code=EXIT_RUNTIME if reason == "error" else EXIT_OK,
+            skipped=self.skipped,
         )
 
-    def _release(self) -> None:
+    def _release(self) -> str | None:
+        """Close source, recorder and window; the recorder's error (video not moved into place), if any."""
+        problem = None
         if self.source is not None:
             self.source.close()
         if self.recorder is not None:
-            self.recorder.close()
+            try:
+                self.recorder.close()
+            except OutputError as exc:
+                problem = str(exc)
         if self.show:
             cv2.destroyAllWindows()
+        return problem
 
 
 def run_demo(options: DemoOptions, out: TextIO | None = None, err: TextIO | None = None) -> DemoSummary:

@@ -58,6 +58,12 @@ class EmotionPipeline:
         self.detector, self.classifier, self.tracker = detector, classifier, tracker
         self.margin, self.max_faces = margin, max_faces
 
+    def reset(self) -> None:
+        """Forget all tracks: the next frame is unrelated to the previous ones (independent stills, e.g. an image
+        folder), so nothing is matched to or averaged with earlier faces."""
+        if self.tracker is not None:
+            self.tracker.reset()
+
     def __call__(self, frame: Frame) -> FrameResult:
         timings: dict[str, float] = {}
         start = time.perf_counter()

@@ -10,6 +10,7 @@ give taller-than-wide boxes), so faces are never stretched.
 
 from __future__ import annotations
 
+import math
 from typing import Protocol
 
 import cv2
@@ -41,7 +42,11 @@ def to_gray(image: np.ndarray) -> np.ndarray:
 
 
 def square_box(box: BoxLike | tuple[int, int, int, int], margin: float) -> tuple[int, int, int]:
-    """(x0, y0, side) of the square with side ``max(w, h) * (1 + 2 * margin)`` centred on ``box``."""
+    """(x0, y0, side) of the square with side ``max(w, h) * (1 + 2 * margin)`` centred on ``box``.
+
+    ``margin`` is a fraction of the box side per side: finite and > -0.5 (a negative margin crops tighter)."""
+    if not (math.isfinite(margin) and margin > -0.5):
+        raise ValueError(f"margin {margin}: expected a finite fraction of the box side > -0.5 (e.g. {DEFAULT_MARGIN})")
     x, y, w, h = (box.x, box.y, box.w, box.h) if hasattr(box, "x") else box  # type: ignore[union-attr]
     side = max(1, int(round(max(w, h) * (1.0 + 2.0 * margin))))
     cx, cy = x + w / 2.0, y + h / 2.0

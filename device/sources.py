@@ -2,8 +2,13 @@
 
 ``read()`` returns the next :class:`Frame`, or ``None`` at the end of a finite source (video file, image
 folder). A live source (camera, network stream) that stops delivering frames raises ``CameraError``:
-the caller decides whether to re-open it. Decoding happens inside ``read()``, so timing ``read()``
-measures capture + decode.
+the caller decides whether to re-open it. An image folder raises ``ImageDecodeError`` for a file it cannot
+decode and goes on with the next file on the next ``read()``: the caller decides whether to skip it.
+Decoding happens inside ``read()``, so timing ``read()`` measures capture + decode.
+
+``stills`` tells a continuous stream (camera, video, stream, picamera2: consecutive frames show the same
+faces, so they may be tracked and smoothed) from independent still images (image folder, single image: each
+frame stands alone).
 """
 
 from __future__ import annotations
@@ -35,6 +40,14 @@ class CameraError(SourceError):
     """A live source (camera, stream) cannot be opened or stopped delivering frames."""
 
 
+class ImageDecodeError(SourceError):
+    """One image of a folder cannot be decoded; the source goes on with the next file."""
+
+    def __init__(self, message: str, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 @dataclass
 class Frame:
     """One captured frame. ``gray`` is None unless the source has a cheap gray image (picamera2's lores Y plane),
@@ -48,7 +61,8 @@ class Frame:
 
 class FrameSource(Protocol):
     name: str
-    live: bool
+    live: bool  # frames come from a camera/stream that may stop: re-opening it may help
+    stills: bool  # frames are independent still images, not a continuous stream: no tracking across them
     fps: float | None
 
     def read(self) -> Frame | None: ...
@@ -65,6 +79,7 @@ class _Source:
 
     name: str = "source"
     live: bool = False
+    stills: bool = False
     fps: float | None = None
     _next_index: int = 0
 
@@ -172,10 +187,13 @@ def list_images(path: Path) -> list[Path]:
 
 
 class ImageFolderSource(_Source):
-    """The images of a folder in name order (or one image file), one frame each."""
+    """The images of a folder in name order (or one image file), one frame each: independent stills."""
+
+    stills = True
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._position = 0  # the next file; frame indices count the frames delivered
         self.name = f"images {self.path}"
         if self.path.is_dir():
             self.files = list_images(self.path)
@@ -187,12 +205,14 @@ class ImageFolderSource(_Source):
             raise SourceError(f"{self.name}: no images ({', '.join(IMAGE_SUFFIXES)}) in the folder")
 
     def read(self) -> Frame | None:
-        if self._next_index >= len(self.files):
+        """The next image; ``ImageDecodeError`` for an undecodable file (the next call reads the file after it)."""
+        if self._position >= len(self.files):
             return None
-        file = self.files[self._next_index]
+        position, file = self._position, self.files[self._position]
+        self._position += 1
         bgr = cv2.imread(str(file), cv2.IMREAD_COLOR)
         if bgr is None:
-            raise SourceError(f"image {file}: cannot be decoded (frame {self._next_index}; expected an image file)")
+            raise ImageDecodeError(f"image {file}: cannot be decoded (frame {position}; expected an image file)", file)
         return self._frame(bgr)
 
 

@@ -71,6 +71,7 @@ class FaceTracker:
         self._next_id = 0
 
     def reset(self) -> None:
+        """Forget every track (and its smoothing history); new tracks keep getting new ids."""
         self.tracks.clear()
 
     def _smooth(self, track: Track, probs: np.ndarray) -> np.ndarray:

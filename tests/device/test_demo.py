@@ -16,6 +16,7 @@ import pytest
 from device import demo
 from device.__main__ import main
 from device.demo import DemoOptions, default_model_path, run_demo
+from device.labels import EMOTIONS
 from device.pipeline import STAGES
 from device.sources import CameraError, Frame
 
@@ -189,6 +190,7 @@ class FakeLiveSource:
     """A live source that yields ``frames`` blank frames, then fails (CameraError) or is interrupted."""
 
     live, fps, name = True, 30.0, "camera index 0"
+    stills = False
 
     def __init__(self, frames: int | None, fail: type[BaseException] = CameraError) -> None:
         self.left, self.fail, self.closed, self.count = frames, fail, False, 0
@@ -281,3 +283,302 @@ def test_mirror_average_on_a_model_that_mirrors_in_its_graph_is_skipped_with_a_n
                             "--max-frames", "1", "--mirror-average")
     assert rc == 0 and len(json_lines(out)) == 1
     assert "already averages each face with its mirror image" in err and "skipped" in err
+
+
+# ---------------------------------------------------------------- image folders: independent stills
+
+
+class SameBox:
+    """A detector that finds one face at the same place in every frame (a tracker would match them all)."""
+
+    def detect(self, gray, bgr=None):
+        from device.detector import Box
+
+        return [Box(8, 8, 48, 48)]
+
+
+def scores_of(value: int) -> np.ndarray:
+    """Distinct scores per gray value: what the stub classifier says about an image filled with ``value``."""
+    return np.random.default_rng(value).dirichlet(np.full(7, 0.5)).astype(np.float32)
+
+
+class ScoresByGray:
+    mirrors_in_graph = False
+
+    def __init__(self, options) -> None:
+        pass
+
+    def predict_proba(self, crops: np.ndarray) -> np.ndarray:
+        return np.stack([scores_of(int(crop[0, 0])) for crop in crops]) if len(crops) else np.zeros((0, 7))
+
+
+def stub_models(monkeypatch) -> None:
+    monkeypatch.setattr(demo, "make_detector", lambda *args: SameBox())
+    monkeypatch.setattr(demo, "EmotionClassifier", ScoresByGray)
+
+
+def test_images_of_a_folder_are_not_blended(monkeypatch, capsys, tmp_path: Path) -> None:
+    """Eight different faces at the same place: each image is reported with exactly its own scores (the tracker
+    used to treat them as one face and average them, giving some of them another image's label)."""
+    stub_models(monkeypatch)
+    values = [20 + 25 * i for i in range(8)]
+    for i, value in enumerate(values):
+        cv2.imwrite(str(tmp_path / f"face{i}.png"), np.full((64, 64, 3), value, np.uint8))
+    summary = run_demo(DemoOptions(source=str(tmp_path), headless=True))  # default smoothing (window 5)
+    lines = json_lines(capsys.readouterr().out)
+    assert summary.exit_code == 0 and summary.frames == 8 and len(lines) == 8
+    for line, value in zip(lines, values):
+        (face,) = line["faces"]
+        own = scores_of(value)
+        assert list(face["probabilities"].values()) == [round(float(p), 4) for p in own]
+        assert face["label"] == EMOTIONS[int(np.argmax(own))]
+
+
+def test_a_video_is_still_smoothed(monkeypatch, capsys, tmp_path: Path) -> None:
+    """The same frames as a video: one face, tracked and averaged (the second frame is not its own scores)."""
+    stub_models(monkeypatch)
+    video = tmp_path / "two.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 64))
+    for value in (20, 220):
+        writer.write(np.full((64, 64, 3), value, np.uint8))
+    writer.release()
+    capture = cv2.VideoCapture(str(video))
+    grays = [int(cv2.cvtColor(capture.read()[1], cv2.COLOR_BGR2GRAY)[0, 0]) for _ in range(2)]
+    capture.release()
+    run_demo(DemoOptions(source=str(video), headless=True))
+    first, second = json_lines(capsys.readouterr().out)
+    assert first["faces"][0]["track_id"] == second["faces"][0]["track_id"] == 0
+    averaged = (scores_of(grays[0]) + scores_of(grays[1])) / 2
+    np.testing.assert_allclose(list(second["faces"][0]["probabilities"].values()), averaged, atol=1e-4)
+
+
+# ---------------------------------------------------------------- undecodable images in a folder
+
+
+def test_an_undecodable_image_is_skipped_with_a_warning(monkeypatch, capsys, tmp_path: Path) -> None:
+    stub_models(monkeypatch)
+    for name, value in (("a.png", 20), ("c.png", 120)):
+        cv2.imwrite(str(tmp_path / name), np.full((64, 64, 3), value, np.uint8))
+    (tmp_path / "b.png").write_bytes(b"\x89PNG truncated")
+    rc, out, err = run_main(capsys, "--source", str(tmp_path), "--headless")
+    assert rc == 0 and [line["frame"] for line in json_lines(out)] == [0, 1]
+    assert f"warning: image {tmp_path / 'b.png'}: cannot be decoded" in err and "skipped" in err
+    (summary,) = [line for line in err.splitlines() if line.startswith("summary:")]
+    assert "2 frames" in summary and "1 image skipped" in summary and "stopped: end-of-stream" in summary
+
+
+def test_a_folder_where_nothing_decodes(monkeypatch, capsys, tmp_path: Path) -> None:
+    stub_models(monkeypatch)
+    for name in ("a.png", "b.jpg"):
+        (tmp_path / name).write_bytes(b"not an image")
+    rc, out, err = run_main(capsys, "--source", str(tmp_path), "--headless")
+    assert rc == 1 and out == ""
+    assert f"error: source {tmp_path}: no frames could be read" in err and err.count("warning: image ") == 2
+    assert "2 images skipped" in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------- flags checked before anything is opened
+
+
+def nothing_opened(monkeypatch) -> None:
+    def fail(*args, **kwargs):
+        raise AssertionError("opened a model or source despite a bad flag")
+
+    monkeypatch.setattr(demo, "build_pipeline", fail)
+    monkeypatch.setattr(demo, "open_source", fail)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "expected"),
+    [
+        ("--margin", "inf", "0..1"),
+        ("--margin", "nan", "0..1"),
+        ("--margin", "1e6", "0..1"),
+        ("--margin", "-0.1", "0..1"),
+        ("--duration", "nan", "not a finite number"),
+        ("--duration", "inf", "not a finite number"),
+        ("--duration", "-1", ">= 0"),
+        ("--retry-delay", "nan", "not a finite number"),
+        ("--retry-delay", "inf", "not a finite number"),
+        ("--retry-delay", "1e12", "seconds"),
+    ],
+)
+def test_bad_numbers_exit_2_naming_the_flag(monkeypatch, capsys, flag: str, value: str, expected: str) -> None:
+    nothing_opened(monkeypatch)
+    with pytest.raises(SystemExit) as info:
+        main(["--headless", flag, value])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and f"argument {flag}: " in err and expected in err, err
+
+
+@pytest.mark.parametrize(("flag", "expected"), [("--model", "a .tflite file"), ("--detector-model", "a YuNet .onnx")])
+def test_a_model_that_is_a_directory_exits_2(monkeypatch, capsys, tmp_path: Path, flag: str, expected: str) -> None:
+    nothing_opened(monkeypatch)
+    with pytest.raises(SystemExit) as info:
+        main(["--headless", flag, str(tmp_path)])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and f"argument {flag}: " in err
+    assert "is a directory" in err and expected in err and "not found" not in err, err
+
+
+def test_help_states_the_margin_range() -> None:
+    from device.__main__ import build_parser
+
+    help_text = " ".join(build_parser().format_help().split())
+    assert "--margin MARGIN crop margin per side, as a fraction of the face box side, 0..1" in help_text
+
+
+# ---------------------------------------------------------------- recording
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ("out.mov", "unsupported extension, expected one of .mp4, .avi, .mkv"),
+        ("nowhere/out.mp4", "does not exist"),
+        ("folder.mp4", "is a directory, expected a video file"),
+    ],
+)
+def test_record_path_errors_exit_2(monkeypatch, capsys, tmp_path: Path, record: str, message: str) -> None:
+    nothing_opened(monkeypatch)
+    (tmp_path / "folder.mp4").mkdir()
+    rc, out, err = run_main(capsys, "--headless", "--record", str(tmp_path / record))
+    assert rc == 2 and out == "" and err.startswith("error: record ") and message in err, err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_record_into_a_read_only_folder_exits_2(monkeypatch, capsys, tmp_path: Path) -> None:
+    nothing_opened(monkeypatch)
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        if os.access(folder, os.W_OK):  # root writes anyway: have access(2) answer as it does for other users
+            real_access = os.access
+
+            def access(path, mode, **kwargs) -> bool:
+                return False if Path(path) == folder else real_access(path, mode, **kwargs)
+
+            monkeypatch.setattr(demo.os, "access", access)
+        rc, out, err = run_main(capsys, "--headless", "--record", str(folder / "out.mp4"))
+    finally:
+        folder.chmod(0o755)
+    assert rc == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert f"folder {folder} is not writable" in err and "codec" not in err
+
+
+def test_record_into_a_read_only_mount_exits_2(monkeypatch, capsys, tmp_path: Path) -> None:
+    """Where access(2) says yes but no file can be created (root on a read-only mount): still exit 2 up front."""
+    import errno
+    import tempfile
+
+    nothing_opened(monkeypatch)
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(tempfile, "NamedTemporaryFile", read_only)
+    rc, out, err = run_main(capsys, "--headless", "--record", str(tmp_path / "out.avi"))
+    assert rc == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert f"folder {tmp_path} is not writable (Read-only file system)" in err
+
+
+def test_recorder_tells_an_unwritable_folder_from_a_missing_codec(monkeypatch, tmp_path: Path) -> None:
+    frame = np.zeros((48, 64, 3), np.uint8)
+    gone = demo.VideoRecorder(tmp_path / "gone" / "out.avi", 10.0)  # the folder vanished after the up-front check
+    with pytest.raises(demo.OutputError, match=r"out.avi: cannot write to folder .*gone") as info:
+        gone.write(frame)
+    assert "codec" not in str(info.value)
+
+    class NoCodec:
+        def __init__(self, *args) -> None:
+            pass
+
+        def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
+            return False
+
+        def release(self) -> None:
+            pass
+
+    monkeypatch.setattr(demo.cv2, "VideoWriter", NoCodec)
+    recorder = demo.VideoRecorder(tmp_path / "out.mp4", 10.0)
+    with pytest.raises(demo.OutputError, match=r"out.mp4: cannot open a video writer \(.mp4 codec missing"):
+        recorder.write(frame)
+    recorder.close()
+    assert list(tmp_path.iterdir()) == []  # no partial file left behind
+
+
+def test_writer_error_mid_run_exits_1(monkeypatch, float_model: Path, tmp_path: Path) -> None:
+    class NoCodec:
+        def __init__(self, *args) -> None:
+            pass
+
+        def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
+            return False
+
+        def release(self) -> None:
+            pass
+
+    monkeypatch.setattr(demo.cv2, "VideoWriter", NoCodec)
+    handed = fake_opener(monkeypatch, [FakeLiveSource(None)])
+    summary = run_demo(options(float_model, record=tmp_path / "out.avi", max_frames=3))
+    assert summary.exit_code == 1 and summary.stop_reason == "error" and summary.frames == 0
+    assert "cannot open a video writer (.avi codec missing?)" in summary.error and handed[0].closed
+
+
+def test_recording_that_cannot_be_moved_into_place_exits_1(monkeypatch, float_model: Path, tmp_path: Path) -> None:
+    target = tmp_path / "out.avi"
+
+    class Squatter(FakeLiveSource):
+        """After the first frame, something else takes the record path (a non-empty folder)."""
+
+        def read(self) -> Frame:
+            if self.count == 1:
+                target.mkdir()
+                (target / "x").write_text("x")
+            return super().read()
+
+    fake_opener(monkeypatch, [Squatter(None)])
+    summary = run_demo(options(float_model, record=target, max_frames=2))
+    assert summary.exit_code == 1 and summary.stop_reason == "error" and summary.frames == 2
+    assert f"record {target}: cannot move" in summary.error and ".out.partial.avi" in summary.error
+
+
+def test_record_images_of_different_sizes(monkeypatch, capsys, tmp_path: Path) -> None:
+    """Every image ends up in the video, fitted into the first one's size (OpenCV drops other sizes silently)."""
+    stub_models(monkeypatch)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for name, (height, width) in (("a.png", (96, 128)), ("b.png", (160, 90)), ("c.png", (96, 128))):
+        cv2.imwrite(str(folder / name), np.full((height, width, 3), 60, np.uint8))
+    out_path = tmp_path / "out.avi"
+    rc, out, _ = run_main(capsys, "--source", str(folder), "--headless", "--record", str(out_path))
+    assert rc == 0 and len(json_lines(out)) == 3
+    capture = cv2.VideoCapture(str(out_path))
+    shapes = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        shapes.append(frame.shape)
+    capture.release()
+    assert shapes == [(96, 128, 3)] * 3
+
+
+# ---------------------------------------------------------------- stdout closed by its reader
+
+
+def test_closed_stdout_is_a_clean_stop(monkeypatch, capsys, float_model: Path) -> None:
+    """``python -m device | head -1``: the reader goes away, the demo stops with exit 0 and its summary."""
+    handed = fake_opener(monkeypatch, [FakeLiveSource(None)])
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    stdout = os.fdopen(write_end, "w")
+    monkeypatch.setattr(sys, "stdout", stdout)
+    try:
+        rc = main(["--model", str(float_model), "--headless"])
+    finally:
+        stdout.close()  # after _silence_stdout this fd is /dev/null: closing flushes nowhere, quietly
+    err = capsys.readouterr().err
+    assert rc == 0 and handed[0].closed and "stopped: stdout-closed" in err and "Traceback" not in err, err
+    assert "error:" not in err

@@ -92,3 +92,21 @@ def test_yunet_boxes_via_fake(monkeypatch, tmp_path: Path) -> None:
     assert boxes == [Box(80, 60, 100, 120, pytest.approx(0.93))]  # mapped back from 320 to 640 wide
     det.detect(gray)  # no BGR: converted from gray
     assert det._net.sizes == [(320, 240)] and det._net.channels == [3, 3]
+
+
+def test_haar_on_a_wide_frame_maps_boxes_back(haar, astronaut_gray, assert_astronaut_face) -> None:
+    """640x360 detected at 320x180: the face, pasted off the diagonal, comes back in 640x360 coordinates."""
+    wide = np.full((360, 640), 128, np.uint8)
+    wide[20:340, 300:620] = cv2.resize(astronaut_gray, (320, 320), interpolation=cv2.INTER_AREA)
+    (box,) = haar.detect(wide)
+    assert_astronaut_face(Box(box.x - 300, box.y - 20, box.w, box.h), scale=320 / 512)
+
+
+def test_yunet_on_a_wide_frame_via_fake(monkeypatch, tmp_path: Path) -> None:
+    model = tmp_path / "yunet.onnx"
+    model.write_bytes(b"fake")
+    monkeypatch.setattr(detector_module.cv2, "FaceDetectorYN", FakeYN)
+    det = YuNetDetector(model, detect_width=320)
+    boxes = det.detect(np.zeros((360, 640), np.uint8), np.zeros((360, 640, 3), np.uint8))
+    assert det._net.sizes == [(320, 180)]
+    assert boxes == [Box(80, 60, 100, 120, pytest.approx(0.93))]

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from device.classifier import ClassifierOptions, EmotionClassifier
-from device.detector import HaarDetector
+from device.detector import Box, HaarDetector
 from device.labels import EMOTIONS
 from device.pipeline import STAGES, EmotionPipeline, FrameResult, to_json
+from device.preprocess import square_box
 from device.sources import Frame
 from device.tracking import FaceTracker
 
@@ -79,3 +80,56 @@ def test_untracked_and_json(float_model: Path, haar, astronaut_bgr) -> None:
     (face,) = data["faces"]
     assert face["track_id"] == -1 and face["label"] in EMOTIONS and len(face["box"]) == 4
     assert list(face["probabilities"]) == list(EMOTIONS)
+
+
+class FixedBoxes:
+    """A detector that reports the same boxes on every frame and remembers the frames it was given."""
+
+    def __init__(self, *boxes) -> None:
+        self.boxes, self.seen = list(boxes), []
+
+    def detect(self, gray, bgr=None):
+        self.seen.append(gray.shape)
+        return list(self.boxes)
+
+
+class MeanClassifier:
+    """Scores one-hot on class ``mean gray value of the crop // 32`` (0..6): the crop says where it came from."""
+
+    mirrors_in_graph = False
+
+    def predict_proba(self, crops: np.ndarray) -> np.ndarray:
+        probs = np.zeros((len(crops), 7), np.float32)
+        for i, crop in enumerate(crops):
+            probs[i, min(6, int(crop.mean()) // 32)] = 1.0
+        return probs
+
+
+@pytest.mark.parametrize(("gray_size", "scale"), [((320, 180), (2.0, 2.0)), ((320, 240), (2.0, 1.5))])
+def test_boxes_map_back_per_axis_from_a_detection_frame_of_another_shape(gray_size, scale) -> None:
+    """A 640x360 frame, detection on a smaller gray frame (same or another aspect ratio): x scales by the widths,
+    y by the heights, and the crop comes from that place of the BGR frame."""
+    bgr = np.zeros((360, 640, 3), np.uint8)
+    sx, sy = scale
+    box = Box(40, 20, 60, 60)
+    x0, y0, side = square_box(Box(round(40 * sx), round(20 * sy), round(60 * sx), round(60 * sy)), 0.0)
+    bgr[y0 : y0 + side, x0 : x0 + side] = 200  # only the mapped box's crop is bright (class 6)
+    gray = np.zeros(gray_size[::-1], np.uint8)
+    detector = FixedBoxes(box)
+    result = EmotionPipeline(detector, MeanClassifier(), margin=0.0)(Frame(0, bgr, gray, 0.0))
+    assert detector.seen == [gray.shape]
+    (face,) = result.faces
+    assert face.box.as_list() == [round(40 * sx), round(20 * sy), round(60 * sx), round(60 * sy)]
+    assert face.label == EMOTIONS[6]
+
+
+def test_reset_starts_every_track_afresh() -> None:
+    frames = [np.full((120, 160, 3), value, np.uint8) for value in (10, 100)]  # classes 0 and 3
+    pipeline = EmotionPipeline(FixedBoxes(Box(40, 30, 60, 60)), MeanClassifier(), FaceTracker(window=5))
+    pipeline(Frame(0, frames[0], None, 0.0))
+    assert pipeline(Frame(1, frames[1], None, 0.0)).faces[0].score == pytest.approx(0.5)  # tracked: averaged
+    pipeline.reset()
+    (face,) = pipeline(Frame(2, frames[1], None, 0.0)).faces
+    np.testing.assert_array_equal(face.probabilities, np.eye(7, dtype=np.float32)[3])
+    assert face.track_id == 1
+    EmotionPipeline(FixedBoxes(), MeanClassifier()).reset()  # no tracker: nothing to forget

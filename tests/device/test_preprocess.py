@@ -64,3 +64,10 @@ def test_crop_outside_the_frame_is_an_error(gradient: np.ndarray) -> None:
 def test_crop_faces_batch(gradient: np.ndarray) -> None:
     assert crop_faces(gradient, []).shape == (0, 48, 48)
     assert crop_faces(gradient, [Box(0, 0, 50, 50), Box(100, 100, 30, 30)]).shape == (2, 48, 48)
+
+
+@pytest.mark.parametrize("margin", [float("inf"), float("nan"), -0.5, -1.0])
+def test_unusable_margin_is_a_clear_error(gradient: np.ndarray, margin: float) -> None:
+    """Not an OverflowError from deep inside, nor a crop of nothing: the margin is named."""
+    with pytest.raises(ValueError, match="margin"):
+        crop_face(gradient, Box(30, 30, 80, 80), margin=margin)

@@ -199,3 +199,30 @@ def test_picamera2_lores_larger_than_main(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setitem(sys.modules, "picamera2", fake_picamera2())
     with pytest.raises(SourceError, match="lores size"):
         Picamera2Source(main_size=(320, 240), lores_size=(640, 480))
+
+
+def test_stills_or_stream(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, astronaut_video: Path) -> None:
+    """Image folders and single images are independent stills; cameras, videos and streams are continuous."""
+    cv2.imwrite(str(tmp_path / "a.png"), np.zeros((8, 8, 3), np.uint8))
+    assert open_source(str(tmp_path)).stills and open_source(str(tmp_path / "a.png")).stills
+    assert not open_source(str(astronaut_video)).stills
+    assert not VideoFileSource(astronaut_video, live=True).stills
+    monkeypatch.setattr(sources.cv2, "VideoCapture", FakeCapture)
+    assert not open_source("0").stills
+    monkeypatch.setitem(sys.modules, "picamera2", fake_picamera2())
+    assert not open_source("picamera2").stills
+
+
+def test_undecodable_image_is_reported_and_the_folder_goes_on(tmp_path: Path) -> None:
+    for name, value in (("a.png", 10), ("c.png", 30)):
+        cv2.imwrite(str(tmp_path / name), np.full((8, 8, 3), value, np.uint8))
+    (tmp_path / "b.png").write_bytes(b"\x89PNG broken")
+    source = ImageFolderSource(tmp_path)
+    first = source.read()
+    with pytest.raises(sources.ImageDecodeError, match=r"b.png: cannot be decoded") as info:
+        source.read()
+    assert info.value.path == tmp_path / "b.png" and isinstance(info.value, SourceError)
+    third = source.read()
+    assert (first.index, int(first.bgr[0, 0, 0])) == (0, 10)
+    assert (third.index, int(third.bgr[0, 0, 0])) == (1, 30)  # the next file; frame numbers count frames read
+    assert source.read() is None

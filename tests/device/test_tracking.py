@@ -77,3 +77,23 @@ def test_parse_smoothing(text: str, expected) -> None:
 def test_parse_smoothing_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="expected a window"):
         parse_smoothing(text)
+
+
+@pytest.mark.parametrize(("max_missed", "gap", "survives"), [(2, 2, True), (2, 3, False), (0, 0, True), (0, 1, False)])
+def test_a_track_survives_exactly_max_missed_unseen_frames(max_missed: int, gap: int, survives: bool) -> None:
+    tracker = FaceTracker(window=1, max_missed=max_missed)
+    tracker.update([Box(0, 0, 50, 50)], onehot(3)[None])
+    for _ in range(gap):
+        tracker.update([], np.zeros((0, 7), np.float32))
+    assert len(tracker.tracks) == (1 if survives else 0)
+    ((track_id, _),) = tracker.update([Box(1, 1, 50, 50)], onehot(3)[None])
+    assert track_id == (0 if survives else 1)
+
+
+def test_reset_forgets_tracks_and_their_history_but_not_the_ids() -> None:
+    tracker = FaceTracker(window=5)
+    tracker.update([Box(0, 0, 50, 50)], onehot(3)[None])
+    tracker.reset()
+    ((track_id, smooth),) = tracker.update([Box(0, 0, 50, 50)], onehot(1)[None])
+    assert track_id == 1  # a fresh track, never a reused id
+    np.testing.assert_array_equal(smooth, onehot(1))  # its own scores, nothing averaged in
