@@ -22,6 +22,7 @@ SOURCE ?= 0
 MODEL ?= $(MODELS_DIR)/unweighted_int8.tflite
 DEMO_ARGS ?=
 BENCH_ARGS ?=
+CALIBRATE_ARGS ?=
 CONVERT_ARGS ?=
 CLIP_DIR ?= benchmarks/clips
 PYTEST_ARGS ?=
@@ -32,7 +33,7 @@ QUICK_EPOCHS ?= 2
 
 EPOCHS_FLAG := $(if $(strip $(EPOCHS)),--epochs $(EPOCHS))
 
-.PHONY: help setup setup-device test lint train convert study readme clip bench demo clean quickstart mutation
+.PHONY: help setup setup-device test lint train convert study readme calibrate clip bench demo clean quickstart mutation
 
 help:
 	@echo "make setup                 venv in $(VENV) with everything (training, device, tests)"
@@ -45,9 +46,11 @@ help:
 	@echo "make convert DATA=...      TFLite float32/float16/dynamic/int8 of VARIANTS into $(MODELS_DIR)/ (others kept;"
 	@echo "                            mirror averaging built in, CONVERT_ARGS=--no-mirror for one view per face)"
 	@echo "make study DATA=...        class weights or not: STUDY_RECIPE=$(STUDY_RECIPE) STUDY_EPOCHS=$(STUDY_EPOCHS) SEEDS='$(SEEDS)'"
+	@echo "make calibrate DATA=...    fit each detector's box -> FER2013 framing (device/models/framing.json)"
 	@echo "make clip DATA=...         labelled benchmark video from the dataset's test faces"
 	@echo "make bench DATA=...        accuracy + latency report in benchmarks/results/<host>-<date>/"
 	@echo "make demo SOURCE=0         live demo (SOURCE: camera index, picamera2, video, folder)"
+	@echo "make detector-models       re-extract the BlazeFace models into device/models/ from the pinned MediaPipe wheel"
 	@echo "make bundle / make deploy PI=user@host   Raspberry Pi bundle and SSH deployment"
 
 $(PYTHON):
@@ -56,15 +59,18 @@ $(PYTHON):
 
 setup: $(PYTHON)
 	$(PYTHON) -m pip install -r requirements/dev.txt
+	$(PYTHON) -m pip install --no-deps -e .
 
 setup-device: $(PYTHON)
 	$(PYTHON) -m pip install -r requirements/device.txt
+	$(PYTHON) -m pip install --no-deps -e .
 
 test:
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 lint:
 	$(PYTHON) -m ruff check .
+	$(VENV)/bin/lint-imports
 
 train:
 	$(PYTHON) -m train --data $(DATA) --recipe $(RECIPE) $(EPOCHS_FLAG) --seed $(SEED) --variants $(VARIANTS) \
@@ -82,6 +88,9 @@ study:
 readme:
 	$(PYTHON) -m train.results --readme README.md --models $(MODELS_DIR)
 
+calibrate:
+	$(PYTHON) -m benchmarks calibrate --data $(DATA) $(CALIBRATE_ARGS)
+
 clip:
 	$(PYTHON) -m benchmarks clip --data $(DATA) --out $(CLIP_DIR)
 
@@ -92,6 +101,10 @@ bench:
 
 demo:
 	$(PYTHON) -m device --source $(SOURCE) --model $(MODEL) $(DEMO_ARGS)
+
+.PHONY: detector-models
+detector-models:
+	$(PYTHON) -m device.models.fetch
 
 quickstart:
 	@echo "== quickstart: train $(QUICK_RECIPE) for $(QUICK_EPOCHS) epochs (both variants), convert, benchmark, bundle into $(QUICK_DIR)/"

@@ -13,8 +13,9 @@ from benchmarks.accuracy import REFERENCES
 from benchmarks.errors import BenchError
 from benchmarks.host import project_root
 from benchmarks.runner import PARTS
-from device.argtypes import number_type
-from device.formats import FORMATS_BY_NAME
+from core.argtypes import number_type
+from core.formats import FORMATS_BY_NAME
+from device.detector import DETECTORS
 
 EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Benchmark reports for feredge models: accuracy, classifier latency, the whole pipeline.",
         formatter_class=_HelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{clip,run}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{clip,calibrate,run}")
 
     clip = sub.add_parser("clip", help="build a labelled video (clip.mp4 + clip.json) from a dataset's test faces",
                           formatter_class=_HelpFormatter)
@@ -60,6 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
     clip.add_argument("--no-check", dest="check", action="store_false",
                       help="skip running the Haar detector over the written clip")
     clip.add_argument("--no-progress", dest="progress", action="store_false", help="no progress output")
+
+    cal = sub.add_parser("calibrate", help="fit each detector's box -> FER2013 framing transform (framing.json)",
+                         formatter_class=_HelpFormatter)
+    cal.add_argument("--data", type=Path, required=True, help="FER2013 CSV(.gz) or image folder (its train split)")
+    cal.add_argument("--detectors", nargs="+", choices=DETECTORS, default=["blazeface", "blazeface-full", "haar"],
+                     help="detectors to calibrate (yunet needs --detector-model)")
+    cal.add_argument("--detector-model", type=Path, default=None, help="YuNet ONNX model (for yunet)")
+    cal.add_argument("--faces", type=positive, default=600, help="training faces to place (class-balanced)")
+    cal.add_argument("--seed", type=int, default=0, help="random seed (faces, sizes, positions, backgrounds)")
+    cal.add_argument("--out", type=Path, default=None,
+                     help="framing file to update (default: the shipped device/models/framing.json)")
+    cal.add_argument("--no-progress", dest="progress", action="store_false", help="no progress output")
 
     run = sub.add_parser("run", help="measure the models and write report.md, results.json and plots",
                          formatter_class=_HelpFormatter)
@@ -111,6 +124,35 @@ def _clip(args: argparse.Namespace, argv: list[str]) -> int:
     return EXIT_OK
 
 
+def _calibrate(args: argparse.Namespace, argv: list[str]) -> int:
+    from benchmarks.calibrate import calibrate
+    from benchmarks.host import command_line
+    from core.dataset import DataError, load_fer2013
+    from device.detector import make_detector
+    from device.framing import framing_path, write_framing
+
+    detectors = {name: make_detector(name, args.detector_model, 0) for name in args.detectors}  # bad models first
+    try:
+        train = load_fer2013(args.data, seed=args.seed, require_train=False).splits.get("train")
+    except DataError as exc:
+        raise BenchError(f"data: {exc}") from exc
+    if train is None or not len(train):
+        raise BenchError(f"data {args.data}: no Training faces to calibrate with")
+    out = args.out or framing_path()
+    for name, detector in detectors.items():
+        result = calibrate(detector, name, train.x, train.y, args.faces, args.seed, args.progress)
+        found = f"{result.found} of {result.faces} faces found, {result.false_detections} false detections"
+        if result.framing is None:
+            print(f"{name}: {found}: nothing to fit, framing.json unchanged", file=sys.stderr)
+            continue
+        write_framing(name, result.framing, result.record(command_line(argv), Path(args.data).name), out)
+        q = result.quartiles
+        print(f"{name}: {result.framing.describe()} ({found}; quartiles scale {q['scale'][0]:.2f}-{q['scale'][1]:.2f}, "
+              f"dy {q['dy'][0]:+.2f}-{q['dy'][1]:+.2f}; detection {result.ms_median:.1f} ms median per 640x480)")
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
 def _run(args: argparse.Namespace, argv: list[str]) -> int:
     from benchmarks.runner import RunConfig, run_benchmark
 
@@ -135,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     from device.detector import DetectorError
 
     try:
-        return _clip(args, argv) if args.command == "clip" else _run(args, argv)
+        commands = {"clip": _clip, "calibrate": _calibrate, "run": _run}
+        return commands[args.command](args, argv)
     except (BenchError, ModelError, DetectorError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

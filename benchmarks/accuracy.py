@@ -16,11 +16,11 @@ import numpy as np
 from benchmarks.errors import BenchError
 from benchmarks.host import project_root
 from benchmarks.models import ModelFile, ModelSet
-from benchmarks.progress import Progress, note
+from benchmarks.progress import note, progress_bar
+from core.formats import REFERENCE_FORMAT
+from core.labels import NUM_CLASSES
+from core.paths import shown
 from device.classifier import ClassifierOptions, EmotionClassifier
-from device.formats import REFERENCE_FORMAT
-from device.labels import EMOTIONS, NUM_CLASSES
-from device.paths import shown
 
 REFERENCES: tuple[str, ...] = ("auto", "keras", "float32")
 # Face-box jitter: the detector's box is never where the dataset's crop was. Each entry resamples every 48x48 face
@@ -73,7 +73,7 @@ def keras_predict(checkpoint: Path, x: np.ndarray, mirror_average: bool = False)
     return probs, {"tensorflow": tf.__version__, "keras": keras.__version__}
 
 
-def tflite_predict(model: ModelFile, x: np.ndarray, bar: Progress | None = None, chunk: int = 256,
+def tflite_predict(model: ModelFile, x: np.ndarray, bar=None, chunk: int = 256,
                    mirror_average: bool = False) -> np.ndarray:
     classifier = EmotionClassifier(ClassifierOptions(model.path, 1, mirror_average))
     out = np.empty((len(x), NUM_CLASSES), np.float32)
@@ -128,40 +128,10 @@ def reference_for(
 
 
 def metrics(y: np.ndarray, probs: np.ndarray) -> dict:
-    """device.metrics.classification_metrics (scikit-learn), or the same numbers in numpy without it."""
-    try:
-        from device.metrics import classification_metrics
+    """core.metrics.classification_metrics: numpy only, so a Pi without scikit-learn scores the same."""
+    from core.metrics import classification_metrics
 
-        return classification_metrics(y, probs)
-    except ImportError:
-        return numpy_metrics(y, probs)
-
-
-def numpy_metrics(y: np.ndarray, probs: np.ndarray) -> dict:
-    """Accuracy, balanced accuracy, macro-F1, per-class precision/recall/F1, confusion matrix (zero_division=0)."""
-    y = np.asarray(y, dtype=np.int64)
-    pred = np.asarray(probs).argmax(axis=1)
-    cm = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
-    np.add.at(cm, (y, pred), 1)
-    tp = np.diag(cm).astype(np.float64)
-    support, predicted = cm.sum(axis=1), cm.sum(axis=0)
-    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
-    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
-    present = support > 0
-    return {
-        "n": int(y.size),
-        "accuracy": float(tp.sum() / max(1, y.size)),
-        "balanced_accuracy": float(recall[present].mean()) if present.any() else 0.0,
-        "macro_f1": float(f1.mean()),
-        "per_class": {
-            name: {"precision": float(precision[k]), "recall": float(recall[k]), "f1": float(f1[k]),
-                   "support": int(support[k])}
-            for k, name in enumerate(EMOTIONS)
-        },
-        "confusion_matrix": cm.tolist(),
-    }
+    return classification_metrics(y, probs)
 
 
 def _row(variant: str, fmt: str, size: int | None, y: np.ndarray, probs: np.ndarray, ref: Reference) -> dict:
@@ -206,7 +176,7 @@ def measure_accuracy(
             rows.append({**row, "is_reference": True, "reference": "keras"})
         members = [m for m in models.models if m.variant == variant]
         passes = sum(2 if mirror and not m.mirror_in_graph else 1 for m in members)
-        with Progress(f"accuracy {variant}", passes * len(x), enabled=progress) as bar:
+        with progress_bar(f"accuracy {variant}", passes * len(x), enabled=progress) as bar:
             for model in members:
                 probs = cache.get(str(model.path))
                 if probs is None:
@@ -251,7 +221,7 @@ def measure_jitter(models: ModelSet, x: np.ndarray, y: np.ndarray, progress: boo
     chosen = [m for m in models.models if m.fmt == JITTER_FORMAT]
     runs = sum(len(JITTERS) + ((m.variant, m.fmt) not in known) for m in chosen)
     rows: list[dict] = []
-    with Progress("face-box jitter", runs * len(x), enabled=progress) as bar:
+    with progress_bar("face-box jitter", runs * len(x), enabled=progress) as bar:
         for model in chosen:
             base = known.get((model.variant, model.fmt))
             if base is None:

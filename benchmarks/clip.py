@@ -23,10 +23,10 @@ import numpy as np
 
 from benchmarks.data import EvalFaces, load_eval_faces
 from benchmarks.errors import BenchError
-from benchmarks.progress import Progress
+from benchmarks.progress import progress_bar
+from core.fileio import atomic_write_json
+from core.labels import EMOTIONS, INPUT_SIZE, NUM_CLASSES
 from device.detector import Box
-from device.fileio import atomic_write_json
-from device.labels import EMOTIONS, INPUT_SIZE, NUM_CLASSES
 
 FORMAT = "feredge-clip/1"
 BACKGROUNDS: tuple[str, ...] = ("plain", "noise", "gradient", "checker")
@@ -276,7 +276,7 @@ def check_with_haar(video: Path, truth: list[dict], progress: bool = True) -> di
     capture = cv2.VideoCapture(str(video))
     found = total = false = frames = 0
     try:
-        with Progress("clip: Haar check", len(truth), enabled=progress) as bar:
+        with progress_bar("clip: Haar check", len(truth), enabled=progress) as bar:
             for entry in truth:
                 ok, bgr = capture.read()
                 if not ok:
@@ -323,7 +323,7 @@ def build_clip(options: ClipOptions, command: str = "", progress: bool = True) -
     out.mkdir(parents=True, exist_ok=True)
     writer, partial, final = _open_writer(out, options.size, options.fps)
     try:
-        with Progress("clip: writing", len(frames), enabled=progress) as bar:
+        with progress_bar("clip: writing", len(frames), enabled=progress) as bar:
             for frame in frames:
                 writer.write(frame)
                 bar.update()

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from device.paths import project_root
+from core.paths import project_root
 
 RESULTS_DIR = Path("benchmarks") / "results"
 CPUINFO = Path("/proc/cpuinfo")

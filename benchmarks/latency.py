@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmarks.models import ModelFile
-from benchmarks.progress import Progress
+from benchmarks.progress import progress_bar
 from benchmarks.stats import summarize
+from core.formats import REFERENCE_FORMAT
+from core.labels import INPUT_SIZE
 from device.classifier import ClassifierOptions, EmotionClassifier
-from device.formats import REFERENCE_FORMAT
-from device.labels import INPUT_SIZE
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def measure_latency(
     """One row per (model, num_threads): median/p95 us per face and the ratio to float32 of the same variant."""
     sample = sample_faces(faces)
     rows: list[dict] = []
-    with Progress("classifier latency", len(models) * len(threads), enabled=progress) as bar:
+    with progress_bar("classifier latency", len(models) * len(threads), enabled=progress) as bar:
         for model in models:
             for n in threads:
                 classifier = EmotionClassifier(ClassifierOptions(model.path, n))

@@ -1,21 +1,21 @@
 """Which models to measure: ``<variant>_<format>.tflite`` files of a models folder, iterated in the order of
-``device.formats.FORMATS`` (the one table of formats), with their ``manifest.json`` entries where present."""
+``core.formats.FORMATS`` (the one table of formats), with their ``manifest.json`` entries where present."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.errors import BenchError
+from core.formats import FORMATS, FORMATS_BY_NAME, model_path
+from core.manifest import DEFAULT_MODEL_FILE, ManifestError
+from core.manifest import read_manifest as _read_manifest
 from device.classifier import ModelError, mirrors_in_graph
-from device.demo import DEFAULT_MODEL
-from device.formats import FORMATS, FORMATS_BY_NAME, model_path
 
 MANIFEST = "manifest.json"
 KNOWN_VARIANTS: tuple[str, ...] = ("unweighted", "weighted")
 # The pipeline is measured with the variant the demo ships by default.
-PREFERRED_PIPELINE_VARIANT = DEFAULT_MODEL.stem.rsplit("_", 1)[0]
+PREFERRED_PIPELINE_VARIANT = Path(DEFAULT_MODEL_FILE).stem.rsplit("_", 1)[0]
 
 
 @dataclass(frozen=True)
@@ -68,14 +68,11 @@ class ModelSet:
 
 
 def read_manifest(models_dir: Path) -> dict:
-    path = models_dir / MANIFEST
-    if not path.is_file():
-        return {}
+    """The folder's manifest (core.manifest; none is empty); a broken one is a BenchError naming the file."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+        return _read_manifest(models_dir)
+    except ManifestError as exc:
+        raise BenchError(str(exc)) from None
 
 
 def _variant_order(name: str) -> tuple[int, str]:

@@ -54,7 +54,7 @@ class PipelineRequest:
 def run_worker(request: PipelineRequest) -> dict:
     """Run the pipeline over the source; per-frame timings (ms) and faces, startup times, peak RSS."""
     entered = time.monotonic()
-    from benchmarks.progress import Progress
+    from benchmarks.progress import progress_bar
     from device.classifier import ClassifierOptions, EmotionClassifier
     from device.detector import make_detector
     from device.draw import draw_results
@@ -76,7 +76,7 @@ def run_worker(request: PipelineRequest) -> dict:
     started = time.perf_counter()
     try:
         total = min(limit or request.expected_frames or 0, request.expected_frames or limit or 0)
-        with Progress(f"pipeline {request.variant}/{request.fmt}", total, enabled=request.progress) as bar:
+        with progress_bar(f"pipeline {request.variant}/{request.fmt}", total, enabled=request.progress) as bar:
             while limit is None or len(frames) < limit:
                 t0 = time.perf_counter()
                 frame = source.read()
@@ -118,7 +118,7 @@ def run_worker(request: PipelineRequest) -> dict:
 
 
 def worker_main(argv: list[str]) -> int:
-    from device.fileio import atomic_write_json
+    from core.fileio import atomic_write_json
 
     if len(argv) != 2:
         print("usage: python -m benchmarks.pipeline_bench REQUEST.json RESULT.json", file=sys.stderr)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from device.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
-from device.formats import FORMATS_BY_NAME, REFERENCE_FORMAT
-from device.labels import EMOTIONS
+from core.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
+from core.formats import FORMATS_BY_NAME, REFERENCE_FORMAT
+from core.labels import EMOTIONS
 
 STAGE_ORDER: tuple[str, ...] = ("capture", "detect", "preprocess", "classify", "smooth", "draw")
 PLOTS: dict[str, str] = {

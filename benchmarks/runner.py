@@ -12,7 +12,7 @@ from benchmarks.errors import BenchError
 from benchmarks.host import default_out_dir, host_facts, load_average, peak_rss_mib
 from benchmarks.models import ModelSet, find_models
 from benchmarks.progress import note
-from device.formats import FORMATS, FORMATS_BY_NAME
+from core.formats import FORMATS, FORMATS_BY_NAME
 
 SCHEMA = "feredge-bench/1"
 QUICK_FACES = 200

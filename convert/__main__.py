@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from device.formats import FORMATS_BY_NAME
-from device.paths import project_root
+from core.formats import FORMATS_BY_NAME
+from core.paths import project_root
 from train.recipes import DEFAULT_RECIPE, RECIPES
 
 VARIANTS = ("unweighted", "weighted")
@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from convert.converter import ConversionError
     from convert.pipeline import ConvertJob, convert_all, parity_table
-    from device.dataset import DataError, load_fer2013
+    from core.dataset import DataError, load_fer2013
 
     try:
         ckpts = _checkpoints(args)

@@ -1,4 +1,4 @@
-"""Keras checkpoint -> TFLite in every format of :data:`device.formats.FORMATS`.
+"""Keras checkpoint -> TFLite in every format of :data:`core.formats.FORMATS`.
 
 Conversion goes through ``model.export()`` (a SavedModel) and ``TFLiteConverter.from_saved_model``; the
 full-integer format is calibrated on a stratified sample of the training split.
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from device.formats import ModelFormat
-from device.labels import INPUT_SHAPE
+from core.formats import ModelFormat
+from core.labels import INPUT_SHAPE
 
 
 class ConversionError(RuntimeError):
@@ -61,15 +61,11 @@ def calibration_sample(x: np.ndarray, y: np.ndarray | None, size: int, seed: int
     if y is None:
         rng = np.random.default_rng(seed)
         return x[rng.choice(len(x), size=size, replace=False)]
-    from sklearn.model_selection import StratifiedShuffleSplit
+    from sklearn.model_selection import train_test_split
 
     classes, counts = np.unique(y, return_counts=True)
-    stratify = y if counts.min() >= 2 and size >= len(classes) else None
-    if stratify is None:
-        rng = np.random.default_rng(seed)
-        return x[rng.choice(len(x), size=size, replace=False)]
-    split = StratifiedShuffleSplit(n_splits=1, train_size=size, random_state=seed)
-    idx, _ = next(split.split(np.zeros(len(y)), y))
+    stratify = y if counts.min() >= 2 and size >= len(classes) else None  # scikit-learn's own preconditions
+    idx, _ = train_test_split(np.arange(len(y)), train_size=size, stratify=stratify, random_state=seed)
     return x[np.sort(idx)]
 
 

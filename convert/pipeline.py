@@ -6,10 +6,7 @@ A format that fails to convert has its old file and manifest entry removed, so n
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import platform
-import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,13 +14,15 @@ from pathlib import Path
 import numpy as np
 
 from convert.converter import calibration_sample, convert, load_checkpoint, mirror_averaged
+from core.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file
+from core.formats import FORMATS_BY_NAME, model_path
+from core.labels import EMOTIONS
+from core.manifest import MANIFEST_NAME, conversions, read_manifest, write_manifest
+from core.metrics import classification_metrics
+from core.provenance import command_line, provenance
 from device.classifier import ClassifierOptions, EmotionClassifier
-from device.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file
-from device.formats import FORMATS_BY_NAME, model_path
-from device.labels import EMOTIONS
-from device.metrics import classification_metrics
 
-MANIFEST = "manifest.json"
+MANIFEST = MANIFEST_NAME
 
 
 @dataclass
@@ -136,13 +135,9 @@ def score(probs: np.ndarray, ref: np.ndarray, y: np.ndarray) -> dict:
 
 
 def _load_manifest(out_dir: Path) -> dict:
-    p = out_dir / MANIFEST
-    if p.exists():
-        try:
-            return json.loads(p.read_text())
-        except json.JSONDecodeError:
-            pass
-    return {"models": []}
+    """The folder's manifest (none: empty); a broken one stops the conversion (ManifestError) rather than being
+    silently replaced, which would drop the other variant's entries."""
+    return read_manifest(out_dir)
 
 
 def _save_manifest(out_dir: Path, manifest: dict) -> None:
@@ -155,7 +150,7 @@ def _save_manifest(out_dir: Path, manifest: dict) -> None:
     order = list(FORMATS_BY_NAME)
     keep.sort(key=lambda e: (e["variant"], order.index(e["format"]) if e["format"] in order else 99))
     manifest["models"] = keep
-    atomic_write_json(out_dir / MANIFEST, manifest)
+    write_manifest(out_dir, manifest)
 
 
 def convert_all(
@@ -180,12 +175,8 @@ def convert_all(
         e.setdefault("conversion", {k: manifest.get(k) for k in ("command", "created", "host", "platform")})
     result = ConvertResult()
     # Each entry records the conversion that wrote it: converting one variant keeps the other's entries as they were.
-    conversion = {
-        "command": command or " ".join(["python", "-m", "convert", *sys.argv[1:]]),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "host": socket.gethostname(),
-        "platform": platform.platform(),
-    }
+    made = provenance(command or command_line(module="convert"))
+    conversion = {k: made[k] for k in ("command", "created", "host", "platform")}
     cal = None
     if calibration is not None:
         cal = calibration_sample(calibration[0], calibration[1], calibration_size, seed)
@@ -273,16 +264,6 @@ def parity_table(entries: list[dict]) -> str:
                 + " |"
             )
     return "\n".join(rows)
-
-
-def conversions(entries: list[dict], manifest: dict) -> dict[str, list[str]]:
-    """Conversion command -> the variants it wrote (an entry from before per-entry records counts as the manifest's)."""
-    made: dict[str, list[str]] = {}
-    for e in entries:
-        cmd = e.get("conversion", {}).get("command", manifest.get("command"))
-        if e["variant"] not in made.setdefault(cmd, []):
-            made[cmd].append(e["variant"])
-    return made
 
 
 def write_parity_report(out_dir: Path, entries: list[dict], manifest: dict) -> None:

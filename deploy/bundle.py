@@ -34,7 +34,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEPLOY_DIR = Path(__file__).resolve().parent
 BUNDLE_PREFIX = "feredge-device-"
-PACKAGES: tuple[str, ...] = ("device", "benchmarks")
+PACKAGES: tuple[str, ...] = ("core", "device", "benchmarks")
 REQUIREMENTS: tuple[str, ...] = ("requirements/device.txt", "requirements/bench.txt")
 # (source under deploy/, name in the bundle, executable)
 SUPPORT_FILES: tuple[tuple[str, str, bool], ...] = (
@@ -49,6 +49,9 @@ FORBIDDEN_IMPORTS: frozenset[str] = frozenset({"tensorflow", "keras", "tf_keras"
 SKIP_DIRS: frozenset[str] = frozenset({"__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache", "results",
                                        "clips"})
 PACKAGE_SUFFIXES: tuple[str, ...] = (".py", ".onnx", ".xml")
+# data folders inside the packages: the shipped detector models, their manifest (detectors.json), the calibrated
+# framing (framing.json) and the licence text; nowhere else (benchmark results, notes) does such a file ship
+DATA_FOLDERS: dict[str, tuple[str, ...]] = {"device/models": (".tflite", ".json", ".txt")}
 MODEL_NAME = re.compile(r"^(?P<variant>.+)_(?P<format>[a-z0-9]+)\.tflite$")
 
 
@@ -188,8 +191,9 @@ def _package_files(root: Path, package: str) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     for dirpath, dirnames, filenames in os.walk(base):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.startswith("."))
+        suffixes = PACKAGE_SUFFIXES + DATA_FOLDERS.get(Path(dirpath).relative_to(root).as_posix(), ())
         for name in sorted(filenames):
-            if name.startswith(".") or not name.endswith(PACKAGE_SUFFIXES):
+            if name.startswith(".") or not name.endswith(suffixes):
                 continue
             path = Path(dirpath) / name
             files[path.relative_to(root).as_posix()] = path.read_bytes()

@@ -336,11 +336,14 @@ models = sorted(Path("models").glob("*.tflite"))
 if not models:
     sys.exit("no models in the release")
 for path in models:
-    interp = load_interpreter(path)
-    inp = interp.get_input_details()[0]
-    interp.set_tensor(inp["index"], np.zeros(inp["shape"], dtype=inp["dtype"]))
-    interp.invoke()
-    out = interp.get_tensor(interp.get_output_details()[0]["index"])
+    try:
+        interp = load_interpreter(path)
+        inp = interp.get_input_details()[0]
+        interp.set_tensor(inp["index"], np.zeros(inp["shape"], dtype=inp["dtype"]))
+        interp.invoke()
+        out = interp.get_tensor(interp.get_output_details()[0]["index"])
+    except Exception as exc:  # the backend's ValueError/RuntimeError on a bad model: name the model
+        sys.exit(f"{path}: the model does not load or run: {type(exc).__name__}: {exc}")
     print(f"  {path.name}: ok, output {list(out.shape)}")
 if not Path(device.__file__).resolve().is_relative_to(Path.cwd().resolve()):
     sys.exit(f"device/ was imported from {Path(device.__file__).parent}, not from the release")

@@ -12,7 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
-from device.argtypes import number_type
+from core.argtypes import number_type
 from device.classifier import ModelError
 from device.demo import (
     EXIT_BAD_INPUT,
@@ -68,9 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--model", type=_file_path("a .tflite file"), default=default_model_path(),
                    help="TFLite model (float or int8)")
-    p.add_argument("--detector", choices=DETECTORS, default="haar", help="face detector")
-    p.add_argument("--detector-model", type=_file_path("a YuNet .onnx file"), default=None,
-                   help="YuNet ONNX model (for --detector yunet)")
+    p.add_argument("--detector", choices=DETECTORS, default="blazeface",
+                   help="face detector: blazeface (BlazeFace short-range, faces within about 2 m), blazeface-full "
+                   "(full-range, up to about 5 m), both shipped in device/models/; haar (OpenCV); yunet (needs "
+                   "--detector-model)")
+    p.add_argument("--detector-model", type=_file_path("a BlazeFace .tflite or a YuNet .onnx file"), default=None,
+                   help="the detector's model file: a BlazeFace .tflite instead of the shipped one, or the YuNet "
+                   ".onnx (required for --detector yunet); not used by haar")
     p.add_argument("--threads", type=positive_int, default=1, help="TFLite interpreter threads")
     p.add_argument("--mirror-average", action="store_true",
                    help="also classify each face's mirror image and average the scores (2x classifier time; see the "
@@ -100,7 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retries", type=count, default=0, help="re-open a camera/stream this many times if it stops")
     p.add_argument("--retry-delay", type=delay, default=1.0,
                    help=f"seconds to wait before re-opening, 0..{MAX_RETRY_DELAY_S:g}")
-    p.add_argument("--detect-width", type=count, default=320, help="detect faces on a frame this wide (0: full)")
+    p.add_argument("--detect-width", type=count, default=320,
+                   help="Haar and YuNet: detect faces on a frame this wide (0: full); BlazeFace letterboxes the "
+                   "whole frame to its own input size")
     p.add_argument("--max-faces", type=count, default=8, help="classify at most this many (largest) faces; 0: all")
     p.add_argument("--width", type=positive_int, default=None, help="camera capture width")
     p.add_argument("--height", type=positive_int, default=None, help="camera capture height")

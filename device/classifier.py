@@ -1,6 +1,6 @@
 """Emotion classifier around a TFLite interpreter: float and full-int8 models alike.
 
-The model contract (see ``device.labels``): input ``[1, 48, 48, 1]`` raw grayscale 0..255 (float32, or
+The model contract (see ``core.labels``): input ``[1, 48, 48, 1]`` raw grayscale 0..255 (float32, or
 int8 quantised with the input tensor's own scale/zero-point), output 7 scores in ``EMOTIONS`` order
 (float32, or int8 dequantised with the output tensor's scale/zero-point). Normalisation is in the model.
 
@@ -11,7 +11,6 @@ ai-edge-litert 2.3 for N = 1..8 faces, looping was as fast as ``resize_tensor_in
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -19,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from device.fileio import sha256_file
+from core.labels import EMOTIONS, INPUT_SIZE, NUM_CLASSES
+from core.manifest import ManifestError, verified_entry
 from device.interpreter import InterpreterNotFoundError, load_interpreter
-from device.labels import EMOTIONS, INPUT_SIZE, NUM_CLASSES
 
 EXPECTED_INPUT = (1, INPUT_SIZE, INPUT_SIZE, 1)
 SUPPORTED_DTYPES = (np.float32, np.int8, np.uint8)
@@ -79,19 +78,11 @@ def mirrors_in_graph(model_path: Path) -> bool:
 
     Such a model's scores are the same for a face and its mirror image, so averaging the two again is wasted work.
     """
-    model_path = Path(model_path)
-    manifest_path = model_path.parent / "manifest.json"
-    if not manifest_path.is_file():
-        return False
     try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"model {model_path}: {manifest_path} beside it is not readable JSON ({exc})") from exc
-    entries = manifest.get("models", []) if isinstance(manifest, dict) else []
-    entry = next((e for e in entries if isinstance(e, dict) and e.get("file") == model_path.name), None)
-    if entry is None or not entry.get("mirror_average"):
-        return False
-    return entry.get("sha256") == sha256_file(model_path)
+        entry = verified_entry(model_path)
+    except ManifestError as exc:
+        raise ModelError(f"model {model_path}: {exc}") from exc
+    return bool(entry and entry.get("mirror_average"))
 
 
 def _as_faces(faces: np.ndarray) -> np.ndarray:

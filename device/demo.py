@@ -23,16 +23,18 @@ from typing import TextIO
 import cv2
 import numpy as np
 
+from core.manifest import DEFAULT_MODEL_FILE
+from core.paths import project_root
 from device.classifier import ClassifierOptions, EmotionClassifier
 from device.detector import make_detector
 from device.draw import draw_results
-from device.paths import project_root
 from device.pipeline import EmotionPipeline, FrameResult, to_json
 from device.preprocess import DEFAULT_MARGIN
 from device.sources import Frame, FrameSource, ImageDecodeError, SourceError, open_source
+from device.smoothing import DEFAULT_LABEL_HOLD_S, DEFAULT_LABEL_MARGIN, DEFAULT_TAU_S, SmoothingConfig
 from device.tracking import FaceTracker
 
-DEFAULT_MODEL = Path("models") / "unweighted_int8.tflite"  # best accuracy and macro-F1 in the study
+DEFAULT_MODEL = Path("models") / DEFAULT_MODEL_FILE  # core.manifest says which model is the default, and why
 WINDOW = "feredge"
 VIDEO_CODECS: dict[str, str] = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 FALLBACK_FPS = 15.0
@@ -53,12 +55,15 @@ def default_model_path() -> Path:
 class DemoOptions:
     source: str = "0"
     model: Path = field(default_factory=default_model_path)
-    detector: str = "haar"
+    detector: str = "blazeface"  # BlazeFace short-range, shipped in device/models/
     detector_model: Path | None = None
     threads: int = 1
     mirror_average: bool = False  # classify each face and its mirror image, average the scores
-    smoothing_window: int = 5  # moving average over this many frames (1: off)
-    smoothing_alpha: float | None = None  # EMA instead of the window, when set
+    smoothing_tau: float = DEFAULT_TAU_S  # seconds: per-face average of the log-probabilities in source time (0: off)
+    label_margin: float = DEFAULT_LABEL_MARGIN  # log-probability lead another class needs to replace the label
+    label_hold: float = DEFAULT_LABEL_HOLD_S  # seconds it must keep that lead
+    smoothing_window: int | None = None  # the earlier frame-count smoothing instead (--smoothing): a window...
+    smoothing_alpha: float | None = None  # ... or a per-frame EMA alpha
     margin: float = DEFAULT_MARGIN
     max_frames: int | None = None
     duration: float | None = None
@@ -183,9 +188,13 @@ class VideoRecorder:
 
 def build_pipeline(options: DemoOptions) -> EmotionPipeline:
     """Raises ModelError / DetectorError for bad model files."""
-    detector = make_detector(options.detector, options.detector_model, options.detect_width)
+    detector = make_detector(options.detector, options.detector_model, options.detect_width, options.threads)
     classifier = EmotionClassifier(ClassifierOptions(Path(options.model), options.threads, options.mirror_average))
-    tracker = FaceTracker(window=options.smoothing_window, alpha=options.smoothing_alpha)
+    if options.smoothing_window is not None or options.smoothing_alpha is not None:  # --smoothing: frame counts
+        tracker = FaceTracker(window=options.smoothing_window, alpha=options.smoothing_alpha)
+    else:
+        config = SmoothingConfig(options.smoothing_tau, options.label_margin, options.label_hold)
+        tracker = FaceTracker(smoothing=config)
     return EmotionPipeline(detector, classifier, tracker, options.margin, options.max_faces)
 
 

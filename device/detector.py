@@ -1,7 +1,11 @@
-"""Face detection behind one interface: OpenCV's Haar cascade (built in) or YuNet (user-supplied model).
+"""Face detection behind one interface: BlazeFace (shipped TFLite models, ``device.blazeface``; the default),
+OpenCV's Haar cascade (built in) or YuNet (user-supplied model).
 
-``detect(gray, bgr=None)`` takes the gray frame (Haar's input) and, optionally, the BGR frame (YuNet's
-input; it converts the gray frame when ``bgr`` is None). Boxes are in the gray frame's pixel coordinates.
+``detect(gray, bgr=None)`` takes the gray frame (Haar's input) and, optionally, the BGR frame shown to the user
+(BlazeFace's and YuNet's input; they convert the gray frame when ``bgr`` is None). The gray frame may be smaller
+than the BGR one (picamera2's lores stream). Boxes come back once, in the coordinates of ``bgr`` when it is given
+(else of ``gray``), largest first: nothing downstream rescales or re-sorts them. BlazeFace's boxes also carry six
+keypoints (``Box.keypoints``).
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-DETECTORS: tuple[str, ...] = ("haar", "yunet")
+# BlazeFace short-range (the default) and full-range, Haar, YuNet
+DETECTORS: tuple[str, ...] = ("blazeface", "blazeface-full", "haar", "yunet")
 HAAR_CASCADE = "haarcascade_frontalface_default.xml"
 # Where distribution builds of OpenCV (e.g. Raspberry Pi OS's python3-opencv) keep the cascades.
 SYSTEM_CASCADE_DIRS: tuple[str, ...] = (
@@ -35,6 +40,9 @@ class Box:
     w: int
     h: int
     score: float = 1.0
+    # Landmarks in the same pixel coordinates, when the detector gives them (BlazeFace: the six points of
+    # ``device.blazeface.KEYPOINT_NAMES``); None otherwise.
+    keypoints: tuple[tuple[float, float], ...] | None = None
 
     @property
     def area(self) -> int:
@@ -56,6 +64,7 @@ class Box:
             int(round(self.w * sx)),
             int(round(self.h * sy)),
             self.score,
+            None if self.keypoints is None else tuple((x * sx, y * sy) for x, y in self.keypoints),
         )
 
     def as_list(self) -> list[int]:
@@ -66,6 +75,16 @@ class FaceDetector(Protocol):
     def detect(self, gray: np.ndarray, bgr: np.ndarray | None = None) -> list[Box]:
         """Faces in the frame, in ``gray``'s pixel coordinates."""
         ...
+
+
+def _target_size(gray: np.ndarray, bgr: np.ndarray | None) -> tuple[int, int]:
+    """(width, height) of the frame boxes are returned in: the BGR frame when given, else the gray one."""
+    frame = bgr if bgr is not None else gray
+    return frame.shape[1], frame.shape[0]
+
+
+def _largest_first(boxes: list[Box]) -> list[Box]:
+    return sorted(boxes, key=lambda b: b.area, reverse=True)
 
 
 def _downscale(image: np.ndarray, detect_width: int) -> tuple[np.ndarray, float]:
@@ -107,7 +126,8 @@ class HaarDetector:
             raise DetectorError(f"Haar cascade {path}: could not be loaded")
 
     def detect(self, gray: np.ndarray, bgr: np.ndarray | None = None) -> list[Box]:
-        small, factor = _downscale(gray, self.options.detect_width)
+        small, _ = _downscale(gray, self.options.detect_width)
+        width, height = _target_size(gray, bgr)
         min_side = max(HAAR_MIN_WINDOW, int(self.options.min_size_frac * small.shape[1]))
         found = self._cascade.detectMultiScale(
             small,
@@ -115,8 +135,8 @@ class HaarDetector:
             minNeighbors=self.options.min_neighbors,
             minSize=(min_side, min_side),
         )
-        boxes = [Box(int(x), int(y), int(w), int(h)).scaled(factor) for x, y, w, h in found]
-        return sorted(boxes, key=lambda b: b.area, reverse=True)
+        sx, sy = width / small.shape[1], height / small.shape[0]
+        return _largest_first([Box(int(x), int(y), int(w), int(h)).scaled(sx, sy) for x, y, w, h in found])
 
 
 class YuNetDetector:
@@ -139,7 +159,7 @@ class YuNetDetector:
         self._input_size: tuple[int, int] | None = None
 
     def detect(self, gray: np.ndarray, bgr: np.ndarray | None = None) -> list[Box]:
-        image = bgr if bgr is not None and bgr.shape[:2] == gray.shape[:2] else cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+        image = bgr if bgr is not None else cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
         small, factor = _downscale(image, self.detect_width)
         size = (small.shape[1], small.shape[0])
         if size != self._input_size:
@@ -148,12 +168,19 @@ class YuNetDetector:
         _, faces = self._net.detect(small)
         if faces is None:
             return []
-        boxes = [Box(int(f[0]), int(f[1]), int(f[2]), int(f[3]), float(f[-1])).scaled(factor) for f in faces]
-        return sorted(boxes, key=lambda b: b.area, reverse=True)
+        return _largest_first([Box(int(f[0]), int(f[1]), int(f[2]), int(f[3]), float(f[-1])).scaled(factor)
+                               for f in faces])
 
 
-def make_detector(name: str, model: Path | None = None, detect_width: int = 320) -> FaceDetector:
-    """``haar`` (built in; ``model`` is ignored) or ``yunet`` (needs ``model``, an ONNX file)."""
+def make_detector(name: str, model: Path | None = None, detect_width: int = 320, threads: int = 1) -> FaceDetector:
+    """``blazeface`` / ``blazeface-full`` (BlazeFace short/full-range; ``model`` overrides the shipped file;
+    ``detect_width`` is not used: the frame is letterboxed to the model's input), ``haar`` (built in; ``model`` is
+    ignored) or ``yunet`` (needs ``model``, an ONNX file). ``threads``: BlazeFace's interpreter threads."""
+    if name in ("blazeface", "blazeface-full"):
+        from device.blazeface import BlazeFaceDetector, BlazeFaceOptions  # it imports Box from here
+
+        variant = "full" if name == "blazeface-full" else "short"
+        return BlazeFaceDetector(BlazeFaceOptions(variant=variant, model_path=model, num_threads=threads))
     if name == "haar":
         return HaarDetector(HaarOptions(detect_width=detect_width))
     if name == "yunet":

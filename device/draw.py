@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from device.labels import EMOTIONS
+from core.labels import EMOTIONS
 from device.pipeline import FrameResult
 
 # BGR colour per emotion, EMOTIONS order.

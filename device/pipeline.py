@@ -3,6 +3,9 @@
 Stages timed with ``time.perf_counter`` (milliseconds): ``preprocess`` (gray conversion + face crops),
 ``detect``, ``classify``, ``smooth``. Boxes in results are in the BGR frame's coordinates, also when
 detection ran on a smaller gray frame (picamera2's lores stream); crops then come from the BGR frame.
+
+With a tracker, each face's probabilities and label are smoothed in the frame's own time (``Frame.timestamp``:
+media time for a video file, capture time for a camera); ``label_raw`` is the frame's unsmoothed arg-max.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ from typing import Any
 
 import numpy as np
 
+from core.labels import EMOTIONS
 from device.classifier import EmotionClassifier
 from device.detector import Box, FaceDetector
-from device.labels import EMOTIONS
+from device.framing import Framing
 from device.preprocess import DEFAULT_MARGIN, crop_faces, to_gray
 from device.sources import Frame
-from device.tracking import FaceTracker
+from device.tracking import FaceTracker, Tracked
 
 STAGES: tuple[str, ...] = ("detect", "preprocess", "classify", "smooth")
 UNTRACKED = -1
@@ -28,9 +32,10 @@ UNTRACKED = -1
 class FaceResult:
     box: Box
     track_id: int  # -1 without a tracker
-    label: str
-    score: float
+    label: str  # displayed label (tracked: smoothed in time, with hysteresis)
+    score: float  # the label's probability
     probabilities: np.ndarray  # (7,) float32, EMOTIONS order (smoothed when tracked)
+    label_raw: str | None = None  # this frame's own arg-max, before smoothing
 
 
 @dataclass
@@ -52,7 +57,7 @@ class EmotionPipeline:
         detector: FaceDetector,
         classifier: EmotionClassifier,
         tracker: FaceTracker | None = None,
-        margin: float = DEFAULT_MARGIN,
+        margin: float | Framing = DEFAULT_MARGIN,  # a square margin, or a detector's calibrated framing
         max_faces: int | None = None,
     ) -> None:
         self.detector, self.classifier, self.tracker = detector, classifier, tracker
@@ -71,17 +76,12 @@ class EmotionPipeline:
         gray_ms = _ms(start)
 
         start = time.perf_counter()
-        boxes = self.detector.detect(gray, frame.bgr)
-        boxes = sorted(boxes, key=lambda b: b.area, reverse=True)[: self.max_faces]
+        boxes = self.detector.detect(gray, frame.bgr)[: self.max_faces]  # frame coordinates, largest first
         timings["detect"] = _ms(start)
 
         start = time.perf_counter()
-        height, width = frame.bgr.shape[:2]
-        if gray.shape[:2] != (height, width):  # detection frame smaller than the shown frame: map boxes back
-            boxes = [b.scaled(width / gray.shape[1], height / gray.shape[0]) for b in boxes]
-            crops = crop_faces(frame.bgr, boxes, self.margin)
-        else:
-            crops = crop_faces(gray, boxes, self.margin)
+        same_size = gray.shape[:2] == frame.bgr.shape[:2]  # else crops come from the (larger) shown frame
+        crops = crop_faces(gray if same_size else frame.bgr, boxes, self.margin)
         timings["preprocess"] = gray_ms + _ms(start)
 
         start = time.perf_counter()
@@ -89,18 +89,19 @@ class EmotionPipeline:
         timings["classify"] = _ms(start)
 
         start = time.perf_counter()
-        if self.tracker is not None:
-            tracked = self.tracker.update(boxes, probs)
+        if self.tracker is not None:  # smoothed in the source's time: media time for files, capture time else
+            tracked = self.tracker.update(boxes, probs, frame.timestamp)
         else:
-            tracked = [(UNTRACKED, p) for p in probs]
-        faces = [_face(box, track_id, p) for box, (track_id, p) in zip(boxes, tracked, strict=True)]
+            tracked = [Tracked(UNTRACKED, p, int(np.argmax(p))) for p in probs]
+        faces = [_face(box, t, raw) for box, t, raw in zip(boxes, tracked, probs, strict=True)]
         timings["smooth"] = _ms(start)
         return FrameResult(frame.index, faces, timings)
 
 
-def _face(box: Box, track_id: int, probabilities: np.ndarray) -> FaceResult:
-    index = int(np.argmax(probabilities))
-    return FaceResult(box, track_id, EMOTIONS[index], float(probabilities[index]), probabilities)
+def _face(box: Box, tracked: Tracked, raw: np.ndarray) -> FaceResult:
+    probabilities = tracked.probabilities
+    return FaceResult(box, tracked.track_id, EMOTIONS[tracked.label], float(probabilities[tracked.label]),
+                      probabilities, EMOTIONS[int(np.argmax(raw))])
 
 
 def face_to_json(face: FaceResult, digits: int = 4) -> dict[str, Any]:
@@ -112,6 +113,7 @@ def face_to_json(face: FaceResult, digits: int = 4) -> dict[str, Any]:
         "label": face.label,
         "score": round(face.score, digits),
         "probabilities": probabilities,
+        "label_raw": face.label_raw if face.label_raw is not None else face.label,
     }
 
 

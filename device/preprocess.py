@@ -16,7 +16,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from device.labels import INPUT_SIZE
+from core.labels import INPUT_SIZE
+from device.framing import Framing
 
 DEFAULT_MARGIN: float = 0.02
 
@@ -54,14 +55,19 @@ def square_box(box: BoxLike | tuple[int, int, int, int], margin: float) -> tuple
 
 
 def crop_face(
-    image: np.ndarray, box: BoxLike | tuple[int, int, int, int], margin: float = DEFAULT_MARGIN
+    image: np.ndarray, box: BoxLike | tuple[int, int, int, int], margin: float | Framing = DEFAULT_MARGIN
 ) -> np.ndarray:
-    """(48, 48) uint8 gray crop of ``box`` plus ``margin``; out-of-frame parts are padded with edge pixels.
+    """(48, 48) uint8 gray crop of ``box`` framed by ``margin`` (a square margin, a fraction of the box side a side)
+    or by a detector's calibrated :class:`~device.framing.Framing`; out-of-frame parts are padded with edge pixels.
 
     ``image`` is gray (H, W) or BGR (H, W, 3); a BGR crop is converted to gray after cropping.
     """
     height, width = image.shape[:2]
-    x0, y0, side = square_box(box, margin)
+    if isinstance(margin, Framing):
+        x, y, w, h = (box.x, box.y, box.w, box.h) if hasattr(box, "x") else box  # type: ignore[union-attr]
+        x0, y0, side = margin.square(x, y, w, h)
+    else:
+        x0, y0, side = square_box(box, margin)
     x1, y1 = x0 + side, y0 + side
     cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
     if cx0 >= cx1 or cy0 >= cy1:
@@ -75,7 +81,7 @@ def crop_face(
     return np.ascontiguousarray(face, dtype=np.uint8)
 
 
-def crop_faces(image: np.ndarray, boxes: list, margin: float = DEFAULT_MARGIN) -> np.ndarray:
+def crop_faces(image: np.ndarray, boxes: list, margin: float | Framing = DEFAULT_MARGIN) -> np.ndarray:
     """(N, 48, 48) uint8 batch of :func:`crop_face`; (0, 48, 48) for no boxes."""
     if not boxes:
         return np.empty((0, INPUT_SIZE, INPUT_SIZE), dtype=np.uint8)

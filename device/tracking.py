@@ -1,41 +1,56 @@
-"""Per-face temporal smoothing: faces tracked across frames by IoU, probabilities smoothed per track.
+"""Faces tracked across frames by IoU; each track's probabilities and label smoothed in time.
 
-Smoothing is a moving average over the last ``window`` frames of a track (``window=1``: off), or, when
-``alpha`` is given, an exponential moving average ``s = alpha * p + (1 - alpha) * s``.
+``FaceTracker.update(boxes, probs, timestamp)`` matches this frame's boxes to the tracks (greedy IoU) and
+feeds each track's smoother (``device.smoothing``) with the frame's time: ``Frame.timestamp``, the source's
+own clock (media time for a video file, capture time for a camera), so a file processed faster than real time
+is smoothed as it would be live. By default the smoothing is time-based (:class:`LabelSmoother`: an exponential
+average of the log-probabilities with time constant ``tau`` seconds, and a label with hysteresis); with
+``window`` or ``alpha`` it is the earlier frame-count smoothing (:class:`FrameSmoother`, ``--smoothing``).
+
+Tracks expire by time too: one unseen for more than ``max_age`` seconds (0.5) ends, but never on its first
+missed frame (at a slow frame rate one missed detection does not end a track). At 10 FPS that is the earlier
+rule (5 missed frames survive, the 6th ends the track). A frame earlier than the previous one (a looped
+video, a restarted clock) starts every track afresh; frames with the same time are fine.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass, field
+import math
+import time
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from device.detector import Box
+from device.smoothing import (
+    TIME_EPS,
+    FrameSmoother,
+    LabelSmoother,
+    Smoother,
+    SmoothingConfig,
+    parse_smoothing,
+)
+
+__all__ = ["DEFAULT_MAX_AGE_S", "FaceTracker", "Track", "Tracked", "match_boxes", "parse_smoothing"]
+
+DEFAULT_MAX_AGE_S = 0.5
+MIN_MISSED_TO_EXPIRE = 2  # a track never ends on its first missed frame
 
 
 @dataclass
 class Track:
     track_id: int
     box: Box
-    history: deque = field(default_factory=deque)
-    ema: np.ndarray | None = None
-    missed: int = 0
+    smoother: Smoother
+    last_seen: float  # the time of the last frame the face was in
+    missed: int = 0  # frames since then
 
 
-def parse_smoothing(text: str) -> tuple[int, float | None]:
-    """CLI value -> (window, alpha): an integer >= 1 is a window ("0" or "1": off), a number in (0, 1) an EMA alpha."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if value == 0.0:
-        return 1, None
-    if 0.0 < value < 1.0:
-        return 1, value
-    if value >= 1.0 and value.is_integer():
-        return int(value), None
-    raise ValueError(f"smoothing {text!r}: expected a window (integer >= 1, 1 = off) or an EMA alpha in (0, 1)")
+class Tracked(NamedTuple):
+    track_id: int
+    probabilities: np.ndarray  # (7,) float32, smoothed
+    label: int  # displayed label, an index into EMOTIONS (with hysteresis: not always the arg-max)
 
 
 def match_boxes(tracks: list[Box], boxes: list[Box], threshold: float) -> dict[int, int]:
@@ -57,48 +72,73 @@ def match_boxes(tracks: list[Box], boxes: list[Box], threshold: float) -> dict[i
 
 
 class FaceTracker:
-    """IoU tracker with per-track probability smoothing. A track survives ``max_missed`` frames unseen."""
+    """IoU tracker with per-track smoothing.
+
+    ``smoothing``: the time-based smoothing's settings (default :class:`SmoothingConfig`; ``tau=0``: off).
+    ``window``/``alpha``: the earlier frame-count smoothing instead (moving average over ``window`` frames,
+    or a per-frame EMA); not together with ``smoothing``. ``max_age``: seconds a track survives unseen.
+    """
 
     def __init__(
-        self, iou_threshold: float = 0.3, window: int = 5, alpha: float | None = None, max_missed: int = 5
+        self,
+        iou_threshold: float = 0.3,
+        *,
+        smoothing: SmoothingConfig | None = None,
+        window: int | None = None,
+        alpha: float | None = None,
+        max_age: float = DEFAULT_MAX_AGE_S,
     ) -> None:
-        if window < 1:
-            raise ValueError(f"window {window}: expected >= 1")
-        if alpha is not None and not 0.0 < alpha <= 1.0:
-            raise ValueError(f"alpha {alpha}: expected in (0, 1]")
-        self.iou_threshold, self.window, self.alpha, self.max_missed = iou_threshold, window, alpha, max_missed
+        self.frame_based = window is not None or alpha is not None
+        if self.frame_based and smoothing is not None:
+            raise ValueError("smoothing: either time-based settings or a frame window/alpha, not both")
+        if not (math.isfinite(max_age) and max_age >= 0):
+            raise ValueError(f"max_age {max_age}: expected a finite number of seconds >= 0")
+        if self.frame_based:
+            FrameSmoother(1 if window is None else window, alpha)  # checks the values
+        self.iou_threshold, self.window, self.alpha, self.max_age = iou_threshold, window, alpha, max_age
+        self.smoothing = None if self.frame_based else (smoothing or SmoothingConfig())
         self.tracks: list[Track] = []
         self._next_id = 0
+        self._last_time: float | None = None
+
+    def _smoother(self) -> Smoother:
+        if self.frame_based:
+            return FrameSmoother(1 if self.window is None else self.window, self.alpha)
+        return LabelSmoother(self.smoothing)
 
     def reset(self) -> None:
-        """Forget every track (and its smoothing history); new tracks keep getting new ids."""
+        """Forget every track (and its smoothing); new tracks keep getting new ids."""
         self.tracks.clear()
+        self._last_time = None
 
-    def _smooth(self, track: Track, probs: np.ndarray) -> np.ndarray:
-        probs = np.asarray(probs, dtype=np.float32)
-        if self.alpha is not None:
-            track.ema = probs.copy() if track.ema is None else self.alpha * probs + (1.0 - self.alpha) * track.ema
-            return track.ema.astype(np.float32)
-        track.history.append(probs)
-        return np.mean(track.history, axis=0).astype(np.float32)
+    def update(self, boxes: list[Box], probs: np.ndarray, timestamp: float | None = None) -> list[Tracked]:
+        """One frame: (track id, smoothed probabilities, label index) for each box, in the order of ``boxes``.
 
-    def update(self, boxes: list[Box], probs: np.ndarray) -> list[tuple[int, np.ndarray]]:
-        """(track id, smoothed probabilities) for each box, in the order of ``boxes``."""
+        ``timestamp``: the frame's time in seconds (``Frame.timestamp``); None or not finite: ``time.monotonic()``.
+        """
+        now = time.monotonic() if timestamp is None or not math.isfinite(timestamp) else float(timestamp)
+        if self._last_time is not None and now < self._last_time:  # time went back: what came before is not past
+            self.reset()
+        self._last_time = now
         matched = match_boxes([t.box for t in self.tracks], boxes, self.iou_threshold)
         seen: set[int] = set()
-        results: list[tuple[int, np.ndarray]] = []
+        results: list[Tracked] = []
         for bi, box in enumerate(boxes):
             if bi in matched:
                 track = self.tracks[matched[bi]]
-                track.box, track.missed = box, 0
+                track.box, track.last_seen, track.missed = box, now, 0
             else:
-                track = Track(self._next_id, box, deque(maxlen=self.window))
+                track = Track(self._next_id, box, self._smoother(), now)
                 self._next_id += 1
                 self.tracks.append(track)
             seen.add(track.track_id)
-            results.append((track.track_id, self._smooth(track, probs[bi])))
+            smoothed, label = track.smoother.update(now, probs[bi])
+            results.append(Tracked(track.track_id, smoothed, label))
         for track in self.tracks:
             if track.track_id not in seen:
                 track.missed += 1
-        self.tracks = [t for t in self.tracks if t.missed <= self.max_missed]
+        self.tracks = [t for t in self.tracks if t.track_id in seen or not self._expired(t, now)]
         return results
+
+    def _expired(self, track: Track, now: float) -> bool:
+        return track.missed >= MIN_MISSED_TO_EXPIRE and now - track.last_seen > self.max_age + TIME_EPS

@@ -3,18 +3,15 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
+# The project is installed (`make setup`: pip install -e .) and the tests' helpers are on pytest's `pythonpath`
+# (pyproject.toml): no sys.path edits here.
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 TESTS = Path(__file__).resolve().parent
-if str(TESTS) not in sys.path:
-    sys.path.insert(0, str(TESTS))
 
 _CACHE_DIR: str | None = None
 

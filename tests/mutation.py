@@ -65,7 +65,7 @@ MUTANTS: tuple[Mutant, ...] = (
     # --- data loading
     Mutant("csv-bom", "device/dataset.py",
            'return open(path, encoding="utf-8-sig", newline="")', 'return open(path, encoding="utf-8", newline="")',
-           ("tests/device/test_dataset.py::test_csv_with_a_byte_order_mark_loads",),
+           ("tests/core/test_dataset.py::test_csv_with_a_byte_order_mark_loads",),
            "a CSV saved with a byte-order mark is rejected"),
     # --- device runtime
     Mutant("tracker-max-missed", "device/tracking.py",
@@ -96,7 +96,9 @@ def run_mutant(m: Mutant, tree: Path, timeout: float) -> tuple[str, float, str]:
     if original.count(m.old) != 1:
         return "stale", 0.0, f"{m.file}: the mutated text occurs {original.count(m.old)} times, expected once"
     path.write_text(original.replace(m.old, m.new))
-    env = {**os.environ, "FEREDGE_CACHE": str(tree / ".cache-mutation"), "PYTHONDONTWRITEBYTECODE": "1"}
+    # PYTHONPATH: the copy's packages come before the editable install's (subprocesses the tests start included)
+    env = {**os.environ, "FEREDGE_CACHE": str(tree / ".cache-mutation"), "PYTHONDONTWRITEBYTECODE": "1",
+           "PYTHONPATH": str(tree)}
     started = time.perf_counter()
     try:
         proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *m.tests],

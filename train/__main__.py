@@ -12,8 +12,8 @@ import signal
 import sys
 from pathlib import Path
 
-from device.argtypes import number_type
-from device.paths import project_root
+from core.argtypes import number_type
+from core.paths import project_root
 from train.recipes import DEFAULT_RECIPE, RECIPES, VARIANTS
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    from device.dataset import DataError, load_fer2013
+    from core.dataset import DataError, load_fer2013
     from train.pipeline import TeacherError, check_plan, check_run_folders, plan_lines
     from train.runs import ClassWeightError, RunMismatchError
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
-from device.labels import INPUT_SHAPE, NUM_CLASSES
+from core.labels import INPUT_SHAPE, NUM_CLASSES
 from train.recipes import Recipe
 
 PRECISIONS = ("float32", "mixed_bfloat16")

@@ -6,31 +6,39 @@ the data cannot support) run first, so bad input is reported in a second, not af
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from device.dataset import Dataset, load_fer2013
+from core.dataset import Dataset, evaluation_split, load_fer2013
 from train.recipes import RECIPES, VARIANTS, Recipe
-from train.runs import ClassWeightError, RunSpec, check_run_config, class_weights, init_run_name, run_state
+from train.runs import (
+    ClassWeightError,
+    RunNameError,
+    RunRef,
+    RunSpec,
+    check_run_config,
+    class_weights,
+    init_run_name,
+    run_state,
+)
 
 
 class TeacherError(ValueError):
     """A recipe names a teacher (or starting) run that cannot be parsed into a recipe, epochs, variant and seed."""
 
 
-_RUN_NAME = re.compile(r"^(?P<recipe>.+)-(?P<epochs>\d+)ep/(?P<variant>[a-z]+)-seed(?P<seed>\d+)$")
-
-
 def _run_spec(recipe: Recipe, role: str, name: str, runs_root: Path, threads: int, command: str) -> RunSpec:
     """The run in folder ``<recipe>-<E>ep/<variant>-seed<S>`` that ``recipe`` needs as its ``role``."""
-    m = _RUN_NAME.match(name)
-    if not m or m["recipe"] not in RECIPES or m["variant"] not in VARIANTS:
+    try:
+        ref = RunRef.parse(name)
+    except RunNameError as exc:
+        raise TeacherError(f"recipe {recipe.name!r}: {role} {exc}") from None
+    if ref.recipe not in RECIPES or ref.variant not in VARIANTS:
         raise TeacherError(
             f"recipe {recipe.name!r}: {role} {name!r} is not <recipe>-<epochs>ep/<variant>-seed<seed> "
             f"with a recipe of {sorted(RECIPES)} and a variant of {list(VARIANTS)}"
         )
-    return RunSpec(recipe=RECIPES[m["recipe"]].with_epochs(int(m["epochs"])), variant=m["variant"],
-                   seed=int(m["seed"]), runs_root=runs_root, threads=threads, command=command)
+    return RunSpec(recipe=RECIPES[ref.recipe].with_epochs(ref.epochs), variant=ref.variant, seed=ref.seed,
+                   runs_root=runs_root, threads=threads, command=command)
 
 
 def teacher_specs(recipe: Recipe, runs_root: Path, threads: int = 0, command: str = "") -> list[RunSpec]:
@@ -143,7 +151,7 @@ def train_and_report(
         variant = spec.variant
         print(f"== {recipe.name} / {variant} / seed {seed} -> {spec.run_dir}")
         results[variant] = train_variant(spec, ds)
-        split = "test" if "test" in results[variant]["splits"] else "val"
+        split = evaluation_split(results[variant]["splits"])
         m = results[variant]["splits"][split]
         print(f"[{variant}] {split}: accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}")
     if report and len(results) > 1:

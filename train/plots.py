@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from device.fileio import atomic_write_bytes
-from device.labels import EMOTIONS
+from core.fileio import atomic_write_bytes
+from core.labels import EMOTIONS
 
 
 def _plt():

@@ -43,7 +43,7 @@ class Recipe:
     # fine-tuning: start from the best checkpoint of this run instead of random weights; ``{variant}`` and ``{seed}``
     # are filled in per run (e.g. "distilled-60ep/{variant}-seed{seed}"); the architecture must match this recipe's
     init_from: str = ""
-    # training compute precision: "float32", or "mixed_bfloat16" (bfloat16 maths, float32 weights; about 1.3x faster
+    # training compute precision: "float32", or "mixed_bfloat16" (bfloat16 maths, float32 weights; faster
     # on CPUs with AMX/AVX512-BF16 such as the development machine). Checkpoints keep float32 weights, and
     # :func:`train.models.load_float32` rebuilds them in float32 for evaluation, conversion and teachers.
     precision: str = "float32"
@@ -111,8 +111,7 @@ WIDE = replace(
     name="wide",
     description=(
         "feredge's base model in float32 (the default, wide-bf16-tail, trains it in mixed precision and adds a "
-        "4-epoch tail): the compact recipe with 32/64/128/256 filters (576k parameters) and 40 epochs, 55-77 minutes "
-        "per variant on the 2-core development CPU."
+        "4-epoch tail): the compact recipe with 32/64/128/256 filters (576k parameters) and 40 epochs."
     ),
     widths=(32, 64, 128, 256),
     epochs=40,
@@ -135,7 +134,7 @@ DISTILLED = replace(
 )
 
 # The second generation: the same wide student, taught by the three best unweighted runs (the first distilled run
-# among them; their mirror-averaged ensemble scored 66.9% on PublicTest against 66.5% for the distilled run alone),
+# among them; the README's recipe list has what their ensemble and the student measured),
 # with more weight on the teachers and 70 epochs.
 DISTILLED2 = replace(
     DISTILLED,
@@ -153,8 +152,8 @@ DISTILLED2 = replace(
 # Fine-tuning the distilled students: a short cosine tail at a low learning rate with flips as the only
 # augmentation. The distilled runs saw only rotated, shifted and zoomed faces in training; a few epochs on plain
 # (only mirrored) faces adapt the weights and the BatchNorm statistics to the faces the model will see. A throwaway
-# probe (flips only, lr 3e-4, batch 64, these teachers, 4 epochs) took the unweighted student from 65.67% to 68.15%
-# on PublicTest; this recipe is that probe made reproducible.
+# probe (flips only, lr 3e-4, batch 64, these teachers, 4 epochs) lifted the unweighted student on PublicTest; this
+# recipe is that probe made reproducible (measured figures: README, and each run's metrics.json).
 FINETUNED = replace(
     DISTILLED,
     name="finetuned",
@@ -162,7 +161,7 @@ FINETUNED = replace(
         "The distilled-60ep run of the same variant, fine-tuned for 4 epochs: AdamW lr 3e-4 cosine to zero without "
         "warm-up, batch 64, flips only (no rotation, shift or zoom), targets half the one-hot label and half the "
         "softened average of the distilled-60ep, wide-40ep and compact-50ep unweighted runs. Needs those runs "
-        "(trains them first); 7-8 minutes per variant on top of them here."
+        "(trains them first)."
     ),
     epochs=4,
     batch_size=64,
@@ -190,8 +189,8 @@ FINETUNED_MILD = replace(
     zoom=0.05,
 )
 
-# The wide run plus the same tail, without teachers (so the gain is the tail's, not the distillation's): on
-# PublicTest 64.50% -> 66.43% (unweighted) and 61.99% -> 62.97% (weighted), about 7 minutes each.
+# The wide run plus the same tail, without teachers (so the gain is the tail's, not the distillation's); the
+# measured gains and minutes are in the README (runs/wide-tail-4ep/report-seed0.md).
 WIDE_TAIL = replace(
     FINETUNED,
     name="wide-tail",
@@ -206,9 +205,9 @@ WIDE_TAIL = replace(
 )
 
 # The wide recipe and its tail trained in mixed precision (bfloat16 maths, float32 weights): the same 40 + 4 epochs
-# in about three quarters of the time on a CPU with bfloat16 units (float32 elsewhere, see
+# in less time on a CPU with bfloat16 units (float32 elsewhere, see
 # train.trainer.training_precision). The checkpoints convert as float32 models. The product's default: the same
-# PublicTest accuracy as wide-tail for the unweighted variant (66.40% vs 66.43%) in 52 minutes instead of 84.
+# PublicTest accuracy as wide-tail in less time (the README's recipe list has the measured minutes and accuracies).
 WIDE_BF16 = replace(
     WIDE,
     name="wide-bf16",
@@ -224,7 +223,7 @@ WIDE_BF16_TAIL = replace(
     description=(
         "The product's default: wide-tail in mixed precision, i.e. the wide-bf16-40ep run of the same variant "
         "fine-tuned for 4 epochs (AdamW lr 3e-4 cosine to zero, batch 64, flips only, labels alone) in bfloat16 maths "
-        "with float32 weights; about 50 minutes per variant on the 2-core development CPU (it has AMX)."
+        "with float32 weights."
     ),
     init_from="wide-bf16-40ep/{variant}-seed{seed}",
     precision="mixed_bfloat16",
@@ -238,9 +237,9 @@ TEACHER_VGG = replace(
     name="teacher-vgg",
     description=(
         "A VGG-style teacher (not for the device): 4 blocks of 64/128/256/512 filters (1,2,2,2 convs), global "
-        "average pooling, 4.6M parameters, about 5x the wide model's cost per image; AdamW lr 1e-3, weight decay "
+        "average pooling, 4.6M parameters, several times the wide model's cost per image; AdamW lr 1e-3, weight decay "
         "5e-4, two warm-up epochs and cosine decay over 60 epochs, flips, rotations, shifts and zoom, mixed "
-        "precision. Hours per run on a 2-core CPU: train it in the background, it resumes where it stopped."
+        "precision. Train it in the background on a CPU: it resumes where it stopped."
     ),
     widths=(64, 128, 256, 512),
     convs=(1, 2, 2, 2),

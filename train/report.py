@@ -8,16 +8,16 @@ from pathlib import Path
 
 import numpy as np
 
-from device.dataset import Dataset
-from device.fileio import atomic_write_text
-from device.labels import EMOTIONS
+from core.dataset import Dataset, evaluation_split
+from core.fileio import atomic_write_text
+from core.labels import EMOTIONS
 from train.plots import plot_bars, plot_confusions_side_by_side
 from train.runs import class_weights
 
 
 def eval_split(results: dict[str, dict]) -> str:
     """The split reports use: test where every run has it, else validation."""
-    return "test" if all("test" in r["splits"] for r in results.values()) else "val"
+    return evaluation_split(*(r["splits"] for r in results.values()))
 
 
 def metrics_table(results: dict[str, dict], split: str) -> list[str]:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 
 import numpy as np
 
-from device.labels import EMOTIONS, NUM_CLASSES
+from core.labels import EMOTIONS, NUM_CLASSES
 from train.recipes import Recipe
 
 # Recipe fields that do not change what is trained: a run folder may be reused across a rename or a reworded text.
@@ -30,6 +31,42 @@ class ClassWeightError(ValueError):
     """The training split lacks a class, so the weighted variant's inverse-frequency weights are undefined."""
 
 
+class RunNameError(ValueError):
+    """A run name is not ``<recipe>-<epochs>ep/<variant>-seed<seed>``."""
+
+
+_RUN_NAME = re.compile(r"^(?P<recipe>.+)-(?P<epochs>\d+)ep/(?P<variant>[a-z]+)-seed(?P<seed>\d+)$")
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """One run's identity: recipe name, epochs, variant and seed. Its folder under a runs root is
+    ``<recipe>-<epochs>ep/<variant>-seed<seed>`` (:attr:`name`); recipes name the runs they need (teachers, a
+    starting run) in that form, parsed once here."""
+
+    recipe: str
+    epochs: int
+    variant: str
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.recipe}-{self.epochs}ep/{self.variant}-seed{self.seed}"
+
+    def folder(self, runs_root: Path) -> Path:
+        return Path(runs_root) / self.name
+
+    @classmethod
+    def parse(cls, name: str) -> RunRef:
+        m = _RUN_NAME.match(name)
+        if not m:
+            raise RunNameError(f"{name!r} is not <recipe>-<epochs>ep/<variant>-seed<seed>")
+        return cls(m["recipe"], int(m["epochs"]), m["variant"], int(m["seed"]))
+
+    def __str__(self) -> str:
+        return self.name
+
+
 @dataclass(frozen=True)
 class RunSpec:
     recipe: Recipe
@@ -40,12 +77,16 @@ class RunSpec:
     command: str = ""  # the command line that started the run, recorded in config.json
 
     @property
+    def ref(self) -> RunRef:
+        return RunRef(self.recipe.name, self.recipe.epochs, self.variant, self.seed)
+
+    @property
     def run_dir(self) -> Path:
-        return run_dir(self.runs_root, self.recipe.name, self.recipe.epochs, self.variant, self.seed)
+        return self.ref.folder(self.runs_root)
 
 
 def run_dir(runs_root: Path, recipe: str, epochs: int, variant: str, seed: int) -> Path:
-    return Path(runs_root) / f"{recipe}-{epochs}ep" / f"{variant}-seed{seed}"
+    return RunRef(recipe, epochs, variant, seed).folder(runs_root)
 
 
 def init_run_name(recipe: Recipe, variant: str, seed: int) -> str:

@@ -8,20 +8,19 @@ recall, and the paired difference weighted - unweighted with a 95% t-interval, n
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from device.fileio import atomic_write_json, atomic_write_text
-from device.labels import EMOTIONS
-from device.paths import project_root
+from core.dataset import evaluation_split
+from core.fileio import atomic_write_json, atomic_write_text
+from core.labels import EMOTIONS
+from core.paths import project_root
+from core.provenance import command_line, provenance
 from train.recipes import RECIPES, STUDY_RECIPE, VARIANTS
 
 # The study's own figures (its "before -> after" claims), quoted for comparison only.
@@ -42,15 +41,18 @@ def _metric_values(m: dict) -> dict[str, float]:
 
 
 def paired_interval(diffs: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean of paired differences and its two-sided t-interval (nan bounds for fewer than 2 pairs)."""
+    """Mean of paired differences and its two-sided t-interval (scipy's one-sample t-test on the differences, the
+    same as ``ttest_rel``; nan bounds for fewer than 2 pairs)."""
     from scipy import stats
 
     diffs = np.asarray(diffs, dtype=float)
     mean = float(diffs.mean())
     if len(diffs) < 2:
         return mean, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.5 + level / 2, len(diffs) - 1) * diffs.std(ddof=1) / np.sqrt(len(diffs)))
-    return mean, mean - half, mean + half
+    if np.all(diffs == diffs[0]):  # no spread: scipy's interval is undefined, the difference is exact
+        return mean, mean, mean
+    ci = stats.ttest_1samp(diffs, 0.0).confidence_interval(confidence_level=level)
+    return mean, float(ci.low), float(ci.high)
 
 
 def aggregate(metrics: dict[str, dict[int, dict]], split: str) -> dict:
@@ -175,23 +177,28 @@ def render(summary: dict, meta: dict) -> str:
     return "\n".join(lines)
 
 
+def train_command(args, recipe, variant: str, seed: int, threads: int) -> list[str]:
+    """The ``python -m train`` command of one study run."""
+    return [sys.executable, "-m", "train", "--data", str(args.data), "--recipe", recipe.name,
+            "--epochs", str(recipe.epochs), "--variants", variant, "--seed", str(seed),
+            "--runs", str(args.runs), "--threads", str(threads), "--no-report"]
+
+
 def _train_missing(args, recipe, todo: list[tuple[str, int]]) -> None:
-    """Train runs as subprocesses, ``--jobs`` at a time, each with cores/jobs threads."""
+    """Train runs as subprocesses, ``--jobs`` at a time (a new one starts as soon as any finishes), each with
+    cores/jobs threads; raises RuntimeError naming every run that failed."""
+    from concurrent.futures import ThreadPoolExecutor
+
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
-    queue = list(todo)
-    running: list[subprocess.Popen] = []
-    failed = []
-    while queue or running:
-        while queue and len(running) < args.jobs:
-            variant, seed = queue.pop(0)
-            cmd = [sys.executable, "-m", "train", "--data", str(args.data), "--recipe", recipe.name,
-                   "--epochs", str(recipe.epochs), "--variants", variant, "--seed", str(seed),
-                   "--runs", str(args.runs), "--threads", str(threads), "--no-report"]
-            print("+", " ".join(cmd), flush=True)
-            running.append(subprocess.Popen(cmd))
-        proc = running.pop(0)
-        if proc.wait() != 0:
-            failed.append(" ".join(proc.args))
+
+    def run(cmd: list[str]) -> int:
+        print("+", " ".join(cmd), flush=True)
+        return subprocess.run(cmd).returncode
+
+    commands = [train_command(args, recipe, variant, seed, threads) for variant, seed in todo]
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        codes = list(pool.map(run, commands))
+    failed = [" ".join(cmd) for cmd, code in zip(commands, codes) if code != 0]
     if failed:
         raise RuntimeError("training failed: " + "; ".join(failed))
 
@@ -233,14 +240,12 @@ def main(argv: list[str] | None = None) -> int:
         for v in VARIANTS:
             p = run_dir(args.runs, recipe.name, recipe.epochs, v, seed) / "metrics.json"
             metrics[v][seed] = json.loads(p.read_text())
-    split = "test" if all("test" in m["splits"] for mv in metrics.values() for m in mv.values()) else "val"
+    split = evaluation_split(*(m["splits"] for mv in metrics.values() for m in mv.values()))
     summary = aggregate(metrics, split)
     out = args.out or project_root() / "reports" / "study" / f"{recipe.name}-{recipe.epochs}ep"
     meta = {
         "recipe": recipe.name, "epochs": recipe.epochs,
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "host": socket.gethostname(), "platform": platform.platform(),
-        "command": " ".join(["python", "-m", "train.study", *(argv if argv is not None else sys.argv[1:])]),
+        **provenance(command_line(argv, module="train.study")),
         "train_wall_s": {v: {s: metrics[v][s]["train_wall_s"] for s in summary["seeds"]} for v in VARIANTS},
     }
     for key in ("recall", "precision"):

@@ -11,8 +11,6 @@ import hashlib
 import io
 import json
 import os
-import platform
-import socket
 import sys
 import time
 import warnings
@@ -22,10 +20,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from device.dataset import Dataset
-from device.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file
-from device.labels import EMOTIONS, NUM_CLASSES
-from device.metrics import classification_metrics
+from core.dataset import Dataset, evaluation_split
+from core.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file
+from core.labels import EMOTIONS, NUM_CLASSES
+from core.metrics import classification_metrics
+from core.provenance import command_line, provenance
 from train.models import load_float32
 from train.recipes import VARIANTS, Recipe
 from train.runs import (
@@ -238,10 +237,7 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
         "teachers": teacher_info,
         "init_from": init,
         "precision": precision,  # what this machine trained in (the recipe's, or float32 without bfloat16 units)
-        "command": spec.command or " ".join(["python", "-m", "train", *sys.argv[1:]]),
-        "host": socket.gethostname(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
+        **provenance(spec.command or command_line(module="train")),
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "gpus": [g.name for g in gpus],
@@ -380,7 +376,7 @@ def evaluate_run(out: Path, ds: Dataset, history: list[dict]) -> dict:
     from train.plots import plot_confusion, plot_history
 
     plot_history(history, out / "history.png")
-    split = "test" if "test" in result["splits"] else "val"
+    split = evaluation_split(result["splits"])
     plot_confusion(
         np.asarray(result["splits"][split]["confusion_matrix"]),
         out / f"confusion_{split}.png",

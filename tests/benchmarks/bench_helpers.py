@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from device.formats import FORMATS, model_path
+from core.formats import FORMATS, model_path
 
 VARIANTS = ("unweighted", "weighted")
 # skimage.data.astronaut(): Haar finds her face at about (x=175, y=64, w=h=98) of 512x512 (see tests/device).

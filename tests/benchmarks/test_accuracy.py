@@ -13,8 +13,9 @@ from synthetic import synthetic_images
 from benchmarks.accuracy import measure_accuracy
 from benchmarks.models import find_models
 from benchmarks.report import accuracy_section, latency_section
-from device.fileio import sha256_file
-from device.formats import FORMATS
+from core.fileio import sha256_file
+from core.formats import FORMATS
+from core.labels import EMOTIONS
 
 
 def test_models_with_mirroring_in_their_graph_are_not_mirrored_again(tmp_path: Path, fixtures_dir: Path) -> None:
@@ -63,7 +64,7 @@ def test_unreadable_manifest_is_a_clear_error(tmp_path: Path, fixtures_dir: Path
 
     folder = make_models_dir(tmp_path / "models", fixtures_dir, variants=("unweighted",))
     (folder / "manifest.json").write_text("{not json")
-    with pytest.raises(BenchError, match=r"manifest\.json beside it is not readable JSON"):
+    with pytest.raises(BenchError, match=r"manifest\.json: not readable JSON"):
         find_models(folder)
 
 
@@ -96,3 +97,71 @@ def test_quick_run_reports_face_box_jitter(quick_run) -> None:
         assert r["format"] == JITTER_FORMAT and 0.0 <= r["accuracy"] <= 1.0
         assert r["delta_pp"] == pytest.approx(100 * (r["accuracy"] - r["base_accuracy"]))
     assert "Face-box jitter" in quick_run.report and "| box 15% larger |" in quick_run.report
+
+
+# --- The benchmark's numbers are the device classifier's, on the same faces, exactly --------------------------------
+
+
+def _device_scores(model: Path, x: np.ndarray, y: np.ndarray, mirror_average: bool = False) -> tuple[float, list]:
+    """(accuracy, confusion matrix) of ``EmotionClassifier``'s arg-max labels, counted here, face by face."""
+    from device.classifier import ClassifierOptions, EmotionClassifier
+
+    pred = EmotionClassifier(ClassifierOptions(model, 1, mirror_average)).predict_proba(x).argmax(axis=1)
+    cm = np.zeros((7, 7), np.int64)
+    for truth, label in zip(y, pred):
+        cm[truth, label] += 1
+    return int((pred == y).sum()) / len(y), cm.tolist()
+
+
+def test_quick_run_accuracy_is_the_device_classifiers(quick_run, bench_models: Path, synthetic_data: Path) -> None:
+    """Every accuracy the benchmark reports (plain, mirrored, face-box jitter and its base) equals the device
+    classifier's on the same faces, and so does every confusion matrix: not just a number in 0..1."""
+    from benchmarks.accuracy import jitter
+    from benchmarks.data import load_eval_faces
+    from benchmarks.runner import QUICK_FACES
+
+    faces = load_eval_faces(synthetic_data, QUICK_FACES, seed=0)  # what `run --quick` scores (seed 0, the default)
+    acc = quick_run.results["accuracy"]
+    assert acc["n"] == len(faces) and acc["split"] == faces.split
+    hits = set()
+    for r in acc["rows"]:
+        model = bench_models / f"{r['variant']}_{r['format']}.tflite"
+        accuracy, cm = _device_scores(model, faces.x, faces.y)
+        assert r["accuracy"] == accuracy and r["confusion_matrix"] == cm, model.name
+        assert r["accuracy_mirrored"] == _device_scores(model, faces.x, faces.y, mirror_average=True)[0], model.name
+        hits.add(accuracy)
+    assert min(hits) > 0.3  # the fixtures score well above chance (1/7): the faces and labels are not shuffled
+    for r in acc["jitter"]:
+        model = bench_models / f"{r['variant']}_{r['format']}.tflite"
+        assert r["base_accuracy"] == _device_scores(model, faces.x, faces.y)[0]
+        moved = jitter(faces.x, r["scale"], r["dx"], r["dy"])
+        assert r["accuracy"] == _device_scores(model, moved, faces.y)[0], (model.name, r["jitter"])
+
+
+def test_measure_accuracy_scores_each_face_against_its_own_label(tmp_path: Path, fixtures_dir: Path) -> None:
+    """``measure_accuracy`` in-process, on faces whose order is not that of their classes: each row's accuracy,
+    confusion matrix and per-class recall are the device classifier's, counted here."""
+    folder = make_models_dir(tmp_path / "models", fixtures_dir, variants=("unweighted",))
+    x, y = synthetic_images(3, seed=9)
+    rows, _ = measure_accuracy(find_models(folder), x, y, mode="float32", progress=False, mirror=False)
+    assert len(rows) == len(FORMATS)
+    for r in rows:
+        accuracy, cm = _device_scores(folder / f"unweighted_{r['format']}.tflite", x, y)
+        assert r["n"] == len(y) and r["accuracy"] == accuracy and r["confusion_matrix"] == cm
+        for k, name in enumerate(EMOTIONS):
+            assert r["per_class"][name]["recall"] == cm[k][k] / sum(cm[k])
+            assert r["per_class"][name]["support"] == sum(cm[k])
+
+
+def test_tflite_predict_keeps_the_faces_in_order_across_chunks(fixtures_dir: Path) -> None:
+    from benchmarks.accuracy import tflite_predict
+    from benchmarks.models import ModelFile
+    from device.classifier import ClassifierOptions, EmotionClassifier
+
+    x, _ = synthetic_images(3, seed=2)  # 21 faces: chunks of 5 leave a partial one
+    for name in ("tiny_float32", "tiny_int8"):
+        path = fixtures_dir / f"{name}.tflite"
+        model = ModelFile("unweighted", "float32" if name == "tiny_float32" else "int8", path, path.stat().st_size, {})
+        expected = EmotionClassifier(ClassifierOptions(path, 1)).predict_proba(x)
+        np.testing.assert_array_equal(tflite_predict(model, x, chunk=5), expected)
+

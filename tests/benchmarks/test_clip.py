@@ -11,7 +11,7 @@ import pytest
 from benchmarks.__main__ import main
 from benchmarks.clip import ClipOptions, parse_size, plan_segments, render_clip
 from benchmarks.data import load_eval_faces
-from device.labels import EMOTIONS
+from core.labels import EMOTIONS
 
 
 @pytest.fixture(scope="module")

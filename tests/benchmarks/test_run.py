@@ -16,8 +16,8 @@ from bench_helpers import QuickRun
 from benchmarks.__main__ import main
 from benchmarks.host import default_out_dir, hostname, project_root
 from benchmarks.models import PREFERRED_PIPELINE_VARIANT
-from device.formats import FORMATS
-from device.labels import EMOTIONS
+from core.formats import FORMATS
+from core.labels import EMOTIONS
 
 SECTIONS = ("## Summary", "## Accuracy", "## Classifier latency", "## Whole pipeline", "### End-to-end accuracy",
             "## Plots", "## Formats", "## Host", "## Command")

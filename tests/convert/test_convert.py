@@ -10,9 +10,9 @@ import pytest
 from synthetic import synthetic_images, write_fer_csv
 
 from convert.__main__ import main as convert_main
+from core.fileio import sha256_file
+from core.formats import FORMATS, FORMATS_BY_NAME, model_path
 from device.classifier import ClassifierOptions, EmotionClassifier
-from device.fileio import sha256_file
-from device.formats import FORMATS, FORMATS_BY_NAME, model_path
 from train.__main__ import main as train_main
 
 pytestmark = pytest.mark.slow
@@ -237,3 +237,82 @@ def test_mixed_precision_checkpoint_converts_as_float32(tmp_path):
     x = np.random.default_rng(0).integers(0, 256, size=(6, 48, 48, 1)).astype("float32")
     got = EmotionClassifier(ClassifierOptions(out, 1)).predict_proba(x[..., 0].astype(np.uint8))
     np.testing.assert_allclose(got, model.predict(x, verbose=0), atol=1e-4)
+
+
+def test_int8_models_record_the_calibration_size_asked_for(converted):
+    """``converted`` asked for 100 of the 280 training faces: the int8 entries say 100, the others need none."""
+    for entry in json.loads((converted / "manifest.json").read_text())["models"]:
+        assert entry["calibration_size"] == (100 if FORMATS_BY_NAME[entry["format"]].representative_data else None)
+
+
+def test_calibration_size_is_the_number_of_faces_the_int8_converter_sees(trained, tmp_path, monkeypatch):
+    """``--calibration-size 21`` of 70 calibration faces: TensorFlow's calibration is fed exactly 21 of them, three
+    per class (class-stratified), and the manifest records 21."""
+    import tensorflow as tf
+
+    x, y = synthetic_images(10, seed=4)  # 70 faces, 10 per class
+    cal = tmp_path / "cal.npz"
+    np.savez(cal, x=x, y=y)
+    seen: list[np.ndarray] = []
+    real = tf.lite.TFLiteConverter.from_saved_model
+
+    def spying(saved_model_dir, *args, **kwargs):
+        converter = real(saved_model_dir, *args, **kwargs)
+        convert = converter.convert
+
+        def counting_convert():
+            dataset = converter.representative_dataset
+            if dataset is not None:
+                def counted():
+                    for sample in dataset():
+                        seen.append(np.asarray(sample[0]))
+                        yield sample
+
+                converter.representative_dataset = counted
+            return convert()
+
+        converter.convert = counting_convert
+        return converter
+
+    monkeypatch.setattr(tf.lite.TFLiteConverter, "from_saved_model", spying)
+    ckpt = trained["runs"] / f"tiny-{EPOCHS}ep" / "unweighted-seed0" / "best.keras"
+    out = tmp_path / "m"
+    assert convert_main(["--checkpoint", f"unweighted={ckpt}", "--calibration", str(cal), "--calibration-size", "21",
+                         "--formats", "int8", "--out", str(out)]) == 0
+    assert len(seen) == 21
+    assert all(s.shape == (1, 48, 48, 1) for s in seen)
+    index = [int(np.flatnonzero((x == s[0, ..., 0]).all(axis=(1, 2)))[0]) for s in seen]
+    assert len(set(index)) == 21 and np.bincount(y[index], minlength=7).tolist() == [3] * 7
+    assert json.loads((out / "manifest.json").read_text())["models"][0]["calibration_size"] == 21
+
+
+def test_manifest_drops_entries_whose_file_changed_or_went(trained, converted, tmp_path):
+    """Converting one model rewrites the manifest, keeping only the entries that still describe their file: a
+    model replaced since (another sha256) or deleted loses its entry, in the manifest and in parity.json."""
+    import shutil
+
+    out = tmp_path / "models"
+    shutil.copytree(converted, out)
+    replaced = out / "weighted_float16.tflite"
+    replaced.write_bytes(replaced.read_bytes() + b"\0")
+    (out / "weighted_dynamic.tflite").unlink()
+    ckpt = trained["runs"] / f"tiny-{EPOCHS}ep" / "unweighted-seed0" / "best.keras"
+    assert convert_main(["--checkpoint", f"unweighted={ckpt}", "--formats", "float32", "--out", str(out)]) == 0
+    expected = {f"{v}_{f.name}.tflite" for v in ("unweighted", "weighted") for f in FORMATS} - {
+        "weighted_float16.tflite", "weighted_dynamic.tflite"}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {e["file"] for e in manifest["models"]} == expected
+    for entry in manifest["models"]:
+        assert entry["sha256"] == sha256_file(out / entry["file"])
+    assert {e["file"] for e in json.loads((out / "parity.json").read_text())["models"]} == expected
+
+
+def test_wrong_output_shape_checkpoint(tmp_path, capsys):
+    import keras
+
+    bad = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Flatten(), keras.layers.Dense(5)])
+    path = tmp_path / "five.keras"
+    bad.save(path)
+    rc = convert_main(["--checkpoint", f"weighted={path}", "--formats", "float32", "--out", str(tmp_path / "m")])
+    assert rc == 2
+    assert f"{path}: model output is (5,), expected (7,) emotion scores" in capsys.readouterr().err

@@ -1,8 +1,12 @@
 """Fixtures for the deployment tests: fixture-model bundles, one real install, a clip, and a throw-away sshd.
 
 Cost control (the machine is shared): one venv + pip install of the device requirements per session
-(``installed``); everything else reuses it. The SSH tests deploy into a copy of that install (a "Pi" already
-running version A), so ``make deploy`` upgrades in place without a second pip install.
+(``installed``); everything else reuses it. A test that changes an install works on its own copy of it
+(``pi_home``: a "Pi" already running version A, venvs hard-linked), so ``make deploy`` upgrades in place without a
+second pip install, and no test sees what another one changed (any order, any single test, gives the same result).
+
+Where ``FEREDGE_REQUIRE_SSHD`` is set (``.ci/run`` does), a missing or broken sshd fails the SSH tests instead of
+skipping them.
 """
 
 from __future__ import annotations
@@ -31,11 +35,13 @@ from deploy_helpers import (  # noqa: E402
     SshServer,
     build,
     clean_env,
+    copy_home,
     free_port,
     install_cmd,
     keygen,
     run,
     sshd_config,
+    sshd_unavailable,
     unpack,
 )
 
@@ -92,11 +98,19 @@ def installed(tmp_path_factory: pytest.TempPathFactory, bundle_a: Built) -> Inst
     return Installed(home, unpacked, bundle_a, proc.stdout + proc.stderr)
 
 
+@pytest.fixture
+def pi_home(installed: Installed, tmp_path: Path) -> Path:
+    """This test's own home already running version A: a fresh copy of the session's install (no pip install)."""
+    return copy_home(installed.home, tmp_path / "pi" / "feredge")
+
+
 @pytest.fixture(scope="session")
 def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
-    """Debian's sshd on 127.0.0.1:<free port> with temporary host and user keys; skipped only where it cannot start."""
+    """Debian's sshd on 127.0.0.1:<free port> with temporary host and user keys. Skipped (with the reason) only where
+    it cannot start, and then only without ``FEREDGE_REQUIRE_SSHD``: on CI it fails instead."""
     if not SSHD.is_file() or shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
-        pytest.skip("openssh-server/openssh-client not installed (apt-get install -y openssh-server openssh-client)")
+        sshd_unavailable(f"openssh-server/openssh-client not installed ({SSHD}, ssh, ssh-keygen; "
+                         "apt-get install -y openssh-server openssh-client)")
     work = tmp_path_factory.mktemp("sshd")
     keygen(work / "host_ed25519")
     keygen(work / "user_ed25519")
@@ -108,7 +122,7 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
     cfg.write_text(sshd_config(work, port))
     checked = subprocess.run([str(SSHD), "-t", "-f", str(cfg)], capture_output=True, text=True, timeout=30)
     if checked.returncode != 0:
-        pytest.skip(f"sshd cannot run here: {checked.stderr.strip()}")
+        sshd_unavailable(f"sshd cannot run here: {checked.stderr.strip()}")
     log_path = work / "sshd.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(cfg)], stdout=log, stderr=subprocess.STDOUT)
@@ -116,13 +130,13 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
         deadline = time.monotonic() + 15
         while True:
             if proc.poll() is not None:
-                pytest.skip(f"sshd could not start (exit {proc.returncode}): {log_path.read_text()[-500:]}")
+                sshd_unavailable(f"sshd could not start (exit {proc.returncode}): {log_path.read_text()[-500:]}")
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    pytest.skip("sshd did not accept connections within 15 s")
+                    sshd_unavailable("sshd did not accept connections within 15 s")
                 time.sleep(0.1)
         host_pub = (work / "host_ed25519.pub").read_text().split()
         known = work / "known_hosts"

@@ -31,13 +31,15 @@ def test_bundle_holds_only_what_the_device_needs(bundle_a: Built) -> None:
     names = members(bundle_a)
     files = {n for n, m in names.items() if m.isfile()}
     for required in ("install.sh", "feredge", "README.md", "config.env.example", "VERSION", "bundle.json",
-                     "SHA256SUMS", "requirements/device.txt", "requirements/bench.txt", "device/__init__.py",
-                     "device/__main__.py", "benchmarks/__init__.py", "models/manifest.json",
+                     "SHA256SUMS", "requirements/device.txt", "requirements/bench.txt", "core/__init__.py",
+                     "core/manifest.py", "device/__init__.py", "device/__main__.py", "benchmarks/__init__.py",
+                     "device/models/face_detection_short_range.tflite", "device/models/framing.json",
+                     "device/models/LICENSE-mediapipe.txt", "models/manifest.json",
                      "models/tiny_int8.tflite", "models/tiny_float32.tflite"):
         assert required in files, f"{required} missing from the bundle"
     tops = {n.split("/")[0] for n in files}
     assert tops <= {"install.sh", "feredge", "README.md", "config.env.example", "VERSION", "bundle.json",
-                    "SHA256SUMS", "requirements", "device", "benchmarks", "models", "clips"}, tops
+                    "SHA256SUMS", "requirements", "core", "device", "benchmarks", "models", "clips"}, tops
     assert not any("__pycache__" in n or n.endswith(".pyc") for n in files)
     assert {n for n in files if n.startswith("requirements/")} == {"requirements/device.txt", "requirements/bench.txt"}
     for req in ("requirements/device.txt", "requirements/bench.txt"):
@@ -78,6 +80,8 @@ def fake_repo(root: Path, device_init: str) -> Path:
     (root / "device" / "__init__.py").write_text(device_init)
     (root / "benchmarks").mkdir()
     (root / "benchmarks" / "__init__.py").write_text("")
+    (root / "core").mkdir()
+    (root / "core" / "__init__.py").write_text("")
     (root / "requirements").mkdir()
     (root / "requirements" / "device.txt").write_text("numpy\n")
     (root / "requirements" / "bench.txt").write_text("-r device.txt\n")
@@ -95,8 +99,8 @@ def test_bundle_refuses_module_level_tensorflow(tmp_path: Path) -> None:
         (lazy / junk).write_text("generated output, not for the device")
     result = build_bundle(tmp_path / "out", FIXTURES, ["tiny_int8"], root=lazy, version="t1")
     assert result.path.name == "feredge-device-t1.tar.gz"
-    shipped = {n for n in result.files if n.startswith(("device/", "benchmarks/"))}
-    assert shipped == {"device/__init__.py", "benchmarks/__init__.py"}
+    shipped = {n for n in result.files if n.startswith(("core/", "device/", "benchmarks/"))}
+    assert shipped == {"core/__init__.py", "device/__init__.py", "benchmarks/__init__.py"}
     assert module_level_imports("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import keras\n", "x") == [
         (1, "typing")
     ]

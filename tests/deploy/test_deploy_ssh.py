@@ -1,7 +1,9 @@
 """Proof 2: ``make deploy`` against a real SSH server (Debian's sshd on 127.0.0.1, temporary keys), then the
-headless demo over SSH. The target home starts as a copy of the session's install (a Pi running version A);
-the deploy upgrades it in place, keeps the user's settings, and is idempotent. Bad input: unreachable host,
-missing or refused key, no space, failed remote install; each a clear message and a non-zero exit."""
+headless demo over SSH. Each test's target home (``pi_home``) starts as its own copy of the session's install (a Pi
+running version A), so the tests do not depend on each other's order; the deploy upgrades it in place, keeps the
+user's settings, and is idempotent. Bad input: unreachable host, missing or refused key, no space, failed remote
+install; each a clear message and a non-zero exit. Without ssh/sshd these tests skip, or fail under
+``FEREDGE_REQUIRE_SSHD=1`` (CI)."""
 
 from __future__ import annotations
 
@@ -24,17 +26,10 @@ from deploy_helpers import (
     json_lines,
     keygen,
     run,
+    sshd_unavailable,
 )
 
 pytestmark = pytest.mark.deploy
-
-
-@pytest.fixture(scope="module")
-def pi_home(installed: Installed, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A target home already running version A (a copy of the session's install: no second pip install)."""
-    home = tmp_path_factory.mktemp("pi") / "feredge"
-    shutil.copytree(installed.home, home, symlinks=True)
-    return home
 
 
 def make_cmd() -> list[str]:
@@ -116,7 +111,7 @@ def test_failed_remote_install_keeps_the_previous_version(
 
 def test_unreachable_host(bundle_a: Built, tmp_path: Path) -> None:
     if shutil.which("ssh") is None:
-        pytest.skip("ssh client not installed")
+        sshd_unavailable("ssh client not installed (apt-get install -y openssh-client)")
     port = free_port()  # nothing listens there
     opts = ["-F", "/dev/null", "-p", str(port), "-o", f"UserKnownHostsFile={tmp_path}/kh"]
     proc = deploy_cli(bundle_a, tmp_path / "home", opts, "nobody@127.0.0.1")

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from synthetic import synthetic_images
 
+from core.formats import FORMATS_BY_NAME
+from core.labels import EMOTIONS
 from device import classifier as classifier_module
 from device.classifier import Classification, ClassifierOptions, EmotionClassifier, ModelError
-from device.formats import FORMATS_BY_NAME
 from device.interpreter import load_interpreter
-from device.labels import EMOTIONS
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,7 @@ def test_mirror_average_is_the_mean_of_face_and_mirror(any_model: Path, faces) -
 def _with_manifest(tmp_path: Path, model: Path, **entry) -> Path:
     import shutil
 
-    from device.fileio import atomic_write_json, sha256_file
+    from core.fileio import atomic_write_json, sha256_file
 
     path = tmp_path / model.name
     shutil.copyfile(model, path)
@@ -158,6 +158,125 @@ def test_mirror_flag_needs_a_true_entry_for_this_very_file(tmp_path: Path, float
 def test_unreadable_manifest_beside_the_model(tmp_path: Path, float_model: Path) -> None:
     path = _with_manifest(tmp_path, float_model)
     (tmp_path / "manifest.json").write_text("{not json")
-    with pytest.raises(ModelError, match=r"manifest\.json beside it is not readable JSON"):
+    with pytest.raises(ModelError, match=r"manifest\.json: not readable JSON"):
         EmotionClassifier(ClassifierOptions(path, 1, mirror_average=True))
     assert make(path).predict_proba(np.zeros((1, 48, 48))).shape == (1, 7)  # not consulted without mirroring
+
+
+# --- Quantisation and the model contract, against a scripted interpreter whose numbers are chosen by hand -----------
+
+
+def _detail(index: int, shape, dtype, scale: float = 0.0, zero_point: int = 0) -> dict:
+    return {"index": index, "shape": np.array(shape), "dtype": dtype, "quantization": (scale, zero_point)}
+
+
+class ScriptedInterpreter:
+    """A stand-in for a TFLite interpreter: tensor details chosen by the test, every ``set_tensor`` recorded, and
+    ``get_tensor`` answering the scripted outputs in turn (round robin)."""
+
+    def __init__(self, inputs: list[dict], outputs: list[dict], results=()) -> None:
+        self.inputs, self.outputs = inputs, outputs
+        self.results = [np.asarray(r) for r in results]
+        self.received: list[np.ndarray] = []
+        self.invoked = 0
+
+    def get_input_details(self) -> list[dict]:
+        return self.inputs
+
+    def get_output_details(self) -> list[dict]:
+        return self.outputs
+
+    def set_tensor(self, index: int, value: np.ndarray) -> None:
+        assert index == self.inputs[0]["index"]
+        self.received.append(np.array(value, copy=True))
+
+    def invoke(self) -> None:
+        self.invoked += 1
+
+    def get_tensor(self, index: int) -> np.ndarray:
+        assert index == self.outputs[0]["index"]
+        return self.results[(self.invoked - 1) % len(self.results)]
+
+
+def _scripted(monkeypatch, float_model: Path, interpreter: ScriptedInterpreter) -> EmotionClassifier:
+    monkeypatch.setattr(classifier_module, "load_interpreter", lambda path, num_threads: interpreter)
+    return make(float_model)  # any existing file: the scripted interpreter stands in for it
+
+
+INT8_IN = _detail(0, (1, 48, 48, 1), np.int8, 3.0, -43)
+INT8_OUT = _detail(5, (1, 7), np.int8, 1 / 64, -20)
+
+
+@pytest.mark.parametrize(
+    ("scale", "zero_point", "pixels", "expected"),
+    [
+        # q = round(pixel / 3) - 43, by hand: 2/3 rounds to 1, 1/3 to 0, 128/3 = 42.7 to 43, 200/3 = 66.7 to 67
+        (3.0, -43, [0, 1, 2, 3, 128, 129, 200, 255], [-43, -43, -42, -42, 0, 0, 24, 42]),
+        # q = 4 * pixel - 100, clipped to int8: 57 * 4 - 100 = 128 is one past the top
+        (0.25, -100, [0, 1, 5, 25, 31, 56, 57, 255], [-100, -96, -80, 0, 24, 124, 127, 127]),
+    ],
+)
+def test_int8_input_uses_the_tensors_scale_and_zero_point(monkeypatch, float_model: Path, scale, zero_point,
+                                                          pixels, expected) -> None:
+    """The input tensor holds round(pixel / scale) + zero_point, clipped to int8: with a scale far from 1 and a
+    non-zero zero point, dropping either from the quantisation changes the tensor."""
+    out = np.array([[-20, 44, -4, 12, -16, 0, -19]], np.int8)
+    interpreter = ScriptedInterpreter([_detail(0, (1, 48, 48, 1), np.int8, scale, zero_point)], [INT8_OUT],
+                                      [out, out])
+    clf = _scripted(monkeypatch, float_model, interpreter)
+    face = np.resize(np.array(pixels, np.uint8), (48, 48))
+    clf.predict_proba(np.stack([face, face[::-1]]))
+    want = np.resize(np.array(expected, np.int8), (48, 48))
+    assert len(interpreter.received) == 2
+    for got, want_face in zip(interpreter.received, (want, want[::-1])):
+        assert got.dtype == np.int8 and got.shape == (1, 48, 48, 1)
+        np.testing.assert_array_equal(got[0, :, :, 0], want_face)
+
+
+def test_int8_output_is_dequantised_with_the_tensors_scale_and_zero_point(monkeypatch, float_model: Path) -> None:
+    """score = (q - zero_point) * scale, here (q + 20) / 64: exact in float32, worked out by hand."""
+    raw = [np.array([[-20, 44, -4, 12, -16, 0, -19]], np.int8),
+           np.array([[-128, 127, -20, -21, 108, 28, -52]], np.int8)]
+    interpreter = ScriptedInterpreter([INT8_IN], [INT8_OUT], raw)
+    clf = _scripted(monkeypatch, float_model, interpreter)
+    got = clf.predict_proba(np.zeros((2, 48, 48), np.uint8))
+    expected = np.array([[0.0, 1.0, 0.25, 0.5, 0.0625, 0.3125, 0.015625],
+                         [-1.6875, 2.296875, 0.0, -0.015625, 2.0, 0.75, -0.5]], np.float32)
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, expected)
+    assert clf.classify(np.zeros((1, 48, 48), np.uint8))[0].label == "disgust"
+
+
+@pytest.mark.parametrize(
+    ("inputs", "outputs", "match"),
+    [
+        ([INT8_IN, _detail(1, (1, 48, 48, 1), np.int8, 3.0, -43)], [INT8_OUT], r"2 inputs/1 outputs, expected 1 and 1"),
+        ([INT8_IN], [INT8_OUT, _detail(6, (1, 7), np.int8, 1 / 64, -20)], r"1 inputs/2 outputs, expected 1 and 1"),
+        ([_detail(0, (1, 48, 48, 1), np.int16, 3.0, -43)], [INT8_OUT], r"input dtype int16, expected float32 or int8"),
+        ([INT8_IN], [_detail(5, (1, 7), np.float64)], r"output dtype float64, expected float32 or int8"),
+        ([_detail(0, (1, 48, 48, 1), np.int8, 0.0, -128)], [INT8_OUT], r"input is int8 but has no quantisation scale"),
+        ([INT8_IN], [_detail(5, (1, 7), np.int8, 0.0, -128)], r"output is int8 but has no quantisation scale"),
+    ],
+    ids=["two-inputs", "two-outputs", "int16-input", "float64-output", "unscaled-int8-input", "unscaled-int8-output"],
+)
+def test_model_contract_rejects(monkeypatch, float_model: Path, inputs, outputs, match) -> None:
+    with pytest.raises(ModelError, match=match) as info:
+        _scripted(monkeypatch, float_model, ScriptedInterpreter(inputs, outputs))
+    assert str(float_model) in str(info.value)
+
+
+@pytest.mark.parametrize("batch", [4, 2])
+def test_a_model_with_a_larger_batch_is_resized_to_one_face(monkeypatch, any_model: Path, faces, batch) -> None:
+    """An interpreter whose input is ``[N, 48, 48, 1]`` (a model exported with a fixed batch) is resized to one face;
+    the scores are those of the same model at batch 1."""
+    interpreter = load_interpreter(any_model)
+    index = interpreter.get_input_details()[0]["index"]
+    interpreter.resize_tensor_input(index, [batch, 48, 48, 1])
+    interpreter.allocate_tensors()
+    assert tuple(interpreter.get_input_details()[0]["shape"]) == (batch, 48, 48, 1)
+    x, _ = faces
+    expected = make(any_model).predict_proba(x)
+    monkeypatch.setattr(classifier_module, "load_interpreter", lambda path, num_threads: interpreter)
+    clf = make(any_model)
+    assert tuple(interpreter.get_input_details()[0]["shape"]) == (1, 48, 48, 1)
+    np.testing.assert_array_equal(clf.predict_proba(x), expected)

@@ -13,10 +13,10 @@ import cv2
 import numpy as np
 import pytest
 
+from core.labels import EMOTIONS
 from device import demo
 from device.__main__ import main
 from device.demo import DemoOptions, default_model_path, run_demo
-from device.labels import EMOTIONS
 from device.pipeline import STAGES
 from device.sources import CameraError, Frame
 
@@ -28,7 +28,7 @@ def json_lines(text: str) -> list[dict]:
 
 
 def test_cli_headless_on_a_video(repo_root, tmp_path, any_model, astronaut_video, astronaut_face_center) -> None:
-    env = {**os.environ, "PYTHONPATH": str(repo_root)}
+    env = dict(os.environ)  # the project is installed (make setup): no PYTHONPATH
     cmd = [
         sys.executable,
         "-m",
@@ -61,7 +61,7 @@ def test_sigint_ends_cleanly_with_a_summary(repo_root: Path, tmp_path: Path, flo
     for i in range(600):  # several seconds of work: SIGINT arrives long before the end
         writer.write(np.roll(noise, i, axis=0))
     writer.release()
-    env = {**os.environ, "PYTHONPATH": str(repo_root)}
+    env = dict(os.environ)  # the project is installed (make setup): no PYTHONPATH
     cmd = [sys.executable, "-m", "device", "--source", str(video), "--model", str(float_model), "--headless"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
     try:
@@ -273,7 +273,7 @@ def test_mirror_average_on_a_model_that_mirrors_in_its_graph_is_skipped_with_a_n
         monkeypatch, capsys, tmp_path: Path, float_model: Path, astronaut_video: Path):
     import shutil
 
-    from device.fileio import atomic_write_json, sha256_file
+    from core.fileio import atomic_write_json, sha256_file
 
     model = tmp_path / "m.tflite"
     shutil.copyfile(float_model, model)

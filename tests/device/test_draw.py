@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.labels import EMOTIONS
 from device.detector import Box
 from device.draw import COLORS, draw_results
-from device.labels import EMOTIONS
 from device.pipeline import FaceResult, FrameResult
 
 

@@ -20,7 +20,7 @@ def device_modules() -> list[str]:
 
 
 def run_python(code: str, repo_root: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(repo_root)}
+    env = dict(os.environ)  # the project is installed (make setup): no PYTHONPATH
     return subprocess.run(
         [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, cwd=repo_root, timeout=60
     )

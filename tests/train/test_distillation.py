@@ -36,7 +36,7 @@ def test_distillation_feeds_class_weights_as_per_image_sample_weights():
     weights must reach the loss as each image's weight of its true label, in the same order as the images."""
     import tensorflow as tf
 
-    from device.dataset import Dataset, Split
+    from core.dataset import Dataset, Split
     from train.models import build_augmenter
     from train.runs import class_weights
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from synthetic import write_fer_csv
 
-from device.fileio import sha256_file
+from core.fileio import sha256_file
 from train.pipeline import TeacherError, prerequisite_specs, train_and_report
 from train.recipes import RECIPES, TINY
 from train.trainer import RunMismatchError, _lr_schedule

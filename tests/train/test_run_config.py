@@ -53,3 +53,15 @@ def test_cli_exits_2_on_a_stale_run_folder(tmp_path, capsys):
                      "--variants", "unweighted", "--no-report"])
     err = capsys.readouterr().err
     assert rc == 2 and "learning_rate" in err and "different recipe" in err
+
+
+def test_run_ref_names_its_folder_and_parses_back(tmp_path):
+    from train.runs import RunNameError, RunRef, run_dir
+
+    ref = RunRef("wide-bf16", 40, "weighted", 2)
+    assert ref.name == "wide-bf16-40ep/weighted-seed2" == str(ref)
+    assert ref.folder(tmp_path) == run_dir(tmp_path, "wide-bf16", 40, "weighted", 2)
+    assert RunRef.parse(ref.name) == ref
+    for bad in ("wide/unweighted-seed0", "wide-40ep/unweighted", "wide-40ep/unweighted-seedx"):
+        with pytest.raises(RunNameError, match="is not <recipe>-<epochs>ep/<variant>-seed<seed>"):
+            RunRef.parse(bad)

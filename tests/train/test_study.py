@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
 
-from device.labels import EMOTIONS
+from core.labels import EMOTIONS
 from train import results
 from train.study import CLAIMS, aggregate, answer, paired_interval, render
 
@@ -54,3 +55,67 @@ def test_readme_section_is_generated_between_markers(tmp_path):
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
     assert "Do class weights help?" in text and "59.3 -> 65.0" in text
+
+
+def test_study_driver_trains_only_missing_runs_and_names_failures(tmp_path, monkeypatch):
+    """`make study`: every (variant, seed) without a complete run is trained as its own `python -m train`, jobs at
+    a time; a failed run is named; finished runs are only read."""
+    import subprocess
+    import threading
+
+    from core.fileio import atomic_write_json
+    from train import study
+    from train.recipes import TINY
+    from train.runs import run_dir
+
+    runs = tmp_path / "runs"
+    for v in ("unweighted", "weighted"):  # seed 0 complete for both variants
+        d = run_dir(runs, "tiny", 2, v, 0)
+        atomic_write_json(d / "metrics.json", {**_metrics(0.6, 0.4), "completed_epochs": 2})
+        atomic_write_json(d / "config.json", {"recipe": TINY.with_epochs(2).to_dict()})
+    started, lock, peak = [], threading.Lock(), [0, 0]
+
+    def fake_run(cmd, *args, **kwargs):
+        with lock:
+            started.append(cmd)
+            peak[0] += 1
+            peak[1] = max(peak[1], peak[0])
+        threading.Event().wait(0.05)
+        with lock:
+            peak[0] -= 1
+        seed, variant = cmd[cmd.index("--seed") + 1], cmd[cmd.index("--variants") + 1]
+        return subprocess.CompletedProcess(cmd, 1 if (seed, variant) == ("2", "weighted") else 0)
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    args = study.build_parser().parse_args(["--data", str(tmp_path / "fer.csv"), "--recipe", "tiny", "--epochs", "2",
+                                            "--seeds", "0", "1", "2", "--runs", str(runs), "--jobs", "2"])
+    todo = [(v, s) for s in (1, 2) for v in ("unweighted", "weighted")]
+    with pytest.raises(RuntimeError, match=r"training failed: .*--variants weighted --seed 2") as info:
+        study._train_missing(args, TINY.with_epochs(2), todo)
+    assert "--seed 1" not in str(info.value), "only the failed run is named"
+    assert len(started) == 4 and peak[1] == 2, "all four missing runs, two at a time"
+    assert {c[c.index("--threads") + 1] for c in started} == {str(max(1, (os.cpu_count() or 1) // 2))}
+
+
+def test_study_reports_from_finished_runs_without_training(tmp_path, monkeypatch):
+    import subprocess
+
+    from core.fileio import atomic_write_json
+    from train import study
+    from train.recipes import TINY
+    from train.runs import run_dir
+
+    runs = tmp_path / "runs"
+    for s in range(3):
+        for v, acc in (("unweighted", 0.6), ("weighted", 0.57)):
+            d = run_dir(runs, "tiny", 2, v, s)
+            atomic_write_json(d / "metrics.json", {**_metrics(acc + 0.01 * s, 0.4), "completed_epochs": 2})
+            atomic_write_json(d / "config.json", {"recipe": TINY.with_epochs(2).to_dict()})
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("a complete study trains nothing"))
+    out = tmp_path / "report"
+    assert study.main(["--data", str(tmp_path / "fer.csv"), "--recipe", "tiny", "--epochs", "2",
+                       "--runs", str(runs), "--out", str(out)]) == 0
+    summary = json.loads((out / "study.json").read_text())
+    assert summary["paired"]["accuracy"]["mean"] == pytest.approx(-3.0)
+    assert summary["meta"]["command"].startswith("python -m train.study --data")
+    assert (out / "study.md").read_text().startswith("# Study")

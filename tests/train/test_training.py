@@ -44,7 +44,7 @@ def tiny_runs(tmp_path_factory) -> tuple[Path, Path]:
 
 def test_class_weights_reach_fit(tiny_runs):
     """The study's variable: the weighted run hands fit() the inverse-frequency weights, the unweighted none."""
-    from device.dataset import load_fer2013
+    from core.dataset import load_fer2013
     from train.runs import class_weights
 
     data, _ = tiny_runs
@@ -132,7 +132,7 @@ def test_resume_after_kill(tmp_path, repo_root):
     runs = tmp_path / "runs"
     cmd = [sys.executable, "-m", "train", "--data", str(data), "--recipe", "tiny", "--epochs", "4",
            "--variants", "unweighted", "--runs", str(runs), "--no-report", "--threads", "1"]
-    env = {**os.environ, "PYTHONPATH": str(repo_root), "FEREDGE_CACHE": str(tmp_path / "cache")}
+    env = {**os.environ, "FEREDGE_CACHE": str(tmp_path / "cache")}
     log = runs / "tiny-4ep" / "unweighted-seed0" / "log.csv"
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from device.argtypes import number_type
+from core.argtypes import number_type
 
 
 @pytest.mark.parametrize("text", ["nan", "NaN", "inf", "-inf", "Infinity"])

@@ -14,14 +14,14 @@ import gzip
 import hashlib
 import io
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from device.labels import EMOTIONS, INPUT_SIZE, NUM_CLASSES, PIXELS_PER_FACE
+from core.fileio import atomic_write_bytes
+from core.labels import EMOTIONS, INPUT_SIZE, NUM_CLASSES, PIXELS_PER_FACE
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 USAGE_TO_SPLIT: dict[str, str] = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
@@ -67,6 +67,12 @@ class Dataset:
             name: {"rows": len(s), **{e: int(c) for e, c in zip(EMOTIONS, s.class_counts())}}
             for name, s in self.splits.items()
         }
+
+
+def evaluation_split(*split_sets) -> str:
+    """The split figures are reported on: ``test`` (FER2013's PrivateTest) when every one of ``split_sets`` (split
+    names, or dicts keyed by them) has it, else ``val`` (PublicTest, which also selected the checkpoints)."""
+    return "test" if split_sets and all("test" in s for s in split_sets) else "val"
 
 
 def _open_text(path: Path) -> io.TextIOBase:
@@ -261,14 +267,12 @@ def load_fer2013(path: str | Path, cache_dir: Path | None = None, seed: int = 0,
 
 
 def _write_cache(cache: Path, ds: Dataset) -> None:
+    arrays = {}
+    for s, sp in ds.splits.items():
+        arrays[f"{s}_x"], arrays[f"{s}_y"] = sp.x, sp.y
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        arrays = {}
-        for s, sp in ds.splits.items():
-            arrays[f"{s}_x"], arrays[f"{s}_y"] = sp.x, sp.y
-        fd, tmp = tempfile.mkstemp(dir=cache.parent, suffix=".npz.tmp")
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-        os.replace(tmp, cache)
+        atomic_write_bytes(cache, buf.getvalue())
     except OSError:
         pass  # the cache is an optimisation only

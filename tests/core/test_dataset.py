@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from synthetic import synthetic_images, write_fer_csv
 
-from device.dataset import DataError, load_fer2013
+from core.dataset import DataError, load_fer2013
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from device.paths import project_root, shown
+from core.paths import project_root, shown
 
 
 def test_project_root_is_the_repository(repo_root):
     assert project_root() == repo_root
-    assert (project_root() / "device" / "paths.py").is_file()
+    assert (project_root() / "core" / "paths.py").is_file()
 
 
 def test_shown_is_relative_inside_and_unchanged_outside(repo_root, tmp_path):

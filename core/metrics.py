@@ -1,0 +1,46 @@
+"""Classification metrics on FER2013's 7 classes, used by training, conversion and the benchmarks.
+
+One implementation in numpy, from the confusion matrix: the floor imports nothing but numpy, so a Raspberry Pi
+whose benchmark runs without scikit-learn (the bundle's default) scores exactly as the training machine does.
+``tests/core/test_metrics.py`` checks every figure against scikit-learn's own functions (``accuracy_score``,
+``balanced_accuracy_score``, ``precision_recall_fscore_support`` with ``zero_division=0``, ``f1_score`` macro over
+all 7 labels, ``confusion_matrix``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.labels import EMOTIONS, NUM_CLASSES
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """(7, 7) counts: rows the true class, columns the predicted one."""
+    cm = np.zeros((NUM_CLASSES, NUM_CLASSES), np.int64)
+    np.add.at(cm, (np.asarray(y_true, np.int64), np.asarray(y_pred, np.int64)), 1)
+    return cm
+
+
+def classification_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
+    """Accuracy, balanced accuracy, macro-F1, per-class precision/recall/F1/support, confusion matrix."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    cm = confusion(y_true, np.asarray(probs).argmax(axis=1))
+    tp = np.diag(cm).astype(np.float64)
+    support, predicted = cm.sum(axis=1), cm.sum(axis=0)
+    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    present = support > 0
+    return {
+        "n": int(y_true.size),
+        "accuracy": float(tp.sum() / max(1, y_true.size)),
+        "balanced_accuracy": float(recall[present].mean()) if present.any() else 0.0,
+        "macro_f1": float(f1.mean()),
+        "per_class": {
+            name: {"precision": float(precision[k]), "recall": float(recall[k]), "f1": float(f1[k]),
+                   "support": int(support[k])}
+            for k, name in enumerate(EMOTIONS)
+        },
+        "confusion_matrix": cm.tolist(),
+    }

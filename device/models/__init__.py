@@ -1,0 +1,1 @@
+"""The shipped face-detector models (BlazeFace, from MediaPipe): see detectors.json and fetch.py."""
