@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Benchmark reports for feredge models: accuracy, classifier latency, the whole pipeline.",
         formatter_class=_HelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{clip,calibrate,run}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{clip,calibrate,tradeoff,run}")
 
     clip = sub.add_parser("clip", help="build a labelled video (clip.mp4 + clip.json) from a dataset's test faces",
                           formatter_class=_HelpFormatter)
@@ -73,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--out", type=Path, default=None,
                      help="framing file to update (default: the shipped device/models/framing.json)")
     cal.add_argument("--no-progress", dest="progress", action="store_false", help="no progress output")
+
+    trade = sub.add_parser("tradeoff", help="class weights against prior correction: accuracy vs rare-class recall "
+                           "as --balance TAU goes from 0 to 1", formatter_class=_HelpFormatter)
+    trade.add_argument("--models", type=Path, default=project_root() / "models", help="models folder (manifest)")
+    trade.add_argument("--data", type=Path, required=True, help="FER2013 CSV(.gz) or folder (test, else val split)")
+    trade.add_argument("--format", choices=list(FORMATS_BY_NAME), default="int8", help="model format to score")
+    trade.add_argument("--out", type=Path, default=project_root() / "reports" / "tradeoff",
+                       help="folder for tradeoff.md, tradeoff.json and tradeoff.png")
 
     run = sub.add_parser("run", help="measure the models and write report.md, results.json and plots",
                          formatter_class=_HelpFormatter)
@@ -153,6 +161,17 @@ def _calibrate(args: argparse.Namespace, argv: list[str]) -> int:
     return EXIT_OK
 
 
+def _tradeoff(args: argparse.Namespace, argv: list[str]) -> int:
+    from benchmarks.host import command_line, host_facts
+    from benchmarks.tradeoff import measure, write
+
+    facts = host_facts()
+    machine = f"`{facts['hostname']}` ({facts['cpu_model']}, {facts['cores']} cores, {facts['os']})"
+    path = write(measure(args.models, args.data, args.format), args.out, command_line(argv), machine)
+    print(f"wrote {path} (and tradeoff.json, tradeoff.png)")
+    return EXIT_OK
+
+
 def _run(args: argparse.Namespace, argv: list[str]) -> int:
     from benchmarks.runner import RunConfig, run_benchmark
 
@@ -177,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     from device.detector import DetectorError
 
     try:
-        commands = {"clip": _clip, "calibrate": _calibrate, "run": _run}
+        commands = {"clip": _clip, "calibrate": _calibrate, "tradeoff": _tradeoff, "run": _run}
         return commands[args.command](args, argv)
     except (BenchError, ModelError, DetectorError) as exc:
         print(f"error: {exc}", file=sys.stderr)

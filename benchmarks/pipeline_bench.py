@@ -2,10 +2,10 @@
 
 A fresh process per model makes two numbers honest: the peak RSS (``ru_maxrss`` is a per-process peak)
 and the time from start to the first result (process start, imports, model/detector/source load, first
-frame). The worker runs what the demo runs: ``source.read()`` (capture + decode), the Haar detector,
-``EmotionPipeline`` with a ``FaceTracker`` (per-face smoothing over 5 frames) and ``draw_results``
-(annotation only: no window, no video writing). Per frame it records the stage timings and the faces
-found; the parent turns them into per-stage median/p95, frames per second and, with a ground-truth file
+frame). The worker runs what the demo runs: the device's one frame loop (``device.loop``) over the demo's
+pipeline (``device.demo.build_pipeline``: the requested detector with its calibrated framing, the classifier, the
+demo's smoothing) and annotation (no window, no video writing). Per frame it records the stage timings and the
+faces found; the parent turns them into per-stage median/p95, frames per second and, with a ground-truth file
 (``clip.json``), end-to-end accuracy.
 
 Worker: ``python -m benchmarks.pipeline_bench REQUEST.json RESULT.json``.
@@ -26,8 +26,9 @@ from benchmarks.errors import BenchError
 from benchmarks.host import peak_rss_mib, project_root
 from benchmarks.models import ModelFile
 from benchmarks.stats import summarize
+from device.loop import STAGES as LOOP_STAGES
 
-STAGES: tuple[str, ...] = ("capture", "detect", "preprocess", "classify", "smooth", "draw")
+STAGES: tuple[str, ...] = LOOP_STAGES  # the frame loop's stage names (device.loop owns them)
 FOUND_IOU = 0.3
 LIVE_DEFAULT_FRAMES = 300
 
@@ -40,8 +41,9 @@ class PipelineRequest:
     source: str
     max_frames: int | None
     threads: int = 1
+    detector: str = "blazeface"
     detect_width: int = 320
-    smoothing_window: int = 5
+    margin: float | None = None  # None: the detector's calibrated framing
     max_faces: int = 8
     spawned_at: float = 0.0  # the parent's time.monotonic() just before starting the worker
     progress: bool = True
@@ -51,61 +53,72 @@ class PipelineRequest:
 # ---------------------------------------------------------------- worker (runs in its own process)
 
 
+class _Annotate:
+    """Draws every frame (the loop does it for sinks that want annotation) and discards it: what the demo pays for
+    annotation, without a window or video file."""
+
+    wants_annotation = True
+
+    def write(self, frame, result, annotated) -> None:
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+class _Collect:
+    """Keeps each frame's stage timings and faces (after the loop has timed every stage) and moves the bar."""
+
+    wants_annotation = False
+
+    def __init__(self, bar) -> None:
+        self.frames: list[dict] = []
+        self.bar = bar
+
+    def write(self, frame, result, annotated) -> None:
+        self.frames.append({
+            "timings_ms": dict(result.timings_ms),
+            "faces": [{"box": f.box.as_list(), "label": f.label, "score": round(f.score, 4), "track": f.track_id}
+                      for f in result.faces],
+        })
+        self.bar.update()
+        return None
+
+    def close(self) -> None:
+        pass
+
+
 def run_worker(request: PipelineRequest) -> dict:
-    """Run the pipeline over the source; per-frame timings (ms) and faces, startup times, peak RSS."""
+    """Run the demo's frame loop (device.loop) over the source; per-frame timings (ms) and faces, startup times,
+    peak RSS."""
     entered = time.monotonic()
     from benchmarks.progress import progress_bar
-    from device.classifier import ClassifierOptions, EmotionClassifier
-    from device.detector import make_detector
-    from device.draw import draw_results
-    from device.pipeline import EmotionPipeline
-    from device.sources import open_source
-    from device.tracking import FaceTracker
+    from device.demo import DemoOptions, build_pipeline
+    from device.loop import FrameLoop, LoopOptions
+    from device.sources import SourceError, open_source
 
     imported = time.monotonic()
-    classifier = EmotionClassifier(ClassifierOptions(Path(request.model), request.threads))
-    detector = make_detector("haar", None, request.detect_width)
-    pipeline = EmotionPipeline(detector, classifier, FaceTracker(window=request.smoothing_window),
-                               max_faces=request.max_faces)
+    options = DemoOptions(model=Path(request.model), detector=request.detector, threads=request.threads,
+                          detect_width=request.detect_width, max_faces=request.max_faces, headless=True,
+                          margin=request.margin)
+    pipeline = build_pipeline(options)
     source = open_source(request.source)
     loaded = time.monotonic()
     limit = request.max_frames if request.max_frames is not None else (LIVE_DEFAULT_FRAMES if source.live else None)
-    frames: list[dict] = []
-    first_result: float | None = None
-    fps: float | None = None
-    started = time.perf_counter()
-    try:
-        total = min(limit or request.expected_frames or 0, request.expected_frames or limit or 0)
-        with progress_bar(f"pipeline {request.variant}/{request.fmt}", total, enabled=request.progress) as bar:
-            while limit is None or len(frames) < limit:
-                t0 = time.perf_counter()
-                frame = source.read()
-                if frame is None:
-                    break
-                capture_ms = (time.perf_counter() - t0) * 1000.0
-                frame.index = len(frames)
-                result = pipeline(frame)
-                if first_result is None:
-                    first_result = time.monotonic()
-                t1 = time.perf_counter()
-                draw_results(frame.bgr, result, fps)
-                draw_ms = (time.perf_counter() - t1) * 1000.0
-                instant = 1000.0 / max(1e-6, (time.perf_counter() - t0) * 1000.0)
-                fps = instant if fps is None else 0.9 * fps + 0.1 * instant
-                frames.append({
-                    "timings_ms": {"capture": capture_ms, **result.timings_ms, "draw": draw_ms},
-                    "faces": [{"box": f.box.as_list(), "label": f.label, "score": round(f.score, 4),
-                               "track": f.track_id} for f in result.faces],
-                })
-                bar.update()
-    finally:
-        source.close()
-    wall = time.perf_counter() - started
+    total = min(limit or request.expected_frames or 0, request.expected_frames or limit or 0)
+    with progress_bar(f"pipeline {request.variant}/{request.fmt}/{request.detector}", total,
+                      enabled=request.progress) as bar:
+        collect = _Collect(bar)
+        loop = FrameLoop(source, pipeline, [_Annotate(), collect], LoopOptions(max_frames=limit))
+        summary = loop.run()
+    if summary.stop_reason == "error":
+        raise SourceError(summary.error or "the source failed")
+    first_result = summary.first_result_at
     spawned = request.spawned_at or entered
     return {
         "request": asdict(request),
-        "frames": frames,
-        "loop_seconds": wall,
+        "frames": collect.frames,
+        "loop_seconds": summary.elapsed_s,
         "startup_ms": {
             "process_start_and_imports": (imported - spawned) * 1000.0,
             "load_model_detector_source": (loaded - imported) * 1000.0,

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from convert.converter import calibration_sample, convert, load_checkpoint, mirror_averaged
+from core.balance import priors_from_counts
 from core.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file
 from core.formats import FORMATS_BY_NAME, model_path
 from core.labels import EMOTIONS
@@ -85,6 +86,19 @@ def _budget(info: dict, own_wall_s: float, prior: list[tuple[str, float | None]]
         parts = [f"{name} ({wall / 60:.0f} min)" if wall else f"{name} (time unknown)" for name, wall in prior]
         text += f", after the runs it needed first: {', '.join(parts)}; {total_s / 60:.0f} min in all"
     return text
+
+
+def class_priors_of_run(checkpoint: Path) -> dict[str, float] | None:
+    """The class shares of the training split the run trained on (its config.json's data summary), for the
+    device's ``--balance`` prior correction; None when the run did not record them."""
+    config = checkpoint.parent / "config.json"
+    if not config.is_file():
+        return None
+    train = (json.loads(config.read_text()).get("data_summary") or {}).get("train") or {}
+    try:
+        return priors_from_counts([train[name] for name in EMOTIONS])
+    except (KeyError, ValueError):
+        return None
 
 
 def _training_info(checkpoint: Path) -> dict:
@@ -185,6 +199,7 @@ def convert_all(
         if mirror:
             model = mirror_averaged(model)
         training = _training_info(job.checkpoint)
+        priors = class_priors_of_run(job.checkpoint)
         refs = {s: np.asarray(model.predict(x.astype(np.float32), batch_size=512, verbose=0))
                 for s, (x, _) in eval_splits.items()}
         keras_scores = {s: score(refs[s], refs[s], y) for s, (_, y) in eval_splits.items()}
@@ -213,6 +228,7 @@ def convert_all(
                 **tensor_contract(path),
                 "labels": list(EMOTIONS),
                 "mirror_average": mirror,
+                "class_priors": priors,  # the training split's class shares (device --balance)
                 "checkpoint": str(job.checkpoint),
                 "conversion": conversion,
                 "training": training,

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from core.argtypes import number_type
+from core.balance import MAX_TAU
 from device.classifier import ModelError
 from device.demo import (
     EXIT_BAD_INPUT,
@@ -22,13 +23,40 @@ from device.demo import (
     run_demo,
 )
 from device.detector import DETECTORS, DetectorError
+from device.framing import FramingError
 from device.preprocess import DEFAULT_MARGIN
+from device.smoothing import (
+    DEFAULT_LABEL_HOLD_S,
+    DEFAULT_LABEL_MARGIN,
+    DEFAULT_TAU_S,
+    MAX_HOLD_S,
+    MAX_TAU_S,
+    parse_smoothing,
+)
+from device.smoothing import MAX_MARGIN as MAX_LABEL_MARGIN
 from device.sources import SourceError
-from device.tracking import parse_smoothing
+from device.web import DEFAULT_JPEG_QUALITY, DEFAULT_MAX_CLIENTS, parse_address
 
 MAX_MARGIN = 1.0  # a margin of a whole box side per side already crops a frame 3x the face
 MARGIN_RANGE = f"0..{MAX_MARGIN:g}"
 MAX_RETRY_DELAY_S = 3600.0
+
+
+class _Default(float):
+    """A flag's default value, told apart from the same number given on the command line."""
+
+
+TIME_SMOOTHING_FLAGS = ("smooth_tau", "label_margin", "label_hold")
+
+
+def _check_smoothing_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
+    """``--smoothing`` (frame counts) and the time-based flags choose different smoothers: not both."""
+    given = [name for name in TIME_SMOOTHING_FLAGS if not isinstance(getattr(args, name), _Default)]
+    if args.smoothing is not None and given:
+        flags = ", ".join("--" + name.replace("_", "-") for name in given)
+        parser.error(f"argument --smoothing: the frame-count smoothing does not combine with {flags} (time-based "
+                     "smoothing); give one or the other")
+    return args
 
 
 def _smoothing(text: str) -> tuple[int, float | None]:
@@ -81,17 +109,43 @@ def build_parser() -> argparse.ArgumentParser:
                    "benchmark report for what it buys per model). Models from `make convert` already do this in "
                    "their graph (manifest.json: mirror_average), where this flag is skipped with a note; it is "
                    "for one-view models (convert --no-mirror)")
+    p.add_argument("--balance", type=number_type(float, 0.0, f"a number from 0 to {MAX_TAU:g}", high=MAX_TAU),
+                   default=0.0, metavar="TAU",
+                   help="prior correction: divide the scores by the training split's class shares raised to TAU "
+                   "(manifest.json's class_priors) and renormalise. 0 is the model as trained (best overall "
+                   "accuracy); higher finds more rare expressions (disgust, fear) at some precision: the README's "
+                   "trade-off table has the measured figures")
+    p.add_argument("--smooth-tau", type=number_type(float, 0.0, f"a number of seconds, 0..{MAX_TAU_S:g}",
+                                                    high=MAX_TAU_S),
+                   default=_Default(DEFAULT_TAU_S), metavar="SECONDS",
+                   help="per-face smoothing: time constant of an exponential average of the log-probabilities, in "
+                   "the source's time (a video's media time, a camera's capture time), so it smooths alike at any "
+                   "frame rate and processing speed; 0: off (each frame's own scores and label)")
+    p.add_argument("--label-margin", type=number_type(float, 0.0, f"a log-probability lead, 0..{MAX_LABEL_MARGIN:g}",
+                                                      high=MAX_LABEL_MARGIN),
+                   default=_Default(DEFAULT_LABEL_MARGIN), metavar="NATS",
+                   help="hysteresis: another class replaces a face's label once its smoothed log-probability leads "
+                   "the label's by more than this (0.8: 2.2 times as likely) ...")
+    p.add_argument("--label-hold", type=number_type(float, 0.0, f"a number of seconds, 0..{MAX_HOLD_S:g}",
+                                                    high=MAX_HOLD_S),
+                   default=_Default(DEFAULT_LABEL_HOLD_S), metavar="SECONDS",
+                   help="... for this long without a break")
     p.add_argument(
         "--smoothing",
         type=_smoothing,
-        default="5",
-        help="per-face smoothing: window in frames (integer, 1 or 0 = off) or EMA alpha in (0, 1)",
+        default=None,
+        help="the earlier frame-count smoothing, kept for old scripts, instead of the time-based one: a moving "
+        "average over this many frames (integer; 1 or 0: off) or a per-frame EMA alpha in (0, 1); labels are the "
+        "smoothed arg-max, no hysteresis. Its time span depends on the frame rate (5 frames: 0.5 s at 10 FPS, "
+        "0.08 s at 60 FPS), which is why it is no longer the default",
     )
     p.add_argument(
         "--margin",
         type=fraction,
-        default=DEFAULT_MARGIN,
-        help=f"crop margin per side, as a fraction of the face box side, {MARGIN_RANGE}",
+        default=None,
+        help="override the detector's calibrated framing (device/models/framing.json: the crop FER2013's faces "
+        f"were framed like) with a plain square margin per side, as a fraction of the face box side, {MARGIN_RANGE}; "
+        f"default: the calibrated framing, or {DEFAULT_MARGIN} for a detector without one",
     )
     p.add_argument("--max-frames", type=count, default=None, help="stop after this many frames")
     p.add_argument("--duration", type=seconds, default=None, help="stop after this many seconds")
@@ -110,11 +164,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-faces", type=count, default=8, help="classify at most this many (largest) faces; 0: all")
     p.add_argument("--width", type=positive_int, default=None, help="camera capture width")
     p.add_argument("--height", type=positive_int, default=None, help="camera capture height")
+    p.add_argument("--serve", type=parse_address, default=None, metavar="[HOST:]PORT",
+                   help="also serve a web view: the annotated video (/stream.mjpg), per-frame JSON events (/events), "
+                   "a page with both (/) and /healthz. Binds 127.0.0.1 (this machine only) unless HOST is given; "
+                   "--serve 0.0.0.0:8080 exposes it to the whole network on purpose (no login, no TLS). Combines "
+                   "with --headless and --record")
+    p.add_argument("--max-clients", type=positive_int, default=DEFAULT_MAX_CLIENTS,
+                   help="--serve: at most this many video and event streams at once; the next gets HTTP 503")
+    p.add_argument("--jpeg-quality", type=number_type(int, 1, "an integer 1..100", high=100),
+                   default=DEFAULT_JPEG_QUALITY, help="--serve: JPEG quality of the video stream, 1..100")
     return p
 
 
 def options_from_args(args: argparse.Namespace) -> DemoOptions:
-    window, alpha = args.smoothing
+    window, alpha = args.smoothing if args.smoothing is not None else (None, None)
     return DemoOptions(
         source=args.source,
         model=args.model,
@@ -122,6 +185,10 @@ def options_from_args(args: argparse.Namespace) -> DemoOptions:
         detector_model=args.detector_model,
         threads=args.threads,
         mirror_average=args.mirror_average,
+        balance=args.balance,
+        smoothing_tau=float(args.smooth_tau),
+        label_margin=float(args.label_margin),
+        label_hold=float(args.label_hold),
         smoothing_window=window,
         smoothing_alpha=alpha,
         margin=args.margin,
@@ -135,6 +202,9 @@ def options_from_args(args: argparse.Namespace) -> DemoOptions:
         max_faces=args.max_faces or None,
         width=args.width,
         height=args.height,
+        serve=args.serve,
+        max_clients=args.max_clients,
+        jpeg_quality=args.jpeg_quality,
     )
 
 
@@ -162,11 +232,12 @@ def _stop_on_signals() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    options = options_from_args(build_parser().parse_args(argv))
+    parser = build_parser()
+    options = options_from_args(_check_smoothing_flags(parser, parser.parse_args(argv)))
     _stop_on_signals()
     try:
         summary = run_demo(options)
-    except (ModelError, DetectorError, SourceError, OutputError) as exc:
+    except (ModelError, DetectorError, FramingError, SourceError, OutputError) as exc:
         hint = " (pass --model PATH)" if isinstance(exc, ModelError) and not options.model.exists() else ""
         print(f"error: {exc}{hint}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from core.balance import adjust, check_tau, prior_vector
 from core.labels import EMOTIONS, INPUT_SIZE, NUM_CLASSES
 from core.manifest import ManifestError, verified_entry
 from device.interpreter import InterpreterNotFoundError, load_interpreter
@@ -38,6 +39,9 @@ class ClassifierOptions:
     # interpreter runs per face; the accuracy it buys is measured per model by ``python -m benchmarks``. Skipped
     # (it would change nothing) when the model already does it in its graph: see ``mirrors_in_graph``.
     mirror_average: bool = False
+    # Prior correction (core.balance): scores become softmax(log p - balance * log prior), with the training
+    # split's class priors from manifest.json beside the model (same sha256). 0: the model as trained.
+    balance: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,30 @@ class EmotionClassifier:
         self._buffer = np.zeros(EXPECTED_INPUT, dtype=self.input_dtype)
         if options.mirror_average:
             _ = self.mirrors_in_graph  # a broken manifest.json fails at load time, not at the first face
+        self._priors = self._load_priors(check_tau(options.balance)) if options.balance else None
+
+    def _load_priors(self, tau: float) -> np.ndarray:
+        """The training split's class priors of this very model (manifest.json beside it, same sha256)."""
+        try:
+            entry = verified_entry(self.model_path)
+        except ManifestError as exc:
+            raise ModelError(f"model {self.model_path}: {exc}") from exc
+        priors = (entry or {}).get("class_priors")
+        if not priors:
+            why = "has no entry for this file" if entry is None else "records no class_priors for it"
+            raise ModelError(
+                f"model {self.model_path}: --balance {tau:g} needs the class priors of the split it was trained on, "
+                f"and manifest.json beside it {why} (python -m convert records them; for an older manifest: "
+                "python -m convert.priors --data FER2013.csv --models DIR)"
+            )
+        try:
+            return prior_vector(priors)
+        except ValueError as exc:
+            raise ModelError(f"model {self.model_path}: manifest.json: {exc}") from exc
+
+    @property
+    def balance(self) -> float:
+        return float(self.options.balance)
 
     @cached_property
     def mirrors_in_graph(self) -> bool:
@@ -177,6 +205,8 @@ class EmotionClassifier:
         scores = self._run(pixels)
         if self.mirror_views:
             scores = (scores + self._run(pixels[:, :, ::-1])) / 2.0
+        if self._priors is not None and len(scores):
+            scores = adjust(scores, self._priors, self.options.balance)
         return scores
 
     def _run(self, pixels: np.ndarray) -> np.ndarray:

@@ -15,7 +15,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -27,12 +26,14 @@ from core.manifest import DEFAULT_MODEL_FILE
 from core.paths import project_root
 from device.classifier import ClassifierOptions, EmotionClassifier
 from device.detector import make_detector
-from device.draw import draw_results
+from device.framing import Framing, calibrated_framing
+from device.loop import FrameLoop, LoopOptions, LoopSummary, OutputError
 from device.pipeline import EmotionPipeline, FrameResult, to_json
 from device.preprocess import DEFAULT_MARGIN
-from device.sources import Frame, FrameSource, ImageDecodeError, SourceError, open_source
 from device.smoothing import DEFAULT_LABEL_HOLD_S, DEFAULT_LABEL_MARGIN, DEFAULT_TAU_S, SmoothingConfig
+from device.sources import Frame, open_source
 from device.tracking import FaceTracker
+from device.web import DEFAULT_JPEG_QUALITY, DEFAULT_MAX_CLIENTS, WebView, pipeline_info
 
 DEFAULT_MODEL = Path("models") / DEFAULT_MODEL_FILE  # core.manifest says which model is the default, and why
 WINDOW = "feredge"
@@ -41,10 +42,6 @@ FALLBACK_FPS = 15.0
 QUIT_KEYS = (ord("q"), 27)  # q, Esc
 
 EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
-
-
-class OutputError(Exception):
-    """The output (recorded video) cannot be written."""
 
 
 def default_model_path() -> Path:
@@ -59,12 +56,13 @@ class DemoOptions:
     detector_model: Path | None = None
     threads: int = 1
     mirror_average: bool = False  # classify each face and its mirror image, average the scores
+    balance: float = 0.0  # prior correction (core.balance): 0 is the model as trained, up to 2
     smoothing_tau: float = DEFAULT_TAU_S  # seconds: per-face average of the log-probabilities in source time (0: off)
     label_margin: float = DEFAULT_LABEL_MARGIN  # log-probability lead another class needs to replace the label
     label_hold: float = DEFAULT_LABEL_HOLD_S  # seconds it must keep that lead
     smoothing_window: int | None = None  # the earlier frame-count smoothing instead (--smoothing): a window...
     smoothing_alpha: float | None = None  # ... or a per-frame EMA alpha
-    margin: float = DEFAULT_MARGIN
+    margin: float | None = None  # None: the detector's calibrated framing (framing.json); a number overrides it
     max_frames: int | None = None
     duration: float | None = None
     headless: bool = False
@@ -75,6 +73,9 @@ class DemoOptions:
     max_faces: int | None = 8
     width: int | None = None
     height: int | None = None
+    serve: tuple[str, int] | None = None  # --serve: (host, port) of the web view (device.web), None: no server
+    max_clients: int = DEFAULT_MAX_CLIENTS  # video and event streams at once
+    jpeg_quality: int = DEFAULT_JPEG_QUALITY  # of the web view's video stream
 
 
 @dataclass
@@ -189,144 +190,79 @@ class VideoRecorder:
 def build_pipeline(options: DemoOptions) -> EmotionPipeline:
     """Raises ModelError / DetectorError for bad model files."""
     detector = make_detector(options.detector, options.detector_model, options.detect_width, options.threads)
-    classifier = EmotionClassifier(ClassifierOptions(Path(options.model), options.threads, options.mirror_average))
+    classifier = EmotionClassifier(
+        ClassifierOptions(Path(options.model), options.threads, options.mirror_average, options.balance))
     if options.smoothing_window is not None or options.smoothing_alpha is not None:  # --smoothing: frame counts
         tracker = FaceTracker(window=options.smoothing_window, alpha=options.smoothing_alpha)
     else:
         config = SmoothingConfig(options.smoothing_tau, options.label_margin, options.label_hold)
         tracker = FaceTracker(smoothing=config)
-    return EmotionPipeline(detector, classifier, tracker, options.margin, options.max_faces)
+    return EmotionPipeline(detector, classifier, tracker, crop_framing(options), options.max_faces)
 
 
-class _Loop:
-    """State of one demo run; ``run()`` returns the summary and always releases source, writer and window."""
+def crop_framing(options: DemoOptions) -> Framing:
+    """How faces are cropped: ``--margin`` when given, else the detector's calibrated framing, else the default
+    square margin (a detector never calibrated)."""
+    if options.margin is not None:
+        return Framing.from_margin(options.margin)
+    return calibrated_framing(options.detector) or Framing.from_margin(DEFAULT_MARGIN)
 
-    def __init__(
-        self, options: DemoOptions, pipeline: EmotionPipeline, source: FrameSource, show: bool, out: TextIO, err: TextIO
-    ) -> None:
-        self.options, self.pipeline, self.show = options, pipeline, show
-        self.source: FrameSource | None = source
-        self.out, self.err = out, err
-        self.live, self.stills = source.live, source.stills
-        self.recorder = VideoRecorder(options.record, source.fps or FALLBACK_FPS) if options.record else None
-        self.frames = self.faces = self.failures = self.skipped = 0
-        self.fps: float | None = None
-        self.error: str | None = None
 
-    def _read(self) -> Frame | None:
-        """The next frame; None at the end; raises SourceError once retries are exhausted."""
-        while True:
-            try:
-                if self.source is None:
-                    self.source = open_source(self.options.source, self.options.width, self.options.height)
-                return self.source.read()
-            except ImageDecodeError as exc:  # one bad image in a folder: the others are still worth a look
-                self.skipped += 1
-                print(f"warning: {exc}; skipped", file=self.err, flush=True)
-            except SourceError as exc:
-                if not self.live or self.failures >= self.options.retries:
-                    raise
-                self.failures += 1
-                print(
-                    f"warning: {exc}; retry {self.failures}/{self.options.retries} in {self.options.retry_delay:g} s",
-                    file=self.err,
-                    flush=True,
-                )
-                if self.source is not None:
-                    self.source.close()
-                    self.source = None
-                time.sleep(self.options.retry_delay)
+class WindowSink:
+    """The annotated frame in an OpenCV window; "quit" on q, Esc or closing the window."""
 
-    def _stop_reason(self, started: float) -> str | None:
-        if self.options.max_frames is not None and self.frames >= self.options.max_frames:
-            return "max-frames"
-        if self.options.duration is not None and time.perf_counter() - started >= self.options.duration:
-            return "duration"
+    wants_annotation = True
+
+    def write(self, frame: Frame, result: FrameResult, annotated: np.ndarray | None) -> str | None:
+        cv2.imshow(WINDOW, annotated)
+        key = cv2.waitKey(1) & 0xFF
+        if key in QUIT_KEYS or cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
+            return "quit"
         return None
 
-    def _output(self, frame_bgr: np.ndarray, result: FrameResult) -> str | None:
-        """Draw/record/show; returns "quit" when the user closes the window."""
-        start = time.perf_counter()
-        reason = None
-        if self.show or self.recorder is not None:
-            annotated = draw_results(frame_bgr, result, self.fps)
-            if self.recorder is not None:
-                self.recorder.write(annotated)
-            if self.show:
-                cv2.imshow(WINDOW, annotated)
-                key = cv2.waitKey(1) & 0xFF
-                if key in QUIT_KEYS or cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
-                    reason = "quit"
-        result.timings_ms["draw"] = (time.perf_counter() - start) * 1000.0
-        if not self.show:
-            print(json.dumps(to_json(result)), file=self.out, flush=True)
-        return reason
+    def close(self) -> None:
+        cv2.destroyAllWindows()
 
-    def _step(self, last: float) -> tuple[str | None, float]:
-        start = time.perf_counter()
-        frame = self._read()
-        if frame is None:
-            return "end-of-stream", last
-        self.failures = 0
-        capture_ms = (time.perf_counter() - start) * 1000.0
-        frame.index = self.frames
-        if self.stills:  # independent images: nothing tracked or averaged across them
-            self.pipeline.reset()
-        result = self.pipeline(frame)
-        result.timings_ms = {"capture": capture_ms, **result.timings_ms}
-        now = time.perf_counter()
-        instant = 1.0 / max(now - last, 1e-6)
-        self.fps = instant if self.fps is None else 0.9 * self.fps + 0.1 * instant
-        reason = self._output(frame.bgr, result)
-        self.frames += 1
-        self.faces += len(result.faces)
-        return reason, now
 
-    def run(self) -> DemoSummary:
-        started = last = time.perf_counter()
-        reason: str | None = None
-        try:
-            while reason is None:
-                reason = self._stop_reason(started)
-                if reason is None:
-                    reason, last = self._step(last)
-        except KeyboardInterrupt:
-            reason = "interrupted"
-        except BrokenPipeError:
-            reason = "stdout-closed"
-        except (SourceError, OutputError) as exc:
-            reason, self.error = "error", str(exc)
-        finally:
-            release_problem = self._release()
-        if reason == "end-of-stream" and self.frames == 0 and self.options.max_frames != 0:
-            reason, self.error = "error", f"source {self.options.source}: no frames could be read"
-        if release_problem and self.error is None:
-            reason, self.error = "error", release_problem
-        elapsed = time.perf_counter() - started
-        return DemoSummary(
-            frames=self.frames,
-            mean_fps=self.frames / elapsed if elapsed > 0 else 0.0,
-            elapsed_s=elapsed,
-            faces=self.faces,
-            stop_reason=reason,
-            error=self.error,
-            exit_code=EXIT_RUNTIME if reason == "error" else EXIT_OK,
-            skipped=self.skipped,
-        )
+class RecorderSink:
+    """The annotated frames into a video file (:class:`VideoRecorder`)."""
 
-    def _release(self) -> str | None:
-        """Close source, recorder and window; the recorder's error (video not moved into place), if any."""
-        problem = None
-        if self.source is not None:
-            self.source.close()
-        if self.recorder is not None:
-            try:
-                self.recorder.close()
-            except OutputError as exc:
-                problem = str(exc)
-        if self.show:
-            cv2.destroyAllWindows()
-        return problem
+    wants_annotation = True
+
+    def __init__(self, recorder: VideoRecorder) -> None:
+        self.recorder = recorder
+
+    def write(self, frame: Frame, result: FrameResult, annotated: np.ndarray | None) -> str | None:
+        self.recorder.write(annotated)
+        return None
+
+    def close(self) -> None:
+        self.recorder.close()
+
+
+class JsonLinesSink:
+    """One JSON line per frame (``device.pipeline.to_json``) on ``out``, every stage's time included."""
+
+    wants_annotation = False
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def write(self, frame: Frame, result: FrameResult, annotated: np.ndarray | None) -> str | None:
+        print(json.dumps(to_json(result)), file=self.out, flush=True)
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def demo_summary(loop: LoopSummary, source: str) -> DemoSummary:
+    error = loop.error
+    if error == "no frames could be read":
+        error = f"source {source}: no frames could be read"
+    return DemoSummary(frames=loop.frames, mean_fps=loop.mean_fps, elapsed_s=loop.elapsed_s, faces=loop.faces,
+                       stop_reason=loop.stop_reason, error=error,
+                       exit_code=EXIT_RUNTIME if loop.stop_reason == "error" else EXIT_OK, skipped=loop.skipped)
 
 
 def run_demo(options: DemoOptions, out: TextIO | None = None, err: TextIO | None = None) -> DemoSummary:
@@ -337,6 +273,27 @@ def run_demo(options: DemoOptions, out: TextIO | None = None, err: TextIO | None
     """
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
+    web = open_web_view(options, err)  # bound first: a port in use is an error before the model and camera open
+    try:
+        return _run_demo(options, out, err, web)
+    except BaseException:
+        if web is not None:  # the loop closes it once running; before that (bad model, no camera) we do
+            web.close()
+        raise
+
+
+def open_web_view(options: DemoOptions, err: TextIO) -> WebView | None:
+    """``--serve``: the web view, bound and serving (raises ``device.web.ServeError``); None without it."""
+    if options.serve is None:
+        return None
+    host, port = options.serve
+    web = WebView(host, port, max_clients=options.max_clients, jpeg_quality=options.jpeg_quality)
+    exposed = " (all interfaces: anyone who can reach this machine can watch)" if host in ("0.0.0.0", "::") else ""
+    print(f"note: serving the web view on {web.url}{exposed}", file=err, flush=True)
+    return web
+
+
+def _run_demo(options: DemoOptions, out: TextIO, err: TextIO, web: WebView | None) -> DemoSummary:
     if options.record is not None:
         check_record_path(Path(options.record))
     pipeline = build_pipeline(options)
@@ -356,4 +313,19 @@ def run_demo(options: DemoOptions, out: TextIO | None = None, err: TextIO | None
         if show:
             cv2.destroyAllWindows()
         raise
-    return _Loop(options, pipeline, source, show, out, err).run()
+    sinks: list = []
+    if options.record is not None:
+        sinks.append(RecorderSink(VideoRecorder(Path(options.record), source.fps or FALLBACK_FPS)))
+    sinks.append(WindowSink() if show else JsonLinesSink(out))
+    if web is not None:  # the video stream (annotated frames, only while watched) and the per-frame events
+        web.info.update(pipeline_info(pipeline, Path(options.model)))
+        if options.balance:
+            web.info["balance"] = f"{options.balance:g}"
+        sinks.extend(web.sinks)
+    loop = FrameLoop(
+        source, pipeline, sinks,
+        LoopOptions(options.max_frames, options.duration, options.retries, options.retry_delay),
+        reopen=lambda: open_source(options.source, options.width, options.height), err=err,
+        caption=f"balance {options.balance:g}" if options.balance else "",
+    )
+    return demo_summary(loop.run(), options.source)

@@ -24,8 +24,8 @@ def _text(image: np.ndarray, text: str, x: int, y: int, color: tuple[int, int, i
     cv2.putText(image, text, (x, y - base), FONT, scale, (0, 0, 0) if dark else (255, 255, 255), thickness, cv2.LINE_AA)
 
 
-def draw_results(bgr: np.ndarray, result: FrameResult, fps: float | None = None) -> np.ndarray:
-    """Draws on ``bgr`` in place and returns it."""
+def draw_results(bgr: np.ndarray, result: FrameResult, fps: float | None = None, caption: str = "") -> np.ndarray:
+    """Draws on ``bgr`` in place and returns it; ``caption`` (e.g. the prior-correction setting) follows the FPS."""
     scale = max(0.4, bgr.shape[1] / 1280.0)
     thickness = max(1, int(round(scale * 2)))
     for face in result.faces:
@@ -33,6 +33,7 @@ def draw_results(bgr: np.ndarray, result: FrameResult, fps: float | None = None)
         cv2.rectangle(bgr, (box.x, box.y), (box.x + box.w, box.y + box.h), color, thickness)
         tag = f"{face.label} {face.score:.2f}" + (f" #{face.track_id}" if face.track_id >= 0 else "")
         _text(bgr, tag, box.x, box.y, color, scale)
-    if fps is not None:
-        _text(bgr, f"{fps:.1f} FPS", 0, 0, (32, 32, 32), scale)
+    header = " | ".join(part for part in (f"{fps:.1f} FPS" if fps is not None else "", caption) if part)
+    if header:
+        _text(bgr, header, 0, 0, (32, 32, 32), scale)
     return bgr

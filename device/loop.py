@@ -81,12 +81,13 @@ class FrameLoop:
 
     def __init__(self, source: FrameSource, pipeline: EmotionPipeline, sinks: Sequence[Sink],
                  options: LoopOptions | None = None, reopen: Callable[[], FrameSource] | None = None,
-                 err: TextIO | None = None) -> None:
+                 err: TextIO | None = None, caption: str = "") -> None:
         self.source: FrameSource | None = source
         self.pipeline, self.sinks = pipeline, list(sinks)
         self.options = options or LoopOptions()
         self.reopen = reopen
         self.err = sys.stderr if err is None else err
+        self.caption = caption  # drawn after the FPS on annotated frames (e.g. "balance 0.5")
         self.live, self.stills, self.source_fps = source.live, source.stills, source.fps
         self.frames = self.faces = self.failures = self.skipped = 0
         self.fps: float | None = None
@@ -146,7 +147,7 @@ class FrameLoop:
         self._last = now
         drawn = time.perf_counter()
         drawing = [s for s in self.sinks if s.wants_annotation]
-        annotated = draw_results(frame.bgr, result, self.fps) if drawing else None
+        annotated = draw_results(frame.bgr, result, self.fps, self.caption) if drawing else None
         reason = None
         for sink in drawing:  # window, recorder, video stream: their time is the frame's "draw"
             reason = sink.write(frame, result, annotated) or reason

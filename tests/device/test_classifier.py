@@ -280,3 +280,44 @@ def test_a_model_with_a_larger_batch_is_resized_to_one_face(monkeypatch, any_mod
     clf = make(any_model)
     assert tuple(interpreter.get_input_details()[0]["shape"]) == (1, 48, 48, 1)
     np.testing.assert_array_equal(clf.predict_proba(x), expected)
+
+
+def _with_priors(tmp_path: Path, model: Path, priors: dict | None) -> Path:
+    import shutil
+
+    from core.fileio import sha256_file
+    from core.manifest import write_manifest
+
+    copy = tmp_path / model.name
+    shutil.copy(model, copy)
+    entry = {"file": copy.name, "sha256": sha256_file(copy)}
+    if priors is not None:
+        entry["class_priors"] = priors
+    write_manifest(tmp_path, {"models": [entry]})
+    return copy
+
+
+def test_balance_applies_the_training_priors_from_the_manifest(tmp_path: Path, int8_model: Path) -> None:
+    from core.balance import adjust, prior_vector, priors_from_counts
+
+    priors = priors_from_counts([3995, 436, 4097, 7215, 4830, 3171, 4965])
+    model = _with_priors(tmp_path, int8_model, priors)
+    faces = np.stack([np.full((48, 48), v, np.uint8) for v in (30, 90, 150, 210)])
+    plain = EmotionClassifier(ClassifierOptions(model)).predict_proba(faces)
+    balanced = EmotionClassifier(ClassifierOptions(model, balance=0.7)).predict_proba(faces)
+    np.testing.assert_allclose(balanced, adjust(plain, prior_vector(priors), 0.7), rtol=1e-6)
+    assert not np.allclose(balanced, plain)
+    np.testing.assert_allclose(balanced.sum(axis=1), 1.0, rtol=1e-5)
+    assert EmotionClassifier(ClassifierOptions(model, balance=0.7)).predict_proba(faces[:0]).shape == (0, 7)
+
+
+@pytest.mark.parametrize("case", ["no manifest entry", "no priors", "another file"])
+def test_balance_without_priors_is_a_clear_error(tmp_path: Path, int8_model: Path, case: str) -> None:
+    model = _with_priors(tmp_path, int8_model, None if case == "no priors" else {"angry": 1.0})
+    if case == "no manifest entry":
+        (tmp_path / "manifest.json").unlink()
+    if case == "another file":
+        model.write_bytes(model.read_bytes() + b"\0")  # re-converted without its manifest: the sha256 differs
+    with pytest.raises(ModelError, match="--balance 0.5 needs the class priors"):
+        EmotionClassifier(ClassifierOptions(model, balance=0.5))
+    EmotionClassifier(ClassifierOptions(model))  # without --balance the manifest is not needed

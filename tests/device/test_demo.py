@@ -18,6 +18,7 @@ from device import demo
 from device.__main__ import main
 from device.demo import DemoOptions, default_model_path, run_demo
 from device.pipeline import STAGES
+from device.smoothing import LabelSmoother
 from device.sources import CameraError, Frame
 
 TIMINGS = {"capture", *STAGES, "draw"}
@@ -348,7 +349,9 @@ def test_a_video_is_still_smoothed(monkeypatch, capsys, tmp_path: Path) -> None:
     run_demo(DemoOptions(source=str(video), headless=True))
     first, second = json_lines(capsys.readouterr().out)
     assert first["faces"][0]["track_id"] == second["faces"][0]["track_id"] == 0
-    averaged = (scores_of(grays[0]) + scores_of(grays[1])) / 2
+    smoother = LabelSmoother()  # the default smoothing: in the video's media time, frames 0.1 s apart
+    smoother.update(0.0, scores_of(grays[0]))
+    averaged, _ = smoother.update(0.1, scores_of(grays[1]))
     np.testing.assert_allclose(list(second["faces"][0]["probabilities"].values()), averaged, atol=1e-4)
 
 
@@ -425,7 +428,8 @@ def test_help_states_the_margin_range() -> None:
     from device.__main__ import build_parser
 
     help_text = " ".join(build_parser().format_help().split())
-    assert "--margin MARGIN crop margin per side, as a fraction of the face box side, 0..1" in help_text
+    assert "a plain square margin per side, as a fraction of the face box side, 0..1" in help_text
+    assert "override the detector's calibrated framing" in help_text
 
 
 # ---------------------------------------------------------------- recording
@@ -582,3 +586,109 @@ def test_closed_stdout_is_a_clean_stop(monkeypatch, capsys, float_model: Path) -
     err = capsys.readouterr().err
     assert rc == 0 and handed[0].closed and "stopped: stdout-closed" in err and "Traceback" not in err, err
     assert "error:" not in err
+
+
+# ---------------------------------------------------------------- smoothing flags (time-based, and --smoothing)
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "expected"),
+    [
+        ("--smooth-tau", "nan", "not a finite number"),
+        ("--smooth-tau", "inf", "not a finite number"),
+        ("--smooth-tau", "-0.1", "seconds, 0..60"),
+        ("--smooth-tau", "1e9", "seconds, 0..60"),
+        ("--smooth-tau", "abc", "is not a number of seconds"),
+        ("--label-margin", "nan", "not a finite number"),
+        ("--label-margin", "-1", "log-probability lead, 0..10"),
+        ("--label-margin", "11", "log-probability lead, 0..10"),
+        ("--label-hold", "inf", "not a finite number"),
+        ("--label-hold", "-0.5", "seconds, 0..60"),
+        ("--label-hold", "1e5", "seconds, 0..60"),
+    ],
+)
+def test_bad_smoothing_numbers_exit_2_naming_the_flag(monkeypatch, capsys, flag: str, value: str, expected: str):
+    nothing_opened(monkeypatch)
+    with pytest.raises(SystemExit) as info:
+        main(["--headless", flag, value])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and f"argument {flag}: " in err and expected in err, err
+
+
+@pytest.mark.parametrize("flags", [["--smooth-tau", "0.3"], ["--label-hold", "0.2", "--label-margin", "1"]])
+def test_frame_count_smoothing_and_time_flags_exclude_each_other(monkeypatch, capsys, flags: list[str]) -> None:
+    nothing_opened(monkeypatch)
+    with pytest.raises(SystemExit) as info:
+        main(["--headless", "--smoothing", "5", *flags])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "argument --smoothing: " in err and flags[0] in err, err
+
+
+def test_help_shows_the_smoothing_flags_and_their_defaults() -> None:
+    from device.__main__ import build_parser
+
+    help_text = " ".join(build_parser().format_help().split())
+    for flag, default in (("--smooth-tau SECONDS", "0.2"), ("--label-margin NATS", "0.8"),
+                          ("--label-hold SECONDS", "0.15")):
+        start = help_text.index(flag + " ")
+        assert f"(default: {default})" in help_text[start : help_text.index("(default:", start) + 20]
+    assert "0: off" in help_text and "frame-count smoothing, kept for old scripts" in help_text
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], {"smoothing": (0.2, 0.8, 0.15)}),
+        (["--smooth-tau", "0.5", "--label-margin", "1.5", "--label-hold", "0.3"], {"smoothing": (0.5, 1.5, 0.3)}),
+        (["--smooth-tau", "0"], {"smoothing": (0.0, 0.8, 0.15)}),
+        (["--smoothing", "5"], {"window": 5, "alpha": None}),
+        (["--smoothing", "0.3"], {"window": 1, "alpha": 0.3}),
+        (["--smoothing", "0"], {"window": 1, "alpha": None}),
+    ],
+)
+def test_smoothing_flags_reach_the_tracker(monkeypatch, capsys, tmp_path: Path, args: list[str], expected) -> None:
+    """Default and the time-based flags: a FaceTracker with that SmoothingConfig; --smoothing (kept as it was):
+    the frame-count smoothing, a window of frames or a per-frame EMA."""
+    stub_models(monkeypatch)
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((64, 64, 3), 60, np.uint8))
+    made = []
+    real = demo.FaceTracker
+
+    def spy(*a, **kwargs):
+        made.append(kwargs)
+        return real(*a, **kwargs)
+
+    monkeypatch.setattr(demo, "FaceTracker", spy)
+    rc, _, _ = run_main(capsys, "--source", str(tmp_path), "--headless", *args)
+    assert rc == 0 and len(made) == 1
+    (kwargs,) = made
+    if "smoothing" in expected:
+        config = kwargs["smoothing"]
+        assert (config.tau, config.margin, config.hold) == expected["smoothing"] and "window" not in kwargs
+    else:
+        assert kwargs == expected
+
+
+def test_a_video_is_smoothed_in_its_media_time(monkeypatch, capsys, tmp_path: Path) -> None:
+    """A 10 FPS video, read much faster than real time: each face's probabilities and label are the time-based
+    smoother's over the frames' media times (0, 0.1, 0.2 s ...); the frame's own arg-max is ``label_raw``."""
+    stub_models(monkeypatch)
+    video = tmp_path / "twelve.avi"
+    values = [20, 20, 20, 20, 220, 20, 20, 220, 220, 220, 220, 220]
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 64))
+    for value in values:
+        writer.write(np.full((64, 64, 3), value, np.uint8))
+    writer.release()
+    capture = cv2.VideoCapture(str(video))
+    grays = [int(cv2.cvtColor(capture.read()[1], cv2.COLOR_BGR2GRAY)[0, 0]) for _ in values]
+    capture.release()
+    run_demo(DemoOptions(source=str(video), headless=True))
+    lines = json_lines(capsys.readouterr().out)
+    assert len(lines) == len(values)
+    smoother = LabelSmoother()
+    for i, (line, gray) in enumerate(zip(lines, grays, strict=True)):
+        (face,) = line["faces"]
+        expected, label = smoother.update(i / 10, scores_of(gray))
+        np.testing.assert_allclose(list(face["probabilities"].values()), expected, atol=1e-4)
+        assert face["label"] == EMOTIONS[label] and face["score"] == pytest.approx(float(expected[label]), abs=1e-4)
+        assert face["label_raw"] == EMOTIONS[int(np.argmax(scores_of(gray)))]

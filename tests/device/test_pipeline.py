@@ -14,6 +14,7 @@ from device.classifier import ClassifierOptions, EmotionClassifier
 from device.detector import Box, HaarDetector
 from device.pipeline import STAGES, EmotionPipeline, FrameResult, to_json
 from device.preprocess import square_box
+from device.smoothing import LabelSmoother
 from device.sources import Frame
 from device.tracking import FaceTracker
 
@@ -133,3 +134,62 @@ def test_reset_starts_every_track_afresh() -> None:
     np.testing.assert_array_equal(face.probabilities, np.eye(7, dtype=np.float32)[3])
     assert face.track_id == 1
     EmotionPipeline(FixedBoxes(), MeanClassifier()).reset()  # no tracker: nothing to forget
+
+
+# ---------------------------------------------------------------- smoothing in the frames' time
+
+
+def gray_frames(values: list[int]) -> list[np.ndarray]:
+    """Frames whose face crop classifies as class ``value // 32`` (MeanClassifier)."""
+    return [np.full((120, 160, 3), value, np.uint8) for value in values]
+
+
+VALUES = [100] * 8 + [140, 100, 140, 140, 140, 140, 140, 100, 140, 140]  # happy (3), then sad (4) with slips
+
+
+def run_frames(timestamps: list[float]) -> list:
+    pipeline = EmotionPipeline(FixedBoxes(Box(40, 30, 60, 60)), MeanClassifier(), FaceTracker())
+    return [pipeline(Frame(i, bgr, None, t)).faces[0] for i, (bgr, t) in enumerate(zip(gray_frames(VALUES),
+                                                                                      timestamps, strict=True))]
+
+
+def test_tracked_faces_are_smoothed_in_the_frames_time() -> None:
+    """The pipeline hands ``Frame.timestamp`` to the tracker: probabilities and label are the time-based
+    smoother's over those times; ``score`` is the label's probability; ``label_raw`` the frame's own."""
+    times = [5.0 + i / 10 for i in range(len(VALUES))]
+    faces = run_frames(times)
+    reference = LabelSmoother()
+    for face, value, t in zip(faces, VALUES, times, strict=True):
+        own = np.eye(7, dtype=np.float32)[value // 32]
+        expected, label = reference.update(t, own)
+        np.testing.assert_array_equal(face.probabilities, expected)
+        assert face.label == EMOTIONS[label] and face.score == pytest.approx(float(expected[label]))
+        assert face.label_raw == EMOTIONS[value // 32]
+    assert [f.label for f in faces[:8]] == ["happy"] * 8 and faces[-1].label == "sad"
+    assert any(f.label != f.label_raw for f in faces)  # a slip is not shown
+    data = json.loads(json.dumps(to_json(FrameResult(0, faces[-1:], {}))))
+    assert data["faces"][0]["label_raw"] == "sad" and data["faces"][0]["label"] == "sad"
+
+
+def test_a_file_processed_faster_than_real_time_is_smoothed_as_live(monkeypatch) -> None:
+    """A video's frames carry media time (0, 0.1, 0.2 s...) however fast they are processed; a camera's carry
+    capture time. The same stream gives the same labels and probabilities either way, while the processing clock
+    runs at any speed; the same frames 1/60 s apart (another media time) are smoothed less."""
+    from device import tracking
+
+    clock = iter(np.arange(0.0, 100.0, 0.001))  # the processing clock: a frame every millisecond
+    monkeypatch.setattr(tracking.time, "monotonic", lambda: float(next(clock)))
+    as_file = run_frames([i / 10 for i in range(len(VALUES))])
+    live = run_frames([1234.5 + i / 10 for i in range(len(VALUES))])  # camera capture times at 10 FPS
+    for a, b in zip(as_file, live, strict=True):
+        np.testing.assert_allclose(a.probabilities, b.probabilities, atol=1e-6)
+        assert a.label == b.label
+    faster = run_frames([i / 60 for i in range(len(VALUES))])
+    assert [f.label for f in faster] != [f.label for f in as_file]
+
+
+@pytest.mark.parametrize("times", [[1.0] * 18, [float(i % 5) for i in range(18)], [float("nan")] * 18])
+def test_duplicate_or_backward_timestamps_do_not_crash(times: list[float]) -> None:
+    faces = run_frames(times)
+    assert len(faces) == len(VALUES)
+    assert all(np.all(np.isfinite(f.probabilities)) and f.label in EMOTIONS for f in faces)

@@ -1,0 +1,56 @@
+"""Post-hoc prior correction ("logit adjustment", Menon et al., ICLR 2021): one knob between overall accuracy and
+rare-class recall, applied to a model's scores at inference instead of training a class-weighted model.
+
+A model trained without class weights estimates p(class | face) under the training split's class frequencies.
+``log p_k - tau * log prior_k``, renormalised, moves it toward a balanced prior: ``tau = 0`` is the model as
+trained, ``tau = 1`` divides out the training prior completely. The priors are the training split's class shares,
+recorded per model in the manifest (``class_priors``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from core.labels import EMOTIONS, NUM_CLASSES
+
+MAX_TAU = 2.0
+
+
+def check_tau(tau: float) -> float:
+    """``tau`` as a float in 0..MAX_TAU, else ValueError."""
+    if not (isinstance(tau, (int, float)) and math.isfinite(tau) and 0.0 <= tau <= MAX_TAU):
+        raise ValueError(f"balance {tau!r}: expected a number from 0 (the model as trained) to {MAX_TAU:g}")
+    return float(tau)
+
+
+def priors_from_counts(counts) -> dict[str, float]:
+    """{emotion: share} from per-class counts in label order (every class must be present)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.shape != (NUM_CLASSES,) or not np.all(counts > 0):
+        raise ValueError(f"class counts {counts.tolist()}: expected {NUM_CLASSES} positive counts in label order")
+    shares = counts / counts.sum()
+    return {name: round(float(s), 6) for name, s in zip(EMOTIONS, shares)}
+
+
+def prior_vector(priors: dict[str, float]) -> np.ndarray:
+    """Label-ordered priors from the manifest's ``{emotion: share}``; ValueError when one is missing or not > 0."""
+    try:
+        vector = np.array([float(priors[name]) for name in EMOTIONS], dtype=np.float64)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"class priors {priors!r}: expected a share > 0 for each of {list(EMOTIONS)}") from exc
+    if not np.all(np.isfinite(vector) & (vector > 0)):
+        raise ValueError(f"class priors {priors!r}: expected a share > 0 for each of {list(EMOTIONS)}")
+    return vector / vector.sum()
+
+
+def adjust(probs: np.ndarray, priors: np.ndarray, tau: float) -> np.ndarray:
+    """(N, 7) probabilities corrected by ``priors ** -tau`` and renormalised (float32); ``tau = 0`` returns them."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if tau == 0.0:
+        return probs.astype(np.float32)
+    logits = np.log(np.clip(probs, 1e-12, 1.0)) - tau * np.log(priors)
+    logits -= logits.max(axis=-1, keepdims=True)
+    out = np.exp(logits)
+    return (out / out.sum(axis=-1, keepdims=True)).astype(np.float32)

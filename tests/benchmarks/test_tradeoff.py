@@ -1,0 +1,48 @@
+"""The prior-correction trade-off: the curve is the device's correction scored by core.metrics, tau by tau."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks.tradeoff import answer, closest_tau, curve, render
+from core.balance import adjust, prior_vector, priors_from_counts
+from core.metrics import classification_metrics
+
+PRIORS = prior_vector(priors_from_counts([3995, 436, 4097, 7215, 4830, 3171, 4965]))
+
+
+def _scores(seed: int = 0, n: int = 700) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.choice(7, size=n, p=PRIORS)
+    logits = rng.normal(0, 1, size=(n, 7)) + 1.5 * np.eye(7)[y] + np.log(PRIORS)  # a prior-biased model
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    return probs, y
+
+
+def test_each_row_is_the_corrected_scores_metrics():
+    probs, y = _scores()
+    rows = curve(probs, y, PRIORS, (0.0, 0.5, 1.0))
+    for row in rows:
+        m = classification_metrics(y, adjust(probs, PRIORS, row["tau"]))
+        assert row["accuracy"] == m["accuracy"] and row["balanced_accuracy"] == m["balanced_accuracy"]
+        assert row["recall"]["disgust"] == m["per_class"]["disgust"]["recall"]
+    assert rows[0]["accuracy"] == classification_metrics(y, probs)["accuracy"]
+    assert rows[-1]["recall"]["disgust"] > rows[0]["recall"]["disgust"], "correction finds more rare faces"
+
+
+def test_answer_picks_the_tau_closest_to_the_weighted_models_balance():
+    probs, y = _scores()
+    unweighted = curve(probs, y, PRIORS)
+    weighted = curve(adjust(probs, PRIORS, 0.6), y, PRIORS)  # stands in for a model trained with weights
+    result = {"split": "val", "faces": len(y), "format": "int8", "data": "x.csv", "notes": [],
+              "variants": {"unweighted": {"model": "u.tflite", "views": 1, "rows": unweighted},
+                           "weighted": {"model": "w.tflite", "views": 1, "rows": weighted}}}
+    best = closest_tau(result)
+    target = weighted[0]["balanced_accuracy"]
+    assert abs(best["balanced_accuracy"] - target) == min(abs(r["balanced_accuracy"] - target) for r in unweighted)
+    assert best["tau"] == pytest.approx(0.6, abs=0.25)
+    text = answer(result)
+    assert f"at tau {best['tau']:.1f}" in text and f"{100 * best['accuracy']:.1f}% accuracy" in text
+    md = render(result, "python -m benchmarks tradeoff", "`host`")
+    assert md.count("| 0.0 |") == 2 and "## Reading" in md

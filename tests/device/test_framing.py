@@ -1,0 +1,65 @@
+"""Crops framed like FER2013: the calibrated transform per detector, its file, and how the demo picks it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from device.framing import Framing, FramingError, calibrated_framing, read_framings, write_framing
+from device.preprocess import crop_face
+
+
+def test_square_moves_and_scales_the_box():
+    f = Framing(scale=1.2, dx=0.1, dy=-0.1, source="calibrated")
+    # box 100x80 at (50, 40): centre (100, 80) -> moved by (+10, -8); side 1.2 * 100 = 120
+    assert f.square(50, 40, 100, 80) == (50, 12, 120)
+    assert Framing.from_margin(0.02).square(50, 40, 100, 100) == (48, 38, 104)
+
+
+@pytest.mark.parametrize("bad", [dict(scale=0.0), dict(scale=float("nan")), dict(dx=2.0), dict(dy=float("inf"))])
+def test_unusable_transforms_are_refused(bad):
+    with pytest.raises(ValueError, match="framing"):
+        Framing(**{"scale": 1.1, "dx": 0.0, "dy": 0.0, **bad})
+
+
+def test_crop_uses_the_framing():
+    image = np.zeros((200, 200), np.uint8)
+    image[40:100, 60:120] = 255  # a bright square where the calibrated crop lands
+    box = (60, 60, 60, 60)
+    up = crop_face(image, box, Framing(1.0, 0.0, -1 / 3, "calibrated"))  # moved 20 px up: rows 40..100
+    plain = crop_face(image, box, 0.0)  # rows 60..120: a third of it dark
+    assert up.mean() == 255 and plain.mean() < 200
+
+
+def test_file_round_trip_keeps_other_detectors(tmp_path: Path):
+    path = tmp_path / "framing.json"
+    write_framing("blazeface", Framing(1.14, -0.02, -0.09, "calibrated"), {"faces": 600}, path)
+    write_framing("haar", Framing(1.0, 0.0, 0.0, "calibrated"), {"faces": 600}, path)
+    assert calibrated_framing("blazeface", path) == Framing(1.14, -0.02, -0.09, "calibrated")
+    assert calibrated_framing("yunet", path) is None
+    assert set(read_framings(path)["detectors"]) == {"blazeface", "haar"}
+    path.write_text("{broken")
+    with pytest.raises(FramingError, match="framing.json: not readable JSON"):
+        calibrated_framing("blazeface", path)
+    path.write_text(json.dumps({"detectors": {"blazeface": {"scale": "x"}}}))
+    with pytest.raises(FramingError, match="unusable transform"):
+        calibrated_framing("blazeface", path)
+
+
+def test_the_shipped_calibration_covers_the_shipped_detectors():
+    detectors = read_framings()["detectors"]
+    assert {"blazeface", "blazeface-full", "haar"} <= set(detectors)
+    blaze = detectors["blazeface"]
+    assert blaze["scale"] > 1.0 and blaze["dy"] < 0, "BlazeFace's box is tighter and lower than FER2013's framing"
+    assert blaze["found"] >= 100 and "python -m benchmarks calibrate" in blaze["command"]
+
+
+def test_the_demo_uses_the_calibration_unless_margin_is_given():
+    from device.demo import DemoOptions, crop_framing
+
+    assert crop_framing(DemoOptions(detector="blazeface")) == calibrated_framing("blazeface")
+    assert crop_framing(DemoOptions(detector="blazeface", margin=0.1)) == Framing.from_margin(0.1)
+    assert crop_framing(DemoOptions(detector="yunet")) == Framing.from_margin(0.02)  # never calibrated
