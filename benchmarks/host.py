@@ -122,8 +122,7 @@ def host_facts(argv: list[str] | None = None) -> dict:
 
 
 def command_line(argv: list[str] | None = None) -> str:
-    """The command as typed, for the report: ``python -m benchmarks <args>``."""
-    import shlex
+    """The command as typed, for the report: ``python -m benchmarks <args>`` (core.provenance's form)."""
+    from core.provenance import command_line as typed
 
-    args = sys.argv[1:] if argv is None else argv
-    return " ".join(["python", "-m", "benchmarks", *(shlex.quote(a) for a in args)])
+    return typed(argv, module="benchmarks")

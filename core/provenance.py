@@ -5,13 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import shlex
 import socket
 import sys
 
 
 def command_line(argv: list[str] | None = None, module: str | None = None) -> str:
     """The command as a reader would retype it: ``python -m <module> <args>`` (or the script and its args)."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    args = [shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)]
     head = ["python", "-m", module] if module else [os.path.basename(sys.argv[0]) or "python"]
     return " ".join([*head, *args])
 

@@ -31,6 +31,9 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.fileio import atomic_write_bytes
+from core.manifest import DEFAULT_MODEL_FILE, ManifestError, manifest_path, read_manifest
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEPLOY_DIR = Path(__file__).resolve().parent
 BUNDLE_PREFIX = "feredge-device-"
@@ -69,7 +72,7 @@ class BundleResult:
 
 
 def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    return hashlib.sha256(data).hexdigest()  # of bytes in memory; files: core.fileio.sha256_file
 
 
 def _git(root: Path, *args: str) -> str | None:
@@ -212,15 +215,12 @@ def select_models(models_dir: Path, names: list[str] | None) -> tuple[list[Path]
             f"models folder {models_dir} not found: convert the models first (python -m convert), "
             "or pass --models-dir"
         )
-    manifest_path = models_dir / "manifest.json"
     manifest: dict | None = None
-    if manifest_path.is_file():
+    if manifest_path(models_dir).is_file():
         try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise BundleError(f"{manifest_path} is not valid JSON ({exc})") from exc
-        if not isinstance(manifest, dict) or not isinstance(manifest.get("models"), list):
-            raise BundleError(f"{manifest_path} has no 'models' list")
+            manifest = read_manifest(models_dir)
+        except ManifestError as exc:
+            raise BundleError(str(exc)) from exc
     if names:
         files = [models_dir / _model_file_name(n) for n in names]
     elif manifest is not None and manifest["models"]:
@@ -255,16 +255,6 @@ def bundle_manifest(models: dict[str, bytes], manifest: dict | None) -> dict:
     out = {k: v for k, v in (manifest or {}).items() if k != "models"}
     out["models"] = entries
     return out
-
-
-def runtime_default_model(root: Path) -> str | None:
-    """The file name ``device/demo.py`` uses when no ``--model`` is given (``DEFAULT_MODEL``), if it can be read."""
-    try:
-        text = (root / "device" / "demo.py").read_text(encoding="utf-8")
-    except OSError:
-        return None
-    found = re.search(r'^DEFAULT_MODEL\s*=.*"([^"/]+\.tflite)"', text, re.MULTILINE)
-    return found.group(1) if found else None
 
 
 def default_model(entries: list[dict], preferred: str | None = None) -> str:
@@ -342,7 +332,7 @@ def build_bundle(
     chosen = demo_model and _model_file_name(demo_model)
     if chosen and chosen not in model_bytes:
         raise BundleError(f"--demo-model {demo_model!r} is not among the bundled models: {', '.join(model_bytes)}")
-    demo = chosen or default_model(bman["models"], runtime_default_model(root))
+    demo = chosen or default_model(bman["models"], DEFAULT_MODEL_FILE)
     if clip is not None:
         if not clip.is_file():
             raise BundleError(f"clip {clip} not found")
@@ -375,12 +365,7 @@ def build_bundle(
     data = _tar_bytes(top, files, executables, source_date_epoch(root))
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{top}.tar.gz"
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_bytes(target, data)
     return BundleResult(target, version, tuple(sorted(model_bytes)), f"models/{demo}", sums)
 
 
@@ -397,7 +382,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="models to ship, e.g. mobilenet_int8 (with or without .tflite); default: all in the manifest",
     )
     parser.add_argument("--demo-model", default=None,
-                        help="model the demo uses by default (default: device/demo.py's DEFAULT_MODEL when bundled, "
+                        help="model the demo uses by default (default: core.manifest's DEFAULT_MODEL_FILE when "
+                        "bundled, "
                         "else the most accurate int8)")
     parser.add_argument("--clip", type=Path, default=None,
                         help="optional video shipped for the on-device benchmark (with its .json ground truth)")

@@ -15,7 +15,6 @@ Exit status: 0 when every host succeeded, 1 when one failed, 2 on a local proble
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shlex
 import shutil
@@ -27,6 +26,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.fileio import sha256_file
 from deploy.bundle import BUNDLE_PREFIX, REPO_ROOT
 
 INSTALL_EXIT_MESSAGES: dict[int, str] = {
@@ -56,14 +56,6 @@ class Bundle:
     version: str
     sha256: str
     unpacked_bytes: int
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def find_bundle(path: Path) -> Path:

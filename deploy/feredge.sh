@@ -23,6 +23,7 @@ fi
 FEREDGE_SOURCE=${FEREDGE_SOURCE:-picamera2}
 FEREDGE_MODEL=${FEREDGE_MODEL:-$(sed -n 's/^ *"demo_model": *"\([^"]*\)".*/\1/p' "$REL/bundle.json" 2>/dev/null | head -n 1)}
 FEREDGE_DEMO_ARGS=${FEREDGE_DEMO_ARGS:-}
+FEREDGE_SERVE=${FEREDGE_SERVE:-}
 FEREDGE_BENCH_CLIP=${FEREDGE_BENCH_CLIP:-}
 FEREDGE_BENCH_ARGS=${FEREDGE_BENCH_ARGS---quick}
 FEREDGE_LOG_DIR=${FEREDGE_LOG_DIR:-$FEREDGE_HOME/logs}
@@ -70,7 +71,8 @@ feredge $(cat "$REL/VERSION") ($REL)
                           e.g. feredge demo --headless --max-frames 100
   feredge bench [ARGS]    on-device latency benchmark of every bundled model on a clip
                           (python -m benchmarks run --models models --clip CLIP --out ~/feredge/bench/<time> ARGS)
-  feredge service         what the systemd unit runs: the headless demo, JSON lines appended to \$FEREDGE_LOG_DIR
+  feredge service         what the systemd unit runs: the headless demo, JSON lines appended to \$FEREDGE_LOG_DIR;
+                          with FEREDGE_SERVE=[HOST:]PORT also the web view (--serve): http://HOST:PORT/
   feredge python [ARGS]   the release's Python
   feredge version | info
 
@@ -89,11 +91,13 @@ case "$cmd" in
         ;;
     service)
         mkdir -p "$FEREDGE_LOG_DIR"
-        printf '%s feredge %s starting: source=%s model=%s\n' "$(date -u +%FT%TZ)" "$(cat "$REL/VERSION")" \
-            "$FEREDGE_SOURCE" "$FEREDGE_MODEL" >>"$FEREDGE_LOG_DIR/demo.err"
+        serve=() # the web view: FEREDGE_SERVE=8080 (this Pi only) or 0.0.0.0:8080 (the network, on purpose)
+        [ -n "$FEREDGE_SERVE" ] && serve=(--serve "$FEREDGE_SERVE")
+        printf '%s feredge %s starting: source=%s model=%s%s\n' "$(date -u +%FT%TZ)" "$(cat "$REL/VERSION")" \
+            "$FEREDGE_SOURCE" "$FEREDGE_MODEL" "${FEREDGE_SERVE:+ serve=$FEREDGE_SERVE}" >>"$FEREDGE_LOG_DIR/demo.err"
         # shellcheck disable=SC2086
-        exec "$PY" -m device --source "$FEREDGE_SOURCE" --model "$(model_path)" $FEREDGE_DEMO_ARGS --headless "$@" \
-            >>"$FEREDGE_LOG_DIR/demo.jsonl" 2>>"$FEREDGE_LOG_DIR/demo.err"
+        exec "$PY" -m device --source "$FEREDGE_SOURCE" --model "$(model_path)" ${serve[@]+"${serve[@]}"} \
+            $FEREDGE_DEMO_ARGS --headless "$@" >>"$FEREDGE_LOG_DIR/demo.jsonl" 2>>"$FEREDGE_LOG_DIR/demo.err"
         ;;
     bench)
         clip=()
@@ -138,6 +142,7 @@ case "$cmd" in
         echo "settings: $CONFIG"
         echo "source:   $FEREDGE_SOURCE"
         echo "model:    $FEREDGE_MODEL"
+        echo "serve:    ${FEREDGE_SERVE:-off} (the service's web view, FEREDGE_SERVE)"
         "$PY" -c 'from device.interpreter import interpreter_backend; import numpy, cv2, sys
 print("runtime:  python %s, numpy %s, opencv %s, %s %s" % (sys.version.split()[0], numpy.__version__, cv2.__version__, *interpreter_backend()))'
         ;;

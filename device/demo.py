@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -288,7 +289,8 @@ def open_web_view(options: DemoOptions, err: TextIO) -> WebView | None:
         return None
     host, port = options.serve
     web = WebView(host, port, max_clients=options.max_clients, jpeg_quality=options.jpeg_quality)
-    exposed = " (all interfaces: anyone who can reach this machine can watch)" if host in ("0.0.0.0", "::") else ""
+    exposed = (f" (all interfaces: open http://{socket.gethostname()}:{web.port}/ from another machine; anyone who "
+               "can reach this one can watch)") if host in ("0.0.0.0", "::", "") else ""
     print(f"note: serving the web view on {web.url}{exposed}", file=err, flush=True)
     return web
 

@@ -131,7 +131,7 @@ def encode_cost(frame: np.ndarray, quality: int = DEFAULT_JPEG_QUALITY, repeats:
 
 
 def pipeline_info(pipeline: Any, model: Any = None) -> dict[str, str]:
-    """What the page shows about the running pipeline: model, detector, smoothing, framing (best effort)."""
+    """What the page shows about the running pipeline: model, detector, balance, smoothing, framing (best effort)."""
     info: dict[str, str] = {}
     classifier = getattr(pipeline, "classifier", None)
     path = model if model is not None else getattr(classifier, "model_path", None)
@@ -154,6 +154,9 @@ def pipeline_info(pipeline: Any, model: Any = None) -> dict[str, str]:
         if tau is not None:
             info["smoothing"] = "off" if tau == 0 else (
                 f"tau {tau:g} s, margin {getattr(config, 'margin', 0):g}, hold {getattr(config, 'hold', 0):g} s")
+    balance = getattr(classifier, "balance", None)
+    if isinstance(balance, (int, float)):
+        info["balance"] = f"{balance:g} (prior correction)" if balance else "0 (the model as trained)"
     margin = getattr(pipeline, "margin", None)
     if hasattr(margin, "describe"):
         info["framing"] = margin.describe()
@@ -573,7 +576,8 @@ header h1 { font-size: 1.1em; margin: 0; }
 #conn.bad { color: #e77; }
 main { display: flex; flex-wrap: wrap; gap: 1em; padding: 1em; align-items: flex-start; }
 #video { flex: 1 1 480px; max-width: 960px; }
-#video img { display: block; width: 100%; min-height: 240px; background: #000; border-radius: 4px; }
+#video img { display: block; width: 100%; max-height: calc(100vh - 5em); min-height: 240px; object-fit: contain;
+             background: #000; border-radius: 4px; }
 aside { flex: 0 1 340px; display: flex; flex-direction: column; gap: 1em; min-width: 280px; }
 .face { background: var(--card); border-radius: 6px; padding: .6em .8em; }
 .face h2 { font-size: 1.25em; margin: 0 0 .4em; display: flex; justify-content: space-between; }
@@ -686,7 +690,8 @@ async function poll() {
     const h = await r.json();
     $("fps").textContent = h.fps == null ? "\\u2013" : h.fps.toFixed(1) + (h.status === "stale" ? " (stalled)" : "");
     $("uptime").textContent = fmtUptime(h.uptime_s);
-    $("clients").textContent = h.clients.stream + " video, " + h.clients.events + " events (max " + h.clients.max + ")";
+    $("clients").textContent = "video " + h.clients.stream + ", events " + h.clients.events + " (max " + h.clients.max +
+      ")";
     $("info").innerHTML = Object.entries(h.info || {}).map(([k, v]) =>
       "<tr><td>" + esc(k) + '</td><td class="info-' + esc(k) + '">' + esc(v) + "</td></tr>").join("");
     if (down && es && es.readyState === EventSource.OPEN) { down = false; loadStream(); }

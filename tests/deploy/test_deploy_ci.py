@@ -1,5 +1,6 @@
 """The SSH deployment proof cannot vanish on CI: ``.ci/run`` stops when it cannot install openssh, and exports
-``FEREDGE_REQUIRE_SSHD=1``, with which the ``sshd`` fixture fails where it would otherwise skip."""
+``FEREDGE_REQUIRE_SSHD=1``, with which the ``sshd`` fixture fails where it would otherwise skip. The same for the
+web view's browser test: chromium and chromium-driver, ``FEREDGE_REQUIRE_BROWSER=1``."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from deploy_helpers import REQUIRE_SSHD, ROOT, run, sshd_unavailable
 pytestmark = pytest.mark.deploy
 
 HERE = Path(__file__).resolve().parent
+REQUIRE_BROWSER = "FEREDGE_REQUIRE_BROWSER"
+ALL_PACKAGES = "openssh-server openssh-client chromium chromium-driver"
 
 
 def write_script(path: Path, text: str) -> Path:
@@ -22,37 +25,46 @@ def write_script(path: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("apt", ["fails", "works", "installs-nothing", "absent"])
+@pytest.mark.parametrize("apt", ["fails", "works", "installs-nothing", "absent", "browser-only"])
 def test_ci_run_installs_openssh_or_stops(apt: str, tmp_path: Path) -> None:
-    """``.ci/run`` on a machine without ssh/sshd (PATH holds shims only): apt-get installs them, else CI stops
-    before ``make`` with a clear message; ``make`` always sees ``FEREDGE_REQUIRE_SSHD=1``."""
+    """``.ci/run`` on a machine without ssh/sshd and chromium/chromedriver (PATH holds shims only): apt-get installs
+    them, else CI stops before ``make`` with a clear message; ``make`` always sees ``FEREDGE_REQUIRE_SSHD=1`` and
+    ``FEREDGE_REQUIRE_BROWSER=1``. ``browser-only``: ssh is there, only the browser packages are installed."""
     shims = tmp_path / "bin"
     shims.mkdir()
     os.symlink(shutil.which("dirname") or "/usr/bin/dirname", shims / "dirname")  # the one tool .ci/run uses
     sshd = tmp_path / "sbin" / "sshd"  # not there: openssh-server is "not installed"
     sshd.parent.mkdir()
     apt_log, make_log = tmp_path / "apt.log", tmp_path / "make.log"
+    chmod = shutil.which("chmod") or "/bin/chmod"
+    everything = f"{sshd} {shims}/ssh {shims}/ssh-keygen {shims}/chromium {shims}/chromedriver"
     install = {
         "fails": 'echo "E: Unable to locate package openssh-server" >&2; exit 100',
-        "works": f'for f in {sshd} {shims}/ssh {shims}/ssh-keygen; do printf "#!/bin/sh\\n" > "$f"; '
-                 f'{shutil.which("chmod") or "/bin/chmod"} +x "$f"; done',
+        "works": f'for f in {everything}; do printf "#!/bin/sh\\n" > "$f"; {chmod} +x "$f"; done',
         "installs-nothing": "true",
     }
+    install["browser-only"] = install["works"]
+    if apt == "browser-only":  # ssh and sshd already installed
+        for path in (sshd, shims / "ssh", shims / "ssh-keygen"):
+            write_script(path, "#!/bin/sh\n")
     if apt != "absent":
         write_script(shims / "apt-get", f'#!/bin/bash\necho "apt-get $*" >> {apt_log}\n'
                                         f'if [ "$1" = install ]; then {install[apt]}; fi\n')
-    write_script(shims / "make", f'#!/bin/bash\necho "make $* {REQUIRE_SSHD}=${{{REQUIRE_SSHD}:-}}" >> {make_log}\n')
+    write_script(shims / "make", f'#!/bin/bash\necho "make $* {REQUIRE_SSHD}=${{{REQUIRE_SSHD}:-}} '
+                                 f'{REQUIRE_BROWSER}=${{{REQUIRE_BROWSER}:-}}" >> {make_log}\n')
     env = {"PATH": str(shims), "HOME": str(tmp_path), "FEREDGE_SSHD": str(sshd), "LANG": "C"}
     proc = run(["/bin/bash", str(ROOT / ".ci" / "run")], check=False, env=env, cwd=tmp_path, timeout=60)
     out = proc.stdout + proc.stderr
-    if apt == "works":
+    if apt in ("works", "browser-only"):
         assert proc.returncode == 0, out
-        assert "apt-get install -y -qq openssh-server openssh-client" in apt_log.read_text()
-        assert make_log.read_text().splitlines() == [f"make {t} {REQUIRE_SSHD}=1" for t in ("setup", "test", "lint")]
+        packages = ALL_PACKAGES if apt == "works" else "chromium chromium-driver"
+        assert f"apt-get install -y -qq {packages}\n" in apt_log.read_text()
+        assert make_log.read_text().splitlines() == [f"make {t} {REQUIRE_SSHD}=1 {REQUIRE_BROWSER}=1"
+                                                     for t in ("setup", "test", "lint")]
         return
     assert proc.returncode != 0, out
-    assert not make_log.exists(), "CI must stop before the tests when the SSH test cannot run"
-    assert "openssh-server openssh-client" in proc.stderr and ".ci/run: error:" in proc.stderr, out
+    assert not make_log.exists(), "CI must stop before the tests when the SSH or browser test cannot run"
+    assert ALL_PACKAGES in proc.stderr and ".ci/run: error:" in proc.stderr, out
     if apt == "fails":
         assert "apt-get could not install" in proc.stderr and "Unable to locate package" in proc.stderr, out
     elif apt == "installs-nothing":
