@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.errors import BenchError
-from core.balance import adjust, prior_vector
+from core.balance import adjust, prior_vector, tradeoff_answer
 from core.fileio import atomic_write_json, atomic_write_text
 from core.labels import EMOTIONS
 from core.metrics import classification_metrics
@@ -91,31 +91,9 @@ def render(result: dict, command: str, machine: str) -> str:
                          f"{_pct(r['recall']['happy'])} |")
         lines.append("")
     if {"unweighted", "weighted"} <= set(result["variants"]):
-        lines += ["## Reading", "", answer(result), ""]
+        lines += ["## Reading", "", tradeoff_answer(result), ""]
     lines += ["![trade-off](tradeoff.png)", ""]
     return "\n".join(lines)
-
-
-def closest_tau(result: dict) -> dict:
-    """The unweighted model's row whose balanced accuracy comes closest to the weighted model's (tau 0)."""
-    target = result["variants"]["weighted"]["rows"][0]["balanced_accuracy"]
-    return min(result["variants"]["unweighted"]["rows"], key=lambda r: abs(r["balanced_accuracy"] - target))
-
-
-def answer(result: dict) -> str:
-    """The comparison in plain words, every number computed."""
-    u0 = result["variants"]["unweighted"]["rows"][0]
-    w0 = result["variants"]["weighted"]["rows"][0]
-    best = closest_tau(result)
-    return (
-        f"As trained, the weighted model scores {_pct(w0['accuracy'])}% accuracy and {_pct(w0['balanced_accuracy'])}% "
-        f"balanced accuracy against the unweighted model's {_pct(u0['accuracy'])}% and "
-        f"{_pct(u0['balanced_accuracy'])}%. Prior correction of the unweighted model at tau {best['tau']:.1f} reaches "
-        f"{_pct(best['balanced_accuracy'])}% balanced accuracy at {_pct(best['accuracy'])}% accuracy (disgust recall "
-        f"{_pct(best['recall']['disgust'])}% at precision {_pct(best['precision']['disgust'])}%, against the weighted "
-        f"model's {_pct(w0['recall']['disgust'])}% at {_pct(w0['precision']['disgust'])}%): one model and a knob in "
-        "place of a second model."
-    )
 
 
 def plot(result: dict, path: Path) -> bool:

@@ -54,3 +54,30 @@ def adjust(probs: np.ndarray, priors: np.ndarray, tau: float) -> np.ndarray:
     logits -= logits.max(axis=-1, keepdims=True)
     out = np.exp(logits)
     return (out / out.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def closest_tau(result: dict) -> dict:
+    """From a trade-off result (``python -m benchmarks tradeoff``'s tradeoff.json): the unweighted model's row whose
+    balanced accuracy comes closest to the weighted model's (tau 0)."""
+    target = result["variants"]["weighted"]["rows"][0]["balanced_accuracy"]
+    return min(result["variants"]["unweighted"]["rows"], key=lambda r: abs(r["balanced_accuracy"] - target))
+
+
+def tradeoff_answer(result: dict) -> str:
+    """The comparison in plain words, every number computed."""
+    u0 = result["variants"]["unweighted"]["rows"][0]
+    w0 = result["variants"]["weighted"]["rows"][0]
+    best = closest_tau(result)
+    return (
+        f"As trained, the weighted model scores {_pct(w0['accuracy'])}% accuracy and {_pct(w0['balanced_accuracy'])}% "
+        f"balanced accuracy against the unweighted model's {_pct(u0['accuracy'])}% and "
+        f"{_pct(u0['balanced_accuracy'])}%. Prior correction of the unweighted model at tau {best['tau']:.1f} reaches "
+        f"{_pct(best['balanced_accuracy'])}% balanced accuracy at {_pct(best['accuracy'])}% accuracy (disgust recall "
+        f"{_pct(best['recall']['disgust'])}% at precision {_pct(best['precision']['disgust'])}%, against the weighted "
+        f"model's {_pct(w0['recall']['disgust'])}% at {_pct(w0['precision']['disgust'])}%): one model and a knob in "
+        "place of a second model."
+    )

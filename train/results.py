@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from core.balance import tradeoff_answer
 from core.fileio import atomic_write_text
 from core.manifest import conversions, manifest_path, read_manifest
 from core.paths import project_root, shown
@@ -126,8 +127,30 @@ def render(models_dir: Path, studies: list[Path], root: Path | None = None) -> s
             else [f"No models in {shown(manifest_path(models_dir), root)}."])
     for s in studies:
         out += ["", *study_section(json.loads(s.read_text()), shown(s, root))]
+    base = root or project_root()
+    for b in sorted((base / "reports" / "study").glob("*-budgets/budgets.json")):
+        out += ["", *budgets_section(json.loads(b.read_text()), shown(b, root))]
+    tradeoff = base / "reports" / "tradeoff" / "tradeoff.json"
+    if tradeoff.is_file():
+        out += ["", *tradeoff_section(json.loads(tradeoff.read_text()), shown(tradeoff, root))]
     out += ["", END]
     return "\n".join(out)
+
+
+def budgets_section(budgets: dict, path: str) -> list[str]:
+    """The study's answer per training budget (``make study STUDY_EPOCHS="16 32 64"``)."""
+    from train.study import render_budgets
+
+    body = render_budgets(budgets).splitlines()[2:]  # without its title
+    return [f"**Across training budgets** (`{path}`):", "", *body]
+
+
+def tradeoff_section(result: dict, path: str) -> list[str]:
+    """The knob's alternative to class weights (``python -m benchmarks tradeoff``), in plain words."""
+    if not {"unweighted", "weighted"} <= set(result.get("variants", {})):
+        return []
+    return [f"**A knob instead of a second model** (`{path}`, `{result.get('command')}`, {result['format']} models "
+            f"on {result['split']}): {tradeoff_answer(result)} `python -m device --balance TAU` applies it."]
 
 
 def default_studies(root: Path) -> list[Path]:

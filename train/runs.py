@@ -18,6 +18,8 @@ import numpy as np
 from core.labels import EMOTIONS, NUM_CLASSES
 from train.recipes import Recipe
 
+PREDICTIONS = "predictions.npz"  # in a run folder, per evaluated split: <split>_probs (N, 7) float32, <split>_y (N,)
+
 # Recipe fields that do not change what is trained: a run folder may be reused across a rename or a reworded text.
 _COSMETIC_FIELDS = frozenset({"name", "description"})
 _RECIPE_DEFAULTS = {f.name: f.default for f in fields(Recipe) if f.default is not MISSING}

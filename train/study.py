@@ -16,12 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
+from core.argtypes import number_type
 from core.dataset import evaluation_split
 from core.fileio import atomic_write_json, atomic_write_text
 from core.labels import EMOTIONS
 from core.paths import project_root
 from core.provenance import command_line, provenance
-from train.recipes import RECIPES, STUDY_RECIPE, VARIANTS
+from train.recipes import RECIPES, STUDY_RECIPE, VARIANTS, Recipe
+from train.runs import PREDICTIONS, run_dir
 
 # The study's own figures (its "before -> after" claims), quoted for comparison only.
 CLAIMS: dict[str, tuple[float, float]] = {
@@ -75,6 +77,44 @@ def aggregate(metrics: dict[str, dict[int, dict]], split: str) -> dict:
         mean, lo, hi = paired_interval(diffs)
         summary["paired"][k] = {"mean": mean, "ci95": [lo, hi], "diffs": diffs.tolist()}
     return summary
+
+
+POSTHOC_TAUS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(41))  # 0 .. 2
+
+
+def matched_correction(unweighted: tuple[np.ndarray, np.ndarray], weighted: tuple[np.ndarray, np.ndarray],
+                       priors: np.ndarray) -> dict:
+    """The unweighted run's scores corrected by the training priors (``core.balance.adjust``) at the tau whose
+    balanced accuracy comes closest to the weighted run's, against the weighted run itself (percent units).
+
+    tau is chosen on the evaluation split the figures are read on (one knob, picked to match, not to maximise)."""
+    from core.balance import adjust
+    from core.metrics import classification_metrics
+
+    (u_probs, y), (w_probs, y_w) = unweighted, weighted
+    if not np.array_equal(y, y_w):
+        raise ValueError("the two runs were evaluated on different faces")
+    target = classification_metrics(y, w_probs)
+    best = min(
+        ((tau, classification_metrics(y, adjust(u_probs, priors, tau))) for tau in POSTHOC_TAUS),
+        key=lambda item: abs(item[1]["balanced_accuracy"] - target["balanced_accuracy"]),
+    )
+    tau, m = best
+    return {"tau": tau, "accuracy": 100 * m["accuracy"], "balanced_accuracy": 100 * m["balanced_accuracy"],
+            "weighted_accuracy": 100 * target["accuracy"],
+            "weighted_balanced_accuracy": 100 * target["balanced_accuracy"],
+            "recall_disgust": 100 * m["per_class"]["disgust"]["recall"],
+            "weighted_recall_disgust": 100 * target["per_class"]["disgust"]["recall"]}
+
+
+def posthoc_summary(per_seed: dict[int, dict]) -> dict:
+    """Paired over seeds: accuracy of the corrected unweighted model - the weighted model's, at matched balance."""
+    seeds = sorted(per_seed)
+    diffs = np.array([per_seed[s]["accuracy"] - per_seed[s]["weighted_accuracy"] for s in seeds])
+    mean, lo, hi = paired_interval(diffs)
+    return {"seeds": seeds, "per_seed": {str(s): per_seed[s] for s in seeds},
+            "accuracy_diff": {"mean": mean, "ci95": [lo, hi], "diffs": diffs.tolist()},
+            "tau": [per_seed[s]["tau"] for s in seeds]}
 
 
 def verdict(p: dict) -> str:
@@ -174,7 +214,31 @@ def render(summary: dict, meta: dict) -> str:
         lines.append(f"| {k} | {a:.1f} -> {b:.1f} ({b - a:+.1f}) | {v['unweighted'][k]['mean']:.1f} -> "
                      f"{v['weighted'][k]['mean']:.1f} | {pd(k)} |")
     lines.append("")
+    ph = summary.get("posthoc")
+    if ph:
+        lines += [
+            "## Prior correction instead of class weights",
+            "",
+            "The unweighted run's scores divided by the training split's class priors raised to tau (what "
+            "`python -m device --balance TAU` does), tau picked per seed so that balanced accuracy matches the "
+            "weighted run's (on the same split), against the weighted run:",
+            "",
+            "| seed | tau | balanced accuracy corrected / weighted | accuracy corrected / weighted | "
+            "disgust recall corrected / weighted |",
+            "|---|---|---|---|---|",
+            *[f"| {s} | {r['tau']:g} | {r['balanced_accuracy']:.1f} / {r['weighted_balanced_accuracy']:.1f} | "
+              f"{r['accuracy']:.1f} / {r['weighted_accuracy']:.1f} | {r['recall_disgust']:.1f} / "
+              f"{r['weighted_recall_disgust']:.1f} |" for s, r in ph["per_seed"].items()],
+            "",
+            f"Accuracy, corrected unweighted - weighted, paired: {paired_text(ph['accuracy_diff'])} pp.",
+            "",
+        ]
     return "\n".join(lines)
+
+
+def paired_text(p: dict) -> str:
+    lo, hi = p["ci95"]
+    return f"{p['mean']:+.1f} (95% interval {lo:+.1f} to {hi:+.1f})"
 
 
 def train_command(args, recipe, variant: str, seed: int, threads: int) -> list[str]:
@@ -184,7 +248,7 @@ def train_command(args, recipe, variant: str, seed: int, threads: int) -> list[s
             "--runs", str(args.runs), "--threads", str(threads), "--no-report"]
 
 
-def _train_missing(args, recipe, todo: list[tuple[str, int]]) -> None:
+def _train_missing(args, todo: list[tuple[Recipe, str, int]]) -> None:
     """Train runs as subprocesses, ``--jobs`` at a time (a new one starts as soon as any finishes), each with
     cores/jobs threads; raises RuntimeError naming every run that failed."""
     from concurrent.futures import ThreadPoolExecutor
@@ -195,7 +259,7 @@ def _train_missing(args, recipe, todo: list[tuple[str, int]]) -> None:
         print("+", " ".join(cmd), flush=True)
         return subprocess.run(cmd).returncode
 
-    commands = [train_command(args, recipe, variant, seed, threads) for variant, seed in todo]
+    commands = [train_command(args, recipe, variant, seed, threads) for recipe, variant, seed in todo]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         codes = list(pool.map(run, commands))
     failed = [" ".join(cmd) for cmd, code in zip(commands, codes) if code != 0]
@@ -208,41 +272,67 @@ def build_parser() -> argparse.ArgumentParser:
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--data", type=Path, required=True, help="FER2013 csv(.gz) or folder")
     ap.add_argument("--recipe", choices=sorted(RECIPES), default=STUDY_RECIPE, help="training recipe")
-    ap.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (>= 3 for an interval)")
+    ap.add_argument("--epochs", type=number_type(int, 1, "an integer >= 1"), nargs="+", default=None,
+                    help="training budget(s): epochs per run; several values make the budget a factor of the study "
+                    "(one report per budget and a comparison across them); default: the recipe's")
+    ap.add_argument("--seeds", type=number_type(int, 0, "an integer >= 0"), nargs="+", default=[0, 1, 2],
+                    help="seeds (>= 3 for an interval)")
     ap.add_argument("--runs", type=Path, default=project_root() / "runs", help="training runs root")
-    ap.add_argument("--jobs", type=int, default=2, help="training runs in parallel (threads split between them)")
-    ap.add_argument("--out", type=Path, default=None, help="report folder (default reports/study/<recipe>-<E>ep)")
+    ap.add_argument("--jobs", type=number_type(int, 1, "an integer >= 1"), default=2,
+                    help="training runs in parallel (threads split between them)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="report folder (default reports/study/<recipe>-<E>ep; with several budgets the folder "
+                    "that holds one such folder per budget and <recipe>-budgets/)")
     return ap
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from train.plots import plot_bars
-    from train.runs import RunMismatchError, check_run_config, run_dir
+def _load(p: Path) -> dict:
+    return json.loads(p.read_text())
 
-    recipe = RECIPES[args.recipe].with_epochs(args.epochs)
-    todo, metrics = [], {v: {} for v in VARIANTS}
+
+def _run_predictions(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray] | None:
+    path = folder / PREDICTIONS
+    if not path.is_file():
+        return None
+    with np.load(path) as z:
+        if f"{split}_probs" not in z:
+            return None
+        return z[f"{split}_probs"], z[f"{split}_y"]
+
+
+def _run_priors(folder: Path) -> np.ndarray | None:
+    from core.balance import prior_vector, priors_from_counts
+
+    try:
+        train = _load(folder / "config.json")["data_summary"]["train"]
+        return prior_vector(priors_from_counts([train[c] for c in EMOTIONS]))
+    except (OSError, KeyError, TypeError, ValueError):
+        return None
+
+
+def posthoc(runs_root: Path, recipe: Recipe, seeds: list[int], split: str) -> dict | None:
+    """:func:`matched_correction` per seed, paired (None when a run has no predictions.npz, e.g. an older run)."""
+    per_seed = {}
+    for seed in seeds:
+        u_dir, w_dir = (run_dir(runs_root, recipe.name, recipe.epochs, v, seed) for v in VARIANTS)
+        u, w, priors = _run_predictions(u_dir, split), _run_predictions(w_dir, split), _run_priors(u_dir)
+        if u is None or w is None or priors is None:
+            return None
+        per_seed[seed] = matched_correction(u, w, priors)
+    return posthoc_summary(per_seed)
+
+
+def study_budget(args, argv, recipe: Recipe, out: Path) -> dict:
+    """Aggregate one budget's finished runs and write its report folder; returns study.json's content."""
+    from train.plots import plot_bars
+
+    metrics: dict[str, dict[int, dict]] = {v: {} for v in VARIANTS}
     for seed in args.seeds:
         for v in VARIANTS:
-            p = run_dir(args.runs, recipe.name, recipe.epochs, v, seed) / "metrics.json"
-            try:
-                check_run_config(p.parent, recipe)
-            except RunMismatchError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 2
-            done = p.exists() and json.loads(p.read_text()).get("completed_epochs") == recipe.epochs
-            if not done:
-                todo.append((v, seed))
-    if todo:
-        _train_missing(args, recipe, todo)
-    for seed in args.seeds:
-        for v in VARIANTS:
-            p = run_dir(args.runs, recipe.name, recipe.epochs, v, seed) / "metrics.json"
-            metrics[v][seed] = json.loads(p.read_text())
+            metrics[v][seed] = _load(run_dir(args.runs, recipe.name, recipe.epochs, v, seed) / "metrics.json")
     split = evaluation_split(*(m["splits"] for mv in metrics.values() for m in mv.values()))
     summary = aggregate(metrics, split)
-    out = args.out or project_root() / "reports" / "study" / f"{recipe.name}-{recipe.epochs}ep"
+    summary["posthoc"] = posthoc(args.runs, recipe, summary["seeds"], split)
     meta = {
         "recipe": recipe.name, "epochs": recipe.epochs,
         **provenance(command_line(argv, module="train.study")),
@@ -253,11 +343,91 @@ def main(argv: list[str] | None = None) -> int:
                   out / f"study_{key}.png", f"Per-class {key} ({split}), mean over {len(summary['seeds'])} seeds",
                   f"{key} %",
                   errors={v: [summary["variants"][v][f"{key} {c}"]["std"] for c in EMOTIONS] for v in VARIANTS})
-    atomic_write_json(out / "study.json", {"meta": meta, "claims": CLAIMS, **summary})
+    document = {"meta": meta, "claims": CLAIMS, **summary}
+    atomic_write_json(out / "study.json", document)
     atomic_write_text(out / "study.md", render(summary, meta))
     print(render(summary, meta))
     print(f"report: {out / 'study.md'}")
+    return document
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from train.runs import RunMismatchError, check_run_config
+
+    recipes = [RECIPES[args.recipe].with_epochs(e) for e in (args.epochs or [RECIPES[args.recipe].epochs])]
+    todo: list[tuple[Recipe, str, int]] = []
+    for recipe in recipes:
+        for seed in args.seeds:
+            for v in VARIANTS:
+                p = run_dir(args.runs, recipe.name, recipe.epochs, v, seed) / "metrics.json"
+                try:
+                    check_run_config(p.parent, recipe)
+                except RunMismatchError as exc:
+                    print(f"error: {exc}", file=sys.stderr)
+                    return 2
+                if not (p.exists() and _load(p).get("completed_epochs") == recipe.epochs):
+                    todo.append((recipe, v, seed))
+    if todo:
+        _train_missing(args, todo)
+    root = project_root() / "reports" / "study"
+    several = len(recipes) > 1
+    documents = []
+    for recipe in recipes:
+        folder = f"{recipe.name}-{recipe.epochs}ep"
+        out = (args.out or root) / folder if several else (args.out or root / folder)
+        documents.append(study_budget(args, argv, recipe, out))
+    if several:
+        out = (args.out or root) / f"{args.recipe}-budgets"
+        budgets = {"meta": {**provenance(command_line(argv, module="train.study")), "recipe": args.recipe},
+                   "budgets": [budget_row(d) for d in documents]}
+        atomic_write_json(out / "budgets.json", budgets)
+        atomic_write_text(out / "budgets.md", render_budgets(budgets))
+        print(render_budgets(budgets))
+        print(f"report: {out / 'budgets.md'}")
     return 0
+
+
+def budget_row(document: dict) -> dict:
+    """One budget's paired answers: accuracy and balanced accuracy (weighted - unweighted), and the prior-corrected
+    unweighted model's accuracy against the weighted model's at matched balanced accuracy."""
+    paired = document["paired"]
+    row = {"epochs": document["meta"]["epochs"], "seeds": document["seeds"], "split": document["split"],
+           "accuracy": paired["accuracy"], "balanced_accuracy": paired["balanced_accuracy"],
+           "unweighted_accuracy": document["variants"]["unweighted"]["accuracy"]["mean"],
+           "weighted_accuracy": document["variants"]["weighted"]["accuracy"]["mean"], "posthoc": None}
+    if document.get("posthoc"):
+        row["posthoc"] = {"accuracy_diff": document["posthoc"]["accuracy_diff"], "tau": document["posthoc"]["tau"]}
+    return row
+
+
+def _ci(p: dict) -> str:
+    lo, hi = p["ci95"]
+    return f"{p['mean']:+.1f} [{lo:+.1f}, {hi:+.1f}]"
+
+
+def render_budgets(budgets: dict) -> str:
+    rows = budgets["budgets"]
+    lines = [
+        f"# Class weights across training budgets ({budgets['meta']['recipe']} recipe)",
+        "",
+        f"`{budgets['meta']['command']}` on `{budgets['meta']['host']}` ({budgets['meta']['platform']}), "
+        f"{budgets['meta']['created']}. Paired over seeds, weighted - unweighted, mean [95% t-interval], in pp. "
+        "Prior correction: the unweighted model's scores divided by the training priors to the power tau, tau "
+        "picked per seed so its balanced accuracy matches the weighted model's; then its accuracy minus the "
+        "weighted model's.",
+        "",
+        "| epochs | seeds | split | accuracy unweighted -> weighted | accuracy diff. | balanced accuracy diff. "
+        "| corrected unweighted - weighted, accuracy at matched balance (tau per seed) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        ph = (f"{_ci(r['posthoc']['accuracy_diff'])} (tau {', '.join(f'{t:g}' for t in r['posthoc']['tau'])})"
+              if r["posthoc"] else "no predictions.npz (runs from before it was saved)")
+        lines.append(f"| {r['epochs']} | {len(r['seeds'])} | {r['split']} | {r['unweighted_accuracy']:.1f} -> "
+                     f"{r['weighted_accuracy']:.1f} | {_ci(r['accuracy'])} | {_ci(r['balanced_accuracy'])} | {ph} |")
+    lines.append("")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

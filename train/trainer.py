@@ -2,7 +2,8 @@
 
 Run folder ``<runs>/<recipe>-<epochs>ep/<variant>-seed<seed>/`` holds ``config.json``, ``model_summary.txt``,
 ``log.csv`` (Keras CSVLogger), ``best.keras`` (ModelCheckpoint on validation accuracy), ``backup/``
-(BackupAndRestore while training), ``metrics.json`` and plots.
+(BackupAndRestore while training), ``metrics.json``, ``predictions.npz`` (the best checkpoint's scores on each
+evaluated split) and plots.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from core.provenance import command_line, provenance
 from train.models import load_float32
 from train.recipes import VARIANTS, Recipe
 from train.runs import (
+    PREDICTIONS,
     ClassWeightError,
     RunMismatchError,
     RunSpec,
@@ -368,10 +370,16 @@ def evaluate_run(out: Path, ds: Dataset, history: list[dict]) -> dict:
         "params": int(model.count_params()),
         "splits": {},
     }
+    predictions: dict[str, np.ndarray] = {}
     for split in ("val", "test"):
         if ds.has(split):
             sp = ds.splits[split]
-            result["splits"][split] = classification_metrics(sp.y, predict_probs(model, sp.x))
+            probs = predict_probs(model, sp.x)
+            result["splits"][split] = classification_metrics(sp.y, probs)
+            predictions[f"{split}_probs"], predictions[f"{split}_y"] = probs.astype(np.float32), sp.y
+    buf = io.BytesIO()  # the scores themselves, for what metrics cannot be recomputed from (the study's prior
+    np.savez_compressed(buf, **predictions)  # correction at each budget)
+    atomic_write_bytes(out / PREDICTIONS, buf.getvalue())
     atomic_write_json(out / "metrics.json", result)
     from train.plots import plot_confusion, plot_history
 

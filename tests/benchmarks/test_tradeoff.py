@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.tradeoff import answer, closest_tau, curve, render
-from core.balance import adjust, prior_vector, priors_from_counts
+from benchmarks.tradeoff import curve, render
+from core.balance import adjust, closest_tau, prior_vector, priors_from_counts
+from core.balance import tradeoff_answer as answer
 from core.metrics import classification_metrics
 
 PRIORS = prior_vector(priors_from_counts([3995, 436, 4097, 7215, 4830, 3171, 4965]))

@@ -91,7 +91,7 @@ def test_study_driver_trains_only_missing_runs_and_names_failures(tmp_path, monk
                                             "--seeds", "0", "1", "2", "--runs", str(runs), "--jobs", "2"])
     todo = [(v, s) for s in (1, 2) for v in ("unweighted", "weighted")]
     with pytest.raises(RuntimeError, match=r"training failed: .*--variants weighted --seed 2") as info:
-        study._train_missing(args, TINY.with_epochs(2), todo)
+        study._train_missing(args, [(TINY.with_epochs(2), v, s) for v, s in todo])
     assert "--seed 1" not in str(info.value), "only the failed run is named"
     assert len(started) == 4 and peak[1] == 2, "all four missing runs, two at a time"
     assert {c[c.index("--threads") + 1] for c in started} == {str(max(1, (os.cpu_count() or 1) // 2))}
@@ -119,3 +119,55 @@ def test_study_reports_from_finished_runs_without_training(tmp_path, monkeypatch
     assert summary["paired"]["accuracy"]["mean"] == pytest.approx(-3.0)
     assert summary["meta"]["command"].startswith("python -m train.study --data")
     assert (out / "study.md").read_text().startswith("# Study")
+
+
+def _fake_run(runs, recipe, variant, seed, acc, probs, y):
+    """A finished run folder: metrics.json, config.json (training split counts) and predictions.npz."""
+    import io
+
+    from core.fileio import atomic_write_bytes, atomic_write_json
+    from train.runs import PREDICTIONS, run_dir
+
+    d = run_dir(runs, recipe.name, recipe.epochs, variant, seed)
+    atomic_write_json(d / "metrics.json", {**_metrics(acc, 0.4), "completed_epochs": recipe.epochs})
+    counts = dict(zip(EMOTIONS, [3995, 436, 4097, 7215, 4830, 3171, 4965]))
+    atomic_write_json(d / "config.json", {"recipe": recipe.to_dict(), "data_summary": {"train": counts}})
+    buf = io.BytesIO()
+    np.savez(buf, val_probs=probs.astype(np.float32), val_y=y)
+    atomic_write_bytes(d / PREDICTIONS, buf.getvalue())
+
+
+def test_budgets_and_prior_correction_at_each(tmp_path, monkeypatch):
+    """Several budgets: one report each and one across them; at each budget the unweighted run's scores, corrected
+    by the training priors at the tau that matches the weighted run's balanced accuracy, are compared with it."""
+    import subprocess
+
+    from core.balance import adjust, prior_vector, priors_from_counts
+    from train import study
+    from train.recipes import TINY
+
+    priors = prior_vector(priors_from_counts([3995, 436, 4097, 7215, 4830, 3171, 4965]))
+    runs = tmp_path / "runs"
+    rng = np.random.default_rng(0)
+    for epochs in (2, 4):
+        recipe = TINY.with_epochs(epochs)
+        for seed in range(3):
+            y = rng.choice(7, size=600, p=priors)
+            logits = rng.normal(0, 1, size=(600, 7)) + 1.5 * np.eye(7)[y] + np.log(priors)
+            probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+            _fake_run(runs, recipe, "unweighted", seed, 0.6, probs, y)
+            _fake_run(runs, recipe, "weighted", seed, 0.57, adjust(probs, priors, 0.6), y)  # = correction at 0.6
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("finished runs are not trained again"))
+    out = tmp_path / "reports"
+    assert study.main(["--data", str(tmp_path / "fer.csv"), "--recipe", "tiny", "--epochs", "2", "4",
+                       "--runs", str(runs), "--out", str(out)]) == 0
+    budgets = json.loads((out / "tiny-budgets" / "budgets.json").read_text())
+    assert [b["epochs"] for b in budgets["budgets"]] == [2, 4]
+    for b in budgets["budgets"]:
+        assert b["accuracy"]["mean"] == pytest.approx(-3.0)
+        assert all(t == pytest.approx(0.6) for t in b["posthoc"]["tau"]), "the weighted scores are tau 0.6"
+        assert b["posthoc"]["accuracy_diff"]["mean"] == pytest.approx(0.0, abs=1e-9)
+    per_budget = json.loads((out / "tiny-4ep" / "study.json").read_text())
+    assert per_budget["posthoc"]["per_seed"]["0"]["tau"] == pytest.approx(0.6)
+    assert "## Prior correction instead of class weights" in (out / "tiny-4ep" / "study.md").read_text()
+    assert "| 4 | 3 | val |" in (out / "tiny-budgets" / "budgets.md").read_text()
