@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     positive = number_type(int, 1, "an integer >= 1")
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Benchmark reports for feredge models: accuracy, classifier latency, the whole pipeline.",
+        description="Benchmark reports for feredge models: accuracy, classifier latency, the whole pipeline, the "
+                    "camera path detector against detector.",
         formatter_class=_HelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="{clip,calibrate,tradeoff,run}")
@@ -108,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0, help="seed for face subsets and generated clips")
     run.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS),
                      help="which parts to run")
+    run.add_argument("--detectors", nargs="+", choices=DETECTORS, default=None,
+                     help="detectors the camera part compares (default: blazeface blazeface-full haar, and yunet "
+                          "with --detector-model)")
+    run.add_argument("--detector-model", type=Path, default=None, help="YuNet ONNX model (for yunet)")
+    run.add_argument("--real-faces", type=Path, default=None,
+                     help="folder of real photos with faces.json (default: ../shared/data/real-faces beside the "
+                          "repository); without it the camera part's real-content measurements are skipped")
     run.add_argument("--no-mirror", dest="mirror", action="store_false",
                      help="skip scoring every model a second time with mirror averaging (--mirror-average)")
     run.add_argument("--no-plots", dest="plots", action="store_false", help="skip the plots")
@@ -179,7 +187,8 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         models=args.models, data=args.data, clip=args.clip, variants=args.variants, formats=args.formats,
         pipeline_formats=args.pipeline_formats, pipeline_frames=args.pipeline_frames, threads_max=args.threads_max,
         quick=args.quick, out=args.out, reference=args.reference, seed=args.seed, plots=args.plots,
-        progress=args.progress, mirror=args.mirror, parts=tuple(args.parts), argv=argv,
+        progress=args.progress, mirror=args.mirror, parts=tuple(args.parts), detectors=args.detectors,
+        detector_model=args.detector_model, real_faces=args.real_faces, argv=argv,
     )
     outcome = run_benchmark(config)
     print(f"wrote {outcome.report} (and results.json, plots) in {outcome.results['duration_s']:.0f} s")

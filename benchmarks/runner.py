@@ -1,4 +1,4 @@
-"""``python -m benchmarks run``: the accuracy, latency and pipeline parts, then the report."""
+"""``python -m benchmarks run``: the accuracy, latency, pipeline and camera parts, then the report."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ QUICK_FACES = 200
 QUICK_PIPELINE_FRAMES = 60
 QUICK_PIPELINE_FORMATS: tuple[str, ...] = ("int8", "float32")
 AUTO_CLIP_FACES, QUICK_AUTO_CLIP_FACES = 60, 12
-PARTS: tuple[str, ...] = ("accuracy", "latency", "pipeline")
+PARTS: tuple[str, ...] = ("accuracy", "latency", "pipeline", "camera")
 BUSY_LOAD = 0.5  # a 1-minute load average above this at the start gets a note in the report
 
 
@@ -41,6 +41,9 @@ class RunConfig:
     progress: bool = True
     mirror: bool = True  # also score every model with mirror averaging
     parts: tuple[str, ...] = PARTS
+    detectors: list[str] | None = None  # camera part (default: camera.DEFAULT_DETECTORS, + yunet with a model)
+    detector_model: Path | None = None  # YuNet's ONNX file
+    real_faces: Path | None = None  # the real photos (default: ../shared/data/real-faces beside the repository)
     argv: list[str] = field(default_factory=list)
 
 
@@ -123,6 +126,39 @@ def _pipeline_part(config: RunConfig, models: ModelSet, formats: list[str], clip
     }
 
 
+def camera_detectors(config: RunConfig) -> list[str]:
+    """The detectors the camera part compares; YuNet only with a model file (checked before anything is measured)."""
+    from benchmarks.camera import DEFAULT_DETECTORS
+
+    names = list(dict.fromkeys(config.detectors or [*DEFAULT_DETECTORS,
+                                                     *(["yunet"] if config.detector_model else [])]))
+    if "yunet" in names and config.detector_model is None:
+        raise BenchError("--detectors yunet: needs --detector-model face_detection_yunet_*.onnx")
+    return names
+
+
+def _camera_part(config: RunConfig, models: ModelSet, faces, clip: _Clip | None, tmp: Path) -> dict:
+    from benchmarks.camera import CameraInputs, CameraSettings, default_real_faces, measure_camera
+
+    source, truth, skipped = None, None, None
+    if clip is None or clip.source is None:
+        skipped = (clip.skipped if clip else None) or "no clip"
+    elif clip.info and clip.info.get("live"):
+        skipped = f"{clip.source} is a live source: its frames cannot be shown to every detector alike"
+    else:
+        source, truth = clip.source, clip.truth
+    inputs = CameraInputs(
+        models=models, detectors=camera_detectors(config), detector_model=config.detector_model,
+        settings=CameraSettings.quick() if config.quick else CameraSettings(),
+        faces_x=faces.x if faces is not None else None, faces_y=faces.y if faces is not None else None,
+        clip_source=source, clip_truth=truth, clip_skipped=skipped,
+        real_faces=Path(config.real_faces) if config.real_faces else default_real_faces(),
+        workdir=tmp, seed=config.seed, quick=config.quick, progress=config.progress,
+    )
+    note(f"camera: {', '.join(inputs.detectors)}", config.progress)
+    return measure_camera(inputs)
+
+
 def run_benchmark(config: RunConfig) -> RunOutcome:
     """Measure and write the report; raises BenchError for bad input (before anything is measured)."""
     from benchmarks.accuracy import REFERENCES, measure_accuracy, measure_jitter
@@ -137,7 +173,11 @@ def run_benchmark(config: RunConfig) -> RunOutcome:
         raise BenchError(f"--parts {unknown or '(none)'}: expected some of {', '.join(PARTS)}")
     out = Path(config.out) if config.out else default_out_dir()
     models = find_models(config.models, config.variants, config.formats)
-    if config.clip and "pipeline" in config.parts:
+    if "camera" in config.parts:
+        from benchmarks.camera import make_detectors
+
+        make_detectors(camera_detectors(config), config.detector_model)  # a bad detector model: exit 2 now
+    if config.clip and ("pipeline" in config.parts or "camera" in config.parts):
         spec = config.clip
         if _is_file_source(spec) and not Path(spec).expanduser().exists():
             raise BenchError(f"clip {spec}: not found (build one: python -m benchmarks clip --data DATA --out DIR)")
@@ -157,15 +197,19 @@ def run_benchmark(config: RunConfig) -> RunOutcome:
     settings = LatencySettings.quick() if config.quick else LatencySettings()
     latency: dict = {"skipped": not_asked, "settings": asdict(settings), "threads": threads, "rows": []}
     pipeline: dict = {"skipped": not_asked, "rows": []}
+    camera: dict = {"skipped": not_asked, "rows": []}
     with tempfile.TemporaryDirectory(prefix="feredge-bench-") as tmp:
-        clip = _prepare_clip(config, Path(tmp)) if "pipeline" in config.parts else None
+        wants_clip = "pipeline" in config.parts or "camera" in config.parts
+        clip = _prepare_clip(config, Path(tmp)) if wants_clip else None
         if "latency" in config.parts:
             note(f"latency: {len(models.models)} models x {len(threads)} thread counts", config.progress)
             latency["skipped"] = None
             latency["rows"] = measure_latency(models.models, threads, faces.x if faces is not None else None,
                                               settings, config.progress)
-        if clip is not None:
+        if clip is not None and "pipeline" in config.parts:
             pipeline = _pipeline_part(config, models, formats, clip)
+        if "camera" in config.parts:
+            camera = _camera_part(config, models, faces, clip, Path(tmp))
 
     accuracy: dict = {"skipped": "no data given: pass DATA=... to make, or --data PATH", "rows": []}
     if "accuracy" not in config.parts:
@@ -177,6 +221,13 @@ def run_benchmark(config: RunConfig) -> RunOutcome:
         accuracy = {"skipped": None, "data": faces.source, "split": faces.split, "n": len(faces),
                     "total": faces.total, "rows": rows,
                     "jitter": measure_jitter(models, faces.x, faces.y, config.progress, rows)}
+    if "camera" in config.parts:
+        from benchmarks.camera import camera_model, measure_views, views_summary
+
+        keras = measure_views(models, camera_model(models), faces.x if faces is not None else None,
+                              faces.y if faces is not None else None, camera.pop("_crops", {}), config.reference,
+                              config.progress)
+        camera["views"] = views_summary(camera, latency, accuracy, keras)
     tf_version = next((r.versions.get("tensorflow") for r in references if r.versions), None)
     host["load_average_end"] = load_average()
     results = {
@@ -200,6 +251,7 @@ def run_benchmark(config: RunConfig) -> RunOutcome:
         "accuracy": accuracy,
         "latency": latency,
         "pipeline": pipeline,
+        "camera": camera,
         "benchmark_peak_rss_mib": peak_rss_mib(),
         "notes": list(dict.fromkeys(notes)),
         "duration_s": time.perf_counter() - started,

@@ -1,0 +1,961 @@
+"""The camera path, detector against detector, in one run (``python -m benchmarks run --parts camera``).
+
+For each detector (default BlazeFace short-range, BlazeFace full-range and Haar; YuNet with ``--detector-model``):
+
+1. **Detection time** per 640x480 frame, median and p95, 1 thread (``cv2.setNumThreads(1)``, BlazeFace's
+   interpreter with ``num_threads=1``), the detector object alone (``detect(gray, bgr)``, the gray frame made
+   beforehand as the pipeline does), on the labelled clip's frames and on **real-content frames**: the real photos
+   (``../shared/data/real-faces``, ``--real-faces``; ``faces.json`` counts their faces) each scaled to fill most of
+   the frame and moved smoothly over a still background (a few pixels and a fraction of a percent of zoom per frame).
+   The detectors take turns over chunks of 30 frames (one untimed call first): each runs warm, as in the pipeline,
+   and load on a shared machine hits them alike.
+2. **Faces found and false detections**: on the real-content frames per frame ``found = min(detected, expected)``,
+   ``false = max(0, detected - expected)`` and the share of frames with a face in which one was found; on the
+   labelled clip, IoU >= 0.3 with its ground truth (greedy matching, as the pipeline part scores it).
+3. **Label accuracy on detector crops**: evaluation faces placed on 640x480 canvases exactly as ``benchmarks
+   calibrate`` places training faces (:func:`benchmarks.calibrate.place`, another seed), detected, and for every
+   face found (IoU >= 0.3) cropped with the detector's calibrated framing (``device/models/framing.json``) and
+   with a plain square crop of the box (2% margin), classified by the camera model, and compared with the same
+   faces' dataset crops (the 48x48 originals).
+4. **Flicker and reaction** with each detector's whole pipeline (``device.demo.build_pipeline``: calibrated
+   framing, the demo's default time-based smoothing), frames carrying source timestamps at 30 FPS and processed as
+   fast as they come: a real photo held nearly still (sub-pixel jitter, sensor noise) -> displayed label changes per
+   minute; two evaluation faces of different labels (both right in their dataset crops) at the same spot, A then B
+   -> seconds from the switch until the displayed label is B's. The measures are ``device.smoothing``'s.
+5. **Whole-pipeline FPS**: the real-content frames of the one-face photos written to a Motion-JPEG AVI and run by
+   the pipeline part's worker (a fresh process, ``device.loop.FrameLoop``) per detector, and the ratio to Haar's.
+
+Targets (issue "The camera path") are checked here, not typed into the report: :data:`TARGETS`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from benchmarks.calibrate import MATCH_IOU, place
+from benchmarks.clip import BACKGROUNDS, background, face_patch, match_faces, paste
+from benchmarks.errors import BenchError
+from benchmarks.models import ModelFile, ModelSet
+from benchmarks.progress import note, progress_bar
+from benchmarks.stats import summarize
+from core.labels import EMOTIONS, INPUT_SIZE
+from core.manifest import DEFAULT_MODEL_FILE
+from core.paths import project_root
+from device.detector import Box, FaceDetector
+from device.framing import Framing
+from device.preprocess import DEFAULT_MARGIN, crop_face, to_gray
+
+DEFAULT_DETECTORS: tuple[str, ...] = ("blazeface", "blazeface-full", "haar")
+REAL_FACES = Path("shared") / "data" / "real-faces"  # beside the repository, as the FER2013 file
+FRAME_SIZE = (640, 480)
+FPS = 30.0
+FILL = (0.78, 0.95)  # the photo spans this share of the frame's limiting side, drifting between the two
+SPEED_PX = (1.0, 3.0)  # pixels per frame the photo moves
+ZOOM_STEP = 0.003  # per frame, a fraction of the fitted size
+COMPOSE_BACKGROUNDS: tuple[str, ...] = ("plain", "gradient", "noise", "checker")
+JITTER_PX = 1.5  # steady face: the photo moves at most this far (sub-pixel) from its place, per frame
+NOISE_SIGMA = 2.5  # sensor-like noise, grey levels
+NOISE_FIELDS = 6  # precomputed noise images, drawn per frame
+CHANGE_SIDE = 192  # the face's side in the reaction test (FER's 48 px x 4)
+PLAIN_MARGIN = DEFAULT_MARGIN  # the plain square crop: 2% a side
+EXACT = Framing(1.0, 0.0, 0.0, source="calibrated")  # the box itself, no margin
+SEED_OFFSET = 7919  # canvases for the crop accuracy use seed + this: never calibration's own draws
+CLIP_MAX_FRAMES, QUICK_CLIP_MAX_FRAMES = 600, 60
+CHUNK = 30  # frames each detector runs over in turn when timed
+WORKER_TIMEOUT_S = 900.0
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    frames_per_photo: int = 30  # real-content frames per photo (1 s at 30 FPS)
+    crop_faces: int | None = None  # evaluation faces for the crop accuracy (None: all)
+    steady_photos: int = 3  # one-face photos held still, each for steady_seconds
+    steady_seconds: float = 30.0
+    change_pairs: int = 8
+    change_seconds: float = 2.0  # each face of a pair is shown this long
+    fps: float = FPS
+
+    @classmethod
+    def quick(cls) -> CameraSettings:
+        return cls(frames_per_photo=4, crop_faces=40, steady_photos=1, steady_seconds=4.0, change_pairs=2,
+                   change_seconds=1.0)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A target of the issue: ``value(row)`` against ``threshold`` (at most / at least), for the detectors
+    ``applies`` says."""
+
+    key: str
+    text: str
+    applies: Callable[[str], bool]
+    value: Callable[[dict], float | None]
+    at_most: bool
+    threshold: float
+    unit: str
+
+
+def _is_blazeface(name: str) -> bool:
+    return name.startswith("blazeface")
+
+
+def _get(row: dict, *path: str) -> float | None:
+    value: object = row
+    for key in path:
+        if not isinstance(value, dict) or value.get(key) is None:
+            return None
+        value = value[key]
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _percent(value: float | None) -> float | None:
+    return None if value is None else 100.0 * value
+
+
+def _shortfall_pp(row: dict) -> float | None:
+    crops = row.get("crops") or {}
+    if crops.get("acc_calibrated") is None or crops.get("acc_dataset") is None:
+        return None
+    return 100.0 * (crops["acc_dataset"] - crops["acc_calibrated"])
+
+
+TARGETS: tuple[Target, ...] = (
+    Target("detect_ms", "BlazeFace detection, median ms per 640x480 real-content frame", _is_blazeface,
+           lambda r: _get(r, "real", "ms", "median"), True, 3.0, "ms"),
+    Target("frames_found", "frames with a face in which one was found (real-content frames)", lambda n: True,
+           lambda r: _percent(_get(r, "real", "frame_found_rate")), False, 99.0, "%"),
+    Target("calibrated_pp", "calibrated crops: accuracy shortfall against the same faces' dataset crops "
+           "(dataset - calibrated)", lambda n: True,
+           _shortfall_pp, True, 1.0, "pp"),
+    Target("flicker", "steady face: displayed label changes per minute", lambda n: True,
+           lambda r: _get(r, "steady", "changes_per_minute"), True, 10.0, "/min"),
+    Target("reaction", "real change: seconds until the label follows (mean over pairs)", lambda n: True,
+           lambda r: _get(r, "change", "mean_reaction_s"), True, 0.5, "s"),
+    Target("fps", "whole pipeline, frames per second (real-content frames)", _is_blazeface,
+           lambda r: _get(r, "pipeline", "fps"), False, 120.0, "FPS"),
+    Target("vs_haar", "whole pipeline, times the Haar pipeline's FPS", _is_blazeface,
+           lambda r: _get(r, "pipeline", "vs_haar"), False, 3.0, "x"),
+)
+
+
+def check_targets(rows: list[dict]) -> list[dict]:
+    """One entry per (target, detector it applies to): the measured value and whether it meets the target
+    (None: not measured)."""
+    out = []
+    for target in TARGETS:
+        for row in rows:
+            if not target.applies(row["detector"]):
+                continue
+            value = target.value(row)
+            if value is None:
+                met = None
+            else:
+                met = value <= target.threshold if target.at_most else value >= target.threshold
+            out.append({"key": target.key, "target": target.text, "detector": row["detector"],
+                        "threshold": f"{'<=' if target.at_most else '>='} {target.threshold:g}"
+                                     + ("" if target.unit in ("x", "%") else " ") + target.unit,
+                        "value": value, "unit": target.unit, "met": met})
+    return out
+
+
+# ---------------------------------------------------------------- real photos and the frames made of them
+
+
+@dataclass(frozen=True)
+class Photo:
+    name: str
+    bgr: np.ndarray
+    faces: int  # how many faces it shows (faces.json)
+
+
+def default_real_faces() -> Path:
+    return project_root().parent / REAL_FACES
+
+
+def load_real_photos(folder: Path) -> tuple[list[Photo], str | None]:
+    """(photos in name order, None), or ([], why not) when the folder or its ``faces.json`` is missing/unusable."""
+    folder = Path(folder).expanduser()
+    index = folder / "faces.json"
+    if not index.is_file():
+        return [], f"real photos not found ({index} missing; pass --real-faces DIR)"
+    try:
+        counts = json.loads(index.read_text(encoding="utf-8"))
+        if not isinstance(counts, dict):
+            raise ValueError("expected an object {file: face count}")
+    except (OSError, ValueError) as exc:
+        return [], f"real photos: {index} unreadable ({exc})"
+    photos = []
+    for name in sorted(counts):
+        bgr = cv2.imread(str(folder / name), cv2.IMREAD_COLOR)
+        count = counts[name]
+        if bgr is None or not isinstance(count, int) or count < 0:
+            return [], f"real photos: {folder / name} missing, undecodable or with a bad face count"
+        photos.append(Photo(name, bgr, count))
+    if not photos:
+        return [], f"real photos: {index} lists no photos"
+    return photos, None
+
+
+@dataclass
+class ComposedFrame:
+    index: int
+    bgr: np.ndarray
+    photo: str
+    expected: int  # faces in the frame (the photo's count)
+
+
+def _fit_photo(photo: np.ndarray, size: tuple[int, int], fill: float) -> np.ndarray:
+    """The photo shrunk (area interpolation) so that it spans ``fill`` of the frame's limiting side."""
+    width, height = size
+    scale = fill * min(width / photo.shape[1], height / photo.shape[0])
+    new = (max(1, round(photo.shape[1] * scale)), max(1, round(photo.shape[0] * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(photo, new, interpolation=interpolation)
+
+
+def _warp_onto(canvas: np.ndarray, image: np.ndarray, scale: float, x: float, y: float) -> np.ndarray:
+    """``image`` scaled by ``scale`` with its top-left corner at (x, y) (sub-pixel), over ``canvas`` (a copy)."""
+    matrix = np.array([[scale, 0.0, x], [0.0, scale, y]], np.float64)
+    out = canvas.copy()
+    cv2.warpAffine(image, matrix, (canvas.shape[1], canvas.shape[0]), dst=out, flags=cv2.INTER_LINEAR,
+                   borderMode=cv2.BORDER_TRANSPARENT)
+    return out
+
+
+def compose_frames(photos: Sequence[Photo], frames_per_photo: int, size: tuple[int, int] = FRAME_SIZE,
+                   seed: int = 0) -> Iterator[ComposedFrame]:
+    """``frames_per_photo`` frames per photo: the photo over a still background (plain, gradient, noise,
+    checker in turn), spanning 78-95% of the frame's limiting side, panning 1-3 px and zooming 0.3% per frame,
+    bouncing off the frame's edges (so every face stays inside). Deterministic given ``seed``."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    index = 0
+    for p, photo in enumerate(photos):
+        image = _fit_photo(photo.bgr, size, FILL[1])  # warped with scales <= 1 from here
+        base = background(COMPOSE_BACKGROUNDS[p % len(COMPOSE_BACKGROUNDS)], width, height, rng)
+        zoom = float(rng.uniform(*FILL)) / FILL[1]
+        step = float(rng.choice([-1.0, 1.0])) * ZOOM_STEP
+        angle, speed = float(rng.uniform(0, 2 * np.pi)), float(rng.uniform(*SPEED_PX))
+        vx, vy = speed * math.cos(angle), speed * math.sin(angle)
+        x = float(rng.uniform(0, 1)) * max(0.0, width - image.shape[1] * zoom)
+        y = float(rng.uniform(0, 1)) * max(0.0, height - image.shape[0] * zoom)
+        for _ in range(frames_per_photo):
+            free_x, free_y = max(0.0, width - image.shape[1] * zoom), max(0.0, height - image.shape[0] * zoom)
+            x, y = min(max(x, 0.0), free_x), min(max(y, 0.0), free_y)
+            yield ComposedFrame(index, _warp_onto(base, image, zoom, x, y), photo.name, photo.faces)
+            index += 1
+            zoom += step
+            if not FILL[0] / FILL[1] <= zoom <= 1.0:
+                step, zoom = -step, min(max(zoom, FILL[0] / FILL[1]), 1.0)
+            x, y = x + vx, y + vy
+            if not 0.0 <= x <= free_x:
+                vx = -vx
+            if not 0.0 <= y <= free_y:
+                vy = -vy
+
+
+def _noise_fields(shape: tuple[int, ...], rng: np.random.Generator) -> list[np.ndarray]:
+    return [np.rint(rng.normal(0.0, NOISE_SIGMA, size=shape)).astype(np.int16) for _ in range(NOISE_FIELDS)]
+
+
+def _noisy(frame: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    return np.clip(frame.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+
+
+def steady_frames(photo: Photo, seconds: float, fps: float = FPS, size: tuple[int, int] = FRAME_SIZE,
+                  seed: int = 0) -> Iterator[tuple[float, np.ndarray]]:
+    """(timestamp, frame): the photo centred at 90% of the frame, moved up to ``JITTER_PX`` (sub-pixel) from its
+    place each frame, with sensor-like Gaussian noise; ``seconds * fps`` frames of source time."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    image = _fit_photo(photo.bgr, size, 0.9)
+    base = background("gradient", width, height, rng)
+    x0, y0 = (width - image.shape[1]) / 2, (height - image.shape[0]) / 2
+    noise = _noise_fields((height, width, 3), rng)
+    for i in range(int(round(seconds * fps))):
+        dx, dy = rng.uniform(-JITTER_PX, JITTER_PX, size=2)
+        frame = _warp_onto(base, image, 1.0, x0 + dx, y0 + dy)
+        yield i / fps, _noisy(frame, noise[int(rng.integers(len(noise)))])
+
+
+def change_frames(face_a: np.ndarray, face_b: np.ndarray, seconds_each: float, fps: float = FPS,
+                  size: tuple[int, int] = FRAME_SIZE, seed: int = 0) -> Iterator[tuple[float, np.ndarray, int]]:
+    """(timestamp, frame, 0 for face A / 1 for face B): A then B (48x48 gray each) at the same spot, CHANGE_SIDE
+    pixels, with the benchmark clip's context padding, 1 px jitter and sensor-like noise."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    base = background("plain", width, height, rng)
+    patches = [face_patch(f.reshape(INPUT_SIZE, INPUT_SIZE), CHANGE_SIDE, 0.25) for f in (face_a, face_b)]
+    full = patches[0][0].shape[0]
+    x0 = (width - full) // 2 + int(rng.integers(-40, 41))
+    y0 = (height - full) // 2 + int(rng.integers(-10, 11))
+    noise = _noise_fields((height, width, 3), rng)
+    per_face = int(round(seconds_each * fps))
+    for i in range(2 * per_face):
+        which = 0 if i < per_face else 1
+        patch, alpha, _ = patches[which]
+        frame = base.copy()
+        paste(frame, patch, alpha, x0 + int(rng.integers(-1, 2)), y0 + int(rng.integers(-1, 2)))
+        yield i / fps, _noisy(frame, noise[int(rng.integers(len(noise)))]), which
+
+
+# ---------------------------------------------------------------- detection: time, found, false
+
+
+@contextmanager
+def cv2_threads(count: int) -> Iterator[None]:
+    """OpenCV's thread pool at ``count`` threads inside the block (Haar's detectMultiScale uses it)."""
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(count)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
+
+
+def count_found(detected: int, expected: int) -> tuple[int, int]:
+    """(found, false) for a frame known to show ``expected`` faces where ``detected`` boxes came back."""
+    return min(detected, expected), max(0, detected - expected)
+
+
+@dataclass
+class DetectionTally:
+    """Per detector over frames: detection times and, with known face counts, found and false detections."""
+
+    times_ms: list[float] = field(default_factory=list)
+    frames: int = 0
+    expected: int = 0
+    found: int = 0
+    false: int = 0
+    frames_with_face: int = 0
+    frames_found: int = 0  # frames with a face in which at least one was found
+    by_source: dict[str, dict[str, int]] = field(default_factory=dict)  # per photo: frames, expected, found, false
+
+    def add_counts(self, detected: int, expected: int, source: str | None = None) -> None:
+        found, false = count_found(detected, expected)
+        if source is not None:
+            mine = self.by_source.setdefault(source, {"frames": 0, "expected": 0, "found": 0, "false": 0})
+            for key, value in (("frames", 1), ("expected", expected), ("found", found), ("false", false)):
+                mine[key] += value
+        self.frames += 1
+        self.expected += expected
+        self.found += found
+        self.false += false
+        if expected:
+            self.frames_with_face += 1
+            self.frames_found += found > 0
+
+    def add_matched(self, found: int, expected: int, false: int) -> None:
+        """A frame scored against boxes (IoU matching) rather than counts."""
+        self.frames += 1
+        self.expected += expected
+        self.found += found
+        self.false += false
+        if expected:
+            self.frames_with_face += 1
+            self.frames_found += found > 0
+
+    def summary(self) -> dict:
+        stats = summarize(self.times_ms)
+        return {
+            "frames": self.frames,
+            "ms": {"median": stats["median"], "p95": stats["p95"], "mean": stats["mean"]},
+            "expected_faces": self.expected,
+            "found": self.found,
+            "false_detections": self.false,
+            "recall": self.found / self.expected if self.expected else None,
+            "false_per_frame": self.false / self.frames if self.frames else None,
+            "frames_with_face": self.frames_with_face,
+            "frames_found": self.frames_found,
+            "frame_found_rate": self.frames_found / self.frames_with_face if self.frames_with_face else None,
+            **({"by_photo": self.by_source} if self.by_source else {}),
+        }
+
+
+def _timed_detect(detector: FaceDetector, gray: np.ndarray, bgr: np.ndarray,
+                  clock: Callable[[], float]) -> tuple[list[Box], float]:
+    start = clock()
+    boxes = detector.detect(gray, bgr)
+    return boxes, (clock() - start) * 1000.0
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _each_detector(detectors: dict[str, FaceDetector], frames: Iterable[np.ndarray], warmup: bool,
+                   clock: Callable[[], float]) -> Iterator[tuple[list[np.ndarray], dict[str, list]]]:
+    """Per chunk of :data:`CHUNK` BGR frames: (the frames, {detector: [(boxes, ms) per frame]}). Each detector runs
+    over the whole chunk in turn, after one untimed call on its first frame (``warmup``): warm, as in the pipeline,
+    while a shared machine's load still hits every detector alike. (Frame by frame, each detector's call came after
+    the others': BlazeFace measured 1.5-2x slower here between Haar's calls than alone.)"""
+    for chunk in _chunks(frames, CHUNK):
+        grays = [to_gray(bgr) for bgr in chunk]
+        results: dict[str, list] = {}
+        for name, detector in detectors.items():
+            if warmup:
+                detector.detect(grays[0], chunk[0])
+            results[name] = [_timed_detect(detector, gray, bgr, clock) for gray, bgr in zip(grays, chunk, strict=True)]
+        yield chunk, results
+
+
+def detect_real_frames(detectors: dict[str, FaceDetector], frames: Iterable[ComposedFrame], total: int,
+                       progress: bool = True, clock: Callable[[], float] | None = None,
+                       warmup: bool = True) -> dict[str, DetectionTally]:
+    """The frames through every detector (in chunks, :func:`_each_detector`): time, found = min(detected,
+    expected), false = the excess, also per photo."""
+    import time
+
+    clock = clock or time.perf_counter
+    tallies = {name: DetectionTally() for name in detectors}
+    meta: list[ComposedFrame] = []
+
+    def pixels() -> Iterator[np.ndarray]:
+        for frame in frames:
+            meta.append(frame)
+            yield frame.bgr
+
+    with progress_bar("camera: real-content frames", total, enabled=progress) as bar:
+        for chunk, results in _each_detector(detectors, pixels(), warmup, clock):
+            done, meta[:] = meta[: len(chunk)], meta[len(chunk) :]
+            for name, found in results.items():
+                for frame, (boxes, ms) in zip(done, found, strict=True):
+                    tallies[name].times_ms.append(ms)
+                    tallies[name].add_counts(len(boxes), frame.expected, frame.photo)
+            bar.update(len(chunk))
+    return tallies
+
+
+def read_clip(source: str, limit: int) -> Iterator[np.ndarray]:
+    """Up to ``limit`` BGR frames of a video file."""
+    capture = cv2.VideoCapture(str(source))
+    try:
+        for _ in range(limit):
+            ok, frame = capture.read()
+            if not ok:
+                return
+            yield frame
+    finally:
+        capture.release()
+
+
+def detect_clip(detectors: dict[str, FaceDetector], frames: Iterable[np.ndarray], truth: list[dict] | None,
+                total: int, progress: bool = True, warmup: bool = True) -> dict[str, DetectionTally]:
+    """The labelled clip through every detector (in chunks, :func:`_each_detector`): time, and with ground truth the
+    faces found at IoU >= 0.3 (greedy matching, as ``pipeline_bench.evaluate_frames``) and the detections matching
+    no face."""
+    import time
+
+    tallies = {name: DetectionTally() for name in detectors}
+    start = 0
+    with progress_bar("camera: labelled clip", total, enabled=progress) as bar:
+        for chunk, results in _each_detector(detectors, frames, warmup, time.perf_counter):
+            for name, found in results.items():
+                for i, (boxes, ms) in enumerate(found, start):
+                    tallies[name].times_ms.append(ms)
+                    if truth is not None and i < len(truth):
+                        gts = [Box(*f["box"]) for f in truth[i]["faces"]]
+                        hit, false = match_faces(gts, boxes)
+                        tallies[name].add_matched(sum(hit), len(gts), false)
+            start += len(chunk)
+            bar.update(len(chunk))
+    return tallies
+
+
+# ---------------------------------------------------------------- label accuracy on detector crops
+
+
+@dataclass(frozen=True)
+class Placement:
+    face: int  # index into the evaluation faces
+    canvas: np.ndarray  # BGR
+    truth: Box  # where the 48x48 face went
+
+
+def placements(faces: np.ndarray, count: int | None, seed: int) -> tuple[int, Iterator[Placement]]:
+    """(how many, the placements): ``count`` faces (None: all; else a seeded random subset, in index order), each on
+    its own canvas as :func:`benchmarks.calibrate.place` makes it (backgrounds in turn)."""
+    rng = np.random.default_rng(seed)
+    total = len(faces)
+    chosen = np.arange(total) if count is None or count >= total else np.sort(rng.choice(total, count, replace=False))
+
+    def generate() -> Iterator[Placement]:
+        for i, index in enumerate(chosen):
+            canvas, box = place(faces[index].reshape(INPUT_SIZE, INPUT_SIZE), rng, BACKGROUNDS[i % len(BACKGROUNDS)])
+            yield Placement(int(index), canvas, box)
+
+    return len(chosen), generate()
+
+
+@dataclass
+class _CropTally:
+    placed: list[int] = field(default_factory=list)
+    found: list[int] = field(default_factory=list)
+    calibrated: list[np.ndarray] = field(default_factory=list)
+    plain: list[np.ndarray] = field(default_factory=list)
+    placed_box: list[np.ndarray] = field(default_factory=list)  # the placed face's own box, resampled alike
+    false: int = 0
+
+
+def crop_accuracy(detectors: dict[str, FaceDetector], framings: dict[str, tuple[Framing, Framing]],
+                  predict: Callable[[np.ndarray], np.ndarray], faces: np.ndarray, labels: np.ndarray,
+                  placed: Iterable[Placement], total: int, progress: bool = True) -> tuple[dict[str, dict], dict]:
+    """Per detector: faces placed and found (best box IoU >= 0.3), false detections, and accuracy of the found faces'
+    dataset crops, calibrated crops and plain crops (``framings[name] = (calibrated, plain)``), and of the placed
+    face's own box cropped from the canvas (what scaling up and down again costs, whatever the framing); ``predict``
+    maps (N, 48, 48) uint8 faces to (N, 7) scores. Also returns ``{detector: (face indices, calibrated crops)}``."""
+    tallies = {name: _CropTally() for name in detectors}
+    with progress_bar("camera: crops vs dataset", total, enabled=progress) as bar:
+        for p in placed:
+            gray = to_gray(p.canvas)
+            for name, detector in detectors.items():
+                tally = tallies[name]
+                tally.placed.append(p.face)
+                boxes = detector.detect(gray, p.canvas)
+                best = max(boxes, key=p.truth.iou, default=None)
+                if best is None or p.truth.iou(best) < MATCH_IOU:
+                    tally.false += len(boxes)
+                    continue
+                tally.false += len(boxes) - 1
+                tally.found.append(p.face)
+                calibrated, plain = framings[name]
+                tally.calibrated.append(crop_face(gray, best, calibrated))
+                tally.plain.append(crop_face(gray, best, plain))
+                tally.placed_box.append(crop_face(gray, p.truth, EXACT))
+            bar.update()
+    labels = np.asarray(labels).reshape(-1)
+    dataset_pred: dict[int, int] = {}
+    wanted = sorted({i for t in tallies.values() for i in t.placed})
+    if wanted:
+        scores = predict(np.asarray(faces)[wanted].reshape(-1, INPUT_SIZE, INPUT_SIZE))
+        dataset_pred = dict(zip(wanted, (int(k) for k in scores.argmax(1)), strict=True))
+
+    def accuracy(indices: list[int], predicted: Sequence[int]) -> float | None:
+        return float(np.mean([p == labels[i] for i, p in zip(indices, predicted, strict=True)])) if indices else None
+
+    rows: dict[str, dict] = {}
+    crops: dict = {}
+    for name, t in tallies.items():
+        calibrated = predict(np.stack(t.calibrated)).argmax(1) if t.found else []
+        plain = predict(np.stack(t.plain)).argmax(1) if t.found else []
+        exact = predict(np.stack(t.placed_box)).argmax(1) if t.found else []
+        acc_dataset = accuracy(t.found, [dataset_pred[i] for i in t.found])
+        acc_calibrated, acc_plain = accuracy(t.found, calibrated), accuracy(t.found, plain)
+        rows[name] = {
+            "placed": len(t.placed),
+            "found": len(t.found),
+            "found_rate": len(t.found) / len(t.placed) if t.placed else None,
+            "false_detections": t.false,
+            "acc_dataset_all": accuracy(t.placed, [dataset_pred[i] for i in t.placed]),
+            "acc_dataset": acc_dataset,
+            "acc_calibrated": acc_calibrated,
+            "acc_plain": acc_plain,
+            "acc_placed_box": accuracy(t.found, exact),
+            "calibrated_minus_dataset_pp": None if acc_calibrated is None else 100 * (acc_calibrated - acc_dataset),
+            "plain_minus_dataset_pp": None if acc_plain is None else 100 * (acc_plain - acc_dataset),
+            "calibrated_framing": framings[name][0].describe(),
+            "plain_framing": framings[name][1].describe(),
+        }
+        crops[name] = (list(t.found), np.stack(t.calibrated) if t.found else None)
+    return rows, crops
+
+
+# ---------------------------------------------------------------- flicker and reaction (whole pipeline, in process)
+
+
+@dataclass(frozen=True)
+class Observation:
+    t: float  # source time, seconds
+    label: str | None  # displayed (smoothed) label of the face; None: no face this frame
+    raw: str | None  # the frame's own arg-max
+    track: int | None
+
+
+def observe(pipeline, frames: Iterable[tuple[float, np.ndarray]]) -> list[Observation]:
+    """Run ``pipeline`` (``EmotionPipeline``) over (timestamp, frame) pairs; the largest face's labels per frame."""
+    from device.sources import Frame
+
+    out = []
+    for i, (t, bgr) in enumerate(frames):
+        result = pipeline(Frame(i, bgr, None, t))
+        face = result.faces[0] if result.faces else None
+        out.append(Observation(t, face.label if face else None, face.label_raw if face else None,
+                               face.track_id if face else None))
+    return out
+
+
+def _stats_dict(stats) -> dict:
+    return {"duration_s": stats.duration_s, "frames": stats.frames, "changes": stats.changes,
+            "flicker": stats.flicker, "changes_per_minute": stats.changes_per_minute,
+            "flicker_per_minute": stats.flicker_per_minute}
+
+
+def steady_stats(observations: Sequence[Observation]) -> dict:
+    """Label changes per minute of a face that does not change (``device.smoothing.evaluate_labels``, the truth
+    being the label shown most often), of the displayed and of the raw per-frame labels."""
+    from device.smoothing import evaluate_labels
+
+    shown = [o for o in observations if o.label is not None]
+    if len(shown) < 2:
+        return {"frames": len(observations), "frames_with_face": len(shown), "changes_per_minute": None}
+    times = [o.t for o in shown]
+    majority = Counter(o.label for o in shown).most_common(1)[0][0]
+    smoothed = evaluate_labels(times, [o.label for o in shown], [majority] * len(shown))
+    raw = evaluate_labels(times, [o.raw for o in shown], [majority] * len(shown))
+    return {**_stats_dict(smoothed), "frames": len(observations), "frames_with_face": len(shown),
+            "label": majority, "raw_changes_per_minute": raw.changes_per_minute,
+            "tracks": len({o.track for o in shown})}
+
+
+def reaction_stats(observations: Sequence[Observation], switch_s: float, label_a: str, label_b: str) -> dict:
+    """Seconds from the switch (A -> B at ``switch_s``) until the displayed label is B's (``device.smoothing``'s
+    reaction, plus any frames right after the switch in which no face was found). ``measured``: a face was shown
+    on both sides; ``classifier_agrees``: the raw per-frame labels were mostly A's before and B's after (else a
+    slow or missing reaction is the classifier's, not the smoothing's)."""
+    from device.smoothing import TIME_EPS, evaluate_labels
+
+    shown = [o for o in observations if o.label is not None]
+    before = [o for o in shown if o.t < switch_s - TIME_EPS]
+    after = [o for o in shown if o.t >= switch_s - TIME_EPS]
+    if not before or not after:
+        return {"measured": False, "reaction_s": None, "classifier_agrees": None}
+
+    def mostly(items: list[Observation], label: str) -> bool:
+        return Counter(o.raw for o in items).most_common(1)[0][0] == label
+
+    truth = [label_a] * len(before) + [label_b] * len(after)
+    stats = evaluate_labels([o.t for o in shown], [o.label for o in shown], truth)
+    reaction = stats.reactions_s[0] if stats.reactions_s else None
+    if reaction is not None:
+        reaction += after[0].t - switch_s
+    return {"measured": True, "reaction_s": reaction, "classifier_agrees": mostly(before, label_a)
+            and mostly(after, label_b), "flicker": stats.flicker, "a": label_a, "b": label_b}
+
+
+def pick_pairs(labels: np.ndarray, predicted: np.ndarray, count: int, seed: int) -> list[tuple[int, int]]:
+    """``count`` (A, B) index pairs of faces the model gets right in their dataset crops, of different labels: A's
+    label cycles over the classes present, B's is another class, each face used once where possible."""
+    rng = np.random.default_rng(seed)
+    right = np.flatnonzero(np.asarray(predicted) == np.asarray(labels))
+    pools = {int(k): list(rng.permutation(right[labels[right] == k])) for k in np.unique(labels[right])}
+    classes = sorted(pools)
+    pairs: list[tuple[int, int]] = []
+    if len(classes) < 2:
+        return pairs
+    for i in range(count):
+        a_class = classes[i % len(classes)]
+        others = [k for k in classes if k != a_class and pools[k]]
+        if not pools[a_class] or not others:
+            break
+        b_class = others[int(rng.integers(len(others)))]
+        pairs.append((int(pools[a_class].pop()), int(pools[b_class].pop())))
+    return pairs
+
+
+def summarize_changes(results: list[dict]) -> dict:
+    measured = [r for r in results if r["measured"]]
+    agreed = [r for r in measured if r["classifier_agrees"]]
+    followed = [r["reaction_s"] for r in agreed if r["reaction_s"] is not None]
+    return {
+        "pairs": len(results),
+        "measured": len(measured),
+        "classifier_agrees": len(agreed),
+        "followed": len(followed),
+        "never": len(agreed) - len(followed),
+        "mean_reaction_s": float(np.mean(followed)) if followed else None,
+        "median_reaction_s": float(np.median(followed)) if followed else None,
+        "max_reaction_s": float(np.max(followed)) if followed else None,
+        "per_pair": results,
+    }
+
+
+# ---------------------------------------------------------------- the part
+
+
+def camera_model(models: ModelSet) -> ModelFile:
+    """The model the camera path runs: the demo's default file when present, else the first int8 model, else the
+    first model."""
+    default = next((m for m in models.models if m.path.name == DEFAULT_MODEL_FILE), None)
+    return default or next((m for m in models.models if m.fmt == "int8"), None) or models.models[0]
+
+
+def make_detectors(names: Sequence[str], detector_model: Path | None) -> dict:
+    """{name: detector}, 1 thread each; a bad name or model raises DetectorError before anything is measured."""
+    from device.detector import make_detector
+
+    return {name: make_detector(name, detector_model, 320, 1) for name in names}
+
+
+def detector_framings(names: Sequence[str]) -> dict[str, tuple[Framing, Framing]]:
+    """{name: (calibrated framing, plain square crop)}; a never-calibrated detector gets the default margin."""
+    from device.framing import calibrated_framing
+
+    return {n: (calibrated_framing(n) or Framing.from_margin(DEFAULT_MARGIN), Framing.from_margin(PLAIN_MARGIN))
+            for n in names}
+
+
+@dataclass
+class CameraInputs:
+    models: ModelSet
+    detectors: list[str]
+    detector_model: Path | None
+    settings: CameraSettings
+    faces_x: np.ndarray | None  # evaluation faces (N, 48, 48, 1) and labels, None without data
+    faces_y: np.ndarray | None
+    clip_source: str | None  # a video file (None: no clip, or a live source)
+    clip_truth: list[dict] | None
+    clip_skipped: str | None
+    real_faces: Path
+    workdir: Path
+    seed: int = 0
+    quick: bool = False
+    progress: bool = True
+
+
+def measure_camera(inputs: CameraInputs) -> dict:
+    """Every measurement of the module docstring, one row per detector, and the targets checked."""
+    s = inputs.settings
+    names = list(inputs.detectors)
+    model = camera_model(inputs.models)
+    notes: list[str] = []
+    detectors = make_detectors(names, inputs.detector_model)
+    framings = detector_framings(names)
+    rows = {n: {"detector": n, "framing": framings[n][0].describe()} for n in names}
+    photos, why = load_real_photos(inputs.real_faces)
+    if why:
+        notes.append(f"{why}: the real-content measurements (detection time and faces found on real frames, "
+                     "steady-face flicker, whole-pipeline FPS) are skipped")
+    from device.classifier import ClassifierOptions, EmotionClassifier
+
+    classifier = EmotionClassifier(ClassifierOptions(model.path, 1))  # one call, the views the model itself has
+    with cv2_threads(1):
+        if photos:
+            total = len(photos) * s.frames_per_photo
+            tallies = detect_real_frames(detectors, compose_frames(photos, s.frames_per_photo, seed=inputs.seed),
+                                         total, inputs.progress)
+            for n in names:
+                rows[n]["real"] = tallies[n].summary()
+        if inputs.clip_source:
+            limit = QUICK_CLIP_MAX_FRAMES if inputs.quick else CLIP_MAX_FRAMES
+            total = min(limit, len(inputs.clip_truth)) if inputs.clip_truth else limit
+            tallies = detect_clip(detectors, read_clip(inputs.clip_source, limit), inputs.clip_truth, total,
+                                  inputs.progress)
+            for n in names:
+                rows[n]["clip"] = {**tallies[n].summary(), "ground_truth": inputs.clip_truth is not None}
+        elif inputs.clip_skipped:
+            notes.append(f"labelled clip: {inputs.clip_skipped}")
+        crops: dict = {}
+        if inputs.faces_x is not None:
+            count, placed = placements(inputs.faces_x, s.crop_faces, inputs.seed + SEED_OFFSET)
+            crop_rows, crops = crop_accuracy(detectors, framings, classifier.predict_proba, inputs.faces_x,
+                                             inputs.faces_y, placed, count, inputs.progress)
+            for n in names:
+                rows[n]["crops"] = crop_rows[n]
+        else:
+            notes.append("no --data: the crop accuracy and the reaction to a real change are skipped")
+        del detectors
+        _flicker_and_reaction(inputs, model, classifier, photos, rows, notes)
+    if photos:
+        _pipeline_fps(inputs, model, photos, rows, notes)
+    row_list = [rows[n] for n in names]
+    return {
+        "skipped": None,
+        "model": {"variant": model.variant, "format": model.fmt, "file": model.path.name,
+                  "mirror_in_graph": model.mirror_in_graph},
+        "detectors": names,
+        "settings": {**s.__dict__, "frame_size": list(FRAME_SIZE)},
+        "real_faces": {"folder": str(inputs.real_faces), "photos": len(photos),
+                       "faces": sum(p.faces for p in photos), "one_face_photos": sum(p.faces == 1 for p in photos)},
+        "clip": {"source": inputs.clip_source, "ground_truth": inputs.clip_truth is not None},
+        "rows": row_list,
+        "targets": check_targets(row_list),
+        "notes": notes,
+        "_crops": crops,  # for the views measurement; dropped before results.json
+    }
+
+
+def _flicker_and_reaction(inputs: CameraInputs, model: ModelFile, classifier, photos: list[Photo],
+                          rows: dict[str, dict], notes: list[str]) -> None:
+    from device.demo import DemoOptions, build_pipeline
+
+    s = inputs.settings
+    steady = [p for p in photos if p.faces == 1][: s.steady_photos]
+    pairs: list[tuple[int, int]] = []
+    if inputs.faces_x is not None:
+        predicted = classifier.predict_proba(inputs.faces_x.reshape(-1, INPUT_SIZE, INPUT_SIZE)).argmax(1)
+        pairs = pick_pairs(inputs.faces_y, predicted, s.change_pairs, inputs.seed + SEED_OFFSET)
+        if not pairs:
+            notes.append("no pair of faces with different labels that the model gets right: no reaction measured")
+    frames = len(steady) * int(round(s.steady_seconds * s.fps)) + len(pairs) * int(round(2 * s.change_seconds * s.fps))
+    if not frames:
+        return
+    with progress_bar("camera: flicker and reaction", frames * len(rows), enabled=inputs.progress) as bar:
+        for name, row in rows.items():
+            pipeline = build_pipeline(DemoOptions(model=model.path, detector=name, detector_model=inputs.detector_model,
+                                                  threads=1, headless=True))
+            if steady:
+                parts = []
+                for k, photo in enumerate(steady):
+                    pipeline.reset()
+                    parts.append(observe(pipeline, steady_frames(photo, s.steady_seconds, s.fps,
+                                                                 seed=inputs.seed + k)))
+                    bar.update(len(parts[-1]))
+                row["steady"] = _combine_steady([steady_stats(o) for o in parts], [p.name for p in steady])
+            if pairs:
+                results = []
+                for k, (a, b) in enumerate(pairs):
+                    pipeline.reset()
+                    stream = list(change_frames(inputs.faces_x[a], inputs.faces_x[b], s.change_seconds, s.fps,
+                                                seed=inputs.seed + k))
+                    observations = observe(pipeline, ((t, f) for t, f, _ in stream))
+                    bar.update(len(stream))
+                    result = reaction_stats(observations, s.change_seconds, EMOTIONS[int(inputs.faces_y[a])],
+                                            EMOTIONS[int(inputs.faces_y[b])])
+                    results.append({**result, "faces": [a, b]})
+                row["change"] = summarize_changes(results)
+
+
+def _combine_steady(parts: list[dict], photos: list[str]) -> dict:
+    """Totals over the steady photos: changes per minute over the time faces were shown."""
+    measured = [p for p in parts if p.get("changes_per_minute") is not None]
+    duration = sum(p["duration_s"] for p in measured)
+    changes = sum(p["changes"] for p in measured)
+    raw = sum(p["raw_changes_per_minute"] * p["duration_s"] / 60.0 for p in measured)
+    return {
+        "photos": photos,
+        "frames": sum(p["frames"] for p in parts),
+        "frames_with_face": sum(p["frames_with_face"] for p in parts),
+        "duration_s": duration,
+        "changes": changes,
+        "changes_per_minute": 60.0 * changes / duration if duration > 0 else None,
+        "raw_changes_per_minute": 60.0 * raw / duration if duration > 0 else None,
+        "labels": [p.get("label") for p in parts],
+        "tracks": sum(p.get("tracks", 0) for p in parts),
+    }
+
+
+def write_video(frames: Iterable[ComposedFrame], path: Path, fps: float = FPS,
+                size: tuple[int, int] = FRAME_SIZE) -> int:
+    """The frames into a Motion-JPEG AVI; how many were written."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+    if not writer.isOpened():
+        raise BenchError(f"camera: this OpenCV cannot write Motion-JPEG AVI ({path})")
+    count = 0
+    try:
+        for frame in frames:
+            writer.write(frame.bgr)
+            count += 1
+    finally:
+        writer.release()
+    return count
+
+
+def _pipeline_fps(inputs: CameraInputs, model: ModelFile, photos: list[Photo], rows: dict[str, dict],
+                  notes: list[str]) -> None:
+    from benchmarks.pipeline_bench import PipelineRequest, spawn_worker, summarize_run
+
+    single = [p for p in photos if p.faces == 1]
+    if not single:
+        notes.append("no one-face photo: no whole-pipeline FPS")
+        return
+    video = inputs.workdir / "real-content.avi"
+    count = write_video(compose_frames(single, inputs.settings.frames_per_photo, seed=inputs.seed + 1), video)
+    for name, row in rows.items():
+        if name == "yunet":
+            row["pipeline"] = {"error": "the pipeline worker takes no detector model file: not measured"}
+            continue
+        note(f"camera: whole pipeline with {name} ({count} frames)", inputs.progress)
+        request = PipelineRequest(str(model.path), model.variant, model.fmt, str(video), None, threads=1,
+                                  detector=name, progress=inputs.progress, expected_frames=count)
+        summary = summarize_run(spawn_worker(request, WORKER_TIMEOUT_S), None)
+        if "error" in summary:
+            row["pipeline"] = {"error": summary["error"]}
+            continue
+        row["pipeline"] = {key: summary[key] for key in ("frames", "fps", "frame_ms", "stages_ms", "startup_ms",
+                                                          "peak_rss_mib", "faces_detected")}
+    haar = (rows.get("haar") or {}).get("pipeline") or {}
+    for row in rows.values():
+        mine = row.get("pipeline") or {}
+        if mine.get("fps") and haar.get("fps"):
+            mine["vs_haar"] = mine["fps"] / haar["fps"]
+
+
+# ---------------------------------------------------------------- views: what the second (mirror) view costs and buys
+
+
+def measure_views(models: ModelSet, model: ModelFile, x: np.ndarray | None, y: np.ndarray | None, crops: dict,
+                  reference: str, progress: bool = True) -> dict:
+    """Accuracy of the camera model's Keras checkpoint in one view and in two (the face and its mirror image,
+    scores averaged, as the shipped models do in their graph), on the evaluation faces and on BlazeFace's
+    calibrated crops of them. Needs TensorFlow and the manifest's checkpoint; otherwise says why not."""
+    from benchmarks.accuracy import keras_predict, resolve_checkpoint
+
+    if x is None or y is None:
+        return {"measured": False, "reason": "no --data"}
+    if reference == "float32":
+        return {"measured": False, "reason": "--reference float32: the Keras checkpoint is not loaded"}
+    checkpoint = resolve_checkpoint(models.checkpoint(model.variant), models.models_dir)
+    if checkpoint is None:
+        return {"measured": False, "reason": f"no Keras checkpoint for {model.variant} in the models' manifest"}
+    labels = np.asarray(y).reshape(-1)
+    out: dict = {"measured": True, "checkpoint": str(checkpoint), "variant": model.variant}
+    try:
+        note(f"camera: Keras one view vs two views ({checkpoint})", progress)
+        sets = [("dataset", np.asarray(x).reshape(-1, INPUT_SIZE, INPUT_SIZE), labels)]
+        name = next((n for n in ("blazeface", *crops) if crops.get(n) and crops[n][1] is not None), None)
+        if name:
+            indices, images = crops[name]
+            sets.append((f"{name}_calibrated", images, labels[indices]))
+        for key, images, truth in sets:
+            one, _ = keras_predict(checkpoint, images[..., None], mirror_average=False)
+            two, _ = keras_predict(checkpoint, images[..., None], mirror_average=True)
+            acc1, acc2 = float((one.argmax(1) == truth).mean()), float((two.argmax(1) == truth).mean())
+            out[key] = {"n": len(truth), "one_view": acc1, "two_views": acc2, "gain_pp": 100 * (acc2 - acc1)}
+    except ImportError as exc:
+        return {"measured": False, "reason": f"TensorFlow/Keras cannot be imported ({exc})"}
+    except Exception as exc:  # noqa: BLE001 - a damaged checkpoint: Keras raises many types
+        return {"measured": False, "reason": f"Keras checkpoint {checkpoint}: {type(exc).__name__}: {exc}"}
+    return out
+
+
+def views_summary(camera: dict, latency: dict, accuracy: dict, keras: dict) -> dict:
+    """The classifier's share of the BlazeFace frame time (the camera part's pipeline run, and the latency part's
+    per-face time against that frame time) and what the second view buys in accuracy."""
+    model = camera.get("model") or {}
+    row = next((r for r in camera.get("rows", []) if r["detector"] == "blazeface"), None)
+    pipe = (row or {}).get("pipeline") or {}
+    out: dict = {"model": model, "views": 2 if model.get("mirror_in_graph") else 1, "keras": keras}
+    if pipe.get("frame_ms"):
+        frame = pipe["frame_ms"]["median"]
+        classify = pipe["stages_ms"]["classify"]["median"]
+        out["blazeface_frame_ms"] = frame
+        out["classify_ms"] = classify
+        out["classify_share"] = classify / frame if frame else None
+    lat = next((r for r in latency.get("rows", []) if r["variant"] == model.get("variant")
+                and r["format"] == model.get("format") and r["threads"] == 1), None)
+    if lat:
+        out["latency_us"] = lat["median_us"]
+        if out.get("blazeface_frame_ms"):
+            out["latency_share"] = lat["median_us"] / 1000.0 / out["blazeface_frame_ms"]
+    acc = next((r for r in accuracy.get("rows", []) if r["variant"] == model.get("variant")
+                and r["format"] == model.get("format")), None)
+    if acc:
+        out["tflite_accuracy"] = acc["accuracy"]
+        out["tflite_mirror_gain_pp"] = acc.get("mirror_gain_pp")
+    return out
