@@ -263,6 +263,13 @@ def pipeline_section(results: dict) -> list[str]:
         cells.append(f"{_f(r['frame_ms']['median'], 1)} / {_f(r['frame_ms']['p95'], 1)}")
         rows.append(cells)
     out += _table(header, rows, ["---"] + ["--:"] * (len(header) - 1))
+    serving = pipe.get("serving")
+    if serving:
+        out += ["", "Serving the web view (`--serve`) adds, per frame while someone watches the video, the JPEG "
+                f"encode of the annotated {serving['width']:.0f}x{serving['height']:.0f} frame at quality "
+                f"{serving['quality']:.0f}: median {serving['median_ms']:.2f} ms, p95 {serving['p95_ms']:.2f} ms, "
+                f"{serving['kib']:.0f} KiB a frame (`device.web.encode_cost`, one thread). Nothing is encoded while "
+                "nobody watches."]
     out += ["", "Start-up and footprint (start = the worker process being spawned):", ""]
     rows = [[f"{r['variant']}/{r['format']}", _f(r["startup_ms"]["process_start_and_imports"], 0),
              _f(r["startup_ms"]["load_model_detector_source"], 0), _f(r["startup_ms"]["first_frame"], 0),

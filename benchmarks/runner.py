@@ -123,7 +123,25 @@ def _pipeline_part(config: RunConfig, models: ModelSet, formats: list[str], clip
         "clip_notes": clip.notes,
         "max_frames": frames,
         "rows": measure_pipeline(chosen, clip.source, clip.truth, frames, config.progress),
+        "serving": serving_cost(clip.source),
     }
+
+
+def serving_cost(source: str) -> dict | None:
+    """What the web view (``--serve``) adds per watched frame: the JPEG encode of one of the source's frames at its
+    own resolution and the default quality (``device.web.encode_cost``); None when no frame can be read."""
+    from device.sources import SourceError, open_source
+    from device.web import DEFAULT_JPEG_QUALITY, encode_cost
+
+    try:
+        opened = open_source(source)
+        try:
+            frame = opened.read()
+        finally:
+            opened.close()
+    except SourceError:
+        return None
+    return encode_cost(frame.bgr, DEFAULT_JPEG_QUALITY) if frame is not None else None
 
 
 def camera_detectors(config: RunConfig) -> list[str]:

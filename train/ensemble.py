@@ -46,7 +46,7 @@ def views(x: np.ndarray, kind: str) -> list[np.ndarray]:
 
 def member_logp(model, x: np.ndarray, kind: str) -> np.ndarray:
     """Mean log-probabilities of one model over the views of ``x``."""
-    from train.trainer import predict_probs
+    from train.models import predict_probs
 
     logs = [np.log(np.clip(predict_probs(model, v.astype(np.float32)), 1e-7, 1.0)) for v in views(x, kind)]
     return np.mean(logs, axis=0)

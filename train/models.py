@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import keras
+import numpy as np
 from keras import layers
 
 from core.labels import INPUT_SHAPE, NUM_CLASSES
@@ -76,3 +77,8 @@ def build_augmenter(recipe: Recipe, seed: int) -> keras.Sequential:
     if not aug:  # a recipe without augmentation: Keras cannot build an empty Sequential
         aug.append(layers.Identity())
     return keras.Sequential(aug, name="augment")
+
+
+def predict_probs(model, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Inference-mode probabilities (BatchNorm uses its moving statistics, dropout is off)."""
+    return np.asarray(model.predict(x.astype(np.float32), batch_size=batch_size, verbose=0))

@@ -206,7 +206,7 @@ WIDE_TAIL = replace(
 
 # The wide recipe and its tail trained in mixed precision (bfloat16 maths, float32 weights): the same 40 + 4 epochs
 # in less time on a CPU with bfloat16 units (float32 elsewhere, see
-# train.trainer.training_precision). The checkpoints convert as float32 models. The product's default: the same
+# train.precision.training_precision). The checkpoints convert as float32 models. The product's default: the same
 # PublicTest accuracy as wide-tail in less time (the README's recipe list has the measured minutes and accuracies).
 WIDE_BF16 = replace(
     WIDE,

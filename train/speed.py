@@ -23,7 +23,7 @@ def images_per_second(recipe_name: str, n: int, batch_size: int, threads: int, r
     import tensorflow as tf
 
     from train.models import build_model
-    from train.trainer import training_precision
+    from train.precision import training_precision
 
     if threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)

@@ -8,7 +8,6 @@ evaluated split) and plots.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -26,7 +25,9 @@ from core.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
 from core.labels import EMOTIONS, NUM_CLASSES
 from core.metrics import classification_metrics
 from core.provenance import command_line, provenance
-from train.models import load_float32
+from train.distill import cached_teacher_probs, distillation_targets
+from train.models import load_float32, predict_probs
+from train.precision import training_precision
 from train.recipes import VARIANTS, Recipe
 from train.runs import (
     PREDICTIONS,
@@ -53,34 +54,6 @@ def _configure_tf(threads: int):
     gpus = tf.config.list_physical_devices("GPU")
     strategy = tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
     return tf, strategy, gpus
-
-
-def bfloat16_support(gpus: list, cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
-    """Why this machine computes bfloat16 natively ("" when it does not): a GPU of compute capability 8.0 or newer,
-    or a CPU with AVX512-BF16 or AMX-BF16 (read from ``cpuinfo``; other systems count as without)."""
-    if gpus:
-        import tensorflow as tf
-
-        caps = [tf.config.experimental.get_device_details(g).get("compute_capability") or (0, 0) for g in gpus]
-        return f"GPU compute capability {min(caps)}" if min(caps) >= (8, 0) else ""
-    try:
-        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
-    found = [f for f in ("amx_bf16", "avx512_bf16") if f in flags]
-    return f"CPU flags {', '.join(found)}" if found else ""
-
-
-def training_precision(recipe: Recipe, gpus: list, cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[str, str]:
-    """(precision to train in, why): the recipe's, except that mixed bfloat16 falls back to float32 on hardware
-    without bfloat16 units, where TensorFlow emulates it several times slower than float32."""
-    if recipe.precision == "float32":
-        return "float32", "the recipe's"
-    support = bfloat16_support(gpus, cpuinfo)
-    if support:
-        return recipe.precision, f"the recipe's ({support})"
-    return "float32", f"the recipe asks for {recipe.precision}, but this machine has no bfloat16 units: float32 instead"
 
 
 def _datasets(tf, ds: Dataset, recipe: Recipe, seed: int, augmenter, targets=None, weights=None):
@@ -110,63 +83,6 @@ def _datasets(tf, ds: Dataset, recipe: Recipe, seed: int, augmenter, targets=Non
     return train_ds, val_ds
 
 
-def teacher_probs(runs_root: Path, teachers: tuple[str, ...], *arrays: np.ndarray) -> list[np.ndarray]:
-    """The teachers' ensemble log-probabilities for each of ``arrays``: the mean over teachers and over each image
-    and its mirror image. Each teacher is loaded once."""
-    logs: list[list[np.ndarray]] = [[] for _ in arrays]
-    for name in teachers:
-        path = Path(runs_root) / name / "best.keras"
-        if not path.exists():
-            raise FileNotFoundError(
-                f"{path}: teacher run {name!r} is missing; train it first (its folder name gives the recipe, "
-                "epochs, variant and seed: python -m train --recipe R --epochs E --variants V --seed S)"
-            )
-        model = load_float32(path)
-        for x, acc in zip(arrays, logs):
-            for view in (x, x[:, :, ::-1]):
-                acc.append(np.log(np.clip(predict_probs(model, view), 1e-7, 1.0)))
-    return [np.mean(acc, axis=0) for acc in logs]
-
-
-def _teacher_fingerprint(runs_root: Path, teachers: tuple[str, ...], arrays: tuple[np.ndarray, ...]) -> str:
-    """Digest of the teachers' checkpoints and of the images: a cache made from anything else is stale."""
-    h = hashlib.sha256()
-    for name in teachers:
-        h.update(name.encode())
-        path = Path(runs_root) / name / "best.keras"
-        h.update(bytes.fromhex(sha256_file(path)) if path.exists() else b"missing")
-    for x in arrays:
-        h.update(str(x.shape).encode())
-        h.update(np.ascontiguousarray(x).tobytes())
-    return h.hexdigest()
-
-
-def cached_teacher_probs(cache: Path, runs_root: Path, teachers: tuple[str, ...], *arrays: np.ndarray) -> list:
-    """:func:`teacher_probs` of ``arrays``, kept in ``cache`` (an ``.npz`` in the student's run folder) so a resumed
-    run does not predict again; the cache is used only when the teachers' checkpoints and the images are unchanged."""
-    key = _teacher_fingerprint(runs_root, teachers, arrays)
-    if cache.exists():
-        try:
-            with np.load(cache) as z:
-                if str(z["fingerprint"]) == key:
-                    return [z[f"logp{i}"] for i in range(len(arrays))]
-        except (OSError, KeyError, ValueError):
-            pass  # unreadable or from another layout: predict again and overwrite it
-    result = teacher_probs(runs_root, teachers, *(x.astype(np.float32) for x in arrays))
-    buf = io.BytesIO()
-    np.savez(buf, fingerprint=np.array(key), **{f"logp{i}": r for i, r in enumerate(result)})
-    atomic_write_bytes(cache, buf.getvalue())
-    return result
-
-
-def distillation_targets(teacher_logp: np.ndarray, y: np.ndarray, weight: float, temperature: float) -> np.ndarray:
-    """``(1 - weight) * one_hot(y) + weight * softmax(teacher_logp / temperature)``, rows summing to 1."""
-    from scipy.special import softmax
-
-    soft = softmax(teacher_logp / temperature, axis=1)
-    return (1.0 - weight) * np.eye(NUM_CLASSES)[y] + weight * soft
-
-
 def _lr_schedule(keras, recipe: Recipe, steps_per_epoch: int):
     if recipe.schedule == "constant":
         return recipe.learning_rate
@@ -183,11 +99,6 @@ def _lr_schedule(keras, recipe: Recipe, steps_per_epoch: int):
             warmup_steps=warmup,
         )
     raise ValueError(f"unknown schedule {recipe.schedule!r}")
-
-
-def predict_probs(model, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """Inference-mode probabilities (BatchNorm uses its moving statistics, dropout is off)."""
-    return np.asarray(model.predict(x.astype(np.float32), batch_size=batch_size, verbose=0))
 
 
 def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dict:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from train.trainer import class_weights
+from train.runs import class_weights
 
 
 def test_matches_inverse_frequency_formula():

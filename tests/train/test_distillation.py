@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from synthetic import write_fer_csv
 
+import train.distill as distill
 import train.trainer as trainer
+from train.distill import cached_teacher_probs, distillation_targets, teacher_probs
 from train.pipeline import TeacherError, train_and_report
 from train.recipes import RECIPES, TINY
-from train.trainer import cached_teacher_probs, distillation_targets, teacher_probs
 
 pytestmark = pytest.mark.slow
 
@@ -74,10 +75,18 @@ def test_distilling_recipes_name_existing_recipes_as_teachers(name):
         assert name in RECIPES and epochs.endswith("ep") and variant_seed.startswith(("unweighted-", "weighted-"))
 
 
-def test_student_trains_from_a_teacher_run(tmp_path):
-    data = write_fer_csv(tmp_path / "fer.csv.gz", {"train": 40, "val": 10, "test": 10})
-    runs = tmp_path / "runs"
-    train_and_report(data, TINY, ("unweighted",), seed=0, runs_root=runs, report=False)
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """One small dataset and runs folder for the distillation tests: a teacher is trained once, by the first test
+    that needs it (the pipeline trains a missing teacher run itself)."""
+    tmp = tmp_path_factory.mktemp("distill")
+    return write_fer_csv(tmp / "fer.csv.gz", {"train": 40, "val": 10, "test": 10}), tmp / "runs"
+
+
+def test_student_trains_from_a_teacher_run_trained_first(shared):
+    """The teacher run is missing: the pipeline trains it first, then both variants of the student from it."""
+    data, runs = shared
+    assert not (runs / "tiny-1ep").exists()
     student = replace(TINY, name="student", teachers=("tiny-1ep/unweighted-seed0",), distill_weight=0.5,
                       distill_temperature=2.0)
     results = train_and_report(data, student, ("unweighted", "weighted"), seed=0, runs_root=runs, report=False)
@@ -92,17 +101,8 @@ def test_student_trains_from_a_teacher_run(tmp_path):
         log = (folder / "log.csv").read_text().splitlines()
         assert "val_accuracy" in log[0] and len(log) == 2
         assert 0.0 <= results[variant]["splits"]["test"]["accuracy"] <= 1.0
-
-
-def test_missing_teacher_runs_are_trained_first(tmp_path):
-    data = write_fer_csv(tmp_path / "fer.csv.gz", {"train": 40, "val": 10, "test": 10})
-    runs = tmp_path / "runs"
-    student = replace(TINY, name="student", teachers=("tiny-1ep/weighted-seed3",), distill_weight=0.5)
-    train_and_report(data, student, ("unweighted",), seed=0, runs_root=runs, report=False)
-    teacher = json.loads((runs / "tiny-1ep" / "weighted-seed3" / "metrics.json").read_text())
+    teacher = json.loads((runs / "tiny-1ep" / "unweighted-seed0" / "metrics.json").read_text())
     assert teacher["completed_epochs"] == 1
-    config = json.loads((runs / "student-1ep" / "unweighted-seed0" / "config.json").read_text())
-    assert config["teachers"]["runs"] == ["tiny-1ep/weighted-seed3"]
 
 
 @pytest.mark.parametrize("teacher", ["wide/unweighted-seed0", "nosuch-10ep/unweighted-seed0",
@@ -120,7 +120,7 @@ def test_teacher_predictions_are_cached_until_a_teacher_or_the_images_change(tmp
         calls.append(len(arrays))
         return [np.full((len(x), 7), float(len(calls)), np.float32) for x in arrays]
 
-    monkeypatch.setattr(trainer, "teacher_probs", fake_teacher_probs)
+    monkeypatch.setattr(distill, "teacher_probs", fake_teacher_probs)
     teacher = tmp_path / "runs" / "t-1ep" / "unweighted-seed0" / "best.keras"
     teacher.parent.mkdir(parents=True)
     teacher.write_bytes(b"weights v1")

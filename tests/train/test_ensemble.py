@@ -32,7 +32,7 @@ def test_ensemble_averages_members_in_log_space(tmp_path, monkeypatch):
         folder.mkdir(parents=True)
         (folder / "best.keras").write_bytes(b"stub")
     monkeypatch.setattr("train.models.load_float32", lambda path: path.parent.parent.name.split("-")[0])
-    monkeypatch.setattr("train.trainer.predict_probs", lambda model, v, batch_size=512: tables[model])
+    monkeypatch.setattr("train.models.predict_probs", lambda model, v, batch_size=512: tables[model])
     members = [RunRef("a", 1, "unweighted", 0), RunRef("b", 1, "unweighted", 0)]
     result = ensemble.score(tmp_path, members, x, y, ("one",))
     assert result["members"]["a-1ep/unweighted-seed0"]["one"] == 0.5

@@ -9,10 +9,10 @@ import keras
 import pytest
 from synthetic import write_fer_csv
 
-import train.trainer as trainer
+import train.precision as precision_module
 from train.pipeline import train_and_report
+from train.precision import bfloat16_support, training_precision
 from train.recipes import RECIPES, TINY
-from train.trainer import bfloat16_support, training_precision
 
 BF16_TINY = replace(TINY, name="tiny-bf16", precision="mixed_bfloat16")
 
@@ -40,7 +40,7 @@ def test_mixed_precision_falls_back_to_float32_without_bfloat16_units(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("units", ["avx512_bf16", ""])
 def test_a_run_records_the_precision_it_trained_in(tmp_path, monkeypatch, capsys, units):
-    monkeypatch.setattr(trainer, "bfloat16_support", lambda gpus, cpuinfo=None: units)
+    monkeypatch.setattr(precision_module, "bfloat16_support", lambda gpus, cpuinfo=None: units)
     data = write_fer_csv(tmp_path / "fer.csv.gz", {"train": 40, "val": 10, "test": 10})
     train_and_report(data, BF16_TINY, ("unweighted",), seed=0, runs_root=tmp_path / "runs", report=False)
     run = tmp_path / "runs" / "tiny-bf16-1ep" / "unweighted-seed0"

@@ -9,7 +9,7 @@ import pytest
 
 from train.__main__ import main as train_main
 from train.recipes import TINY
-from train.trainer import RunMismatchError, check_run_config
+from train.runs import RunMismatchError, check_run_config
 
 
 def _write_config(folder, recipe) -> None:

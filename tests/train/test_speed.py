@@ -10,7 +10,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_prints_throughput_and_precision_per_recipe(capsys, monkeypatch):
-    monkeypatch.setattr("train.trainer.bfloat16_support", lambda gpus, cpuinfo=None: "")
+    monkeypatch.setattr("train.precision.bfloat16_support", lambda gpus, cpuinfo=None: "")
     assert speed.main(["--recipes", "tiny", "--images", "64", "--batch-size", "32", "--repeats", "2"]) == 0
     out = capsys.readouterr().out
     line = next(line for line in out.splitlines() if line.startswith("tiny:"))

@@ -1,0 +1,71 @@
+"""Knowledge distillation: the teachers' ensemble predictions (cached in the student's run folder) and the soft
+training targets that mix them with the labels."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import numpy as np
+
+from core.fileio import atomic_write_bytes, sha256_file
+from core.labels import NUM_CLASSES
+from train.models import load_float32, predict_probs
+
+
+def teacher_probs(runs_root: Path, teachers: tuple[str, ...], *arrays: np.ndarray) -> list[np.ndarray]:
+    """The teachers' ensemble log-probabilities for each of ``arrays``: the mean over teachers and over each image
+    and its mirror image. Each teacher is loaded once."""
+    logs: list[list[np.ndarray]] = [[] for _ in arrays]
+    for name in teachers:
+        path = Path(runs_root) / name / "best.keras"
+        if not path.exists():
+            raise FileNotFoundError(
+                f"{path}: teacher run {name!r} is missing; train it first (its folder name gives the recipe, "
+                "epochs, variant and seed: python -m train --recipe R --epochs E --variants V --seed S)"
+            )
+        model = load_float32(path)
+        for x, acc in zip(arrays, logs):
+            for view in (x, x[:, :, ::-1]):
+                acc.append(np.log(np.clip(predict_probs(model, view), 1e-7, 1.0)))
+    return [np.mean(acc, axis=0) for acc in logs]
+
+
+def _teacher_fingerprint(runs_root: Path, teachers: tuple[str, ...], arrays: tuple[np.ndarray, ...]) -> str:
+    """Digest of the teachers' checkpoints and of the images: a cache made from anything else is stale."""
+    h = hashlib.sha256()
+    for name in teachers:
+        h.update(name.encode())
+        path = Path(runs_root) / name / "best.keras"
+        h.update(bytes.fromhex(sha256_file(path)) if path.exists() else b"missing")
+    for x in arrays:
+        h.update(str(x.shape).encode())
+        h.update(np.ascontiguousarray(x).tobytes())
+    return h.hexdigest()
+
+
+def cached_teacher_probs(cache: Path, runs_root: Path, teachers: tuple[str, ...], *arrays: np.ndarray) -> list:
+    """:func:`teacher_probs` of ``arrays``, kept in ``cache`` (an ``.npz`` in the student's run folder) so a resumed
+    run does not predict again; the cache is used only when the teachers' checkpoints and the images are unchanged."""
+    key = _teacher_fingerprint(runs_root, teachers, arrays)
+    if cache.exists():
+        try:
+            with np.load(cache) as z:
+                if str(z["fingerprint"]) == key:
+                    return [z[f"logp{i}"] for i in range(len(arrays))]
+        except (OSError, KeyError, ValueError):
+            pass  # unreadable or from another layout: predict again and overwrite it
+    result = teacher_probs(runs_root, teachers, *(x.astype(np.float32) for x in arrays))
+    buf = io.BytesIO()
+    np.savez(buf, fingerprint=np.array(key), **{f"logp{i}": r for i, r in enumerate(result)})
+    atomic_write_bytes(cache, buf.getvalue())
+    return result
+
+
+def distillation_targets(teacher_logp: np.ndarray, y: np.ndarray, weight: float, temperature: float) -> np.ndarray:
+    """``(1 - weight) * one_hot(y) + weight * softmax(teacher_logp / temperature)``, rows summing to 1."""
+    from scipy.special import softmax
+
+    soft = softmax(teacher_logp / temperature, axis=1)
+    return (1.0 - weight) * np.eye(NUM_CLASSES)[y] + weight * soft
