@@ -25,6 +25,7 @@ BENCH_ARGS ?=
 CALIBRATE_ARGS ?=
 CONVERT_ARGS ?=
 CLIP_DIR ?= benchmarks/clips
+CLIP_STYLE ?= pasted
 PYTEST_ARGS ?=
 # make quickstart: the whole chain on the real data in minutes, in its own folder (never touches runs/ or models/)
 QUICK_DIR ?= quickstart
@@ -47,7 +48,8 @@ help:
 	@echo "                            mirror averaging built in, CONVERT_ARGS=--no-mirror for one view per face)"
 	@echo "make study DATA=...        class weights or not: STUDY_RECIPE=$(STUDY_RECIPE) STUDY_EPOCHS=$(STUDY_EPOCHS) SEEDS='$(SEEDS)'"
 	@echo "make calibrate DATA=...    fit each detector's box -> FER2013 framing (device/models/framing.json)"
-	@echo "make clip DATA=...         labelled benchmark video from the dataset's test faces"
+	@echo "make clip DATA=...         labelled benchmark video from the dataset's test faces (CLIP_STYLE=photos"
+	@echo "                            CLIP_DIR=benchmarks/clips/photos: put where real photos' faces were)"
 	@echo "make bench DATA=...        accuracy + latency report in benchmarks/results/<host>-<date>/"
 	@echo "make demo SOURCE=0         live demo (SOURCE: camera index, picamera2, video, folder)"
 	@echo "make detector-models       re-extract the BlazeFace models into device/models/ from the pinned MediaPipe wheel"
@@ -92,7 +94,7 @@ calibrate:
 	$(PYTHON) -m benchmarks calibrate --data $(DATA) $(CALIBRATE_ARGS)
 
 clip:
-	$(PYTHON) -m benchmarks clip --data $(DATA) --out $(CLIP_DIR)
+	$(PYTHON) -m benchmarks clip --data $(DATA) --out $(CLIP_DIR) --style $(CLIP_STYLE)
 
 bench:
 	$(PYTHON) -m benchmarks run --models $(MODELS_DIR) $(if $(wildcard $(DATA)),--data $(DATA)) \

@@ -59,8 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     clip.add_argument("--seed", type=int, default=0, help="random seed (same seed, same clip)")
     clip.add_argument("--size", type=_size, default="640x480", help="frame size WIDTHxHEIGHT")
     clip.add_argument("--fps", type=number_type(float, 1.0, "a number >= 1"), default=10.0, help="frame rate")
+    clip.add_argument("--style", choices=("pasted", "photos"), default="pasted",
+                      help="pasted: faces on synthetic backgrounds; photos: faces put where real photos' faces were "
+                           "(hair, body and background around them)")
+    clip.add_argument("--real-faces", type=Path, default=None,
+                      help="--style photos: folder of real photos with faces.json (default: ../shared/data/real-faces "
+                           "beside the repository)")
     clip.add_argument("--no-check", dest="check", action="store_false",
-                      help="skip running the Haar detector over the written clip")
+                      help="skip running the Haar detector (photos: and BlazeFace) over the written clip")
     clip.add_argument("--no-progress", dest="progress", action="store_false", help="no progress output")
 
     cal = sub.add_parser("calibrate", help="fit each detector's box -> FER2013 framing transform (framing.json)",
@@ -127,14 +133,16 @@ def _clip(args: argparse.Namespace, argv: list[str]) -> int:
     from benchmarks.clip import ClipOptions, build_clip
     from benchmarks.host import command_line
 
+    if args.real_faces is not None and args.style != "photos":
+        raise BenchError("clip: --real-faces is for --style photos")
     options = ClipOptions(args.data, args.out, args.frames_per_face, args.faces, args.seed, args.size, args.fps,
-                          check=args.check)
+                          check=args.check, style=args.style, real_faces=args.real_faces)
     result = build_clip(options, command=command_line(argv), progress=args.progress)
     print(f"wrote {result.video} ({result.frames} frames, {result.faces_placed} faces) and {result.ground_truth}")
-    if result.haar_check:
-        c = result.haar_check
-        print(f"check: the Haar detector finds {c['found']} of {c['faces']} placed faces "
-              f"({100 * c['recall']:.1f}%, IoU >= {c['iou_threshold']}), {c['false_detections']} false detections")
+    for name, c in (("Haar", result.haar_check), ("BlazeFace", result.blazeface_check)):
+        if c:
+            print(f"check: the {name} detector finds {c['found']} of {c['faces']} placed faces "
+                  f"({100 * c['recall']:.1f}%, IoU >= {c['iou_threshold']}), {c['false_detections']} false detections")
     for text in result.notes:
         print(f"note: {text}")
     return EXIT_OK
