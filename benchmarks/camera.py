@@ -346,13 +346,7 @@ class DetectionTally:
             mine = self.by_source.setdefault(source, {"frames": 0, "expected": 0, "found": 0, "false": 0})
             for key, value in (("frames", 1), ("expected", expected), ("found", found), ("false", false)):
                 mine[key] += value
-        self.frames += 1
-        self.expected += expected
-        self.found += found
-        self.false += false
-        if expected:
-            self.frames_with_face += 1
-            self.frames_found += found > 0
+        self.add_matched(found, expected, false)
 
     def add_matched(self, found: int, expected: int, false: int) -> None:
         """A frame scored against boxes (IoU matching) rather than counts."""

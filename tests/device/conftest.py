@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -76,3 +78,27 @@ def _assert_astronaut_face(box, scale: float = 1.0) -> None:
 def assert_astronaut_face():
     """``check(box, scale=1.0)``: the box is the astronaut's face (centre within 20 px, side within 25%)."""
     return _assert_astronaut_face
+
+
+@pytest.fixture
+def live_camera(astronaut_bgr: np.ndarray) -> Iterator[str]:
+    """A stream URL (a web view of its own) that delivers astronaut frames at 15 FPS for as long as it is read:
+    a live source like an IP camera, for the web view's end-to-end tests."""
+    from device.web import STREAM, WebView
+
+    camera = WebView("127.0.0.1", 0)
+    stop = threading.Event()
+
+    def feed() -> None:
+        i = 0
+        while not stop.wait(1 / 15):
+            if camera.clients(STREAM):
+                camera.publish_frame(np.roll(astronaut_bgr, 2 * (i % 20), axis=1))
+            i += 1
+
+    thread = threading.Thread(target=feed, daemon=True)
+    thread.start()
+    yield camera.url + "stream.mjpg"
+    stop.set()
+    thread.join(5)
+    camera.close()

@@ -516,27 +516,6 @@ def test_a_bad_model_after_binding_closes_the_server(monkeypatch, capsys, tmp_pa
     assert threading.active_count() == baseline  # the server thread is gone
 
 
-@pytest.fixture
-def live_camera(astronaut_bgr) -> Iterator[str]:
-    """A stream URL that delivers astronaut frames at 15 FPS for as long as it is read (a web view of its own)."""
-    camera = WebView("127.0.0.1", 0)
-    stop = threading.Event()
-
-    def feed() -> None:
-        i = 0
-        while not stop.wait(1 / 15):
-            if camera.clients(STREAM):
-                camera.publish_frame(np.roll(astronaut_bgr, 2 * (i % 20), axis=1))
-            i += 1
-
-    thread = threading.Thread(target=feed, daemon=True)
-    thread.start()
-    yield camera.url + "stream.mjpg"
-    stop.set()
-    thread.join(5)
-    camera.close()
-
-
 def start_demo(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, str]:
     """``python -m device ARGS`` in the background; returns it and the URL it serves on (from its stderr)."""
     cmd = [sys.executable, "-m", "device", *args]

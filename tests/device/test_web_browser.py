@@ -23,17 +23,14 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from core.labels import EMOTIONS
 from device.demo import default_model_path
-from device.web import STREAM, WebView
 
 REQUIRE_BROWSER = "FEREDGE_REQUIRE_BROWSER"
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -72,27 +69,6 @@ def browser(tmp_path: Path) -> Iterator:
     driver.set_page_load_timeout(30)
     yield driver
     driver.quit()
-
-
-@pytest.fixture
-def live_camera(astronaut_bgr) -> Iterator[str]:
-    """A stream URL with astronaut frames at 15 FPS for as long as it is read."""
-    camera = WebView("127.0.0.1", 0)
-    stop = threading.Event()
-
-    def feed() -> None:
-        i = 0
-        while not stop.wait(1 / 15):
-            if camera.clients(STREAM):
-                camera.publish_frame(np.roll(astronaut_bgr, 2 * (i % 20), axis=1))
-            i += 1
-
-    thread = threading.Thread(target=feed, daemon=True)
-    thread.start()
-    yield camera.url + "stream.mjpg"
-    stop.set()
-    thread.join(5)
-    camera.close()
 
 
 def start_demo(cwd: Path, source: str, model: Path, serve: str) -> tuple[subprocess.Popen, str]:
