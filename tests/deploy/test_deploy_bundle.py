@@ -146,3 +146,29 @@ def test_bundle_cli_runs_as_a_module(tmp_path: Path) -> None:
     proc = run([sys.executable, "-m", "deploy.bundle", "--out", str(tmp_path), "--models-dir", str(FIXTURES),
                 "--models", "tiny_int8"], cwd=ROOT)
     assert "bundle: " in proc.stdout and len(list(tmp_path.glob("feredge-device-*.tar.gz"))) == 1
+
+
+# import name -> the distribution requirements/device.txt names it by
+_DISTRIBUTIONS = {"cv2": "opencv-python-headless", "ai_edge_litert": "ai-edge-litert"}
+
+
+def test_device_requirements_cover_every_module_level_import_of_the_bundle(repo_root: Path) -> None:
+    """A Pi installs requirements/device.txt only (bench extras are optional): whatever core/, device/ and
+    benchmarks/ import at module level must be in it, or the demo or `feredge bench` fails to start there."""
+    import sys
+
+    from deploy.bundle import PACKAGES
+
+    names = {line.split("#")[0].strip().split("<")[0].split(">")[0].split("=")[0].strip().lower()
+             for line in (repo_root / "requirements" / "device.txt").read_text().splitlines()}
+    names.discard("")
+    missing = []
+    for package in PACKAGES:
+        for path in sorted((repo_root / package).rglob("*.py")):
+            for line, module in module_level_imports(path.read_text(encoding="utf-8"), path.name):
+                top = module.split(".")[0]
+                if top in sys.stdlib_module_names or top in PACKAGES or top == "__future__":
+                    continue
+                if _DISTRIBUTIONS.get(top, top).lower() not in names:
+                    missing.append(f"{path.relative_to(repo_root)}:{line}: {module}")
+    assert missing == [], "module-level imports not in requirements/device.txt"
