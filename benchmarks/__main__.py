@@ -151,7 +151,8 @@ def _clip(args: argparse.Namespace, argv: list[str]) -> int:
 def _calibrate(args: argparse.Namespace, argv: list[str]) -> int:
     from benchmarks.calibrate import calibrate
     from benchmarks.host import command_line
-    from core.dataset import DataError, load_fer2013
+    from core.dataset import DataError
+    from device.datasets import load_fer2013
     from device.detector import make_detector
     from device.framing import framing_path, write_framing
 

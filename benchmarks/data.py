@@ -29,7 +29,8 @@ class EvalFaces:
 
 def _load_splits(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """{split: (x, y)} through the one FER2013 loader (``core.dataset``, with its decoded-array cache)."""
-    from core.dataset import DataError, load_fer2013
+    from core.dataset import DataError
+    from device.datasets import load_fer2013
 
     try:
         dataset = load_fer2013(path, require_train=False)

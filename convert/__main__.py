@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from convert.converter import ConversionError
     from convert.pipeline import ConvertJob, convert_all, parity_table
-    from core.dataset import DataError, load_fer2013
+    from core.dataset import DataError
+    from device.datasets import load_fer2013
 
     try:
         ckpts = _checkpoints(args)

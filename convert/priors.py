@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 
 from core.balance import priors_from_counts
-from core.dataset import DataError, load_fer2013
+from core.dataset import DataError
 from core.manifest import ManifestError, read_manifest, write_manifest
 from core.paths import project_root
+from device.datasets import load_fer2013
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ import hashlib
 import io
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,19 +157,22 @@ def load_csv(path: Path) -> Dataset:
     return Dataset(str(path), splits)
 
 
-def _read_image(path: Path) -> np.ndarray:
-    import cv2
+# Decodes one image file to a (48, 48) uint8 gray face, or None when it cannot. core/ needs numpy alone, so the
+# codec comes from the caller: device.datasets passes OpenCV's (device.preprocess.read_face_image).
+ImageReader = Callable[[Path], "np.ndarray | None"]
 
-    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+
+def _read_image(path: Path, read_image: ImageReader) -> np.ndarray:
+    img = read_image(path)
     if img is None:
-        raise DataError(f"{path}: unreadable image (OpenCV could not decode it)")
+        raise DataError(f"{path}: unreadable image (could not be decoded)")
     if img.shape != (INPUT_SIZE, INPUT_SIZE):
-        img = cv2.resize(img, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
+        raise DataError(f"{path}: decoded to {img.shape}, expected a {INPUT_SIZE}x{INPUT_SIZE} gray face")
     return img
 
 
-def load_folder(root: Path, val_fraction: float = 0.1, seed: int = 0) -> Dataset:
-    """Kaggle layout: ``train/<class>/*.jpg`` and ``test/<class>/*.jpg``.
+def load_folder(root: Path, read_image: ImageReader, val_fraction: float = 0.1, seed: int = 0) -> Dataset:
+    """Kaggle layout: ``train/<class>/*.jpg`` and ``test/<class>/*.jpg``, each decoded by ``read_image``.
 
     File prefixes ``PublicTest_``/``PrivateTest_`` (where present) give the split; otherwise a stratified,
     seeded validation split is carved from ``train`` and ``test`` is the test split.
@@ -198,7 +202,7 @@ def load_folder(root: Path, val_fraction: float = 0.1, seed: int = 0) -> Dataset
     splits: dict[str, Split] = {}
     for name, entries in items.items():
         if entries:
-            x = np.stack([_read_image(p) for p, _ in entries]).reshape(-1, INPUT_SIZE, INPUT_SIZE, 1)
+            x = np.stack([_read_image(p, read_image) for p, _ in entries]).reshape(-1, INPUT_SIZE, INPUT_SIZE, 1)
             splits[name] = Split(x, np.asarray([lab for _, lab in entries], dtype=np.int64))
     if "val" not in splits:
         from sklearn.model_selection import train_test_split
@@ -230,16 +234,21 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("FEREDGE_CACHE", Path.home() / ".cache" / "feredge"))
 
 
-def load_fer2013(path: str | Path, cache_dir: Path | None = None, seed: int = 0, require_train: bool = True) -> Dataset:
+def load_fer2013(path: str | Path, cache_dir: Path | None = None, seed: int = 0, require_train: bool = True,
+                 read_image: ImageReader | None = None) -> Dataset:
     """Load FER2013 from a CSV(.gz) file or an image folder, using a decoded-array cache for files.
 
-    ``require_train=False`` (evaluation only) accepts a file without Training/PublicTest rows.
+    ``require_train=False`` (evaluation only) accepts a file without Training/PublicTest rows. An image folder needs
+    ``read_image`` (an image codec; :func:`device.datasets.load_fer2013` passes OpenCV's).
     """
     path = Path(path).expanduser()
     if not path.exists():
         raise DataError(f"{path}: no such file or folder. {WHERE_TO_GET}")
     if path.is_dir():
-        ds = load_folder(path, seed=seed)
+        if read_image is None:
+            raise DataError(f"{path}: an image folder needs an image decoder (device.datasets.load_fer2013 "
+                            "passes OpenCV's); the CSV needs none")
+        ds = load_folder(path, read_image, seed=seed)
     else:
         cache = (cache_dir or default_cache_dir()) / f"fer2013-{_cache_key(path)}.npz"
         ds = None

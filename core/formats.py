@@ -18,7 +18,7 @@ class ModelFormat:
     supported_types: tuple[str, ...]  # e.g. ("float16",)
     representative_data: bool  # needs a calibration set
     int8_io: bool  # int8 input and output tensors (full-integer model)
-    parity_tolerance: float  # max |p_tflite - p_keras| expected on a fixed batch (tests)
+    parity_tolerance: float  # max |p_tflite - p_float| against the float model on a fixed batch (tests)
 
     @property
     def suffix(self) -> str:

@@ -42,6 +42,17 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     raise ValueError(f"image: shape {image.shape}, expected (H, W) gray or (H, W, 3) BGR")
 
 
+def read_face_image(path) -> np.ndarray | None:
+    """An image file as a (48, 48) uint8 gray face (OpenCV decodes it, INTER_AREA resizes it), or None when it
+    cannot be decoded. The image-folder edition of FER2013 stores its faces this way."""
+    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        return None
+    if img.shape != (INPUT_SIZE, INPUT_SIZE):
+        img = cv2.resize(img, (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
+    return img
+
+
 def square_box(box: BoxLike | tuple[int, int, int, int], margin: float) -> tuple[int, int, int]:
     """(x0, y0, side) of the square with side ``max(w, h) * (1 + 2 * margin)`` centred on ``box``.
 

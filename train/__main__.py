@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    from core.dataset import DataError, load_fer2013
+    from core.dataset import DataError
+    from device.datasets import load_fer2013
     from train.pipeline import TeacherError, check_plan, check_run_folders, plan_lines
     from train.runs import ClassWeightError, RunMismatchError
 

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from core.dataset import DataError, evaluation_split, load_fer2013
+from core.dataset import DataError, evaluation_split
 from core.fileio import atomic_write_json, atomic_write_text
 from core.paths import project_root
 from core.provenance import command_line, provenance
+from device.datasets import load_fer2013
 from train.runs import RunNameError, RunRef
 
 VIEWS: tuple[str, ...] = ("one", "mirror", "tencrop")

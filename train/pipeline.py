@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.dataset import Dataset, evaluation_split, load_fer2013
+from core.dataset import Dataset, evaluation_split
+from device.datasets import load_fer2013
 from train.recipes import RECIPES, VARIANTS, Recipe
 from train.runs import (
     ClassWeightError,

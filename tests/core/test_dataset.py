@@ -10,6 +10,7 @@ import pytest
 from synthetic import synthetic_images, write_fer_csv
 
 from core.dataset import DataError, load_fer2013
+from device.preprocess import read_face_image
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -116,15 +117,15 @@ def _write_folder(root: Path, prefixes: bool) -> None:
 
 def test_folder_layout_with_prefixes(tmp_path, cache):
     _write_folder(tmp_path / "fer", prefixes=True)
-    ds = load_fer2013(tmp_path / "fer", cache_dir=cache)
+    ds = load_fer2013(tmp_path / "fer", cache_dir=cache, read_image=read_face_image)
     assert set(ds.splits) == {"train", "val", "test"}
     assert sum(len(s) for s in ds.splits.values()) == 42
 
 
 def test_folder_layout_without_prefixes_carves_stratified_val(tmp_path, cache):
     _write_folder(tmp_path / "fer", prefixes=False)
-    a = load_fer2013(tmp_path / "fer", cache_dir=cache, seed=3)
-    b = load_fer2013(tmp_path / "fer", cache_dir=cache, seed=3)
+    a = load_fer2013(tmp_path / "fer", cache_dir=cache, read_image=read_face_image, seed=3)
+    b = load_fer2013(tmp_path / "fer", cache_dir=cache, read_image=read_face_image, seed=3)
     assert len(a.splits["train"]) + len(a.splits["val"]) == 28
     np.testing.assert_array_equal(a.splits["val"].y, b.splits["val"].y)
     assert any("stratified" in n for n in a.notes)
@@ -135,7 +136,7 @@ def test_folder_unreadable_image(tmp_path, cache):
     bad = tmp_path / "fer" / "train" / "happy" / "broken.jpg"
     bad.write_bytes(b"not a jpeg")
     with pytest.raises(DataError, match="broken.jpg: unreadable image"):
-        load_fer2013(tmp_path / "fer", cache_dir=cache)
+        load_fer2013(tmp_path / "fer", cache_dir=cache, read_image=read_face_image)
 
 
 def test_folder_with_a_one_image_class_is_a_clear_error(tmp_path, cache):
@@ -143,7 +144,7 @@ def test_folder_with_a_one_image_class_is_a_clear_error(tmp_path, cache):
     for extra in sorted((tmp_path / "fer" / "train" / "disgust").iterdir())[1:]:
         extra.unlink()  # one disgust image left: no stratified validation split can hold it and train it
     with pytest.raises(DataError, match=r"train: disgust \(1\) image only; a stratified validation split"):
-        load_fer2013(tmp_path / "fer", cache_dir=cache)
+        load_fer2013(tmp_path / "fer", cache_dir=cache, read_image=read_face_image)
 
 
 def test_csv_with_a_byte_order_mark_loads(tmp_path, cache):
@@ -183,3 +184,16 @@ def test_real_fer2013_split_sizes(tmp_path):
     assert ds.splits["train"].class_counts().tolist() == [3995, 436, 4097, 7215, 4830, 3171, 4965]
     if ds.has("test"):
         assert len(ds.splits["test"]) == 3589
+
+
+def test_a_folder_needs_an_image_decoder_from_above(tmp_path, cache):
+    """core/ decodes no images itself (numpy alone): without a reader a folder is a clear error; the device layer's
+    wrapper passes OpenCV's and reads the same faces."""
+    from device.datasets import load_fer2013 as load_with_opencv
+
+    _write_folder(tmp_path / "fer", prefixes=True)
+    with pytest.raises(DataError, match="an image folder needs an image decoder"):
+        load_fer2013(tmp_path / "fer", cache_dir=cache)
+    direct = load_fer2013(tmp_path / "fer", cache_dir=cache, read_image=read_face_image)
+    wrapped = load_with_opencv(tmp_path / "fer", cache_dir=cache)
+    np.testing.assert_array_equal(direct.splits["train"].x, wrapped.splits["train"].x)
