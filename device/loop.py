@@ -88,7 +88,7 @@ class FrameLoop:
         self.reopen = reopen
         self.err = sys.stderr if err is None else err
         self.caption = caption  # drawn after the FPS on annotated frames (e.g. "balance 0.5")
-        self.live, self.stills, self.source_fps = source.live, source.stills, source.fps
+        self.live, self.stills = source.live, source.stills
         self.frames = self.faces = self.failures = self.skipped = 0
         self.fps: float | None = None
         self.first_result_at: float | None = None

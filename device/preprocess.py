@@ -10,7 +10,6 @@ give taller-than-wide boxes), so faces are never stretched.
 
 from __future__ import annotations
 
-import math
 from typing import Protocol
 
 import cv2
@@ -57,12 +56,11 @@ def square_box(box: BoxLike | tuple[int, int, int, int], margin: float) -> tuple
     """(x0, y0, side) of the square with side ``max(w, h) * (1 + 2 * margin)`` centred on ``box``.
 
     ``margin`` is a fraction of the box side per side: finite and > -0.5 (a negative margin crops tighter)."""
-    if not (math.isfinite(margin) and margin > -0.5):
-        raise ValueError(f"margin {margin}: expected a finite fraction of the box side > -0.5 (e.g. {DEFAULT_MARGIN})")
-    x, y, w, h = (box.x, box.y, box.w, box.h) if hasattr(box, "x") else box  # type: ignore[union-attr]
-    side = max(1, int(round(max(w, h) * (1.0 + 2.0 * margin))))
-    cx, cy = x + w / 2.0, y + h / 2.0
-    return int(round(cx - side / 2.0)), int(round(cy - side / 2.0)), side
+    return Framing.from_margin(margin).square(*_xywh(box))
+
+
+def _xywh(box: BoxLike | tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    return (box.x, box.y, box.w, box.h) if hasattr(box, "x") else box  # type: ignore[union-attr,return-value]
 
 
 def crop_face(
@@ -74,11 +72,8 @@ def crop_face(
     ``image`` is gray (H, W) or BGR (H, W, 3); a BGR crop is converted to gray after cropping.
     """
     height, width = image.shape[:2]
-    if isinstance(margin, Framing):
-        x, y, w, h = (box.x, box.y, box.w, box.h) if hasattr(box, "x") else box  # type: ignore[union-attr]
-        x0, y0, side = margin.square(x, y, w, h)
-    else:
-        x0, y0, side = square_box(box, margin)
+    framing = margin if isinstance(margin, Framing) else Framing.from_margin(margin)
+    x0, y0, side = framing.square(*_xywh(box))
     x1, y1 = x0 + side, y0 + side
     cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
     if cx0 >= cx1 or cy0 >= cy1:

@@ -70,39 +70,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
     from core.dataset import DataError
-    from device.datasets import load_fer2013
-    from train.pipeline import TeacherError, check_plan, check_run_folders, plan_lines
-    from train.runs import ClassWeightError, RunMismatchError
+    from train.pipeline import TeacherError, train_and_report
+    from train.runs import ClassWeightError, RunMismatchError, TrainingInterrupted
 
     recipe = RECIPES[args.recipe].with_epochs(args.epochs)
-    variants = tuple(args.variants)
-    try:
-        plan = plan_lines(recipe, variants, args.seed, args.runs)
-        check_run_folders(recipe, variants, args.seed, args.runs)
-        ds = load_fer2013(args.data, seed=args.seed)
-        check_plan(recipe, variants, args.seed, args.runs, ds)
-    except (DataError, RunMismatchError, TeacherError, ClassWeightError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    for note in ds.notes:
-        print(f"note: {note}")
-    print(f"plan ({recipe.name}, seed {args.seed}, under {args.runs}):", *plan, sep="\n", flush=True)
-    if args.epochs is not None and any(line.startswith("  needed first:") for line in plan):
-        print(f"note: --epochs {args.epochs} applies to {recipe.name}'s own runs; the runs it needs first keep "
-              "their own epochs (listed above). For a few-minute run of the whole chain: make quickstart DATA=...",
-              flush=True)
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from train.pipeline import train_and_report
-    from train.trainer import TrainingInterrupted
-
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # train_and_report checks the input, then imports TensorFlow
     previous = signal.getsignal(signal.SIGTERM)
     _stop_on_sigterm()
     try:
         train_and_report(
-            data=ds,
+            data=args.data,
             recipe=recipe,
-            variants=variants,
+            variants=tuple(args.variants),
             seed=args.seed,
             runs_root=args.runs,
             threads=args.threads,

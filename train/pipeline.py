@@ -101,10 +101,9 @@ def check_run_folders(recipe: Recipe, variants: tuple[str, ...], seed: int, runs
     return specs
 
 
-def check_plan(recipe: Recipe, variants: tuple[str, ...], seed: int, runs_root: Path, ds: Dataset) -> None:
-    """Everything that would fail late, checked before any training: stale run folders (RunMismatchError) and a
-    weighted run on a training split that lacks a class (ClassWeightError)."""
-    specs = check_run_folders(recipe, variants, seed, runs_root)
+def check_class_weights(specs: list[RunSpec], ds: Dataset) -> None:
+    """A weighted run still to train on a training split that lacks a class fails now (ClassWeightError), not
+    after the unweighted runs have trained."""
     if any(s.variant == "weighted" and run_state(s) != "complete" for s in specs):
         try:
             class_weights(ds.splits["train"].y)
@@ -133,19 +132,28 @@ def train_and_report(
     command: str = "",
 ) -> dict[str, dict]:
     """Train (or resume, or evaluate) the runs of ``recipe`` for ``variants``, the runs it needs first, and write
-    the comparison report. ``data`` is a path or an already loaded :class:`Dataset`."""
-    from train.trainer import train_variant
+    the comparison report. ``data`` is a path or an already loaded :class:`Dataset`.
 
+    Everything that can fail on bad input (stale run folders, the data, class weights) is checked before
+    TensorFlow is imported."""
     specs = [RunSpec(recipe=recipe, variant=v, seed=seed, runs_root=runs_root, threads=threads, command=command)
              for v in variants]
-    check_run_folders(recipe, variants, seed, runs_root)  # a stale run folder fails before the data loads
+    planned = check_run_folders(recipe, variants, seed, runs_root)  # a stale run folder fails before the data loads
     if isinstance(data, Dataset):
         ds = data
     else:
         ds = load_fer2013(data, seed=seed)
         for note in ds.notes:
             print(f"note: {note}")
-    check_plan(recipe, variants, seed, runs_root, ds)
+    check_class_weights(planned, ds)
+    print(f"plan ({recipe.name}, seed {seed}, under {runs_root}):", *plan_lines(recipe, variants, seed, runs_root),
+          sep="\n", flush=True)
+    if recipe.epochs != RECIPES.get(recipe.name, recipe).epochs and len(planned) > len(variants):
+        print(f"note: {recipe.epochs} epochs apply to {recipe.name}'s own runs; the runs it needs first keep "
+              "their own epochs (listed above). For a few-minute run of the whole chain: make quickstart DATA=...",
+              flush=True)
+    from train.trainer import train_variant
+
     _train_prerequisites(recipe, variants, seed, ds, runs_root, threads, command)
     results = {}
     for spec in specs:

@@ -29,6 +29,14 @@ class RunMismatchError(ValueError):
     """A run folder holds a run of a different recipe than the one asked for; reusing it would mix results."""
 
 
+class TrainingInterrupted(Exception):  # noqa: N818 (an event, not an error: exit 130 with a hint)
+    """Ctrl-C or SIGTERM stopped a run between or during epochs; its finished epochs are kept and it resumes."""
+
+    def __init__(self, out: Path, finished: int, epochs: int) -> None:
+        super().__init__(f"{out}: stopped after epoch {finished} of {epochs}; run the same command to resume")
+        self.out, self.finished, self.epochs = out, finished, epochs
+
+
 class ClassWeightError(ValueError):
     """The training split lacks a class, so the weighted variant's inverse-frequency weights are undefined."""
 

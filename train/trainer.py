@@ -34,6 +34,7 @@ from train.runs import (
     ClassWeightError,
     RunMismatchError,
     RunSpec,
+    TrainingInterrupted,
     check_run_config,
     class_weights,
     init_run_name,
@@ -206,14 +207,6 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
     except KeyboardInterrupt:
         raise TrainingInterrupted(out, len(read_log(out / "log.csv")), recipe.epochs) from None
     return evaluate_run(out, ds, read_log(out / "log.csv"))
-
-
-class TrainingInterrupted(Exception):  # noqa: N818 (an event, not an error: exit 130 with a hint)
-    """Ctrl-C or SIGTERM stopped a run between or during epochs; its finished epochs are kept and it resumes."""
-
-    def __init__(self, out: Path, finished: int, epochs: int) -> None:
-        super().__init__(f"{out}: stopped after epoch {finished} of {epochs}; run the same command to resume")
-        self.out, self.finished, self.epochs = out, finished, epochs
 
 
 def _init_info(spec: RunSpec) -> dict | None:
