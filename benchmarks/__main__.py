@@ -15,7 +15,7 @@ from benchmarks.host import project_root
 from benchmarks.runner import PARTS
 from core.argtypes import number_type
 from core.formats import FORMATS_BY_NAME
-from device.detector import DETECTORS
+from device.detector import DETECTOR_SETTINGS
 
 EXIT_OK, EXIT_RUNTIME, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -72,8 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     cal = sub.add_parser("calibrate", help="fit each detector's box -> FER2013 framing transform (framing.json)",
                          formatter_class=_HelpFormatter)
     cal.add_argument("--data", type=Path, required=True, help="FER2013 CSV(.gz) or image folder (its train split)")
-    cal.add_argument("--detectors", nargs="+", choices=DETECTORS, default=["blazeface", "blazeface-full", "haar"],
-                     help="detectors to calibrate (yunet needs --detector-model)")
+    cal.add_argument("--detectors", nargs="+", choices=DETECTOR_SETTINGS,
+                     default=["blazeface", "blazeface:refine=0", "blazeface-full", "haar"],
+                     help="detector settings to calibrate (blazeface:refine=0: BlazeFace's one pass, without the "
+                          "second look; yunet needs --detector-model)")
     cal.add_argument("--detector-model", type=Path, default=None, help="YuNet ONNX model (for yunet)")
     cal.add_argument("--faces", type=positive, default=600, help="training faces to place (class-balanced)")
     cal.add_argument("--seed", type=int, default=0, help="random seed (faces, sizes, positions, backgrounds)")
@@ -115,9 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0, help="seed for face subsets and generated clips")
     run.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS),
                      help="which parts to run")
-    run.add_argument("--detectors", nargs="+", choices=DETECTORS, default=None,
-                     help="detectors the camera part compares (default: blazeface blazeface-full haar, and yunet "
-                          "with --detector-model)")
+    run.add_argument("--detectors", nargs="+", choices=DETECTOR_SETTINGS, default=None,
+                     help="detector settings the camera part compares (default: blazeface blazeface:refine=0 "
+                          "blazeface-full haar, and yunet with --detector-model)")
     run.add_argument("--detector-model", type=Path, default=None, help="YuNet ONNX model (for yunet)")
     run.add_argument("--real-faces", type=Path, default=None,
                      help="folder of real photos with faces.json (default: ../shared/data/real-faces beside the "

@@ -54,7 +54,8 @@ from device.detector import Box, FaceDetector
 from device.framing import Framing
 from device.preprocess import DEFAULT_MARGIN, crop_face, to_gray
 
-DEFAULT_DETECTORS: tuple[str, ...] = ("blazeface", "blazeface-full", "haar")
+# BlazeFace as the demo runs it (a second look at each face), the one pass beside it, full-range and Haar.
+DEFAULT_DETECTORS: tuple[str, ...] = ("blazeface", "blazeface:refine=0", "blazeface-full", "haar")
 REAL_FACES = Path("shared") / "data" / "real-faces"  # beside the repository, as the FER2013 file
 FRAME_SIZE = (640, 480)
 FPS = 30.0
@@ -80,7 +81,7 @@ class CameraSettings:
     crop_faces: int | None = None  # evaluation faces for the crop accuracy (None: all)
     steady_photos: int = 3  # one-face photos held still, each for steady_seconds
     steady_seconds: float = 30.0
-    change_pairs: int = 8
+    change_pairs: int = 32
     change_seconds: float = 2.0  # each face of a pair is shown this long
     fps: float = FPS
 
@@ -689,19 +690,19 @@ def camera_model(models: ModelSet) -> ModelFile:
     return default or next((m for m in models.models if m.fmt == "int8"), None) or models.models[0]
 
 
-def make_detectors(names: Sequence[str], detector_model: Path | None) -> dict:
-    """{name: detector}, 1 thread each; a bad name or model raises DetectorError before anything is measured."""
+def make_detectors(names: Sequence[str], detector_model: Path | None, search_every: int = 1) -> dict:
+    """{setting: detector}, 1 thread each; a bad name or model raises DetectorError before anything is measured.
+    ``search_every``: 1 for independent images, the demo's for frame sequences (BlazeFace follows faces)."""
     from device.detector import make_detector
 
-    return {name: make_detector(name, detector_model, 320, 1) for name in names}
+    return {name: make_detector(name, detector_model, 320, 1, search_every=search_every) for name in names}
 
 
 def detector_framings(names: Sequence[str]) -> dict[str, tuple[Framing, Framing]]:
     """{name: (calibrated framing, plain square crop)}; a never-calibrated detector gets the default margin."""
-    from device.framing import calibrated_framing
+    from device.demo import DemoOptions, crop_framing
 
-    return {n: (calibrated_framing(n) or Framing.from_margin(DEFAULT_MARGIN), Framing.from_margin(PLAIN_MARGIN))
-            for n in names}
+    return {n: (crop_framing(DemoOptions(detector=n)), Framing.from_margin(PLAIN_MARGIN)) for n in names}
 
 
 @dataclass
@@ -728,7 +729,10 @@ def measure_camera(inputs: CameraInputs) -> dict:
     names = list(inputs.detectors)
     model = camera_model(inputs.models)
     notes: list[str] = []
-    detectors = make_detectors(names, inputs.detector_model)
+    from device.detector import DEFAULT_SEARCH_EVERY
+
+    detectors = make_detectors(names, inputs.detector_model)  # independent canvases
+    followers = make_detectors(names, inputs.detector_model, DEFAULT_SEARCH_EVERY)  # frame sequences, as the demo
     framings = detector_framings(names)
     rows = {n: {"detector": n, "framing": framings[n][0].describe()} for n in names}
     photos, why = load_real_photos(inputs.real_faces)
@@ -741,14 +745,14 @@ def measure_camera(inputs: CameraInputs) -> dict:
     with cv2_threads(1):
         if photos:
             total = len(photos) * s.frames_per_photo
-            tallies = detect_real_frames(detectors, compose_frames(photos, s.frames_per_photo, seed=inputs.seed),
+            tallies = detect_real_frames(followers, compose_frames(photos, s.frames_per_photo, seed=inputs.seed),
                                          total, inputs.progress)
             for n in names:
                 rows[n]["real"] = tallies[n].summary()
         if inputs.clip_source:
             limit = QUICK_CLIP_MAX_FRAMES if inputs.quick else CLIP_MAX_FRAMES
             total = min(limit, len(inputs.clip_truth)) if inputs.clip_truth else limit
-            tallies = detect_clip(detectors, read_clip(inputs.clip_source, limit), inputs.clip_truth, total,
+            tallies = detect_clip(followers, read_clip(inputs.clip_source, limit), inputs.clip_truth, total,
                                   inputs.progress)
             for n in names:
                 rows[n]["clip"] = {**tallies[n].summary(), "ground_truth": inputs.clip_truth is not None}
@@ -763,7 +767,7 @@ def measure_camera(inputs: CameraInputs) -> dict:
                 rows[n]["crops"] = crop_rows[n]
         else:
             notes.append("no --data: the crop accuracy and the reaction to a real change are skipped")
-        del detectors
+        del detectors, followers
         _flicker_and_reaction(inputs, model, classifier, photos, rows, notes)
     if photos:
         _pipeline_fps(inputs, model, photos, rows, notes)

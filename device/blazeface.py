@@ -18,6 +18,22 @@ one, which keeps its score) in the input's coordinates; boxes and keypoints are 
 pixels. On the test photos this gives MediaPipe 0.10.21's own detections (``tests/fixtures/blazeface_reference.json``)
 to within rounding: same scores, keypoints within 1e-4 of the box side.
 
+**Refinement** (``refine``; on by default for the short-range model; not MediaPipe's): each face found in the
+whole frame is detected again in a square ``refine`` times its box side around it (2.0: the face spans about half
+the input, as in the selfies the short-range model was made for) and takes the box found there. In the whole frame
+a face often covers only 15-50 of the input's 128 pixels, so its box is coarse; in the second look it covers about
+64. A face not found again is dropped: on the real-content frames of ``python -m benchmarks run --parts camera``
+that removed every false face and no true one (the camera table has the one-pass detector beside it). One more
+interpreter run per face; the first pass alone is ``refine=0`` (``python -m device --refine 0``). Off by default for
+the full-range model, which missed many faces that fill half the square. The framing calibration is fitted to the
+refined boxes (``device/models/framing.json`` keeps the one pass's too, as ``blazeface:refine=0``).
+
+**Following faces** (``search_every``; the demo's ``--search-every``, 1 in the library): on a video, the refined
+faces of the previous frame are looked for again around where they were (one run each) instead of searching the
+whole frame first; the whole frame is searched every ``search_every`` frames, and at once when a face is lost. A
+face that enters the picture is found within that many frames. ``reset()`` forgets the faces (the next frame is
+unrelated: stills, a new video). Independent images (calibration, benchmark canvases) use 1.
+
 Boxes are the detector's own, not clipped to the frame, and tighter than FER2013's framing of a face.
 """
 
@@ -31,7 +47,7 @@ import cv2
 import numpy as np
 
 from core.paths import project_root
-from device.detector import Box, DetectorError
+from device.detector import MAX_REFINE, MAX_SEARCH_EVERY, REFINE_CONTEXT, Box, DetectorError, default_refine
 from device.interpreter import InterpreterNotFoundError, load_interpreter
 
 MODELS_DIR = Path("device") / "models"
@@ -49,6 +65,11 @@ KEYPOINT_NAMES: tuple[str, ...] = (
 SCORE_CLIP = 100.0  # TensorsToDetectionsCalculator's score_clipping_thresh
 ANCHOR_OFFSET = 0.5  # SsdAnchorsCalculator's anchor_offset_x/y (fixed_anchor_size: every anchor is 1 x 1)
 DEFAULT_IOU_THRESHOLD = 0.3  # NonMaxSuppressionCalculator's min_suppression_threshold
+# Refinement: REFINE_CONTEXT (device.detector) is the second look's square, as a multiple of the first box's longer
+# side (chosen on Training-split faces placed as the calibration places them: 2.0 and 1.6 framed alike, 2.0 dropped
+# fewer true faces); a box found there needs REFINE_MATCH_IOU with the first box to count as the same face.
+REFINE_MATCH_IOU = 0.3
+SAME_FACE_IOU = 0.5  # two followed faces that end up on one face: the larger box is kept
 
 
 @dataclass(frozen=True)
@@ -162,6 +183,12 @@ class Letterbox:
         side = max(width, height)
         return cls((width - side) / 2.0, (height - side) / 2.0, side / size)
 
+    @classmethod
+    def around(cls, box: Box, context: float, size: int) -> Letterbox:
+        """A square ``context`` times the box's longer side, centred on the box (parts outside the frame: zero)."""
+        side = max(1.0, context * max(box.w, box.h))
+        return cls(box.x + box.w / 2.0 - side / 2.0, box.y + box.h / 2.0 - side / 2.0, side / size)
+
     def matrix(self) -> np.ndarray:
         """The 2x3 affine matrix from frame pixels to input pixels (for ``cv2.warpAffine``)."""
         return np.array([[1.0, 0.0, -self.x_origin], [0.0, 1.0, -self.y_origin]]) / self.scale
@@ -176,6 +203,21 @@ class BlazeFaceOptions:
     blend: bool = True  # MediaPipe's weighted NMS; False: plain NMS
     num_threads: int = 1
     max_faces: int | None = None  # keep this many largest faces (None: all)
+    # Detect each face again in a square this many times its box around it, take that box, drop faces not found
+    # again (module doc); 0: one pass, MediaPipe's chain as it is.
+    refine: float | None = None  # None: the variant's default (device.detector.DEFAULT_REFINE: short 2, full 0)
+    # With ``refine``: search the whole frame every this many frames and follow the faces found in between (module
+    # doc); 1: every frame (stateless).
+    search_every: int = 1
+
+
+def _distinct(boxes: list[Box]) -> list[Box]:
+    """Largest first, without a box that mostly overlaps a larger one (two looks that found the same face)."""
+    kept: list[Box] = []
+    for box in sorted(boxes, key=lambda b: b.area, reverse=True):
+        if all(box.iou(other) < SAME_FACE_IOU for other in kept):
+            kept.append(box)
+    return kept
 
 
 def _shape_str(shape: Any, dtype: Any = None) -> str:
@@ -202,6 +244,18 @@ class BlazeFaceDetector:
         for name, value in (("score_threshold", self.score_threshold), ("iou_threshold", options.iou_threshold)):
             if not 0.0 <= value <= 1.0:
                 raise DetectorError(f"BlazeFace {name} {value}: expected a value in 0..1")
+        refine = default_refine(self.variant.detector) if options.refine is None else options.refine
+        if isinstance(refine, bool) or not (
+            isinstance(refine, int | float) and (refine == 0 or 1.0 <= refine <= MAX_REFINE)
+        ):
+            raise DetectorError(f"BlazeFace refine {refine!r}: expected 0 (off) or a context of 1..{MAX_REFINE:g} "
+                                "times the face box")
+        self.refine_context = float(refine)
+        if isinstance(options.search_every, bool) or not (
+            isinstance(options.search_every, int) and 1 <= options.search_every <= MAX_SEARCH_EVERY
+        ):
+            raise DetectorError(f"BlazeFace search_every {options.search_every!r}: expected a whole number of frames, "
+                                f"1..{MAX_SEARCH_EVERY}")
         if options.max_faces is not None and options.max_faces < 1:
             raise DetectorError(f"BlazeFace max_faces {options.max_faces}: expected >= 1 or None (all)")
         self.model_path = Path(options.model_path) if options.model_path is not None else self.variant.default_path
@@ -212,6 +266,13 @@ class BlazeFaceDetector:
         size = self.input_size
         self._canvas = np.zeros((size, size, 3), np.uint8)
         self._input = np.zeros((1, size, size, 3), np.float32)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the faces being followed: the next frame is searched whole."""
+        self._followed: list[Box] = []
+        self._frame_shape: tuple[int, ...] | None = None
+        self._since_search = 0
 
     @property
     def label(self) -> str:
@@ -262,14 +323,15 @@ class BlazeFaceDetector:
         self._input_index = inputs[0]["index"]
         self._boxes_index, self._scores_index = boxes["index"], scores["index"]
 
-    def letterbox(self, image: np.ndarray) -> Letterbox:
-        """Fill the input tensor with ``image`` (H x W gray, or H x W x 3/4 BGR) letterboxed; where it went.
+    def letterbox(self, image: np.ndarray, placement: Letterbox | None = None) -> Letterbox:
+        """Fill the input tensor with ``image`` (H x W gray, or H x W x 3/4 BGR) letterboxed, or with the square
+        ``placement`` of it; where it went.
 
         One bilinear warp from the frame straight to the input (zero outside it), as MediaPipe's CPU path does: the
         same pixels, hence the same detections, and only the input's pixels are computed.
         """
         size = self.input_size
-        placement = Letterbox.fit(image.shape[1], image.shape[0], size)
+        placement = placement or Letterbox.fit(image.shape[1], image.shape[0], size)
         warped = cv2.warpAffine(
             image,
             placement.matrix(),
@@ -291,7 +353,42 @@ class BlazeFaceDetector:
         image = bgr if bgr is not None else gray  # boxes in the shown frame's coordinates, whatever its size
         if image.ndim not in (2, 3) or image.shape[0] == 0 or image.shape[1] == 0:
             return []
-        placement = self.letterbox(image)
+        if not self.refine_context:
+            return self._run(image, None)[: self.options.max_faces]
+        found = self._follow(image)
+        if found is None:  # search the whole frame, then look again at each face
+            found = [box for box in (self.refine(image, b) for b in self._run(image, None)) if box is not None]
+            self._since_search = 0
+        found = _distinct(found)
+        if self.options.search_every > 1:
+            self._followed, self._frame_shape = found, image.shape
+        return found[: self.options.max_faces]
+
+    def _follow(self, image: np.ndarray) -> list[Box] | None:
+        """The followed faces looked for again, or None when the whole frame is due for a search (time for one,
+        no face followed, another frame size, or a face lost)."""
+        self._since_search += 1
+        if (
+            self.options.search_every <= 1
+            or self._since_search >= self.options.search_every
+            or not self._followed
+            or image.shape != self._frame_shape
+        ):
+            return None
+        found = [self.refine(image, box) for box in self._followed]
+        return None if any(box is None for box in found) else found
+
+    def refine(self, image: np.ndarray, box: Box) -> Box | None:
+        """The face of ``box`` detected again in a square ``refine_context`` times its side around it: the box found
+        there that overlaps it most (IoU >= 0.3), or None (not found again). Keypoints and score are the new look's."""
+        context = self.refine_context or REFINE_CONTEXT
+        again = self._run(image, Letterbox.around(box, context, self.input_size))
+        best = max(again, key=box.iou, default=None)
+        return best if best is not None and box.iou(best) >= REFINE_MATCH_IOU else None
+
+    def _run(self, image: np.ndarray, placement: Letterbox | None) -> list[Box]:
+        """One pass of the model over the letterboxed frame (``placement`` None) or a square of it."""
+        placement = self.letterbox(image, placement)
         self._interpreter.set_tensor(self._input_index, self._input)
         self._interpreter.invoke()
         raw_boxes = self._interpreter.get_tensor(self._boxes_index)[0]
@@ -299,7 +396,7 @@ class BlazeFaceDetector:
         return self.decode(raw_boxes, raw_scores, placement)
 
     def decode(self, raw_boxes: np.ndarray, raw_scores: np.ndarray, placement: Letterbox) -> list[Box]:
-        """The model's raw outputs ((N, 16) regressors, (N,) logits) -> boxes in frame pixels, largest first."""
+        """The model's raw outputs ((N, 16) regressors, (N,) logits) -> all boxes in frame pixels, largest first."""
         logits = np.clip(np.asarray(raw_scores, np.float64), -SCORE_CLIP, SCORE_CLIP)
         scores = 1.0 / (1.0 + np.exp(-logits))
         selected = np.nonzero(scores >= self.score_threshold)[0]
@@ -336,4 +433,4 @@ class BlazeFaceDetector:
                 )
             )
         found.sort(key=lambda b: b.area, reverse=True)
-        return found[: self.options.max_faces]
+        return found

@@ -26,7 +26,7 @@ import numpy as np
 from core.manifest import DEFAULT_MODEL_FILE
 from core.paths import project_root
 from device.classifier import ClassifierOptions, EmotionClassifier
-from device.detector import make_detector
+from device.detector import DEFAULT_SEARCH_EVERY, make_detector, parse_setting, setting_key
 from device.framing import Framing, calibrated_framing
 from device.loop import FrameLoop, LoopOptions, LoopSummary, OutputError
 from device.pipeline import EmotionPipeline, FrameResult, to_json
@@ -55,6 +55,8 @@ class DemoOptions:
     model: Path = field(default_factory=default_model_path)
     detector: str = "blazeface"  # BlazeFace short-range, shipped in device/models/
     detector_model: Path | None = None
+    refine: float | None = None  # BlazeFace's second look (None: the detector's default, DEFAULT_REFINE; 0: off)
+    search_every: int = DEFAULT_SEARCH_EVERY  # BlazeFace: a whole-frame search every this many frames (1: each)
     threads: int = 1
     mirror_average: bool = False  # classify each face and its mirror image, average the scores
     balance: float = 0.0  # prior correction (core.balance): 0 is the model as trained, up to 2
@@ -190,7 +192,8 @@ class VideoRecorder:
 
 def build_pipeline(options: DemoOptions) -> EmotionPipeline:
     """Raises ModelError / DetectorError for bad model files."""
-    detector = make_detector(options.detector, options.detector_model, options.detect_width, options.threads)
+    detector = make_detector(options.detector, options.detector_model, options.detect_width, options.threads,
+                             options.refine, options.search_every)
     classifier = EmotionClassifier(
         ClassifierOptions(Path(options.model), options.threads, options.mirror_average, options.balance))
     if options.smoothing_window is not None or options.smoothing_alpha is not None:  # --smoothing: frame counts
@@ -202,11 +205,13 @@ def build_pipeline(options: DemoOptions) -> EmotionPipeline:
 
 
 def crop_framing(options: DemoOptions) -> Framing:
-    """How faces are cropped: ``--margin`` when given, else the detector's calibrated framing, else the default
-    square margin (a detector never calibrated)."""
+    """How faces are cropped: ``--margin`` when given, else the detector setting's calibrated framing (BlazeFace with
+    a refinement never calibrated: the detector's own), else the default square margin (never calibrated)."""
     if options.margin is not None:
         return Framing.from_margin(options.margin)
-    return calibrated_framing(options.detector) or Framing.from_margin(DEFAULT_MARGIN)
+    key = setting_key(options.detector, options.refine)
+    return (calibrated_framing(key) or calibrated_framing(parse_setting(key)[0])
+            or Framing.from_margin(DEFAULT_MARGIN))
 
 
 class WindowSink:

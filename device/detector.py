@@ -10,6 +10,7 @@ keypoints (``Box.keypoints``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -19,6 +20,20 @@ import numpy as np
 
 # BlazeFace short-range (the default) and full-range, Haar, YuNet
 DETECTORS: tuple[str, ...] = ("blazeface", "blazeface-full", "haar", "yunet")
+BLAZEFACE: tuple[str, ...] = ("blazeface", "blazeface-full")
+# BlazeFace's second look at each face (device.blazeface): the square's side as a multiple of the face box; 0: off.
+# On by default for the short-range model only: the full-range one missed many faces that fill half the square
+# (python -m benchmarks calibrate found 203 of 600 placed faces with it, 250 without).
+REFINE_CONTEXT = 2.0
+DEFAULT_REFINE: dict[str, float] = {"blazeface": REFINE_CONTEXT, "blazeface-full": 0.0}
+MAX_REFINE = 8.0
+# The demo follows faces between whole-frame searches (device.blazeface): a search every this many frames.
+DEFAULT_SEARCH_EVERY = 8
+MAX_SEARCH_EVERY = 1000
+# A detector *setting*: its name, or BlazeFace with another refinement ("blazeface:refine=0", the one-pass detector).
+# framing.json keeps one transform per setting and the benchmark compares settings.
+ONE_PASS: tuple[str, ...] = ("blazeface:refine=0",)
+DETECTOR_SETTINGS: tuple[str, ...] = DETECTORS + ONE_PASS
 HAAR_CASCADE = "haarcascade_frontalface_default.xml"
 # Where distribution builds of OpenCV (e.g. Raspberry Pi OS's python3-opencv) keep the cascades.
 SYSTEM_CASCADE_DIRS: tuple[str, ...] = (
@@ -172,15 +187,54 @@ class YuNetDetector:
                                for f in faces])
 
 
-def make_detector(name: str, model: Path | None = None, detect_width: int = 320, threads: int = 1) -> FaceDetector:
+def parse_setting(setting: str) -> tuple[str, float | None]:
+    """``"blazeface"`` -> ("blazeface", None: the default refinement); ``"blazeface:refine=0"`` -> ("blazeface", 0)."""
+    name, sep, rest = setting.partition(":")
+    if not sep:
+        return name, None
+    key, _, value = rest.partition("=")
+    try:
+        refine = float(value)
+    except ValueError:
+        refine = math.nan
+    if name not in BLAZEFACE or key != "refine" or not math.isfinite(refine):
+        raise DetectorError(f"detector {setting!r}: expected a name ({', '.join(DETECTORS)}) or "
+                            "blazeface[-full]:refine=NUMBER")
+    return name, refine
+
+
+def default_refine(name: str) -> float:
+    """BlazeFace's refinement when none is asked for (0 for other detectors: they have none)."""
+    return DEFAULT_REFINE.get(name, 0.0)
+
+
+def setting_key(name: str, refine: float | None = None) -> str:
+    """The setting's name in framing.json and the benchmark: the detector's name when it runs as it does by default,
+    else ``name:refine=R`` (BlazeFace with another refinement). ``refine`` None: the one ``name`` says, if any."""
+    base, own = parse_setting(name)
+    refine = own if refine is None else refine
+    if base not in BLAZEFACE or refine is None or refine == default_refine(base):
+        return base
+    return f"{base}:refine={refine:g}"
+
+
+def make_detector(name: str, model: Path | None = None, detect_width: int = 320, threads: int = 1,
+                  refine: float | None = None, search_every: int = 1) -> FaceDetector:
     """``blazeface`` / ``blazeface-full`` (BlazeFace short/full-range; ``model`` overrides the shipped file;
     ``detect_width`` is not used: the frame is letterboxed to the model's input), ``haar`` (built in; ``model`` is
-    ignored) or ``yunet`` (needs ``model``, an ONNX file). ``threads``: BlazeFace's interpreter threads."""
-    if name in ("blazeface", "blazeface-full"):
+    ignored) or ``yunet`` (needs ``model``, an ONNX file). ``threads``: BlazeFace's interpreter threads.
+
+    BlazeFace only: ``refine`` (None: :data:`DEFAULT_REFINE`'s, or what a setting such as ``blazeface:refine=0`` says)
+    and ``search_every`` (1: every frame searched whole; more: faces followed in between, for video)."""
+    name, own = parse_setting(name)
+    refine = own if refine is None else refine
+    if name in BLAZEFACE:
         from device.blazeface import BlazeFaceDetector, BlazeFaceOptions  # it imports Box from here
 
         variant = "full" if name == "blazeface-full" else "short"
-        return BlazeFaceDetector(BlazeFaceOptions(variant=variant, model_path=model, num_threads=threads))
+        return BlazeFaceDetector(BlazeFaceOptions(variant=variant, model_path=model, num_threads=threads,
+                                                  refine=refine,
+                                                  search_every=search_every))
     if name == "haar":
         return HaarDetector(HaarOptions(detect_width=detect_width))
     if name == "yunet":

@@ -68,6 +68,9 @@ class EmotionPipeline:
         folder), so nothing is matched to or averaged with earlier faces."""
         if self.tracker is not None:
             self.tracker.reset()
+        reset = getattr(self.detector, "reset", None)  # a detector that follows faces (BlazeFace) forgets them
+        if callable(reset):
+            reset()
 
     def __call__(self, frame: Frame) -> FrameResult:
         timings: dict[str, float] = {}

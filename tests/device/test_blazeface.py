@@ -58,6 +58,16 @@ def full() -> BlazeFaceDetector:
     return BlazeFaceDetector(BlazeFaceOptions(variant="full"))
 
 
+@pytest.fixture(scope="module")
+def short_one_pass() -> BlazeFaceDetector:
+    return BlazeFaceDetector(BlazeFaceOptions(variant="short", refine=0))
+
+
+@pytest.fixture(scope="module")
+def full_one_pass() -> BlazeFaceDetector:
+    return BlazeFaceDetector(BlazeFaceOptions(variant="full", refine=0))
+
+
 def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
@@ -165,7 +175,7 @@ def test_decoding_exact_box_and_keypoints_in_frame_pixels(width, height, box, or
     frame (48 * 5 + origin): 640 px letterboxed into 128 is 5 frame px per input px."""
     fake = FakeInterpreter()
     craft(fake, short_anchor_index(5, 6), 4, -2, 20, 24, KEYPOINT_OFFSETS, 3.0)
-    det = BlazeFaceDetector(BlazeFaceOptions(variant="short"), interpreter=fake)
+    det = BlazeFaceDetector(BlazeFaceOptions(variant="short", refine=0), interpreter=fake)
     frame = np.zeros((height, width, 3), np.uint8)
     frame[...] = (0, 128, 255)  # BGR
     (found,) = det.detect(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), frame)
@@ -186,10 +196,10 @@ def test_scores_threshold_and_clipping() -> None:
     craft(fake, short_anchor_index(3, 3), 0, 0, 10, 10, np.zeros(12), 1e9)  # clipped to 100: score 1
     craft(fake, short_anchor_index(12, 12), 0, 0, 10, 10, np.zeros(12), -0.01)  # sigmoid < 0.5: dropped
     craft(fake, short_anchor_index(12, 3), 0, 0, -10, 10, np.zeros(12), 5.0)  # negative width: dropped
-    det = BlazeFaceDetector(BlazeFaceOptions(), interpreter=fake)
+    det = BlazeFaceDetector(BlazeFaceOptions(refine=0), interpreter=fake)
     (found,) = det.detect(np.zeros((128, 128), np.uint8))
     assert found.score == 1.0 and (found.x, found.y, found.w, found.h) == (23, 23, 10, 10)  # anchor (28, 28) +- 5
-    loose = BlazeFaceDetector(BlazeFaceOptions(score_threshold=0.49), interpreter=fake)
+    loose = BlazeFaceDetector(BlazeFaceOptions(score_threshold=0.49, refine=0), interpreter=fake)
     assert len(loose.detect(np.zeros((128, 128), np.uint8))) == 2
 
 
@@ -222,15 +232,143 @@ def test_decode_merges_overlapping_anchors_and_sorts_largest_first() -> None:
     craft(fake, short_anchor_index(4, 4), 4, 0, 16, 16, np.zeros(12), 2.0)  # centre (40, 36)
     craft(fake, short_anchor_index(5, 4), -4, 2, 16, 16, np.zeros(12), 1.0)  # centre (40, 38)
     craft(fake, short_anchor_index(12, 12), 0, 0, 30, 30, np.zeros(12), 4.0)  # centre (100, 100)
-    det = BlazeFaceDetector(BlazeFaceOptions(), interpreter=fake)
+    det = BlazeFaceDetector(BlazeFaceOptions(refine=0), interpreter=fake)
     big, small = det.detect(np.zeros((128, 128), np.uint8))
     assert (big.x, big.y, big.w, big.h) == (85, 85, 30, 30) and big.score == pytest.approx(sigmoid(4.0))
     w = sigmoid(2.0) / (sigmoid(2.0) + sigmoid(1.0))
     centre_y = 36 * w + 38 * (1 - w)
     assert (small.x, small.y, small.w, small.h) == (32, round(centre_y - 8), 16, 16)
     assert small.score == pytest.approx(sigmoid(2.0))
-    (only,) = BlazeFaceDetector(BlazeFaceOptions(max_faces=1), interpreter=fake).detect(np.zeros((128, 128), np.uint8))
+    one = BlazeFaceDetector(BlazeFaceOptions(max_faces=1, refine=0), interpreter=fake)
+    (only,) = one.detect(np.zeros((128, 128), np.uint8))
     assert only == big
+
+
+class ScriptedInterpreter(FakeInterpreter):
+    """A fake whose every invoke gives the next of ``looks`` (boxes, logits); it records each input it was given."""
+
+    def __init__(self, looks) -> None:
+        super().__init__()
+        self.looks = list(looks)
+        self.invokes = 0
+
+    def invoke(self):
+        self.boxes, self.logits = self.looks[self.invokes]
+        self.invokes += 1
+
+
+def look(*faces) -> tuple[np.ndarray, np.ndarray]:
+    """One invoke's outputs: each face (anchor index, dx, dy, w, h) in input pixels, logit 3."""
+    fake = FakeInterpreter()
+    for index, dx, dy, w, h in faces:
+        craft(fake, index, dx, dy, w, h, KEYPOINT_OFFSETS, 3.0)
+    return fake.boxes, fake.logits
+
+
+def test_refinement_takes_the_second_looks_box_and_drops_a_face_not_found_again() -> None:
+    """Whole frame (640x480 into 128: 5 px a pixel): faces A and B. The second look at A (a square 2x A's side around
+    A) finds a face slightly off A, in that square's pixels; the second look at B finds nothing: B is dropped."""
+    a_index, b_index = short_anchor_index(3, 6), short_anchor_index(12, 6)
+    first = look((a_index, 0, 0, 16, 16), (b_index, 0, 0, 12, 12))
+    refined = look((short_anchor_index(8, 8), 2, 4, 60, 60))  # the centre cell of the square, a box of ~half of it
+    nothing = look()
+    fake = ScriptedInterpreter([first, refined, nothing])
+    det = BlazeFaceDetector(BlazeFaceOptions(refine=2.0), interpreter=fake)
+    frame = np.zeros((480, 640, 3), np.uint8)
+    (face,) = det.detect(frame[..., 0], frame)
+    assert fake.invokes == 3
+    # A in the frame: centre ((3.5 * 8) * 5, (6.5 * 8) * 5 - 80) = (140, 180), side 16 * 5 = 80 -> square side 160
+    square = Letterbox.around(Box(100, 140, 80, 80), 2.0, 128)
+    assert (square.x_origin, square.y_origin, square.scale) == (60.0, 100.0, 1.25)
+    cx, cy, side = (8.5 * 8 + 2) * 1.25 + 60, (8.5 * 8 + 4) * 1.25 + 100, 60 * 1.25
+    x0, y0, x1, y1 = (round(v) for v in (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2))
+    assert face.as_list() == [x0, y0, x1 - x0, y1 - y0]
+    assert fake.inputs[1].shape == (1, 128, 128, 3)  # the second look was given the square, not the frame
+
+
+def test_refinement_ignores_another_face_in_the_square() -> None:
+    """The second look finds a face elsewhere in the square (a neighbour) but not this one: this face is dropped."""
+    first = look((short_anchor_index(8, 8), 0, 0, 16, 16))
+    neighbour = look((short_anchor_index(1, 1), 0, 0, 20, 20))
+    det = BlazeFaceDetector(BlazeFaceOptions(refine=2.0), interpreter=ScriptedInterpreter([first, neighbour]))
+    assert det.detect(np.zeros((480, 640), np.uint8)) == []
+
+
+def test_refined_boxes_stay_on_the_one_pass_faces(short, short_one_pass, real_faces) -> None:
+    """On the real photos the second look keeps every face (same count) near where one pass put it."""
+    folder, counts = real_faces
+    for name, count, bgr in photos(folder, counts):
+        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+        one, two = short_one_pass.detect(gray, bgr), short.detect(gray, bgr)
+        assert len(one) == len(two) == count, name
+        for box in two:
+            assert max(b.iou(box) for b in one) >= 0.6, (name, box)
+
+
+class CountingInterpreter:
+    """A real interpreter that counts its invokes."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.invokes = inner, 0
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def invoke(self):
+        self.invokes += 1
+        self.inner.invoke()
+
+
+@pytest.fixture
+def counting():
+    from device.interpreter import load_interpreter
+
+    def make(search_every: int) -> tuple[BlazeFaceDetector, CountingInterpreter]:
+        interpreter = CountingInterpreter(load_interpreter(SHORT.default_path, 1))
+        return BlazeFaceDetector(BlazeFaceOptions(search_every=search_every), interpreter=interpreter), interpreter
+
+    return make
+
+
+def invokes_per_frame(det: BlazeFaceDetector, interpreter: CountingInterpreter, frames) -> list[int]:
+    counts = []
+    for frame in frames:
+        before = interpreter.invokes
+        det.detect(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), frame)
+        counts.append(interpreter.invokes - before)
+    return counts
+
+
+def test_following_searches_every_n_frames_and_looks_around_the_face_between(counting, astronaut_bgr) -> None:
+    """search_every 3 on a drifting face: search + second look (2 runs), then two frames of one look each."""
+    det, interpreter = counting(3)
+    frames = [np.roll(astronaut_bgr, 2 * i, axis=1) for i in range(7)]
+    assert invokes_per_frame(det, interpreter, frames) == [2, 1, 1, 2, 1, 1, 2]
+    det.reset()  # forgotten: the next frame is searched whole
+    assert invokes_per_frame(det, interpreter, frames[:2]) == [2, 1]
+    small = cv2.resize(astronaut_bgr, (256, 256), interpolation=cv2.INTER_AREA)
+    assert invokes_per_frame(det, interpreter, [small]) == [2]  # another frame size: searched whole
+
+
+def test_following_a_lost_face_searches_the_whole_frame_at_once(counting, astronaut_bgr) -> None:
+    det, interpreter = counting(8)
+    blank = np.full_like(astronaut_bgr, 127)
+    moved = np.zeros_like(astronaut_bgr)
+    moved[:, :256] = astronaut_bgr[:, 128:384]  # the face jumps far to the left (out of its square)
+    # face found (2), followed (1); gone: look fails, search finds nothing (2); nothing followed: search (1);
+    # back: search + look (2); jumped: look fails, search + look (3)
+    counts = invokes_per_frame(det, interpreter, [astronaut_bgr, astronaut_bgr, blank, blank, astronaut_bgr, moved])
+    assert counts == [2, 1, 2, 1, 2, 3]
+    assert len(det.detect(cv2.cvtColor(moved, cv2.COLOR_BGR2GRAY), moved)) == 1
+
+
+def test_following_gives_the_boxes_a_search_gives(counting, short, astronaut_bgr) -> None:
+    det, _ = counting(8)
+    for i in range(8):
+        frame = np.roll(astronaut_bgr, 3 * i, axis=1)
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        (followed,), (searched,) = det.detect(gray, frame), short.detect(gray, frame)
+        assert followed.iou(searched) >= 0.9, i
 
 
 def test_letterbox_maps_input_pixels_to_frame_pixels() -> None:
@@ -250,7 +388,7 @@ def photos(folder: Path, counts: dict[str, int]):
         yield name, count, bgr
 
 
-@pytest.mark.parametrize("variant", ["short", "full"])
+@pytest.mark.parametrize("variant", ["short", "full", "short_one_pass", "full_one_pass"])
 def test_finds_every_face_of_the_real_photos_and_nothing_else(request, real_faces, variant: str) -> None:
     folder, counts = real_faces
     det = request.getfixturevalue(variant)
@@ -273,13 +411,14 @@ def reference_box(face: dict, width: int, height: int) -> tuple[Box, np.ndarray]
 @pytest.mark.parametrize("variant", ["short", "full"])
 def test_matches_mediapipes_own_detections(request, real_faces, variant: str) -> None:
     """MediaPipe 0.10.21's FaceDetection (model_selection 0/1) on the same photos, saved in the fixture: same faces,
-    IoU >= 0.95, keypoints within 1% of the box side, same scores (measured: within 1e-4 and 2e-5)."""
+    IoU >= 0.95, keypoints within 1% of the box side, same scores (measured: within 1e-4 and 2e-5). MediaPipe's
+    chain is the one pass (``refine=0``)."""
     folder, counts = real_faces
     reference = json.loads(REFERENCE.read_text(encoding="utf-8"))
     assert reference["mediapipe_version"] == "0.10.21"
     expected = reference["models"][variant]["photos"]
     assert set(expected) == set(counts)
-    det = request.getfixturevalue(variant)
+    det = request.getfixturevalue(f"{variant}_one_pass")
     for name, count, bgr in photos(folder, counts):
         height, width = bgr.shape[:2]
         assert (expected[name]["width"], expected[name]["height"]) == (width, height), f"{name} is not the same photo"
@@ -390,7 +529,9 @@ def test_fake_with_wrong_outputs_is_refused() -> None:
 
 def test_bad_options_are_refused() -> None:
     for options in (BlazeFaceOptions(variant="medium"), BlazeFaceOptions(score_threshold=1.5),
-                    BlazeFaceOptions(iou_threshold=-0.1), BlazeFaceOptions(max_faces=0)):
+                    BlazeFaceOptions(iou_threshold=-0.1), BlazeFaceOptions(max_faces=0), BlazeFaceOptions(refine=0.5),
+                    BlazeFaceOptions(refine=float("nan")), BlazeFaceOptions(refine=9), BlazeFaceOptions(search_every=0),
+                    BlazeFaceOptions(search_every=2.5), BlazeFaceOptions(search_every=True)):
         with pytest.raises(DetectorError):
             BlazeFaceDetector(options, interpreter=FakeInterpreter())
 

@@ -692,3 +692,40 @@ def test_a_video_is_smoothed_in_its_media_time(monkeypatch, capsys, tmp_path: Pa
         np.testing.assert_allclose(list(face["probabilities"].values()), expected, atol=1e-4)
         assert face["label"] == EMOTIONS[label] and face["score"] == pytest.approx(float(expected[label]), abs=1e-4)
         assert face["label_raw"] == EMOTIONS[int(np.argmax(scores_of(gray)))]
+
+
+# ---------------------------------------------------------------- BlazeFace's second look and following faces
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "expected"),
+    [
+        ("--refine", "0.5", "0 (off) or a multiple of the face box, 1..8"),
+        ("--refine", "9", "1..8"),
+        ("--refine", "nan", "not a finite number"),
+        ("--search-every", "0", "a whole number of frames, 1..1000"),
+        ("--search-every", "2.5", "a whole number of frames"),
+    ],
+)
+def test_bad_refine_and_search_every_exit_2_naming_the_flag(monkeypatch, capsys, flag: str, value: str,
+                                                            expected: str) -> None:
+    nothing_opened(monkeypatch)
+    with pytest.raises(SystemExit) as info:
+        main(["--headless", flag, value])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and f"argument {flag}: " in err and expected in err, err
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [([], (None, 8)), (["--refine", "0"], (0.0, 8)), (["--refine", "1.5", "--search-every", "1"], (1.5, 1))],
+)
+def test_refine_and_search_every_reach_the_detector(monkeypatch, capsys, tmp_path: Path, args, expected) -> None:
+    stub_models(monkeypatch)
+    made = []
+    monkeypatch.setattr(demo, "make_detector", lambda *a: made.append(a) or SameBox())
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((64, 64, 3), 60, np.uint8))
+    rc, _, _ = run_main(capsys, "--source", str(tmp_path), "--headless", *args)
+    assert rc == 0 and len(made) == 1
+    name, _model, _width, _threads, refine, search_every = made[0]
+    assert (name, refine, search_every) == ("blazeface", *expected)

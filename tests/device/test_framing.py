@@ -51,7 +51,7 @@ def test_file_round_trip_keeps_other_detectors(tmp_path: Path):
 
 def test_the_shipped_calibration_covers_the_shipped_detectors():
     detectors = read_framings()["detectors"]
-    assert {"blazeface", "blazeface-full", "haar"} <= set(detectors)
+    assert {"blazeface", "blazeface:refine=0", "blazeface-full", "haar"} <= set(detectors)
     blaze = detectors["blazeface"]
     assert blaze["scale"] > 1.0 and blaze["dy"] < 0, "BlazeFace's box is tighter and lower than FER2013's framing"
     assert blaze["found"] >= 100 and "python -m benchmarks calibrate" in blaze["command"]
@@ -63,3 +63,36 @@ def test_the_demo_uses_the_calibration_unless_margin_is_given():
     assert crop_framing(DemoOptions(detector="blazeface")) == calibrated_framing("blazeface")
     assert crop_framing(DemoOptions(detector="blazeface", margin=0.1)) == Framing.from_margin(0.1)
     assert crop_framing(DemoOptions(detector="yunet")) == Framing.from_margin(0.02)  # never calibrated
+
+
+def test_each_blazeface_setting_gets_its_own_calibration(monkeypatch):
+    """The refined default, the one pass (--refine 0) and a refinement never calibrated (falls back to the
+    detector's own entry, the refined one); the full-range model runs one pass by default."""
+    from device.demo import DemoOptions, crop_framing
+
+    refined, one_pass = calibrated_framing("blazeface"), calibrated_framing("blazeface:refine=0")
+    assert refined is not None and one_pass is not None and refined != one_pass
+    assert crop_framing(DemoOptions(detector="blazeface", refine=2.0)) == refined
+    assert crop_framing(DemoOptions(detector="blazeface", refine=0.0)) == one_pass
+    assert crop_framing(DemoOptions(detector="blazeface:refine=0")) == one_pass
+    assert crop_framing(DemoOptions(detector="blazeface", refine=3.0)) == refined
+    assert crop_framing(DemoOptions(detector="blazeface-full", refine=0.0)) == calibrated_framing("blazeface-full")
+
+
+def test_detector_settings_parse_and_name_themselves():
+    from device.detector import DetectorError, make_detector, parse_setting, setting_key
+
+    assert parse_setting("blazeface") == ("blazeface", None)
+    assert parse_setting("blazeface:refine=0") == ("blazeface", 0.0)
+    assert setting_key("blazeface", 2.0) == setting_key("blazeface") == "blazeface"
+    assert setting_key("blazeface", 0.0) == "blazeface:refine=0"
+    assert setting_key("blazeface-full", 0.0) == "blazeface-full"
+    assert setting_key("blazeface-full", 2.0) == "blazeface-full:refine=2"
+    assert setting_key("haar", 0.0) == "haar"
+    for bad in ("haar:refine=0", "blazeface:refine=x", "blazeface:scale=2", "blazeface:refine=nan"):
+        with pytest.raises(DetectorError, match="blazeface"):
+            parse_setting(bad)
+    assert make_detector("blazeface:refine=0").refine_context == 0.0
+    assert make_detector("blazeface").refine_context == 2.0
+    assert make_detector("blazeface-full").refine_context == 0.0
+    assert make_detector("blazeface", refine=0.0, search_every=8).options.search_every == 8

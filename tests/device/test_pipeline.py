@@ -136,6 +136,20 @@ def test_reset_starts_every_track_afresh() -> None:
     EmotionPipeline(FixedBoxes(), MeanClassifier()).reset()  # no tracker: nothing to forget
 
 
+def test_reset_makes_a_following_detector_forget_its_faces() -> None:
+    class Following(FixedBoxes):
+        resets = 0
+
+        def reset(self) -> None:
+            self.resets += 1
+
+    detector = Following(Box(40, 30, 60, 60))
+    pipeline = EmotionPipeline(detector, MeanClassifier(), FaceTracker(window=5))
+    pipeline.reset()
+    pipeline.reset()
+    assert detector.resets == 2
+
+
 # ---------------------------------------------------------------- smoothing in the frames' time
 
 
