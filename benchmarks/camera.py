@@ -1,6 +1,8 @@
 """The camera path, detector against detector, in one run (``python -m benchmarks run --parts camera``).
 
-For each detector (default BlazeFace short-range, BlazeFace full-range and Haar; YuNet with ``--detector-model``):
+For each detector setting (default: BlazeFace short-range as the demo runs it, with a second look at each face and
+faces followed between whole-frame searches; its one pass, ``blazeface:refine=0``; BlazeFace full-range; Haar; YuNet
+with ``--detector-model``):
 
 1. **Detection time** per 640x480 frame, median and p95, 1 thread (``cv2.setNumThreads(1)``, BlazeFace's
    interpreter with ``num_threads=1``), the detector object alone (``detect(gray, bgr)``, the gray frame made
@@ -563,12 +565,24 @@ def crop_accuracy(detectors: dict[str, FaceDetector], framings: dict[str, tuple[
             "acc_plain": acc_plain,
             "acc_placed_box": accuracy(t.found, exact),
             "calibrated_minus_dataset_pp": None if acc_calibrated is None else 100 * (acc_calibrated - acc_dataset),
+            "shortfall_ci_pp": paired_interval_pp([dataset_pred[i] == labels[i] for i in t.found],
+                                                  [p == labels[i] for i, p in zip(t.found, calibrated, strict=True)]),
             "plain_minus_dataset_pp": None if acc_plain is None else 100 * (acc_plain - acc_dataset),
             "calibrated_framing": framings[name][0].describe(),
             "plain_framing": framings[name][1].describe(),
         }
         crops[name] = (list(t.found), np.stack(t.calibrated) if t.found else None)
     return rows, crops
+
+
+def paired_interval_pp(right_a: Sequence[bool], right_b: Sequence[bool], z: float = 1.96) -> list[float] | None:
+    """95% interval of accuracy(a) - accuracy(b) in pp over the same faces: the mean per-face difference (1, 0 or -1)
+    +- z standard errors (normal approximation; the faces are the unit). None for fewer than two faces."""
+    d = np.asarray(right_a, np.float64) - np.asarray(right_b, np.float64)
+    if len(d) < 2:
+        return None
+    half = z * float(np.std(d, ddof=1)) / math.sqrt(len(d))
+    return [100.0 * (float(d.mean()) - half), 100.0 * (float(d.mean()) + half)]
 
 
 # ---------------------------------------------------------------- flicker and reaction (whole pipeline, in process)

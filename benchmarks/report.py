@@ -366,7 +366,10 @@ def camera_section(results: dict) -> list[str]:
         f"median / p95 ms per frame, on the labelled clip's frames and on real-content frames: {real['photos']} real "
         f"photos (`{real['folder']}`, {real['faces']} faces), {s['frames_per_photo']} frames each, every photo "
         "spanning 78-95% of the frame and panning 1-3 px and zooming 0.3% per frame over a still background. The "
-        "detectors take turns over chunks of 30 frames, each after one untimed call. Real frames: found = "
+        "detectors take turns over chunks of 30 frames, each after one untimed call. `blazeface` runs as the demo "
+        "runs it: a second look at each face in a square twice its box, and between whole-frame searches (every "
+        "8 frames, and when a face is lost) only that look; `blazeface:refine=0` is the one pass (MediaPipe's "
+        "chain). On the crops, each canvas is searched whole. Real frames: found = "
         "min(detected, the photo's face count), false = the excess; \"face found\" = frames with a face in which "
         "one was found. Clip: a face is found at IoU >= 0.3.",
         "- **Crops** (evaluation faces placed as `python -m benchmarks calibrate` places training faces, another "
@@ -409,6 +412,12 @@ def camera_section(results: dict) -> list[str]:
         ])
     out += _table(header, rows)
     out += ["", "Framing per detector: " + "; ".join(f"{r['detector']}: {r['framing']}" for r in cam["rows"]) + "."]
+    intervals = [f"{r['detector']} {100 * (r['crops']['acc_dataset'] - r['crops']['acc_calibrated']):+.2f} "
+                 f"[{r['crops']['shortfall_ci_pp'][0]:+.2f}, {r['crops']['shortfall_ci_pp'][1]:+.2f}]"
+                 for r in cam["rows"] if (r.get("crops") or {}).get("shortfall_ci_pp")]
+    if intervals:
+        out += ["", "Calibrated crops' shortfall against the dataset crops (dataset - calibrated, pp) with its 95% "
+                "interval over the found faces (paired, normal approximation): " + "; ".join(intervals) + "."]
     false = [f"{r['detector']}: " + ", ".join(f"{photo} {c['false']}" for photo, c in r["real"]["by_photo"].items()
                                              if c["false"])
              for r in cam["rows"] if (r.get("real") or {}).get("false_detections") and r["real"].get("by_photo")]

@@ -32,6 +32,7 @@ from benchmarks.camera import (
     detect_clip,
     detect_real_frames,
     load_real_photos,
+    paired_interval_pp,
     pick_pairs,
     reaction_stats,
     steady_frames,
@@ -205,6 +206,17 @@ def test_crop_accuracy_calibrated_vs_plain_vs_dataset(fixtures_dir: Path) -> Non
     assert row["plain_minus_dataset_pp"] == pytest.approx(100 * (expected_plain - 2 / 3))
     indices, images = crops["fake"]
     assert indices == [0, 1, 3] and np.array_equal(images, x[[0, 1, 3]])
+    assert row["shortfall_ci_pp"] == [0.0, 0.0]  # the same right and wrong faces: no difference, no spread
+
+
+def test_paired_interval_of_an_accuracy_difference() -> None:
+    """Per-face differences 1, 0, 0, -1 ... by hand: mean 0.25, sd of (1,1,0,0,0,0,0,-1)."""
+    a = [True, True, True, True, False, False, True, False]
+    b = [False, False, True, True, False, False, True, True]
+    d = np.array([1, 1, 0, 0, 0, 0, 0, -1], float)
+    half = 1.96 * d.std(ddof=1) / math.sqrt(8)
+    assert paired_interval_pp(a, b) == pytest.approx([100 * (0.125 - half), 100 * (0.125 + half)])
+    assert paired_interval_pp([True], [False]) is None
 
 
 def test_pairs_are_right_in_their_dataset_crops_and_of_different_labels() -> None:
@@ -263,7 +275,7 @@ def _row(name: str, ms: float, rate: float, cal: float, flicker: float, reaction
                               "img3.jpg": {"frames": 5, "expected": 6, "found": 5, "false": 1}}},
         "clip": {"frames": 5, "ms": {"median": ms, "p95": ms, "mean": ms}, "recall": 0.5, "false_per_frame": 0.2},
         "crops": {"found_rate": 0.6, "acc_dataset": 0.70, "acc_calibrated": cal, "acc_plain": 0.65,
-                  "acc_placed_box": 0.68},
+                  "acc_placed_box": 0.68, "shortfall_ci_pp": [100 * (0.70 - cal) - 0.9, 100 * (0.70 - cal) + 0.9]},
         "steady": {"changes_per_minute": flicker, "raw_changes_per_minute": 40.0},
         "change": {"pairs": 3, "classifier_agrees": 2, "followed": 2 if reaction else 0, "mean_reaction_s": reaction,
                    "median_reaction_s": reaction and 0.3},
@@ -313,6 +325,7 @@ def test_the_report_section_renders_from_a_crafted_results_dict() -> None:
     assert "| blazeface | 2.50 / 5.00 | 2.50 / 2.50 | 100.0 | 10 / 11 | 1 | 50.0 | 0.200 | 60.0 | 70.0 | 69.5 | " \
            "65.0 | 68.0 | 4.0 (40.0) | 0.35 / 0.30 (2/2/3) | 150.0 | – |" in text
     assert "False detections on real-content frames, by photo: blazeface: img3.jpg 1; " in text
+    assert "(paired, normal approximation): blazeface +0.50 [-0.40, +1.40]; blazeface-full +2.00 " in text
     assert "| haar |" in text and "| failed | – |" in text
     assert "| BlazeFace detection, median ms per 640x480 real-content frame | blazeface | <= 3 ms | 2.50 ms | " \
            "**yes** |" in text
