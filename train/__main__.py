@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=number_type(int, 0, "an integer >= 0"), default=0,
                    help="TensorFlow intra-op threads (0: all cores)")
     p.add_argument("--no-report", action="store_true", help="skip the comparison report")
+    p.add_argument("--plan", action="store_true",
+                   help="print what this command would train (the runs in order, their epochs and where each "
+                   "stands) and exit: nothing is loaded or trained")
     return p
 
 
@@ -74,6 +77,18 @@ def main(argv: list[str] | None = None) -> int:
     from train.runs import ClassWeightError, RunMismatchError, TrainingInterrupted
 
     recipe = RECIPES[args.recipe].with_epochs(args.epochs)
+    if args.plan:
+        from train.pipeline import check_run_folders, plan_lines
+        from train.runs import RunMismatchError
+
+        try:
+            check_run_folders(recipe, tuple(args.variants), args.seed, args.runs)
+        except RunMismatchError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        print(f"plan ({recipe.name}, seed {args.seed}, under {args.runs}):",
+              *plan_lines(recipe, tuple(args.variants), args.seed, args.runs), sep="\n")
+        return EXIT_OK
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # train_and_report checks the input, then imports TensorFlow
     previous = signal.getsignal(signal.SIGTERM)
     _stop_on_sigterm()

@@ -19,6 +19,7 @@ from train.runs import (
     check_run_config,
     class_weights,
     init_run_name,
+    read_log,
     run_state,
 )
 
@@ -76,18 +77,24 @@ _STATE_WORDS = {
 }
 
 
+def _plan_line(spec: RunSpec, runs_root: Path, prefix: str = "") -> str:
+    state = run_state(spec)
+    words = _STATE_WORDS[state]
+    if state == "partial":
+        log = read_log(spec.run_dir / "log.csv")
+        best = max((row["val_accuracy"] for row in log if "val_accuracy" in row), default=None)
+        words = f"resumes after epoch {len(log)}" + (f", best val_accuracy so far {best:.4f}" if best else "")
+    return f"  {prefix}{spec.run_dir.relative_to(runs_root)} ({spec.recipe.epochs} epochs, {words})"
+
+
 def plan_lines(recipe: Recipe, variants: tuple[str, ...], seed: int, runs_root: Path) -> list[str]:
     """What ``python -m train`` will do, in order, one line per run: its folder, epochs and state. A recipe that
     starts from other runs (teachers, a starting checkpoint) trains those first with their own epochs, whatever
     ``--epochs`` says; the plan says so before anything starts."""
-    lines = []
-    for spec in prerequisite_specs(recipe, variants, seed, runs_root):
-        lines.append(f"  needed first: {spec.run_dir.relative_to(runs_root)} ({spec.recipe.epochs} epochs, "
-                     f"{_STATE_WORDS[run_state(spec)]})")
+    lines = [_plan_line(spec, runs_root, "needed first: ") for spec in prerequisite_specs(recipe, variants, seed,
+                                                                                        runs_root)]
     for v in variants:
-        spec = RunSpec(recipe=recipe, variant=v, seed=seed, runs_root=runs_root)
-        state = _STATE_WORDS[run_state(spec)]
-        lines.append(f"  {spec.run_dir.relative_to(runs_root)} ({recipe.epochs} epochs, {state})")
+        lines.append(_plan_line(RunSpec(recipe=recipe, variant=v, seed=seed, runs_root=runs_root), runs_root))
     return lines
 
 

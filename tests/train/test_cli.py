@@ -71,3 +71,34 @@ def test_plan_says_what_epochs_applies_to(tmp_path, capsys):
         "  needed first: wide-bf16-40ep/unweighted-seed0 (40 epochs, to train)",
         "  wide-bf16-tail-1ep/unweighted-seed0 (1 epochs, to train)",
     ]
+
+
+def test_plan_flag_prints_the_runs_and_where_each_stands_and_trains_nothing(tmp_path, repo_root):
+    """--plan on a chain whose teacher stopped after 2 of its epochs: that run resumes after epoch 2 (best val
+    accuracy from its log), the others are to train; no data is read (a missing file is fine), nothing is written
+    and TensorFlow is not imported."""
+    from train.recipes import RECIPES
+    from train.runs import RunSpec
+
+    runs = tmp_path / "runs"
+    teacher = RunSpec(recipe=RECIPES["teacher-vgg"], variant="unweighted", seed=0, runs_root=runs).run_dir
+    teacher.mkdir(parents=True)
+    (teacher / "log.csv").write_text("epoch,accuracy,val_accuracy\n0,0.3,0.41\n1,0.45,0.5234\n")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    code = (
+        "import sys\n"
+        "from train.__main__ import main\n"
+        f"rc = main(['--data', {str(tmp_path / 'missing.csv')!r}, '--recipe', 'student-vgg-tail', '--variants', "
+        f"'unweighted', '--runs', {str(runs)!r}, '--plan'])\n"
+        "print('rc', rc, 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, timeout=120)
+    lines = out.stdout.splitlines()
+    assert lines[1:] == [
+        "  needed first: teacher-vgg-60ep/unweighted-seed0 (60 epochs, resumes after epoch 2, best val_accuracy so "
+        "far 0.5234)",
+        "  needed first: student-vgg-60ep/unweighted-seed0 (60 epochs, to train)",
+        "  student-vgg-tail-4ep/unweighted-seed0 (4 epochs, to train)",
+        "rc 0 False False",
+    ], (out.stdout, out.stderr[-1000:])
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
