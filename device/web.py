@@ -140,8 +140,14 @@ def pipeline_info(pipeline: Any, model: Any = None) -> dict[str, str]:
     detector = getattr(pipeline, "detector", None)
     if detector is not None:
         name = type(detector).__name__.removesuffix("Detector")
-        variant = getattr(getattr(detector, "options", None), "variant", None)
+        options = getattr(detector, "options", None)
+        variant = getattr(options, "variant", None)
         info["detector"] = f"{name} {variant}" if variant else name
+        context = getattr(detector, "refine_context", None)
+        if isinstance(context, (int, float)):  # BlazeFace: its second look, and following faces on video
+            every = getattr(options, "search_every", 1)
+            info["detector"] += (f", second look {context:g}x the box" if context else ", one pass") + (
+                f", whole frame searched every {every} frames" if context and every > 1 else "")
     tracker = getattr(pipeline, "tracker", None)
     if tracker is None:
         info["smoothing"] = "off"

@@ -284,8 +284,19 @@ def test_events_carry_the_headless_json_with_every_stage(view: WebView, float_mo
         (face,) = event["faces"]
         assert set(face) == FACE_KEYS and face["label"] in EMOTIONS and set(face["probabilities"]) == set(EMOTIONS)
     assert [e["frame"] for e in events] == sorted(e["frame"] for e in events)
-    assert view.info["model"] == float_model.name and "BlazeFace" in view.info["detector"]
+    assert view.info["model"] == float_model.name
+    assert view.info["detector"] == "BlazeFace short, second look 2x the box, whole frame searched every 8 frames"
     assert {"smoothing", "framing"} <= set(view.info)
+
+
+def test_the_page_says_how_the_detector_runs(float_model: Path) -> None:
+    for options, expected in (
+        (demo.DemoOptions(model=float_model, refine=0.0), "BlazeFace short, one pass"),
+        (demo.DemoOptions(model=float_model, search_every=1), "BlazeFace short, second look 2x the box"),
+        (demo.DemoOptions(model=float_model, detector="blazeface-full"), "BlazeFace full, one pass"),
+        (demo.DemoOptions(model=float_model, detector="haar"), "Haar"),
+    ):
+        assert pipeline_info(demo.build_pipeline(options))["detector"] == expected
 
 
 def test_healthz(view: WebView) -> None:
