@@ -23,7 +23,8 @@ DETECTORS: tuple[str, ...] = ("blazeface", "blazeface-full", "haar", "yunet")
 BLAZEFACE: tuple[str, ...] = ("blazeface", "blazeface-full")
 # BlazeFace's second look at each face (device.blazeface): the square's side as a multiple of the face box; 0: off.
 # On by default for the short-range model only: the full-range one missed many faces that fill half the square
-# (python -m benchmarks calibrate found 203 of 600 placed faces with it, 250 without).
+# (python -m benchmarks calibrate --data ... --detectors blazeface-full blazeface-full:refine=2 --out /tmp/f.json
+# found 250 of 600 placed faces without it, 203 with it).
 REFINE_CONTEXT = 2.0
 DEFAULT_REFINE: dict[str, float] = {"blazeface": REFINE_CONTEXT, "blazeface-full": 0.0}
 MAX_REFINE = 8.0
@@ -33,7 +34,7 @@ MAX_SEARCH_EVERY = 1000
 # A detector *setting*: its name, or BlazeFace with another refinement ("blazeface:refine=0", the one-pass detector).
 # framing.json keeps one transform per setting and the benchmark compares settings.
 ONE_PASS: tuple[str, ...] = ("blazeface:refine=0",)
-DETECTOR_SETTINGS: tuple[str, ...] = DETECTORS + ONE_PASS
+DETECTOR_SETTINGS: tuple[str, ...] = DETECTORS + ONE_PASS + ("blazeface-full:refine=2",)
 HAAR_CASCADE = "haarcascade_frontalface_default.xml"
 # Where distribution builds of OpenCV (e.g. Raspberry Pi OS's python3-opencv) keep the cascades.
 SYSTEM_CASCADE_DIRS: tuple[str, ...] = (
