@@ -28,6 +28,7 @@ from device.detector import (
     MAX_REFINE,
     MAX_SEARCH_EVERY,
     DetectorError,
+    refine_problem,
 )
 from device.framing import FramingError
 from device.preprocess import DEFAULT_MARGIN
@@ -74,9 +75,11 @@ def _smoothing(text: str) -> tuple[int, float | None]:
 
 def _refine(text: str) -> float:
     """--refine: 0 (off) or a square of 1..8 times the face box."""
-    value = number_type(float, 0.0, f"0 (off) or a multiple of the face box, 1..{MAX_REFINE:g}", high=MAX_REFINE)(text)
-    if 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected 0 (off) or a multiple of the face box, 1..{MAX_REFINE:g}")
+    expected = "0 (off) or a multiple of the face box"
+    value = number_type(float, 0.0, f"{expected}, 1..{MAX_REFINE:g}", high=MAX_REFINE)(text)
+    problem = refine_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{text!r}: {problem}")
     return value
 
 

@@ -47,7 +47,7 @@ import cv2
 import numpy as np
 
 from core.paths import project_root
-from device.detector import MAX_REFINE, MAX_SEARCH_EVERY, REFINE_CONTEXT, Box, DetectorError, default_refine
+from device.detector import MAX_SEARCH_EVERY, REFINE_CONTEXT, Box, DetectorError, default_refine, refine_problem
 from device.interpreter import InterpreterNotFoundError, load_interpreter
 
 MODELS_DIR = Path("device") / "models"
@@ -245,11 +245,9 @@ class BlazeFaceDetector:
             if not 0.0 <= value <= 1.0:
                 raise DetectorError(f"BlazeFace {name} {value}: expected a value in 0..1")
         refine = default_refine(self.variant.detector) if options.refine is None else options.refine
-        if isinstance(refine, bool) or not (
-            isinstance(refine, int | float) and (refine == 0 or 1.0 <= refine <= MAX_REFINE)
-        ):
-            raise DetectorError(f"BlazeFace refine {refine!r}: expected 0 (off) or a context of 1..{MAX_REFINE:g} "
-                                "times the face box")
+        problem = refine_problem(refine)
+        if problem:
+            raise DetectorError(f"BlazeFace refine {refine!r}: {problem}")
         self.refine_context = float(refine)
         if isinstance(options.search_every, bool) or not (
             isinstance(options.search_every, int) and 1 <= options.search_every <= MAX_SEARCH_EVERY

@@ -204,6 +204,21 @@ def parse_setting(setting: str) -> tuple[str, float | None]:
     return name, refine
 
 
+def refine_problem(value: object) -> str | None:
+    """Why ``value`` is not a BlazeFace refinement (None when it is): 0 (off) or a square 1..MAX_REFINE times it."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (
+        value == 0 or 1.0 <= value <= MAX_REFINE
+    ):
+        return f"expected 0 (off) or a multiple of the face box, 1..{MAX_REFINE:g}"
+    return None
+
+
+def resolve_setting(name: str, refine: float | None = None) -> tuple[str, float | None]:
+    """(detector name, refinement asked for): ``refine`` when given, else the one the setting names (None: none)."""
+    base, own = parse_setting(name)
+    return base, own if refine is None else refine
+
+
 def default_refine(name: str) -> float:
     """BlazeFace's refinement when none is asked for (0 for other detectors: they have none)."""
     return DEFAULT_REFINE.get(name, 0.0)
@@ -212,8 +227,7 @@ def default_refine(name: str) -> float:
 def setting_key(name: str, refine: float | None = None) -> str:
     """The setting's name in framing.json and the benchmark: the detector's name when it runs as it does by default,
     else ``name:refine=R`` (BlazeFace with another refinement). ``refine`` None: the one ``name`` says, if any."""
-    base, own = parse_setting(name)
-    refine = own if refine is None else refine
+    base, refine = resolve_setting(name, refine)
     if base not in BLAZEFACE or refine is None or refine == default_refine(base):
         return base
     return f"{base}:refine={refine:g}"
@@ -227,8 +241,7 @@ def make_detector(name: str, model: Path | None = None, detect_width: int = 320,
 
     BlazeFace only: ``refine`` (None: :data:`DEFAULT_REFINE`'s, or what a setting such as ``blazeface:refine=0`` says)
     and ``search_every`` (1: every frame searched whole; more: faces followed in between, for video)."""
-    name, own = parse_setting(name)
-    refine = own if refine is None else refine
+    name, refine = resolve_setting(name, refine)
     if name in BLAZEFACE:
         from device.blazeface import BlazeFaceDetector, BlazeFaceOptions  # it imports Box from here
 

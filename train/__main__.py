@@ -73,26 +73,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
     from core.dataset import DataError
-    from train.pipeline import TeacherError, train_and_report
+    from train.pipeline import TeacherError, check_run_folders, plan_text, train_and_report
     from train.runs import ClassWeightError, RunMismatchError, TrainingInterrupted
 
     recipe = RECIPES[args.recipe].with_epochs(args.epochs)
-    if args.plan:
-        from train.pipeline import check_run_folders, plan_lines
-        from train.runs import RunMismatchError
-
-        try:
-            check_run_folders(recipe, tuple(args.variants), args.seed, args.runs)
-        except RunMismatchError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        print(f"plan ({recipe.name}, seed {args.seed}, under {args.runs}):",
-              *plan_lines(recipe, tuple(args.variants), args.seed, args.runs), sep="\n")
-        return EXIT_OK
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # train_and_report checks the input, then imports TensorFlow
     previous = signal.getsignal(signal.SIGTERM)
     _stop_on_sigterm()
     try:
+        if args.plan:  # the plan alone: the run folders checked, nothing loaded or trained
+            check_run_folders(recipe, tuple(args.variants), args.seed, args.runs)
+            print(plan_text(recipe, tuple(args.variants), args.seed, args.runs))
+            return EXIT_OK
         train_and_report(
             data=args.data,
             recipe=recipe,

@@ -98,6 +98,12 @@ def plan_lines(recipe: Recipe, variants: tuple[str, ...], seed: int, runs_root: 
     return lines
 
 
+def plan_text(recipe: Recipe, variants: tuple[str, ...], seed: int, runs_root: Path) -> str:
+    """The plan ``python -m train`` prints first (and alone with ``--plan``)."""
+    return "\n".join([f"plan ({recipe.name}, seed {seed}, under {runs_root}):",
+                      *plan_lines(recipe, variants, seed, runs_root)])
+
+
 def check_run_folders(recipe: Recipe, variants: tuple[str, ...], seed: int, runs_root: Path) -> list[RunSpec]:
     """Every run of the plan (this recipe's and those it needs first); a stale run folder raises RunMismatchError
     before the data loads."""
@@ -153,8 +159,7 @@ def train_and_report(
         for note in ds.notes:
             print(f"note: {note}")
     check_class_weights(planned, ds)
-    print(f"plan ({recipe.name}, seed {seed}, under {runs_root}):", *plan_lines(recipe, variants, seed, runs_root),
-          sep="\n", flush=True)
+    print(plan_text(recipe, variants, seed, runs_root), flush=True)
     if recipe.epochs != RECIPES.get(recipe.name, recipe).epochs and len(planned) > len(variants):
         print(f"note: {recipe.epochs} epochs apply to {recipe.name}'s own runs; the runs it needs first keep "
               "their own epochs (listed above). For a few-minute run of the whole chain: make quickstart DATA=...",
