@@ -26,6 +26,9 @@ CALIBRATE_ARGS ?=
 CONVERT_ARGS ?=
 CLIP_DIR ?= benchmarks/clips
 CLIP_STYLE ?= pasted
+# make compare: a candidate models folder judged against MODELS_DIR (the shipped models)
+CANDIDATE ?= candidate
+COMPARE_ARGS ?=
 PYTEST_ARGS ?=
 # make quickstart: the whole chain on the real data in minutes, in its own folder (never touches runs/ or models/)
 QUICK_DIR ?= quickstart
@@ -34,7 +37,7 @@ QUICK_EPOCHS ?= 2
 
 EPOCHS_FLAG := $(if $(strip $(EPOCHS)),--epochs $(EPOCHS))
 
-.PHONY: help setup setup-device test lint train convert study readme calibrate clip bench demo clean quickstart mutation
+.PHONY: help setup setup-device test lint train convert study readme calibrate clip bench compare demo clean quickstart mutation
 
 help:
 	@echo "make setup                 venv in $(VENV) with everything (training, device, tests)"
@@ -53,6 +56,8 @@ help:
 	@echo "make clip DATA=...         labelled benchmark video from the dataset's test faces (CLIP_STYLE=photos"
 	@echo "                            CLIP_DIR=benchmarks/clips/photos: put where real photos' faces were)"
 	@echo "make bench DATA=...        accuracy + latency report in benchmarks/results/<host>-<date>/"
+	@echo "make compare DATA=...      a candidate (make convert MODELS_DIR=$(CANDIDATE) RECIPE=...) against $(MODELS_DIR)/:"
+	@echo "                            paired accuracy, face-box jitter, detector crops, ship or keep (reports/compare/)"
 	@echo "make demo SOURCE=0         live demo (SOURCE: camera index, picamera2, video, folder)"
 	@echo "make detector-models       re-extract the BlazeFace models into device/models/ from the pinned MediaPipe wheel"
 	@echo "make bundle / make deploy PI=user@host   Raspberry Pi bundle and SSH deployment"
@@ -102,6 +107,9 @@ bench:
 	$(PYTHON) -m benchmarks run --models $(MODELS_DIR) $(if $(wildcard $(DATA)),--data $(DATA)) \
 		$(if $(wildcard $(CLIP_DIR)/clip.*),--clip $(firstword $(wildcard $(CLIP_DIR)/clip.mp4 $(CLIP_DIR)/clip.avi))) \
 		$(BENCH_ARGS)
+
+compare:
+	$(PYTHON) -m benchmarks compare --models $(MODELS_DIR) --candidate $(CANDIDATE) --data $(DATA) $(COMPARE_ARGS)
 
 demo:
 	$(PYTHON) -m device --source $(SOURCE) --model $(MODEL) $(DEMO_ARGS)

@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "camera path detector against detector.",
         formatter_class=_HelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{clip,calibrate,tradeoff,run}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{clip,calibrate,tradeoff,compare,run}")
 
     clip = sub.add_parser("clip", help="build a labelled video (clip.mp4 + clip.json) from a dataset's test faces",
                           formatter_class=_HelpFormatter)
@@ -90,6 +90,22 @@ def build_parser() -> argparse.ArgumentParser:
     trade.add_argument("--format", choices=list(FORMATS_BY_NAME), default="int8", help="model format to score")
     trade.add_argument("--out", type=Path, default=project_root() / "reports" / "tradeoff",
                        help="folder for tradeoff.md, tradeoff.json and tradeoff.png")
+
+    cmp = sub.add_parser("compare", help="a candidate models folder against the shipped one: accuracy with intervals, "
+                         "face-box jitter, detector crops, and whether to ship it", formatter_class=_HelpFormatter)
+    cmp.add_argument("--candidate", type=Path, required=True,
+                     help="models folder to judge (make convert RECIPE=student-vgg-tail MODELS_DIR=/tmp/candidate)")
+    cmp.add_argument("--models", type=Path, default=project_root() / "models", help="the shipped models folder")
+    cmp.add_argument("--data", type=Path, required=True, help="FER2013 CSV(.gz) or folder (test, else val split)")
+    cmp.add_argument("--format", choices=list(FORMATS_BY_NAME), default="int8", help="model format to compare")
+    cmp.add_argument("--detector", choices=(*DETECTOR_SETTINGS, "none"), default="blazeface",
+                     help="detector whose calibrated crops both models are scored on (none: skip that part)")
+    cmp.add_argument("--crop-faces", type=positive, default=None,
+                     help="evaluation faces placed for the crop part (default: all, as the camera benchmark)")
+    cmp.add_argument("--seed", type=int, default=0, help="seed of the canvases (the camera benchmark's: 0)")
+    cmp.add_argument("--out", type=Path, default=project_root() / "reports" / "compare",
+                     help="folder for compare.md and compare.json")
+    cmp.add_argument("--no-progress", dest="progress", action="store_false", help="no progress output")
 
     run = sub.add_parser("run", help="measure the models and write report.md, results.json and plots",
                          formatter_class=_HelpFormatter)
@@ -191,6 +207,35 @@ def _tradeoff(args: argparse.Namespace, argv: list[str]) -> int:
     return EXIT_OK
 
 
+def _compare(args: argparse.Namespace, argv: list[str]) -> int:
+    import datetime as dt
+
+    from benchmarks.compare import compare, write
+    from benchmarks.data import load_eval_faces
+    from benchmarks.host import command_line, host_facts
+    from benchmarks.models import find_models
+
+    if args.candidate.resolve() == args.models.resolve():
+        raise BenchError(f"--candidate {args.candidate} is the shipped folder itself: convert the candidate elsewhere")
+    formats = list(dict.fromkeys((args.format, "int8", "float32")))  # the compared one, the jitter's, the reference
+    shipped = find_models(args.models, formats=formats)
+    candidate = find_models(args.candidate, formats=formats)
+    faces = load_eval_faces(args.data)
+    detector = None if args.detector == "none" else args.detector
+    result = compare(shipped, candidate, faces.x, faces.y, args.format, detector, args.crop_faces, args.seed,
+                     args.progress)
+    facts = host_facts()
+    meta = {"command": command_line(argv), "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": f"`{facts['hostname']}` ({facts['cpu_model']}, {facts['cores']} cores, {facts['os']})",
+            "split": faces.split, "data": Path(args.data).name, "notes": faces.notes}
+    path = write(result, args.out, meta)
+    decision = result["decision"]
+    print(f"{'ship the candidate' if decision['ship'] else 'keep the shipped models'}: "
+          + "; ".join(decision["reasons"]))
+    print(f"wrote {path} (and compare.json)")
+    return EXIT_OK
+
+
 def _run(args: argparse.Namespace, argv: list[str]) -> int:
     from benchmarks.runner import RunConfig, run_benchmark
 
@@ -216,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     from device.detector import DetectorError
 
     try:
-        commands = {"clip": _clip, "calibrate": _calibrate, "tradeoff": _tradeoff, "run": _run}
+        commands = {"clip": _clip, "calibrate": _calibrate, "tradeoff": _tradeoff, "compare": _compare, "run": _run}
         return commands[args.command](args, argv)
     except (BenchError, ModelError, DetectorError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -48,7 +48,7 @@ from benchmarks.clip import BACKGROUNDS, background, face_patch, match_faces, pa
 from benchmarks.errors import BenchError
 from benchmarks.models import ModelFile, ModelSet
 from benchmarks.progress import note, progress_bar
-from benchmarks.stats import summarize
+from benchmarks.stats import paired_interval_pp, summarize
 from core.labels import EMOTIONS, INPUT_SIZE
 from core.manifest import DEFAULT_MODEL_FILE
 from core.paths import project_root
@@ -573,16 +573,6 @@ def crop_accuracy(detectors: dict[str, FaceDetector], framings: dict[str, tuple[
         }
         crops[name] = (list(t.found), np.stack(t.calibrated) if t.found else None)
     return rows, crops
-
-
-def paired_interval_pp(right_a: Sequence[bool], right_b: Sequence[bool], z: float = 1.96) -> list[float] | None:
-    """95% interval of accuracy(a) - accuracy(b) in pp over the same faces: the mean per-face difference (1, 0 or -1)
-    +- z standard errors (normal approximation; the faces are the unit). None for fewer than two faces."""
-    d = np.asarray(right_a, np.float64) - np.asarray(right_b, np.float64)
-    if len(d) < 2:
-        return None
-    half = z * float(np.std(d, ddof=1)) / math.sqrt(len(d))
-    return [100.0 * (float(d.mean()) - half), 100.0 * (float(d.mean()) + half)]
 
 
 # ---------------------------------------------------------------- flicker and reaction (whole pipeline, in process)

@@ -138,6 +138,15 @@ MUTANTS: tuple[Mutant, ...] = (
            "    m = metrics(y, probs)\n", "    m = metrics(y, probs[::-1])\n",
            ("tests/benchmarks/test_accuracy.py::test_quick_run_accuracy_is_the_device_classifiers",),
            "the benchmark scores predictions against the wrong faces' labels"),
+    Mutant("compare-ignores-jitter", "benchmarks/compare.py",
+           'if row["delta_pp"] < -rule.jitter_tolerance_pp]', 'if row["delta_pp"] < -100.0]',
+           ("tests/benchmarks/test_compare.py::test_one_worse_jitter_row_of_any_variant_keeps_the_shipped_models",),
+           "a candidate worse on a face-box jitter row is shipped anyway"),
+    Mutant("compare-gain-reversed", "benchmarks/compare.py",
+           'return {"gain_pp": 100.0 * float(right_c.mean() - right_s.mean()),',
+           'return {"gain_pp": 100.0 * float(right_s.mean() - right_c.mean()),',
+           ("tests/benchmarks/test_compare.py::test_the_gain_is_the_candidates_accuracy_minus_the_shipped_ones",),
+           "the gain is measured the wrong way round: a worse candidate would ship"),
 )
 
 

@@ -32,7 +32,6 @@ from benchmarks.camera import (
     detect_clip,
     detect_real_frames,
     load_real_photos,
-    paired_interval_pp,
     pick_pairs,
     reaction_stats,
     steady_frames,
@@ -207,16 +206,6 @@ def test_crop_accuracy_calibrated_vs_plain_vs_dataset(fixtures_dir: Path) -> Non
     indices, images = crops["fake"]
     assert indices == [0, 1, 3] and np.array_equal(images, x[[0, 1, 3]])
     assert row["shortfall_ci_pp"] == [0.0, 0.0]  # the same right and wrong faces: no difference, no spread
-
-
-def test_paired_interval_of_an_accuracy_difference() -> None:
-    """Per-face differences 1, 0, 0, -1 ... by hand: mean 0.25, sd of (1,1,0,0,0,0,0,-1)."""
-    a = [True, True, True, True, False, False, True, False]
-    b = [False, False, True, True, False, False, True, True]
-    d = np.array([1, 1, 0, 0, 0, 0, 0, -1], float)
-    half = 1.96 * d.std(ddof=1) / math.sqrt(8)
-    assert paired_interval_pp(a, b) == pytest.approx([100 * (0.125 - half), 100 * (0.125 + half)])
-    assert paired_interval_pp([True], [False]) is None
 
 
 def test_pairs_are_right_in_their_dataset_crops_and_of_different_labels() -> None:

@@ -1,0 +1,290 @@
+"""A candidate models folder against the shipped one, and whether to ship it (``python -m benchmarks compare``).
+
+A new student ships only when it is better where users meet it (issue "stronger teachers"). On the same evaluation
+faces (the test split, else PublicTest), for every variant in both folders, the ``--format`` model of each (int8 by
+default, as the device runs it, with the views each model has in its graph) is scored:
+
+1. accuracy, balanced accuracy and macro-F1, and the paired difference candidate - shipped with a 95% interval
+   (the faces are the unit: :func:`benchmarks.stats.paired_interval_pp`);
+2. the face-box jitter table (:data:`benchmarks.accuracy.JITTERS`, int8 models) of both;
+3. with a detector (default: the demo's), accuracy on its calibrated crops of the evaluation faces placed on canvases
+   exactly as the camera benchmark places them (same seed: the same faces, canvases and boxes), against the same
+   faces' dataset crops: the camera path's crop shortfall for both models;
+4. the candidate's own float32 model against its quantised one (agreement, accuracy difference).
+
+:func:`decide` applies :data:`RULE`: ship when the headline variant's model gains at least ``min_gain_pp`` and no
+jitter row of any variant is worse than the shipped model's. :data:`TARGETS` are the issue's targets, checked for
+the candidate. Writes ``compare.md`` and ``compare.json`` with the command and machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.errors import BenchError
+from benchmarks.models import ModelFile, ModelSet
+from benchmarks.progress import note
+from benchmarks.stats import paired_interval_pp
+from core.fileio import atomic_write_json, atomic_write_text
+from core.formats import REFERENCE_FORMAT
+from core.labels import INPUT_SIZE
+from core.metrics import classification_metrics
+from core.paths import shown
+
+
+@dataclass(frozen=True)
+class ShipRule:
+    """Ship the candidate when ``variant``'s model gains at least ``min_gain_pp`` over the shipped one and no jitter
+    row (any variant) loses more than ``jitter_tolerance_pp``."""
+
+    variant: str = "unweighted"
+    min_gain_pp: float = 0.5
+    jitter_tolerance_pp: float = 0.0
+
+
+RULE = ShipRule()
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    value: Callable[[dict], float | None]  # of the whole result
+    threshold: float
+    at_least: bool
+
+
+def _variant(result: dict, variant: str) -> dict | None:
+    return result["variants"].get(variant)
+
+
+def _acc_pp(result: dict, variant: str) -> float | None:
+    v = _variant(result, variant)
+    return None if v is None else 100.0 * v["candidate"]["accuracy"]
+
+
+def _weighted_gap(result: dict) -> float | None:
+    a, b = _acc_pp(result, "unweighted"), _acc_pp(result, "weighted")
+    return None if a is None or b is None else a - b
+
+
+def _worst(result: dict, key: str, pick: Callable) -> float | None:
+    values = [v["quantisation"][key] for v in result["variants"].values() if v.get("quantisation")]
+    return pick(values) if values else None
+
+
+# Issue "stronger teachers", for the candidate.
+TARGETS: tuple[Target, ...] = (
+    Target("unweighted accuracy %", lambda r: _acc_pp(r, "unweighted"), 70.0, True),
+    Target("weighted behind unweighted, pp", _weighted_gap, 1.5, False),
+    Target("largest accuracy gap quantised to float32, pp", lambda r: _worst(r, "abs_delta_pp", max), 0.3, False),
+    Target("lowest top-1 agreement with float32, %", lambda r: _worst(r, "agreement_pct", min), 99.5, True),
+)
+
+
+def check_targets(result: dict) -> list[dict]:
+    rows = []
+    for t in TARGETS:
+        value = t.value(result)
+        met = None if value is None else (value >= t.threshold if t.at_least else value <= t.threshold)
+        rows.append({"target": t.name, "value": value, "threshold": t.threshold,
+                     "at_least": t.at_least, "met": met})
+    return rows
+
+
+def decide(result: dict, rule: ShipRule = RULE) -> dict:
+    """{"ship": bool, "reasons": [...]}: the rule applied to :func:`compare`'s result."""
+    reasons: list[str] = []
+    ship = True
+    head = _variant(result, rule.variant)
+    if head is None:
+        return {"ship": False, "reasons": [f"no {rule.variant} model in both folders: nothing to decide on"]}
+    gain = head["gain_pp"]
+    if gain >= rule.min_gain_pp:
+        reasons.append(f"{rule.variant} gains {gain:+.2f} pp (at least {rule.min_gain_pp} needed)")
+    else:
+        ship = False
+        reasons.append(f"{rule.variant} gains {gain:+.2f} pp: less than the {rule.min_gain_pp} pp needed")
+    worse = [(variant, row) for variant, v in result["variants"].items() for row in v["jitter"]
+             if row["delta_pp"] < -rule.jitter_tolerance_pp]
+    if worse:
+        ship = False
+        reasons += [f"{variant} / {row['jitter']}: {100 * row['candidate']:.1f}% against the shipped "
+                    f"{100 * row['shipped']:.1f}% ({row['delta_pp']:+.2f} pp)" for variant, row in worse]
+    elif any(v["jitter"] for v in result["variants"].values()):
+        reasons.append("face-box jitter table: no row worse than the shipped model's")
+    return {"ship": ship, "reasons": reasons}
+
+
+def paired_gain(y: np.ndarray, shipped: np.ndarray, candidate: np.ndarray) -> dict:
+    """Candidate - shipped on the same faces: the accuracy difference and its 95% interval, in pp."""
+    right_s, right_c = shipped.argmax(1) == y, candidate.argmax(1) == y
+    return {"gain_pp": 100.0 * float(right_c.mean() - right_s.mean()),
+            "gain_ci_pp": paired_interval_pp(right_c, right_s),
+            "only_candidate_right": int((right_c & ~right_s).sum()),
+            "only_shipped_right": int((right_s & ~right_c).sum())}
+
+
+def _summary(y: np.ndarray, probs: np.ndarray, model: ModelFile) -> dict:
+    m = classification_metrics(y, probs)
+    training = model.manifest.get("training", {}) if isinstance(model.manifest.get("training"), dict) else {}
+    return {"file": shown(model.path), "views": 2 if model.mirror_in_graph else 1,
+            "checkpoint": model.manifest.get("checkpoint"), "recipe": training.get("recipe"),
+            "accuracy": m["accuracy"], "balanced_accuracy": m["balanced_accuracy"], "macro_f1": m["macro_f1"]}
+
+
+def _jitter_rows(shipped: ModelFile | None, candidate: ModelFile | None, x: np.ndarray, y: np.ndarray,
+                 base: tuple[float, float]) -> list[dict]:
+    from benchmarks.accuracy import JITTERS, jitter, tflite_predict
+
+    if shipped is None or candidate is None:
+        return []
+    rows = []
+    for name, scale, dx, dy in JITTERS:
+        moved = jitter(x, scale, dx, dy)
+        acc_s = float((tflite_predict(shipped, moved).argmax(1) == y).mean())
+        acc_c = float((tflite_predict(candidate, moved).argmax(1) == y).mean())
+        rows.append({"jitter": name, "shipped": acc_s, "candidate": acc_c, "delta_pp": 100.0 * (acc_c - acc_s),
+                     "shipped_change_pp": 100.0 * (acc_s - base[0]), "candidate_change_pp": 100.0 * (acc_c - base[1])})
+    return rows
+
+
+def _quantisation(candidate: ModelSet, variant: str, fmt: str, probs: np.ndarray, x: np.ndarray,
+                  y: np.ndarray) -> dict | None:
+    from benchmarks.accuracy import tflite_predict
+
+    reference = candidate.get(variant, REFERENCE_FORMAT)
+    if reference is None or fmt == REFERENCE_FORMAT:
+        return None
+    ref = tflite_predict(reference, x)
+    delta = 100.0 * float((probs.argmax(1) == y).mean() - (ref.argmax(1) == y).mean())
+    return {"float32_accuracy": float((ref.argmax(1) == y).mean()), "delta_pp": delta, "abs_delta_pp": abs(delta),
+            "agreement_pct": 100.0 * float((probs.argmax(1) == ref.argmax(1)).mean())}
+
+
+def _crops(detector: str, models: dict[str, ModelFile], x: np.ndarray, y: np.ndarray, crop_faces: int | None,
+           seed: int, progress: bool) -> dict[str, dict]:
+    """{side: the camera benchmark's crop-accuracy row of ``detector``} for each model (same canvases)."""
+    from benchmarks.camera import SEED_OFFSET, crop_accuracy, detector_framings, make_detectors, placements
+    from device.classifier import ClassifierOptions, EmotionClassifier
+
+    out = {}
+    for side, model in models.items():
+        detectors = make_detectors([detector], None)
+        count, placed = placements(x, crop_faces, seed + SEED_OFFSET)
+        classifier = EmotionClassifier(ClassifierOptions(model.path, 1))
+        rows, _ = crop_accuracy(detectors, detector_framings([detector]), classifier.predict_proba,
+                                x.reshape(-1, INPUT_SIZE, INPUT_SIZE, 1), y, placed, count, progress)
+        out[side] = rows[detector]
+    return out
+
+
+def compare(shipped: ModelSet, candidate: ModelSet, x: np.ndarray, y: np.ndarray, fmt: str = "int8",
+            detector: str | None = "blazeface", crop_faces: int | None = None, seed: int = 0,
+            progress: bool = True) -> dict:
+    """Every measurement of the module docstring; ``variants`` keyed by variant (those in both folders)."""
+    from benchmarks.accuracy import JITTER_FORMAT, tflite_predict
+
+    variants = [v for v in shipped.variants if shipped.get(v, fmt) and candidate.get(v, fmt)]
+    if not variants:
+        raise BenchError(f"{shipped.models_dir} and {candidate.models_dir}: no variant with a {fmt} model in both")
+    result: dict = {"format": fmt, "faces": int(len(y)), "detector": detector, "variants": {}}
+    for variant in variants:
+        s_model, c_model = shipped.get(variant, fmt), candidate.get(variant, fmt)
+        note(f"compare {variant}: {s_model.path} against {c_model.path}", progress)
+        s_probs, c_probs = tflite_predict(s_model, x), tflite_predict(c_model, x)
+        s_sum, c_sum = _summary(y, s_probs, s_model), _summary(y, c_probs, c_model)
+        if fmt == JITTER_FORMAT:
+            base = (s_sum["accuracy"], c_sum["accuracy"])
+            jitter_rows = _jitter_rows(s_model, c_model, x, y, base)
+        else:
+            s_j, c_j = shipped.get(variant, JITTER_FORMAT), candidate.get(variant, JITTER_FORMAT)
+            base = tuple(float((tflite_predict(m, x).argmax(1) == y).mean()) for m in (s_j, c_j) if m is not None)
+            jitter_rows = _jitter_rows(s_j, c_j, x, y, base) if len(base) == 2 else []
+        entry = {"shipped": s_sum, "candidate": c_sum, **paired_gain(y, s_probs, c_probs), "jitter": jitter_rows,
+                 "quantisation": _quantisation(candidate, variant, fmt, c_probs, x, y)}
+        if detector:
+            crops = _crops(detector, {"shipped": s_model, "candidate": c_model}, x, y, crop_faces, seed, progress)
+            entry["crops"] = {side: {k: row[k] for k in ("placed", "found", "acc_dataset", "acc_calibrated",
+                                                          "calibrated_minus_dataset_pp", "shortfall_ci_pp")}
+                              for side, row in crops.items()}
+        result["variants"][variant] = entry
+    result["targets"] = check_targets(result)
+    result["decision"] = decide(result)
+    return result
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}"
+
+
+def _interval(ci: list[float] | None) -> str:
+    return "-" if ci is None else f"[{ci[0]:+.2f}, {ci[1]:+.2f}]"
+
+
+def render(result: dict, meta: dict) -> str:
+    decision = result["decision"]
+    lines = [
+        "# Candidate against the shipped models",
+        "",
+        f"`{meta['command']}` on {meta['machine']}, {meta['date']}. {result['faces']} faces of the "
+        f"**{meta['split']}** split of `{meta['data']}`; {result['format']} models as the device runs them "
+        "(the views each has in its graph). Figures in %, differences in pp with paired 95% intervals (the faces "
+        "are the unit).",
+        "",
+        f"**Decision: {'ship the candidate' if decision['ship'] else 'keep the shipped models'}** (rule: "
+        f"{RULE.variant} gains at least {RULE.min_gain_pp} pp, no face-box jitter row worse).",
+        "",
+        *[f"- {reason}" for reason in decision["reasons"]],
+        "",
+    ]
+    for text in meta.get("notes", []):
+        lines += [f"Note: {text}", ""]
+    lines += ["| variant | shipped | candidate | gain | 95% interval | balanced acc. shipped / candidate | macro-F1 "
+              "shipped / candidate |", "|---|---|---|---|---|---|---|"]
+    for variant, v in result["variants"].items():
+        s, c = v["shipped"], v["candidate"]
+        lines.append(f"| {variant} | {_pct(s['accuracy'])} | {_pct(c['accuracy'])} | {v['gain_pp']:+.2f} | "
+                     f"{_interval(v['gain_ci_pp'])} | {_pct(s['balanced_accuracy'])} / "
+                     f"{_pct(c['balanced_accuracy'])} | {_pct(s['macro_f1'])} / {_pct(c['macro_f1'])} |")
+    lines += ["", "Models: " + "; ".join(
+        f"{variant}: shipped `{v['shipped']['file']}` ({v['shipped']['recipe'] or 'recipe not recorded'}), "
+        f"candidate `{v['candidate']['file']}` ({v['candidate']['recipe'] or 'recipe not recorded'})"
+        for variant, v in result["variants"].items()), ""]
+    if any(v["jitter"] for v in result["variants"].values()):
+        lines += ["## Face-box jitter (int8)", "", "| variant | jitter | shipped | candidate | candidate - shipped |",
+                  "|---|---|---|---|---|"]
+        for variant, v in result["variants"].items():
+            lines += [f"| {variant} | {r['jitter']} | {_pct(r['shipped'])} | {_pct(r['candidate'])} | "
+                      f"{r['delta_pp']:+.2f} |" for r in v["jitter"]]
+        lines.append("")
+    if result["detector"]:
+        lines += [f"## Camera path: {result['detector']} crops against dataset crops", "",
+                  "Evaluation faces placed on canvases as `python -m benchmarks run --parts camera` places them "
+                  "(same seed), detected, cropped with the calibrated framing; the faces found, both crops scored.",
+                  "", "| variant | model | found / placed | dataset crops | calibrated crops | shortfall | 95% "
+                  "interval |", "|---|---|---|---|---|---|---|"]
+        for variant, v in result["variants"].items():
+            for side, row in v.get("crops", {}).items():
+                diff = row["calibrated_minus_dataset_pp"]
+                ci = row["shortfall_ci_pp"]
+                lines.append(f"| {variant} | {side} | {row['found']} / {row['placed']} | {_pct(row['acc_dataset'])} | "
+                             f"{_pct(row['acc_calibrated'])} | {'-' if diff is None else f'{-diff:.2f}'} | "
+                             f"{_interval(ci)} |")
+        lines.append("")
+    lines += ["## Targets (candidate)", "", "| target | value | threshold | met |", "|---|---|---|---|"]
+    for t in result["targets"]:
+        value = "-" if t["value"] is None else f"{t['value']:.2f}"
+        met = "-" if t["met"] is None else ("yes" if t["met"] else "no")
+        lines.append(f"| {t['target']} | {value} | {'>=' if t['at_least'] else '<='} {t['threshold']} | {met} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def write(result: dict, out: Path, meta: dict) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "compare.json", {**meta, **result})
+    return atomic_write_text(out / "compare.md", render(result, meta))

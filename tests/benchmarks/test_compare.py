@@ -1,0 +1,164 @@
+"""A candidate models folder against the shipped one (``python -m benchmarks compare``): the rule, the targets, the
+paired figures on fixture models, and bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from bench_helpers import fixture_model, make_models_dir
+
+from benchmarks.__main__ import main
+from benchmarks.accuracy import JITTERS, tflite_predict
+from benchmarks.compare import RULE, ShipRule, check_targets, compare, decide, paired_gain, render
+from benchmarks.data import load_eval_faces
+from benchmarks.errors import BenchError
+from benchmarks.models import find_models
+from benchmarks.stats import paired_interval_pp
+from core.formats import model_path
+
+
+def _result(gain: float, jitter_deltas: dict[str, list[float]] | None = None, acc: float = 0.7) -> dict:
+    """A compare result with the unweighted gain and per-variant jitter deltas (pp) given."""
+    deltas = jitter_deltas or {"unweighted": [0.0], "weighted": [0.0]}
+    variants = {}
+    for variant, ds in deltas.items():
+        rows = [{"jitter": f"j{i}", "shipped": 0.6, "candidate": 0.6 + d / 100, "delta_pp": d}
+                for i, d in enumerate(ds)]
+        variants[variant] = {"gain_pp": gain if variant == "unweighted" else 0.0, "jitter": rows,
+                             "candidate": {"accuracy": acc if variant == "unweighted" else acc - 0.01},
+                             "quantisation": {"abs_delta_pp": 0.1, "agreement_pct": 99.6}}
+    return {"variants": variants}
+
+
+def test_the_rule_ships_a_gain_of_half_a_point_and_not_less() -> None:
+    assert RULE == ShipRule("unweighted", 0.5, 0.0)
+    assert decide(_result(0.5))["ship"] is True
+    assert decide(_result(1.3))["ship"] is True
+    kept = decide(_result(0.49))
+    assert kept["ship"] is False and "+0.49 pp: less than the 0.5 pp needed" in kept["reasons"][0]
+
+
+def test_one_worse_jitter_row_of_any_variant_keeps_the_shipped_models() -> None:
+    kept = decide(_result(2.0, {"unweighted": [0.3, 0.0], "weighted": [0.1, -0.05]}))
+    assert kept["ship"] is False
+    assert any(r.startswith("weighted / j1:") and "-0.05 pp" in r for r in kept["reasons"])
+    assert decide(_result(2.0, {"unweighted": [0.3], "weighted": [-0.05]}), ShipRule(jitter_tolerance_pp=0.1))["ship"]
+
+
+def test_no_headline_variant_in_both_folders_is_no_decision_to_ship() -> None:
+    decision = decide(_result(3.0, {"weighted": [1.0]}))
+    assert decision["ship"] is False and "no unweighted model" in decision["reasons"][0]
+
+
+def test_targets_are_checked_at_their_thresholds() -> None:
+    rows = {r["target"]: r for r in check_targets(_result(1.0, acc=0.70))}
+    assert rows["unweighted accuracy %"]["met"] is True
+    assert rows["weighted behind unweighted, pp"]["value"] == pytest.approx(1.0)
+    assert rows["largest accuracy gap quantised to float32, pp"]["met"] is True
+    assert rows["lowest top-1 agreement with float32, %"]["met"] is True
+    below = {r["target"]: r for r in check_targets(_result(1.0, acc=0.6999))}
+    assert below["unweighted accuracy %"]["met"] is False
+    missing = check_targets({"variants": {}})
+    assert all(r["met"] is None and r["value"] is None for r in missing)
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory: pytest.TempPathFactory, fixtures_dir: Path) -> tuple[Path, Path, Path]:
+    """(shipped, identical candidate, other candidate): the other one's unweighted int8 slot holds the float32
+    fixture, so its scores differ from the shipped int8 fixture's."""
+    root = tmp_path_factory.mktemp("compare")
+    shipped = make_models_dir(root / "shipped", fixtures_dir)
+    same = make_models_dir(root / "same", fixtures_dir)
+    other = make_models_dir(root / "other", fixtures_dir)
+    shutil.copyfile(fixture_model(fixtures_dir, "tiny_float32"), model_path(other, "unweighted", "int8"))
+    return shipped, same, other
+
+
+def test_the_gain_is_the_candidates_accuracy_minus_the_shipped_ones() -> None:
+    y = np.array([0, 1, 2, 3])
+    shipped = np.eye(7)[[0, 0, 0, 0]]  # right on the first face only
+    candidate = np.eye(7)[[0, 1, 2, 0]]  # right on three
+    g = paired_gain(y, shipped, candidate)
+    assert g["gain_pp"] == pytest.approx(50.0)
+    assert (g["only_candidate_right"], g["only_shipped_right"]) == (2, 0)
+    assert g["gain_ci_pp"] == pytest.approx(paired_interval_pp([1, 1, 1, 0], [1, 0, 0, 0]))
+    assert paired_gain(y, candidate, shipped)["gain_pp"] == pytest.approx(-50.0)
+
+
+def test_identical_folders_differ_by_nothing(folders, synthetic_data: Path) -> None:
+    shipped, same, _ = folders
+    faces = load_eval_faces(synthetic_data)
+    result = compare(find_models(shipped, formats=["int8", "float32"]), find_models(same, formats=["int8", "float32"]),
+                     faces.x, faces.y, detector=None, progress=False)
+    assert set(result["variants"]) == {"unweighted", "weighted"}
+    for v in result["variants"].values():
+        assert v["gain_pp"] == 0.0 and v["gain_ci_pp"] == [0.0, 0.0]
+        assert [r["jitter"] for r in v["jitter"]] == [name for name, *_ in JITTERS]
+        assert all(r["delta_pp"] == 0.0 for r in v["jitter"])
+        assert v["quantisation"] is not None and "crops" not in v
+    assert result["decision"]["ship"] is False  # no gain
+
+
+def test_the_gain_is_candidate_minus_shipped_on_the_same_faces(folders, synthetic_data: Path) -> None:
+    shipped, _, other = folders
+    faces = load_eval_faces(synthetic_data)
+    s_set, c_set = find_models(shipped, formats=["int8"]), find_models(other, formats=["int8"])
+    result = compare(s_set, c_set, faces.x, faces.y, detector=None, progress=False)
+    right_s = tflite_predict(s_set.get("unweighted", "int8"), faces.x).argmax(1) == faces.y
+    right_c = tflite_predict(c_set.get("unweighted", "int8"), faces.x).argmax(1) == faces.y
+    v = result["variants"]["unweighted"]
+    assert v["gain_pp"] == pytest.approx(100 * (right_c.mean() - right_s.mean()))
+    assert v["gain_ci_pp"] == pytest.approx(paired_interval_pp(right_c, right_s))
+    assert (v["only_candidate_right"], v["only_shipped_right"]) == (int((right_c & ~right_s).sum()),
+                                                                    int((right_s & ~right_c).sum()))
+    assert v["quantisation"] is None  # no float32 model asked for: nothing to check quantisation against
+    assert "## Face-box jitter" in render({**result}, {"command": "c", "machine": "m", "date": "d", "split": "val",
+                                                        "data": "x.csv"})
+
+
+def test_the_crop_part_scores_both_models_on_the_same_canvases(folders, synthetic_data: Path) -> None:
+    shipped, _, other = folders
+    faces = load_eval_faces(synthetic_data)
+    result = compare(find_models(shipped, ["unweighted"], ["int8"]), find_models(other, ["unweighted"], ["int8"]),
+                     faces.x, faces.y, detector="haar", crop_faces=3, progress=False)
+    crops = result["variants"]["unweighted"]["crops"]
+    assert set(crops) == {"shipped", "candidate"}
+    assert crops["shipped"]["placed"] == crops["candidate"]["placed"] == 3
+    assert crops["shipped"]["found"] == crops["candidate"]["found"]
+
+
+def test_cli_writes_the_report_with_its_decision(folders, synthetic_data: Path, tmp_path: Path, capsys) -> None:
+    shipped, same, _ = folders
+    out = tmp_path / "cmp"
+    rc = main(["compare", "--models", str(shipped), "--candidate", str(same), "--data", str(synthetic_data),
+               "--detector", "none", "--out", str(out), "--no-progress"])
+    assert rc == 0
+    assert "keep the shipped models" in capsys.readouterr().out
+    report = (out / "compare.md").read_text()
+    assert "**Decision: keep the shipped models**" in report and "python -m benchmarks compare" in report
+    saved = json.loads((out / "compare.json").read_text())
+    assert saved["decision"]["ship"] is False and saved["split"] in ("test", "val")
+
+
+@pytest.mark.parametrize("case", ["missing", "itself", "empty"])
+def test_bad_folders_are_named_before_any_work(case: str, folders, synthetic_data: Path, tmp_path: Path,
+                                               capsys) -> None:
+    shipped = folders[0]
+    candidate = {"missing": tmp_path / "nope", "itself": shipped, "empty": tmp_path}[case]
+    rc = main(["compare", "--models", str(shipped), "--candidate", str(candidate), "--data", str(synthetic_data),
+               "--detector", "none", "--out", str(tmp_path / "o"), "--no-progress"])
+    assert rc == 2
+    assert str(candidate) in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_faces_are_compared_only_where_both_folders_have_the_format(folders) -> None:
+    shipped, _, _ = folders
+    x, y = np.zeros((2, 48, 48, 1), np.uint8), np.zeros(2, np.int64)
+    with pytest.raises(BenchError, match="no variant with a int8 model in both"):
+        compare(find_models(shipped, ["unweighted"], ["int8"]), find_models(shipped, ["weighted"], ["int8"]), x, y,
+                detector=None, progress=False)
