@@ -11,12 +11,20 @@ import numpy as np
 
 from core.fileio import atomic_write_bytes, sha256_file
 from core.labels import NUM_CLASSES
-from train.models import load_float32, predict_probs
+from train.models import load_float32
+
+# Where students keep their teachers' predictions, under the runs root: one file per teachers, views and images,
+# so both variants of a student and its tail share one (the ten-crop views of a large teacher take minutes).
+TEACHER_CACHE = ".teacher-cache"
 
 
-def teacher_probs(runs_root: Path, teachers: tuple[str, ...], *arrays: np.ndarray) -> list[np.ndarray]:
-    """The teachers' ensemble log-probabilities for each of ``arrays``: the mean over teachers and over each image
-    and its mirror image. Each teacher is loaded once."""
+def teacher_probs(runs_root: Path, teachers: tuple[str, ...], *arrays: np.ndarray,
+                  views: str = "mirror") -> list[np.ndarray]:
+    """The teachers' ensemble log-probabilities for each of ``arrays``: the mean over teachers and over each image's
+    test-time ``views`` (:func:`train.ensemble.views`: ``mirror``, the image and its mirror image, or ``tencrop``).
+    Each teacher is loaded once."""
+    from train.ensemble import member_logp
+
     logs: list[list[np.ndarray]] = [[] for _ in arrays]
     for name in teachers:
         path = Path(runs_root) / name / "best.keras"
@@ -27,28 +35,35 @@ def teacher_probs(runs_root: Path, teachers: tuple[str, ...], *arrays: np.ndarra
             )
         model = load_float32(path)
         for x, acc in zip(arrays, logs):
-            for view in (x, x[:, :, ::-1]):
-                acc.append(np.log(np.clip(predict_probs(model, view), 1e-7, 1.0)))
+            acc.append(member_logp(model, x, views))
     return [np.mean(acc, axis=0) for acc in logs]
 
 
-def _teacher_fingerprint(runs_root: Path, teachers: tuple[str, ...], arrays: tuple[np.ndarray, ...]) -> str:
-    """Digest of the teachers' checkpoints and of the images: a cache made from anything else is stale."""
+def _teacher_fingerprint(runs_root: Path, teachers: tuple[str, ...], arrays: tuple[np.ndarray, ...],
+                         views: str) -> str:
+    """Digest of the teachers' checkpoints, their views and the images: a cache made from anything else is stale."""
     h = hashlib.sha256()
     for name in teachers:
         h.update(name.encode())
         path = Path(runs_root) / name / "best.keras"
         h.update(bytes.fromhex(sha256_file(path)) if path.exists() else b"missing")
+    if views != "mirror":  # caches written before views were a choice stay valid
+        h.update(f"views={views}".encode())
     for x in arrays:
         h.update(str(x.shape).encode())
         h.update(np.ascontiguousarray(x).tobytes())
     return h.hexdigest()
 
 
-def cached_teacher_probs(cache: Path, runs_root: Path, teachers: tuple[str, ...], *arrays: np.ndarray) -> list:
-    """:func:`teacher_probs` of ``arrays``, kept in ``cache`` (an ``.npz`` in the student's run folder) so a resumed
-    run does not predict again; the cache is used only when the teachers' checkpoints and the images are unchanged."""
-    key = _teacher_fingerprint(runs_root, teachers, arrays)
+def cached_teacher_probs(cache: Path, runs_root: Path, teachers: tuple[str, ...], *arrays: np.ndarray,
+                         views: str = "mirror") -> list:
+    """:func:`teacher_probs` of ``arrays``, kept in ``cache`` so a resumed run does not predict again; the cache is
+    used only when the teachers' checkpoints, the views and the images are unchanged. ``cache`` is an ``.npz`` file,
+    or a folder (:data:`TEACHER_CACHE`) that keeps one file per fingerprint, shared by every student."""
+    key = _teacher_fingerprint(runs_root, teachers, arrays, views)
+    cache = Path(cache)
+    if cache.suffix != ".npz":
+        cache = cache / f"{key[:32]}.npz"
     if cache.exists():
         try:
             with np.load(cache) as z:
@@ -56,9 +71,10 @@ def cached_teacher_probs(cache: Path, runs_root: Path, teachers: tuple[str, ...]
                     return [z[f"logp{i}"] for i in range(len(arrays))]
         except (OSError, KeyError, ValueError):
             pass  # unreadable or from another layout: predict again and overwrite it
-    result = teacher_probs(runs_root, teachers, *(x.astype(np.float32) for x in arrays))
+    result = teacher_probs(runs_root, teachers, *(x.astype(np.float32) for x in arrays), views=views)
     buf = io.BytesIO()
     np.savez(buf, fingerprint=np.array(key), **{f"logp{i}": r for i, r in enumerate(result)})
+    cache.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_bytes(cache, buf.getvalue())
     return result
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 
 VARIANTS: tuple[str, ...] = ("unweighted", "weighted")
+TEACHER_VIEWS: tuple[str, ...] = ("mirror", "tencrop")  # train.ensemble.VIEWS a distilling student may use
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class Recipe:
     teachers: tuple[str, ...] = ()
     distill_weight: float = 0.0  # share of the teachers' soft target in the training target (0: labels only)
     distill_temperature: float = 1.0
+    # the teachers' test-time views each training image's target averages over (train.ensemble.views): "mirror" (the
+    # image and its mirror image) or "tencrop" (also four 44x44 corner crops scaled back, each mirrored)
+    teacher_views: str = "mirror"
     warmup_epochs: int = 1  # cosine schedule: epochs of linear warm-up from a tenth of ``learning_rate``
     # fine-tuning: start from the best checkpoint of this run instead of random weights; ``{variant}`` and ``{seed}``
     # are filled in per run (e.g. "distilled-60ep/{variant}-seed{seed}"); the architecture must match this recipe's
@@ -47,6 +51,11 @@ class Recipe:
     # on CPUs with AMX/AVX512-BF16 such as the development machine). Checkpoints keep float32 weights, and
     # :func:`train.models.load_float32` rebuilds them in float32 for evaluation, conversion and teachers.
     precision: str = "float32"
+
+    def __post_init__(self) -> None:
+        if self.teacher_views not in TEACHER_VIEWS:
+            raise ValueError(f"recipe {self.name!r}: teacher_views {self.teacher_views!r}, expected one of "
+                             f"{TEACHER_VIEWS}")
 
     def with_epochs(self, epochs: int | None) -> Recipe:
         return self if epochs is None else replace(self, epochs=epochs)
@@ -260,11 +269,12 @@ STUDENT_VGG = replace(
     name="student-vgg",
     description=(
         "The wide model (the device's architecture) for 60 epochs in mixed precision, on targets half the one-hot "
-        "label and half the softened (temperature 2) teacher-vgg-60ep prediction on each image and its mirror image. "
-        "Needs the teacher run (trains it first)."
+        "label and half the softened (temperature 2) teacher-vgg-60ep prediction averaged over ten views of each "
+        "image (the image and four corner crops, each mirrored). Needs the teacher run (trains it first)."
     ),
     epochs=60,
     teachers=("teacher-vgg-60ep/unweighted-seed0",),
+    teacher_views="tencrop",
     distill_weight=0.5,
     distill_temperature=2.0,
 )

@@ -25,7 +25,7 @@ from core.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
 from core.labels import EMOTIONS, NUM_CLASSES
 from core.metrics import classification_metrics
 from core.provenance import command_line, provenance
-from train.distill import cached_teacher_probs, distillation_targets
+from train.distill import TEACHER_CACHE, cached_teacher_probs, distillation_targets
 from train.models import load_float32, predict_probs
 from train.precision import training_precision
 from train.recipes import VARIANTS, Recipe
@@ -130,10 +130,12 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
     targets, teacher_info = None, None
     if recipe.teachers and recipe.distill_weight > 0:
         tr, val = ds.splits["train"], ds.splits["val"]
-        logp, val_logp = cached_teacher_probs(out / "teachers.npz", spec.runs_root, recipe.teachers, tr.x, val.x)
+        logp, val_logp = cached_teacher_probs(spec.runs_root / TEACHER_CACHE, spec.runs_root, recipe.teachers,
+                                              tr.x, val.x, views=recipe.teacher_views)
         targets = distillation_targets(logp, tr.y, recipe.distill_weight, recipe.distill_temperature)
         teacher_info = {
             "runs": list(recipe.teachers),
+            "views": recipe.teacher_views,
             "train_accuracy": round(float((logp.argmax(1) == tr.y).mean()), 4),
             "val_accuracy": round(float((val_logp.argmax(1) == val.y).mean()), 4),
             "mean_target_on_label": round(float(targets[np.arange(len(tr.y)), tr.y].mean()), 4),

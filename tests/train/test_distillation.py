@@ -11,7 +11,7 @@ from synthetic import write_fer_csv
 
 import train.distill as distill
 import train.trainer as trainer
-from train.distill import cached_teacher_probs, distillation_targets, teacher_probs
+from train.distill import TEACHER_CACHE, cached_teacher_probs, distillation_targets, teacher_probs
 from train.pipeline import TeacherError, train_and_report
 from train.recipes import RECIPES, TINY
 
@@ -97,12 +97,13 @@ def test_student_trains_from_a_teacher_run_trained_first(shared):
         assert 0.0 <= config["teachers"]["val_accuracy"] <= 1.0
         assert 0.5 <= config["teachers"]["mean_target_on_label"] <= 1.0
         assert (config["class_weights"] is None) == (variant == "unweighted")
-        assert (folder / "teachers.npz").is_file()
+        assert config["teachers"]["views"] == "mirror"
         log = (folder / "log.csv").read_text().splitlines()
         assert "val_accuracy" in log[0] and len(log) == 2
         assert 0.0 <= results[variant]["splits"]["test"]["accuracy"] <= 1.0
     teacher = json.loads((runs / "tiny-1ep" / "unweighted-seed0" / "metrics.json").read_text())
     assert teacher["completed_epochs"] == 1
+    assert len(list((runs / TEACHER_CACHE).glob("*.npz"))) == 1, "both variants share one teacher cache"
 
 
 @pytest.mark.parametrize("teacher", ["wide/unweighted-seed0", "nosuch-10ep/unweighted-seed0",
@@ -116,8 +117,8 @@ def test_unparseable_teacher_is_refused_before_training(tmp_path, teacher):
 def test_teacher_predictions_are_cached_until_a_teacher_or_the_images_change(tmp_path, monkeypatch):
     calls = []
 
-    def fake_teacher_probs(runs_root, teachers, *arrays):
-        calls.append(len(arrays))
+    def fake_teacher_probs(runs_root, teachers, *arrays, views="mirror"):
+        calls.append(views)
         return [np.full((len(x), 7), float(len(calls)), np.float32) for x in arrays]
 
     monkeypatch.setattr(distill, "teacher_probs", fake_teacher_probs)
@@ -143,3 +144,39 @@ def test_teacher_predictions_are_cached_until_a_teacher_or_the_images_change(tmp
     cache.write_bytes(b"not an npz")  # a damaged cache is rebuilt, not fatal
     cached_teacher_probs(cache, *args, x, v + 1)
     assert len(calls) == 4
+    cached_teacher_probs(cache, *args, x, v + 1, views="tencrop")  # other views: other predictions
+    assert calls[-1] == "tencrop" and len(calls) == 5
+
+
+def test_a_cache_folder_keeps_one_file_per_teachers_views_and_images(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(distill, "teacher_probs",
+                        lambda runs_root, teachers, *arrays, views="mirror": calls.append(views) or
+                        [np.zeros((len(x), 7), np.float32) for x in arrays])
+    folder = tmp_path / "runs" / TEACHER_CACHE
+    x = np.zeros((4, 48, 48, 1), np.uint8)
+    args = (tmp_path / "runs", ("t-1ep/unweighted-seed0",))
+    for views in ("mirror", "tencrop", "mirror", "tencrop"):
+        cached_teacher_probs(folder, *args, x, views=views)
+    assert calls == ["mirror", "tencrop"], "each student after the first reuses the file"
+    assert len(list(folder.glob("*.npz"))) == 2
+
+
+def test_teacher_views_average_the_ensembles_views(monkeypatch, tmp_path):
+    """teacher_probs averages a teacher's log-probabilities over the recipe's views (train.ensemble.views)."""
+    seen = []
+
+    class Model:
+        def predict(self, batch, batch_size=None, verbose=0):
+            seen.append(batch.shape)
+            return np.full((len(batch), 7), 1 / 7, np.float32)
+
+    (tmp_path / "t-1ep" / "unweighted-seed0").mkdir(parents=True)
+    (tmp_path / "t-1ep" / "unweighted-seed0" / "best.keras").write_bytes(b"x")
+    monkeypatch.setattr(distill, "load_float32", lambda path: Model())
+    x = np.zeros((3, 48, 48, 1), np.float32)
+    for views, count in (("mirror", 2), ("tencrop", 10)):
+        seen.clear()
+        (logp,) = teacher_probs(tmp_path, ("t-1ep/unweighted-seed0",), x, views=views)
+        assert len(seen) == count and logp.shape == (3, 7)
+        np.testing.assert_allclose(logp, np.log(1 / 7), rtol=1e-5)

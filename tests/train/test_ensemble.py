@@ -46,3 +46,14 @@ def test_missing_member_is_a_clear_error(tmp_path, capsys):
                           "--runs", str(tmp_path)]) == 2
     assert "teacher-vgg-60ep/unweighted-seed0/best.keras" in capsys.readouterr().err
     assert ensemble.main(["--data", "x", "--members", "nonsense"]) == 2
+
+
+def test_a_recipe_distils_only_from_views_the_ensemble_knows():
+    from dataclasses import replace
+
+    from train.recipes import RECIPES, TEACHER_VIEWS, TINY
+
+    assert set(TEACHER_VIEWS) <= set(ensemble.VIEWS)
+    assert RECIPES["student-vgg"].teacher_views == RECIPES["student-vgg-tail"].teacher_views == "tencrop"
+    with pytest.raises(ValueError, match="teacher_views 'sevencrop'"):
+        replace(TINY, teacher_views="sevencrop")
