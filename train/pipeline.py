@@ -77,7 +77,8 @@ _STATE_WORDS = {
 }
 
 
-def _plan_line(spec: RunSpec, runs_root: Path, prefix: str = "") -> str:
+def plan_line(spec: RunSpec, runs_root: Path, prefix: str = "") -> str:
+    """One run's folder, epochs and state (for the training and study plans)."""
     state = run_state(spec)
     words = _STATE_WORDS[state]
     if state == "partial":
@@ -91,10 +92,10 @@ def plan_lines(recipe: Recipe, variants: tuple[str, ...], seed: int, runs_root: 
     """What ``python -m train`` will do, in order, one line per run: its folder, epochs and state. A recipe that
     starts from other runs (teachers, a starting checkpoint) trains those first with their own epochs, whatever
     ``--epochs`` says; the plan says so before anything starts."""
-    lines = [_plan_line(spec, runs_root, "needed first: ") for spec in prerequisite_specs(recipe, variants, seed,
+    lines = [plan_line(spec, runs_root, "needed first: ") for spec in prerequisite_specs(recipe, variants, seed,
                                                                                         runs_root)]
     for v in variants:
-        lines.append(_plan_line(RunSpec(recipe=recipe, variant=v, seed=seed, runs_root=runs_root), runs_root))
+        lines.append(plan_line(RunSpec(recipe=recipe, variant=v, seed=seed, runs_root=runs_root), runs_root))
     return lines
 
 

@@ -283,7 +283,31 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", type=Path, default=None,
                     help="report folder (default reports/study/<recipe>-<E>ep; with several budgets the folder "
                     "that holds one such folder per budget and <recipe>-budgets/)")
+    ap.add_argument("--plan", action="store_true",
+                    help="list every run of the study (each budget, seed and variant) with where it stands and the "
+                    "epochs left, then stop: no data, no TensorFlow")
     return ap
+
+
+def study_plan(recipes: list[Recipe], seeds: list[int], runs_root: Path) -> str:
+    """Every run of the study in training order with its state (train.pipeline.plan_line), and the epochs left."""
+    from train.pipeline import plan_line
+    from train.runs import RunSpec, read_log, run_state
+
+    lines = [f"study plan ({len(recipes)} budget(s) x {len(seeds)} seed(s) x {len(VARIANTS)} variants, under "
+             f"{runs_root}):"]
+    left = 0
+    for recipe in recipes:
+        for seed in seeds:
+            for v in VARIANTS:
+                spec = RunSpec(recipe=recipe, variant=v, seed=seed, runs_root=runs_root)
+                lines.append(plan_line(spec, runs_root))
+                state = run_state(spec)
+                if state in ("new", "partial"):
+                    done = len(read_log(spec.run_dir / "log.csv")) if state == "partial" else 0
+                    left += recipe.epochs - done
+    lines.append(f"epochs left to train: {left}" if left else "every run is trained: the study only reports")
+    return "\n".join(lines)
 
 
 def _load(p: Path) -> dict:
@@ -356,6 +380,9 @@ def main(argv: list[str] | None = None) -> int:
     from train.runs import RunMismatchError, check_run_config
 
     recipes = [RECIPES[args.recipe].with_epochs(e) for e in (args.epochs or [RECIPES[args.recipe].epochs])]
+    if args.plan:
+        print(study_plan(recipes, args.seeds, args.runs))
+        return 0
     todo: list[tuple[Recipe, str, int]] = []
     for recipe in recipes:
         for seed in args.seeds:
@@ -369,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not (p.exists() and _load(p).get("completed_epochs") == recipe.epochs):
                     todo.append((recipe, v, seed))
     if todo:
+        print(study_plan(recipes, args.seeds, args.runs), flush=True)
         _train_missing(args, todo)
     root = project_root() / "reports" / "study"
     several = len(recipes) > 1

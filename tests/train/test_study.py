@@ -171,3 +171,24 @@ def test_budgets_and_prior_correction_at_each(tmp_path, monkeypatch):
     assert per_budget["posthoc"]["per_seed"]["0"]["tau"] == pytest.approx(0.6)
     assert "## Prior correction instead of class weights" in (out / "tiny-4ep" / "study.md").read_text()
     assert "| 4 | 3 | val |" in (out / "tiny-budgets" / "budgets.md").read_text()
+
+
+def test_plan_lists_every_run_and_the_epochs_left_without_data(tmp_path, capsys):
+    """--plan: one line per budget x seed x variant with its state; a partial run counts its remaining epochs."""
+    from train.study import main
+
+    runs = tmp_path / "runs"
+    partial = runs / "compact-16ep" / "unweighted-seed0"
+    partial.mkdir(parents=True)
+    (partial / "log.csv").write_text("epoch,accuracy,val_accuracy\n" + "".join(f"{e},0.5,0.4{e}\n" for e in range(5)))
+    done = runs / "compact-16ep" / "weighted-seed0"
+    done.mkdir(parents=True)
+    (done / "metrics.json").write_text(json.dumps({"completed_epochs": 16}))
+    rc = main(["--data", str(tmp_path / "absent.csv"), "--epochs", "16", "32", "--seeds", "0", "--runs", str(runs),
+               "--plan"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "compact-16ep/unweighted-seed0 (16 epochs, resumes after epoch 5, best val_accuracy so far 0.4400)" in out
+    assert "compact-16ep/weighted-seed0 (16 epochs, done, reused)" in out
+    assert out.count("(32 epochs, to train)") == 2
+    assert "epochs left to train: 75" in out  # 11 + 0 + 32 + 32
