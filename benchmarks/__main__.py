@@ -220,8 +220,12 @@ def _compare(args: argparse.Namespace, argv: list[str]) -> int:
     formats = list(dict.fromkeys((args.format, "int8", "float32")))  # the compared one, the jitter's, the reference
     shipped = find_models(args.models, formats=formats)
     candidate = find_models(args.candidate, formats=formats)
-    faces = load_eval_faces(args.data)
     detector = None if args.detector == "none" else args.detector
+    if detector:
+        from benchmarks.camera import make_detectors
+
+        make_detectors([detector], None)  # a detector that cannot be built (yunet without a model) fails first
+    faces = load_eval_faces(args.data)
     result = compare(shipped, candidate, faces.x, faces.y, args.format, detector, args.crop_faces, args.seed,
                      args.progress)
     facts = host_facts()

@@ -144,6 +144,13 @@ def test_cli_writes_the_report_with_its_decision(folders, synthetic_data: Path, 
     assert saved["decision"]["ship"] is False and saved["split"] in ("test", "val")
 
 
+def test_a_detector_that_cannot_be_built_fails_before_any_scoring(folders, tmp_path: Path, capsys) -> None:
+    shipped, same, _ = folders
+    rc = main(["compare", "--models", str(shipped), "--candidate", str(same), "--data", str(tmp_path / "absent.csv"),
+               "--detector", "yunet", "--out", str(tmp_path / "o"), "--no-progress"])
+    assert rc == 2 and "yunet" in capsys.readouterr().err.lower()
+
+
 @pytest.mark.parametrize("case", ["missing", "itself", "empty"])
 def test_bad_folders_are_named_before_any_work(case: str, folders, synthetic_data: Path, tmp_path: Path,
                                                capsys) -> None:
