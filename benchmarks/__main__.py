@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--format", choices=list(FORMATS_BY_NAME), default="int8", help="model format to compare")
     cmp.add_argument("--detector", choices=(*DETECTOR_SETTINGS, "none"), default="blazeface",
                      help="detector whose calibrated crops both models are scored on (none: skip that part)")
+    cmp.add_argument("--detector-model", type=Path, default=None, help="YuNet ONNX model (for yunet)")
     cmp.add_argument("--crop-faces", type=positive, default=None,
                      help="evaluation faces placed for the crop part (default: all, as the camera benchmark)")
     cmp.add_argument("--seed", type=int, default=0, help="seed of the canvases (the camera benchmark's: 0)")
@@ -224,10 +225,10 @@ def _compare(args: argparse.Namespace, argv: list[str]) -> int:
     if detector:
         from benchmarks.camera import make_detectors
 
-        make_detectors([detector], None)  # a detector that cannot be built (yunet without a model) fails first
+        make_detectors([detector], args.detector_model)  # one that cannot be built (yunet, no model) fails first
     faces = load_eval_faces(args.data)
     result = compare(shipped, candidate, faces.x, faces.y, args.format, detector, args.crop_faces, args.seed,
-                     args.progress)
+                     args.progress, args.detector_model)
     facts = host_facts()
     meta = {"command": command_line(argv), "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": f"`{facts['hostname']}` ({facts['cpu_model']}, {facts['cores']} cores, {facts['os']})",

@@ -166,14 +166,14 @@ def _quantisation(candidate: ModelSet, variant: str, fmt: str, probs: np.ndarray
 
 
 def _crops(detector: str, models: dict[str, ModelFile], x: np.ndarray, y: np.ndarray, crop_faces: int | None,
-           seed: int, progress: bool) -> dict[str, dict]:
+           seed: int, progress: bool, detector_model: Path | None = None) -> dict[str, dict]:
     """{side: the camera benchmark's crop-accuracy row of ``detector``} for each model (same canvases)."""
     from benchmarks.camera import SEED_OFFSET, crop_accuracy, detector_framings, make_detectors, placements
     from device.classifier import ClassifierOptions, EmotionClassifier
 
     out = {}
     for side, model in models.items():
-        detectors = make_detectors([detector], None)
+        detectors = make_detectors([detector], detector_model)
         count, placed = placements(x, crop_faces, seed + SEED_OFFSET)
         classifier = EmotionClassifier(ClassifierOptions(model.path, 1))
         rows, _ = crop_accuracy(detectors, detector_framings([detector]), classifier.predict_proba,
@@ -184,7 +184,7 @@ def _crops(detector: str, models: dict[str, ModelFile], x: np.ndarray, y: np.nda
 
 def compare(shipped: ModelSet, candidate: ModelSet, x: np.ndarray, y: np.ndarray, fmt: str = "int8",
             detector: str | None = "blazeface", crop_faces: int | None = None, seed: int = 0,
-            progress: bool = True) -> dict:
+            progress: bool = True, detector_model: Path | None = None) -> dict:
     """Every measurement of the module docstring; ``variants`` keyed by variant (those in both folders)."""
     from benchmarks.accuracy import JITTER_FORMAT, tflite_predict
 
@@ -207,7 +207,8 @@ def compare(shipped: ModelSet, candidate: ModelSet, x: np.ndarray, y: np.ndarray
         entry = {"shipped": s_sum, "candidate": c_sum, **paired_gain(y, s_probs, c_probs), "jitter": jitter_rows,
                  "quantisation": _quantisation(candidate, variant, fmt, c_probs, x, y)}
         if detector:
-            crops = _crops(detector, {"shipped": s_model, "candidate": c_model}, x, y, crop_faces, seed, progress)
+            crops = _crops(detector, {"shipped": s_model, "candidate": c_model}, x, y, crop_faces, seed, progress,
+                           detector_model)
             entry["crops"] = {side: {k: row[k] for k in ("placed", "found", "acc_dataset", "acc_calibrated",
                                                           "calibrated_minus_dataset_pp", "shortfall_ci_pp")}
                               for side, row in crops.items()}
