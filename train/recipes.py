@@ -299,6 +299,19 @@ STUDENT_VGG_TAIL = replace(
     init_from="student-vgg-60ep/{variant}-seed{seed}",
 )
 
+# The same tail without the box jitter (flips only, as the shipped `finetuned` tail): what the jitter costs on dataset
+# crops and buys on detector crops (python -m benchmarks compare, one candidate folder each).
+STUDENT_VGG_PLAIN_TAIL = replace(
+    STUDENT_VGG_TAIL,
+    name="student-vgg-plain-tail",
+    description=(
+        "The student-vgg-60ep run of the same variant fine-tuned for 4 epochs (AdamW lr 3e-4 cosine to zero, batch "
+        "64) on flips only, with the same teacher: student-vgg-tail without its box jitter."
+    ),
+    translate=0.0,
+    zoom=0.0,
+)
+
 # A tiny recipe for tests and smoke runs: same code paths, seconds per epoch.
 TINY = replace(
     COMPACT,
@@ -314,7 +327,7 @@ TINY = replace(
 RECIPES: dict[str, Recipe] = {
     r.name: r
     for r in (WIDE, WIDE_TAIL, WIDE_BF16, WIDE_BF16_TAIL, DISTILLED, DISTILLED2, FINETUNED, FINETUNED_MILD, COMPACT,
-              PAPER, TEACHER_VGG, STUDENT_VGG, STUDENT_VGG_TAIL, TINY)
+              PAPER, TEACHER_VGG, STUDENT_VGG, STUDENT_VGG_TAIL, STUDENT_VGG_PLAIN_TAIL, TINY)
 }
 DEFAULT_RECIPE = WIDE_BF16_TAIL.name  # what `make train`, `python -m train` and `python -m convert` use
 STUDY_RECIPE = COMPACT.name  # what `make study` uses: 3 seeds x 2 variants must fit a session
