@@ -212,10 +212,20 @@ def jitter(x: np.ndarray, scale: float, dx: int, dy: int) -> np.ndarray:
     return out[..., None] if squeeze else out
 
 
+def jitter_accuracy(model: ModelFile, x: np.ndarray, y: np.ndarray, base: float, bar=None) -> list[dict]:
+    """``model``'s accuracy on the faces under every :data:`JITTERS` entry, with the change against ``base`` (its
+    accuracy on the unmoved faces) as ``delta_pp``."""
+    rows = []
+    for name, scale, dx, dy in JITTERS:
+        acc = metrics(y, tflite_predict(model, jitter(x, scale, dx, dy), bar))["accuracy"]
+        rows.append({"variant": model.variant, "format": model.fmt, "jitter": name, "scale": scale, "dx": dx,
+                     "dy": dy, "accuracy": acc, "base_accuracy": base, "delta_pp": 100.0 * (acc - base)})
+    return rows
+
+
 def measure_jitter(models: ModelSet, x: np.ndarray, y: np.ndarray, progress: bool = True,
                    accuracy_rows: list[dict] | None = None) -> list[dict]:
-    """Accuracy of each variant's ``JITTER_FORMAT`` model on the faces under every :data:`JITTERS` entry, with the
-    change against the same model on the unmoved faces (``delta_pp``). The unmoved accuracy is taken from
+    """:func:`jitter_accuracy` of each variant's ``JITTER_FORMAT`` model. The unmoved accuracy is taken from
     ``accuracy_rows`` (:func:`measure_accuracy`'s rows on the same faces) where given, else measured."""
     known = {(r["variant"], r["format"]): r["accuracy"] for r in accuracy_rows or []}
     chosen = [m for m in models.models if m.fmt == JITTER_FORMAT]
@@ -226,9 +236,5 @@ def measure_jitter(models: ModelSet, x: np.ndarray, y: np.ndarray, progress: boo
             base = known.get((model.variant, model.fmt))
             if base is None:
                 base = metrics(y, tflite_predict(model, x, bar))["accuracy"]
-            for name, scale, dx, dy in JITTERS:
-                acc = metrics(y, tflite_predict(model, jitter(x, scale, dx, dy), bar))["accuracy"]
-                rows.append({"variant": model.variant, "format": model.fmt, "jitter": name, "scale": scale,
-                             "dx": dx, "dy": dy, "accuracy": acc, "base_accuracy": base,
-                             "delta_pp": 100.0 * (acc - base)})
+            rows.extend(jitter_accuracy(model, x, y, base, bar))
     return rows

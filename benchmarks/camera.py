@@ -501,7 +501,9 @@ def placements(faces: np.ndarray, count: int | None, seed: int) -> tuple[int, It
 
 
 @dataclass
-class _CropTally:
+class CropTally:
+    """What one detector made of the placed faces (:func:`detect_crops`)."""
+
     placed: list[int] = field(default_factory=list)
     found: list[int] = field(default_factory=list)
     calibrated: list[np.ndarray] = field(default_factory=list)
@@ -510,14 +512,12 @@ class _CropTally:
     false: int = 0
 
 
-def crop_accuracy(detectors: dict[str, FaceDetector], framings: dict[str, tuple[Framing, Framing]],
-                  predict: Callable[[np.ndarray], np.ndarray], faces: np.ndarray, labels: np.ndarray,
-                  placed: Iterable[Placement], total: int, progress: bool = True) -> tuple[dict[str, dict], dict]:
-    """Per detector: faces placed and found (best box IoU >= 0.3), false detections, and accuracy of the found faces'
-    dataset crops, calibrated crops and plain crops (``framings[name] = (calibrated, plain)``), and of the placed
-    face's own box cropped from the canvas (what scaling up and down again costs, whatever the framing); ``predict``
-    maps (N, 48, 48) uint8 faces to (N, 7) scores. Also returns ``{detector: (face indices, calibrated crops)}``."""
-    tallies = {name: _CropTally() for name in detectors}
+def detect_crops(detectors: dict[str, FaceDetector], framings: dict[str, tuple[Framing, Framing]],
+                 placed: Iterable[Placement], total: int, progress: bool = True) -> dict[str, CropTally]:
+    """Per detector: which placed faces it found (best box IoU >= 0.3), its false detections, and the found faces'
+    calibrated and plain crops (``framings[name] = (calibrated, plain)``) and the placed face's own box cut from the
+    canvas. Detection only: :func:`score_crops` scores the crops with any number of classifiers."""
+    tallies = {name: CropTally() for name in detectors}
     with progress_bar("camera: crops vs dataset", total, enabled=progress) as bar:
         for p in placed:
             gray = to_gray(p.canvas)
@@ -536,6 +536,23 @@ def crop_accuracy(detectors: dict[str, FaceDetector], framings: dict[str, tuple[
                 tally.plain.append(crop_face(gray, best, plain))
                 tally.placed_box.append(crop_face(gray, p.truth, EXACT))
             bar.update()
+    return tallies
+
+
+def crop_accuracy(detectors: dict[str, FaceDetector], framings: dict[str, tuple[Framing, Framing]],
+                  predict: Callable[[np.ndarray], np.ndarray], faces: np.ndarray, labels: np.ndarray,
+                  placed: Iterable[Placement], total: int, progress: bool = True) -> tuple[dict[str, dict], dict]:
+    """:func:`score_crops` of :func:`detect_crops`: one classifier, detection and scoring in one call."""
+    return score_crops(detect_crops(detectors, framings, placed, total, progress), framings, predict, faces, labels)
+
+
+def score_crops(tallies: dict[str, CropTally], framings: dict[str, tuple[Framing, Framing]],
+                predict: Callable[[np.ndarray], np.ndarray], faces: np.ndarray,
+                labels: np.ndarray) -> tuple[dict[str, dict], dict]:
+    """Per detector of ``tallies``: faces placed and found, false detections, and accuracy of the found faces'
+    dataset crops, calibrated crops, plain crops and the placed face's own box (what scaling the face up and the crop
+    down again costs, whatever the framing); ``predict`` maps (N, 48, 48) uint8 faces to (N, 7) scores. Also returns
+    ``{detector: (face indices, calibrated crops)}``."""
     labels = np.asarray(labels).reshape(-1)
     dataset_pred: dict[int, int] = {}
     wanted = sorted({i for t in tallies.values() for i in t.placed})

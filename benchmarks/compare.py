@@ -138,17 +138,18 @@ def _summary(y: np.ndarray, probs: np.ndarray, model: ModelFile) -> dict:
 
 def _jitter_rows(shipped: ModelFile | None, candidate: ModelFile | None, x: np.ndarray, y: np.ndarray,
                  base: tuple[float, float]) -> list[dict]:
-    from benchmarks.accuracy import JITTERS, jitter, tflite_predict
+    """Both models' :func:`benchmarks.accuracy.jitter_accuracy` rows, paired by jitter."""
+    from benchmarks.accuracy import jitter_accuracy
 
     if shipped is None or candidate is None:
         return []
     rows = []
-    for name, scale, dx, dy in JITTERS:
-        moved = jitter(x, scale, dx, dy)
-        acc_s = float((tflite_predict(shipped, moved).argmax(1) == y).mean())
-        acc_c = float((tflite_predict(candidate, moved).argmax(1) == y).mean())
-        rows.append({"jitter": name, "shipped": acc_s, "candidate": acc_c, "delta_pp": 100.0 * (acc_c - acc_s),
-                     "shipped_change_pp": 100.0 * (acc_s - base[0]), "candidate_change_pp": 100.0 * (acc_c - base[1])})
+    for s_row, c_row in zip(jitter_accuracy(shipped, x, y, base[0]), jitter_accuracy(candidate, x, y, base[1]),
+                            strict=True):
+        acc_s, acc_c = s_row["accuracy"], c_row["accuracy"]
+        rows.append({"jitter": s_row["jitter"], "shipped": acc_s, "candidate": acc_c,
+                     "delta_pp": 100.0 * (acc_c - acc_s), "shipped_change_pp": s_row["delta_pp"],
+                     "candidate_change_pp": c_row["delta_pp"]})
     return rows
 
 
@@ -165,21 +166,38 @@ def _quantisation(candidate: ModelSet, variant: str, fmt: str, probs: np.ndarray
             "agreement_pct": 100.0 * float((probs.argmax(1) == ref.argmax(1)).mean())}
 
 
-def _crops(detector: str, models: dict[str, ModelFile], x: np.ndarray, y: np.ndarray, crop_faces: int | None,
-           seed: int, progress: bool, detector_model: Path | None = None) -> dict[str, dict]:
-    """{side: the camera benchmark's crop-accuracy row of ``detector``} for each model (same canvases)."""
-    from benchmarks.camera import SEED_OFFSET, crop_accuracy, detector_framings, make_detectors, placements
-    from device.classifier import ClassifierOptions, EmotionClassifier
+@dataclass
+class _DetectedCrops:
+    """One detector's crops of the evaluation faces placed on canvases, detected once and scored per model."""
 
-    out = {}
-    for side, model in models.items():
-        detectors = make_detectors([detector], detector_model)
-        count, placed = placements(x, crop_faces, seed + SEED_OFFSET)
+    detector: str
+    tallies: dict
+    framings: dict
+    faces: np.ndarray
+    labels: np.ndarray
+
+    def score(self, model: ModelFile) -> dict:
+        """The camera benchmark's crop-accuracy row of ``model`` on these crops."""
+        from benchmarks.camera import score_crops
+        from device.classifier import ClassifierOptions, EmotionClassifier
+
         classifier = EmotionClassifier(ClassifierOptions(model.path, 1))
-        rows, _ = crop_accuracy(detectors, detector_framings([detector]), classifier.predict_proba,
-                                x.reshape(-1, INPUT_SIZE, INPUT_SIZE, 1), y, placed, count, progress)
-        out[side] = rows[detector]
-    return out
+        rows, _ = score_crops(self.tallies, self.framings, classifier.predict_proba, self.faces, self.labels)
+        row = rows[self.detector]
+        return {k: row[k] for k in ("placed", "found", "acc_dataset", "acc_calibrated", "calibrated_minus_dataset_pp",
+                                    "shortfall_ci_pp")}
+
+
+def _detect(detector: str, x: np.ndarray, y: np.ndarray, crop_faces: int | None, seed: int, progress: bool,
+            detector_model: Path | None = None) -> _DetectedCrops:
+    """``detector`` on the camera benchmark's canvases (same faces, seed and boxes), once for every model."""
+    from benchmarks.camera import SEED_OFFSET, detect_crops, detector_framings, make_detectors, placements
+
+    detectors = make_detectors([detector], detector_model)
+    framings = detector_framings([detector])
+    count, placed = placements(x, crop_faces, seed + SEED_OFFSET)
+    tallies = detect_crops(detectors, framings, placed, count, progress)
+    return _DetectedCrops(detector, tallies, framings, x.reshape(-1, INPUT_SIZE, INPUT_SIZE, 1), y)
 
 
 def compare(shipped: ModelSet, candidate: ModelSet, x: np.ndarray, y: np.ndarray, fmt: str = "int8",
@@ -192,6 +210,7 @@ def compare(shipped: ModelSet, candidate: ModelSet, x: np.ndarray, y: np.ndarray
     if not variants:
         raise BenchError(f"{shipped.models_dir} and {candidate.models_dir}: no variant with a {fmt} model in both")
     result: dict = {"format": fmt, "faces": int(len(y)), "detector": detector, "variants": {}}
+    detected = _detect(detector, x, y, crop_faces, seed, progress, detector_model) if detector else None
     for variant in variants:
         s_model, c_model = shipped.get(variant, fmt), candidate.get(variant, fmt)
         note(f"compare {variant}: {s_model.path} against {c_model.path}", progress)
@@ -206,12 +225,8 @@ def compare(shipped: ModelSet, candidate: ModelSet, x: np.ndarray, y: np.ndarray
             jitter_rows = _jitter_rows(s_j, c_j, x, y, base) if len(base) == 2 else []
         entry = {"shipped": s_sum, "candidate": c_sum, **paired_gain(y, s_probs, c_probs), "jitter": jitter_rows,
                  "quantisation": _quantisation(candidate, variant, fmt, c_probs, x, y)}
-        if detector:
-            crops = _crops(detector, {"shipped": s_model, "candidate": c_model}, x, y, crop_faces, seed, progress,
-                           detector_model)
-            entry["crops"] = {side: {k: row[k] for k in ("placed", "found", "acc_dataset", "acc_calibrated",
-                                                          "calibrated_minus_dataset_pp", "shortfall_ci_pp")}
-                              for side, row in crops.items()}
+        if detected is not None:
+            entry["crops"] = {"shipped": detected.score(s_model), "candidate": detected.score(c_model)}
         result["variants"][variant] = entry
     result["targets"] = check_targets(result)
     result["decision"] = decide(result)

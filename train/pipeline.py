@@ -77,12 +77,18 @@ _STATE_WORDS = {
 }
 
 
-def plan_line(spec: RunSpec, runs_root: Path, prefix: str = "") -> str:
-    """One run's folder, epochs and state (for the training and study plans)."""
+def run_status(spec: RunSpec) -> tuple[str, list[dict]]:
+    """A run's state and, when it is partial, its log rows (one read of ``log.csv``)."""
     state = run_state(spec)
+    return state, read_log(spec.run_dir / "log.csv") if state == "partial" else []
+
+
+def plan_line(spec: RunSpec, runs_root: Path, prefix: str = "", status: tuple[str, list[dict]] | None = None) -> str:
+    """One run's folder, epochs and state (for the training and study plans); ``status``: its
+    :func:`run_status`, when the caller has it."""
+    state, log = status or run_status(spec)
     words = _STATE_WORDS[state]
     if state == "partial":
-        log = read_log(spec.run_dir / "log.csv")
         best = max((row["val_accuracy"] for row in log if "val_accuracy" in row), default=None)
         words = f"resumes after epoch {len(log)}" + (f", best val_accuracy so far {best:.4f}" if best else "")
     return f"  {prefix}{spec.run_dir.relative_to(runs_root)} ({spec.recipe.epochs} epochs, {words})"

@@ -291,8 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def study_plan(recipes: list[Recipe], seeds: list[int], runs_root: Path) -> str:
     """Every run of the study in training order with its state (train.pipeline.plan_line), and the epochs left."""
-    from train.pipeline import plan_line
-    from train.runs import RunSpec, read_log, run_state
+    from train.pipeline import plan_line, run_status
+    from train.runs import RunSpec
 
     lines = [f"study plan ({len(recipes)} budget(s) x {len(seeds)} seed(s) x {len(VARIANTS)} variants, under "
              f"{runs_root}):"]
@@ -301,11 +301,10 @@ def study_plan(recipes: list[Recipe], seeds: list[int], runs_root: Path) -> str:
         for seed in seeds:
             for v in VARIANTS:
                 spec = RunSpec(recipe=recipe, variant=v, seed=seed, runs_root=runs_root)
-                lines.append(plan_line(spec, runs_root))
-                state = run_state(spec)
-                if state in ("new", "partial"):
-                    done = len(read_log(spec.run_dir / "log.csv")) if state == "partial" else 0
-                    left += recipe.epochs - done
+                status = run_status(spec)
+                lines.append(plan_line(spec, runs_root, status=status))
+                if status[0] in ("new", "partial"):
+                    left += recipe.epochs - len(status[1])
     lines.append(f"epochs left to train: {left}" if left else "every run is trained: the study only reports")
     return "\n".join(lines)
 

@@ -131,6 +131,27 @@ def test_the_crop_part_scores_both_models_on_the_same_canvases(folders, syntheti
     assert crops["shipped"]["found"] == crops["candidate"]["found"]
 
 
+def test_the_canvases_are_detected_once_for_both_models(folders, synthetic_data: Path, monkeypatch) -> None:
+    import benchmarks.camera as camera
+
+    calls = []
+    build = camera.make_detectors
+
+    def counting(names, detector_model, search_every=1):
+        detectors = build(names, detector_model, search_every)
+        for detector in detectors.values():
+            detect = detector.detect
+            monkeypatch.setattr(detector, "detect", lambda gray, bgr=None, d=detect: calls.append(1) or d(gray, bgr))
+        return detectors
+
+    monkeypatch.setattr(camera, "make_detectors", counting)
+    shipped, _, other = folders
+    faces = load_eval_faces(synthetic_data)
+    compare(find_models(shipped, ["unweighted"], ["int8"]), find_models(other, ["unweighted"], ["int8"]),
+            faces.x, faces.y, detector="haar", crop_faces=3, progress=False)
+    assert len(calls) == 3  # one detection a canvas, whatever the number of models scored on it
+
+
 def test_cli_writes_the_report_with_its_decision(folders, synthetic_data: Path, tmp_path: Path, capsys) -> None:
     shipped, same, _ = folders
     out = tmp_path / "cmp"
