@@ -37,7 +37,7 @@ QUICK_EPOCHS ?= 2
 
 EPOCHS_FLAG := $(if $(strip $(EPOCHS)),--epochs $(EPOCHS))
 
-.PHONY: help setup setup-device test lint train convert study readme calibrate clip bench compare demo clean quickstart mutation
+.PHONY: help setup setup-device test lint train convert study study-report readme calibrate clip bench compare demo clean quickstart mutation
 
 help:
 	@echo "make setup                 venv in $(VENV) with everything (training, device, tests)"
@@ -52,6 +52,7 @@ help:
 	@echo "                            mirror averaging built in, CONVERT_ARGS=--no-mirror for one view per face)"
 	@echo "make study DATA=...        class weights or not: STUDY_RECIPE=$(STUDY_RECIPE) STUDY_EPOCHS=$(STUDY_EPOCHS) SEEDS='$(SEEDS)'"
 	@echo "                            (STUDY_EPOCHS='16 32 64': the training budget as a factor)"
+	@echo "make study-report DATA=... the same study's reports from the budgets already trained, training nothing"
 	@echo "make calibrate DATA=...    fit each detector's box -> FER2013 framing (device/models/framing.json)"
 	@echo "make clip DATA=...         labelled benchmark video from the dataset's test faces (CLIP_STYLE=photos"
 	@echo "                            CLIP_DIR=benchmarks/clips/photos: put where real photos' faces were)"
@@ -93,6 +94,10 @@ convert:
 study:
 	$(PYTHON) -m train.study --data $(DATA) --recipe $(STUDY_RECIPE) --epochs $(STUDY_EPOCHS) --seeds $(SEEDS) --runs $(RUNS) \
 		--jobs $(JOBS)
+
+study-report:
+	$(PYTHON) -m train.study --data $(DATA) --recipe $(STUDY_RECIPE) --epochs $(STUDY_EPOCHS) --seeds $(SEEDS) --runs $(RUNS) \
+		--report-only
 
 readme:
 	$(PYTHON) -m train.results --readme README.md --models $(MODELS_DIR)

@@ -286,6 +286,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--plan", action="store_true",
                     help="list every run of the study (each budget, seed and variant) with where it stands and the "
                     "epochs left, then stop: no data, no TensorFlow")
+    ap.add_argument("--report-only", action="store_true",
+                    help="train nothing: report the budgets whose runs are all finished (the others are listed as "
+                    "pending in the budgets table), so a study trained over several sessions can be read as it goes")
     return ap
 
 
@@ -394,20 +397,27 @@ def main(argv: list[str] | None = None) -> int:
                     return 2
                 if not (p.exists() and _load(p).get("completed_epochs") == recipe.epochs):
                     todo.append((recipe, v, seed))
-    if todo:
+    pending = sorted({recipe.epochs for recipe, _, _ in todo}) if args.report_only else []
+    if todo and not args.report_only:
         print(study_plan(recipes, args.seeds, args.runs), flush=True)
         _train_missing(args, todo)
+    ready = [r for r in recipes if r.epochs not in pending]
+    if not ready:
+        print(f"error: no budget of {', '.join(f'{r.epochs} epochs' for r in recipes)} has all its runs finished "
+              f"under {args.runs}; nothing to report (--plan lists where each run stands)", file=sys.stderr)
+        return 2
     root = project_root() / "reports" / "study"
     several = len(recipes) > 1
     documents = []
-    for recipe in recipes:
+    for recipe in ready:
         folder = f"{recipe.name}-{recipe.epochs}ep"
         out = (args.out or root) / folder if several else (args.out or root / folder)
         documents.append(study_budget(args, argv, recipe, out))
     if several:
         out = (args.out or root) / f"{args.recipe}-budgets"
         budgets = {"meta": {**provenance(command_line(argv, module="train.study")), "recipe": args.recipe},
-                   "budgets": [budget_row(d) for d in documents]}
+                   "budgets": [budget_row(d) for d in documents],
+                   "pending": [{"epochs": e, "runs_left": sum(r.epochs == e for r, _, _ in todo)} for e in pending]}
         atomic_write_json(out / "budgets.json", budgets)
         atomic_write_text(out / "budgets.md", render_budgets(budgets))
         print(render_budgets(budgets))
@@ -453,6 +463,9 @@ def render_budgets(budgets: dict) -> str:
               if r["posthoc"] else "no predictions.npz (runs from before it was saved)")
         lines.append(f"| {r['epochs']} | {len(r['seeds'])} | {r['split']} | {r['unweighted_accuracy']:.1f} -> "
                      f"{r['weighted_accuracy']:.1f} | {_ci(r['accuracy'])} | {_ci(r['balanced_accuracy'])} | {ph} |")
+    if budgets.get("pending"):
+        lines += ["", "Not trained yet (the study resumes them; `--plan` lists each run): " + ", ".join(
+            f"{p['epochs']} epochs ({p['runs_left']} run(s) left)" for p in budgets["pending"]) + "."]
     lines.append("")
     return "\n".join(lines)
 

@@ -192,3 +192,35 @@ def test_plan_lists_every_run_and_the_epochs_left_without_data(tmp_path, capsys)
     assert "compact-16ep/weighted-seed0 (16 epochs, done, reused)" in out
     assert out.count("(32 epochs, to train)") == 2
     assert "epochs left to train: 75" in out  # 11 + 0 + 32 + 32
+
+
+def test_report_only_reports_finished_budgets_and_lists_the_rest(tmp_path, monkeypatch, capsys):
+    """--report-only trains nothing: finished budgets are reported, unfinished ones listed as pending; with no
+    finished budget it is a clear error, exit 2."""
+    import subprocess
+
+    from train import study
+    from train.recipes import TINY
+
+    runs = tmp_path / "runs"
+    rng = np.random.default_rng(1)
+    recipe = TINY.with_epochs(2)
+    for seed in range(3):
+        y = rng.integers(0, 7, size=200)
+        probs = rng.dirichlet(np.ones(7), size=200)
+        _fake_run(runs, recipe, "unweighted", seed, 0.6, probs, y)
+        _fake_run(runs, recipe, "weighted", seed, 0.57, probs, y)
+    _fake_run(runs, TINY.with_epochs(4), "unweighted", 0, 0.6, probs, y)  # one run of the 4-epoch budget
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("--report-only trains nothing"))
+    out = tmp_path / "reports"
+    args = ["--data", str(tmp_path / "fer.csv"), "--recipe", "tiny", "--runs", str(runs), "--out", str(out),
+            "--report-only"]
+    assert study.main([*args, "--epochs", "2", "4"]) == 0
+    budgets = json.loads((out / "tiny-budgets" / "budgets.json").read_text())
+    assert [b["epochs"] for b in budgets["budgets"]] == [2]
+    assert budgets["pending"] == [{"epochs": 4, "runs_left": 5}]
+    assert "4 epochs (5 run(s) left)" in (out / "tiny-budgets" / "budgets.md").read_text()
+    assert not (out / "tiny-4ep").exists()
+    capsys.readouterr()
+    assert study.main([*args, "--epochs", "4"]) == 2
+    assert "no budget of 4 epochs has all its runs finished" in capsys.readouterr().err
