@@ -37,7 +37,7 @@ QUICK_EPOCHS ?= 2
 
 EPOCHS_FLAG := $(if $(strip $(EPOCHS)),--epochs $(EPOCHS))
 
-.PHONY: help setup setup-device test lint train convert study study-report readme calibrate clip bench compare demo clean quickstart mutation
+.PHONY: help setup setup-device test lint train convert study study-report readme calibrate clip bench compare demo clean quickstart mutation gpu-pack
 
 help:
 	@echo "make setup                 venv in $(VENV) with everything (training, device, tests)"
@@ -54,6 +54,7 @@ help:
 	@echo "                            (STUDY_EPOCHS='16 32 64': the training budget as a factor)"
 	@echo "make study-report DATA=... the same study's reports from the budgets already trained, training nothing"
 	@echo "make calibrate DATA=...    fit each detector's box -> FER2013 framing (device/models/framing.json)"
+	@echo "make gpu-pack DATA=...     data and wheels to carry to a lent GPU machine (.gpu/; README: GPU training)"
 	@echo "make clip DATA=...         labelled benchmark video from the dataset's test faces (CLIP_STYLE=photos"
 	@echo "                            CLIP_DIR=benchmarks/clips/photos: put where real photos' faces were)"
 	@echo "make bench DATA=...        accuracy + latency report in benchmarks/results/<host>-<date>/"
@@ -94,6 +95,9 @@ convert:
 study:
 	$(PYTHON) -m train.study --data $(DATA) --recipe $(STUDY_RECIPE) --epochs $(STUDY_EPOCHS) --seeds $(SEEDS) --runs $(RUNS) \
 		--jobs $(JOBS)
+
+gpu-pack:
+	$(PYTHON) -m train.gpu pack --data $(DATA)
 
 study-report:
 	$(PYTHON) -m train.study --data $(DATA) --recipe $(STUDY_RECIPE) --epochs $(STUDY_EPOCHS) --seeds $(SEEDS) --runs $(RUNS) \

@@ -23,6 +23,7 @@ import numpy as np
 
 from core.fileio import atomic_write_bytes
 from core.labels import EMOTIONS, INPUT_SIZE, NUM_CLASSES, PIXELS_PER_FACE
+from core.packed import PackedError, is_packed, read_packed
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 USAGE_TO_SPLIT: dict[str, str] = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
@@ -236,7 +237,8 @@ def default_cache_dir() -> Path:
 
 def load_fer2013(path: str | Path, cache_dir: Path | None = None, seed: int = 0, require_train: bool = True,
                  read_image: ImageReader | None = None) -> Dataset:
-    """Load FER2013 from a CSV(.gz) file or an image folder, using a decoded-array cache for files.
+    """Load FER2013 from a CSV(.gz) file, an image folder or a packed folder (:mod:`core.packed`), using a
+    decoded-array cache for files.
 
     ``require_train=False`` (evaluation only) accepts a file without Training/PublicTest rows. An image folder needs
     ``read_image`` (an image codec; :func:`device.datasets.load_fer2013` passes OpenCV's).
@@ -244,7 +246,14 @@ def load_fer2013(path: str | Path, cache_dir: Path | None = None, seed: int = 0,
     path = Path(path).expanduser()
     if not path.exists():
         raise DataError(f"{path}: no such file or folder. {WHERE_TO_GET}")
-    if path.is_dir():
+    if is_packed(path):
+        try:
+            source, arrays = read_packed(path)
+        except PackedError as exc:
+            raise DataError(str(exc)) from exc
+        ds = Dataset(f"{path} (packed from {source})",
+                     {name: Split(x, y.astype(np.int64)) for name, (x, y) in arrays.items()})
+    elif path.is_dir():
         if read_image is None:
             raise DataError(f"{path}: an image folder needs an image decoder (device.datasets.load_fer2013 "
                             "passes OpenCV's); the CSV needs none")

@@ -147,6 +147,16 @@ MUTANTS: tuple[Mutant, ...] = (
            'return {"gain_pp": 100.0 * float(right_s.mean() - right_c.mean()),',
            ("tests/benchmarks/test_compare.py::test_the_gain_is_the_candidates_accuracy_minus_the_shipped_ones",),
            "the gain is measured the wrong way round: a worse candidate would ship"),
+    # --- training on a lent GPU machine
+    Mutant("gpu-backup-dropped-from-partial-run", "train/gpu.py",
+           "if not f.is_file() or (finished and SKIP & set(rel.parts)):",
+           "if not f.is_file() or SKIP & set(rel.parts):",
+           ("tests/train/test_gpu.py::test_a_partial_run_keeps_its_backup_to_resume_from",),
+           "a run stopped by the job's timeout comes back without its backup and would restart at epoch 1"),
+    Mutant("packed-part-unchecked", "core/packed.py",
+           'if hashlib.sha256(data).hexdigest() != entry["sha256"]:', "if False:",
+           ("tests/core/test_packed.py::test_a_damaged_part_is_named_before_decoding",),
+           "a damaged data part is decoded (or trained on) instead of named"),
 )
 
 

@@ -8,12 +8,11 @@ from train.recipes import Recipe
 
 
 def bfloat16_support(gpus: list, cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
-    """Why this machine computes bfloat16 natively ("" when it does not): a GPU of compute capability 8.0 or newer,
-    or a CPU with AVX512-BF16 or AMX-BF16 (read from ``cpuinfo``; other systems count as without)."""
+    """Why this machine computes bfloat16 natively ("" when it does not): GPUs (:class:`train.backend.Accelerator`)
+    of compute capability 8.0 or newer, or a CPU with AVX512-BF16 or AMX-BF16 (read from ``cpuinfo``; other systems
+    count as without)."""
     if gpus:
-        import tensorflow as tf
-
-        caps = [tf.config.experimental.get_device_details(g).get("compute_capability") or (0, 0) for g in gpus]
+        caps = [tuple(g.compute_capability) for g in gpus]
         return f"GPU compute capability {min(caps)}" if min(caps) >= (8, 0) else ""
     try:
         text = cpuinfo.read_text(encoding="utf-8", errors="replace")

@@ -20,15 +20,14 @@ def images_per_second(recipe_name: str, n: int, batch_size: int, threads: int, r
     """(median training images/s over ``repeats`` timed epochs of ``n`` images, precision it trained in: the
     recipe's, or float32 where bfloat16 would be emulated)."""
     import keras
-    import tensorflow as tf
 
+    from train.backend import configure
     from train.models import build_model
     from train.precision import training_precision
 
-    if threads:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    backend = configure(threads)
     recipe = RECIPES[recipe_name]
-    precision, _ = training_precision(recipe, tf.config.list_physical_devices("GPU"))
+    precision, _ = training_precision(recipe, backend.accelerators)
     recipe = replace(recipe, precision=precision)
     x = np.random.default_rng(0).integers(0, 256, size=(n, 48, 48, 1)).astype("float32")
     y = np.random.default_rng(1).integers(0, 7, size=n)

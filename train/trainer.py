@@ -25,6 +25,8 @@ from core.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
 from core.labels import EMOTIONS, NUM_CLASSES
 from core.metrics import classification_metrics
 from core.provenance import command_line, provenance
+from train.backend import configure as configure_backend
+from train.batches import training_batches, validation_batches
 from train.distill import TEACHER_CACHE, cached_teacher_probs, distillation_targets
 from train.models import load_float32, predict_probs
 from train.precision import training_precision
@@ -46,19 +48,8 @@ from train.runs import (
 __all__ = ["VARIANTS", "ClassWeightError", "RunMismatchError", "RunSpec", "TrainingInterrupted", "check_run_config",
            "class_weights", "evaluate_run", "init_run_name", "run_dir", "train_variant"]
 
-def _configure_tf(threads: int):
-    import tensorflow as tf
-
-    if threads:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
-    gpus = tf.config.list_physical_devices("GPU")
-    strategy = tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
-    return tf, strategy, gpus
-
-
-def _datasets(tf, ds: Dataset, recipe: Recipe, seed: int, augmenter, targets=None, weights=None):
-    """Training and validation tf.data pipelines; augmentation runs here, outside the model.
+def _datasets(ds: Dataset, recipe: Recipe, seed: int, augmenter, targets=None, weights=None, workers: int = 1):
+    """Training and validation batches (:mod:`train.batches`); augmentation runs there, outside the model.
 
     ``targets`` (N x 7 soft targets) replaces the integer labels when distilling; then the class weights, if any, go
     in as per-image sample weights of the image's true label (Keras' ``class_weight`` would use the soft target's
@@ -72,16 +63,7 @@ def _datasets(tf, ds: Dataset, recipe: Recipe, seed: int, augmenter, targets=Non
         if weights is not None:
             sample_w = np.asarray([weights[int(k)] for k in tr.y], dtype=np.float32)
             tensors = (*tensors, sample_w)
-    train_ds = (
-        tf.data.Dataset.from_tensor_slices(tensors)
-        .shuffle(len(tr), seed=seed, reshuffle_each_iteration=True)
-        .batch(recipe.batch_size)
-        .map(lambda x, *rest: (augmenter(tf.cast(x, tf.float32), training=True), *rest),
-             num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-    val_ds = tf.data.Dataset.from_tensor_slices((val.x.astype(np.float32), val_y)).batch(256)
-    return train_ds, val_ds
+    return training_batches(tensors, recipe.batch_size, seed, augmenter, workers), validation_batches(val.x, val_y)
 
 
 def _lr_schedule(keras, recipe: Recipe, steps_per_epoch: int):
@@ -116,12 +98,12 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
         print(f"[{spec.variant}] {out}: all {len(history)} epochs are trained; evaluating the best checkpoint")
         return evaluate_run(out, ds, history)
 
-    tf, strategy, gpus = _configure_tf(spec.threads)
+    backend = configure_backend(spec.threads)
     from train.models import build_augmenter, build_model
 
     keras.utils.set_random_seed(spec.seed)
     recipe = spec.recipe
-    precision, why = training_precision(recipe, gpus)
+    precision, why = training_precision(recipe, backend.accelerators)
     if recipe.precision != "float32":  # say whether the asked-for mixed precision is used here
         print(f"[{spec.variant}] training precision {precision}: {why}")
     init = _init_info(spec)  # a missing or changed starting checkpoint fails before the teachers predict
@@ -154,14 +136,13 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
         "init_from": init,
         "precision": precision,  # what this machine trained in (the recipe's, or float32 without bfloat16 units)
         **provenance(spec.command or command_line(module="train")),
-        "tensorflow": tf.__version__,
+        **backend.record(),
         "keras": keras.__version__,
-        "gpus": [g.name for g in gpus],
         "threads": spec.threads or os.cpu_count(),
     }
     atomic_write_json(out / "config.json", config)
 
-    with strategy.scope():
+    with backend.scope:
         model = build_model(replace(recipe, precision=precision))
         if init:
             _load_init_weights(model, spec.runs_root / init["run"] / "best.keras")
@@ -192,7 +173,8 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
         ),
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
     ]
-    train_ds, val_ds = _datasets(tf, ds, recipe, spec.seed, build_augmenter(recipe, spec.seed), targets, weights)
+    train_ds, val_ds = _datasets(ds, recipe, spec.seed, build_augmenter(recipe, spec.seed), targets, weights,
+                                 workers=4 if backend.accelerators else 1)
     # Keras warns that fit()'s default shuffle=True is ignored for a tf.data input, which is shuffled above.
     warnings.filterwarnings("ignore", message=r".*`shuffle=True` was passed.*")
     if history:

@@ -35,8 +35,6 @@ def test_targets_mix_label_and_softened_teacher():
 def test_distillation_feeds_class_weights_as_per_image_sample_weights():
     """Distilling, fit() gets no class_weight (it would weigh the soft target's arg-max): the weighted variant's
     weights must reach the loss as each image's weight of its true label, in the same order as the images."""
-    import tensorflow as tf
-
     from core.dataset import Dataset, Split
     from train.models import build_augmenter
     from train.runs import class_weights
@@ -48,7 +46,7 @@ def test_distillation_feeds_class_weights_as_per_image_sample_weights():
     weights = class_weights(y)
     targets = distillation_targets(rng.normal(size=(len(y), 7)), y, weight=0.5, temperature=2.0)
     recipe = replace(TINY, flip=False, rotation_deg=0.0, translate=0.0, zoom=0.0, batch_size=len(y))
-    train_ds, _ = trainer._datasets(tf, ds, recipe, 0, build_augmenter(recipe, 0), targets, weights)
+    train_ds, _ = trainer._datasets(ds, recipe, 0, build_augmenter(recipe, 0), targets, weights)
     batch = next(iter(train_ds))
     assert len(batch) == 3, "(images, soft targets, per-image weights)"
     images, soft, sample_w = (np.asarray(t) for t in batch)

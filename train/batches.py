@@ -1,0 +1,81 @@
+"""The training input pipeline: shuffled, batched, augmented outside the model (augmentation layers inside the
+graph would break TFLite conversion).
+
+On TensorFlow it is a ``tf.data`` pipeline (augmentation in parallel with training); on the other Keras backends
+(JAX, PyTorch) a ``keras.utils.PyDataset`` of the same batches, reshuffled every epoch from the run's seed, with the
+same augmentation layers applied per batch.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+
+class AugmentedBatches(keras.utils.PyDataset):
+    """``(augmented x, targets[, sample weights])`` batches of ``arrays`` in a new seeded order every epoch."""
+
+    def __init__(self, arrays: tuple[np.ndarray, ...], batch_size: int, seed: int, augmenter, workers: int = 1) -> None:
+        super().__init__(workers=workers, use_multiprocessing=False)
+        if not arrays or any(len(a) != len(arrays[0]) for a in arrays):
+            raise ValueError(f"batches: arrays of unequal length {[len(a) for a in arrays]}")
+        self.arrays, self.batch_size, self.augmenter = arrays, batch_size, augmenter
+        self._rng = np.random.default_rng(seed)
+        self._order = self._rng.permutation(len(arrays[0]))
+
+    def __len__(self) -> int:
+        return int(np.ceil(len(self.arrays[0]) / self.batch_size))
+
+    def __getitem__(self, index: int):
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} of {len(self)}")
+        take = self._order[index * self.batch_size:(index + 1) * self.batch_size]
+        x, *rest = (a[take] for a in self.arrays)
+        x = self.augmenter(x.astype(np.float32), training=True)
+        return (x, *rest)
+
+    def on_epoch_end(self) -> None:
+        self._order = self._rng.permutation(len(self.arrays[0]))
+
+
+class Batches(keras.utils.PyDataset):
+    """``arrays`` in order, ``batch_size`` at a time, as float32 inputs (validation)."""
+
+    def __init__(self, arrays: tuple[np.ndarray, ...], batch_size: int) -> None:
+        super().__init__()
+        self.arrays, self.batch_size = arrays, batch_size
+
+    def __len__(self) -> int:
+        return int(np.ceil(len(self.arrays[0]) / self.batch_size))
+
+    def __getitem__(self, index: int):
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} of {len(self)}")
+        x, *rest = (a[index * self.batch_size:(index + 1) * self.batch_size] for a in self.arrays)
+        return (x.astype(np.float32), *rest)
+
+
+def training_batches(arrays: tuple[np.ndarray, ...], batch_size: int, seed: int, augmenter, workers: int = 1):
+    """The training batches for Keras' backend: ``tf.data`` on TensorFlow, :class:`AugmentedBatches` elsewhere
+    (``workers`` threads prepare batches ahead: more than one where an accelerator does the training)."""
+    if keras.backend.backend() != "tensorflow":
+        return AugmentedBatches(arrays, batch_size, seed, augmenter, workers)
+    import tensorflow as tf
+
+    return (
+        tf.data.Dataset.from_tensor_slices(arrays)
+        .shuffle(len(arrays[0]), seed=seed, reshuffle_each_iteration=True)
+        .batch(batch_size)
+        .map(lambda x, *rest: (augmenter(tf.cast(x, tf.float32), training=True), *rest),
+             num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def validation_batches(x: np.ndarray, y: np.ndarray, batch_size: int = 256):
+    """The validation set as Keras evaluates it each epoch (in order, no augmentation)."""
+    if keras.backend.backend() != "tensorflow":
+        return Batches((x, y), batch_size)
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices((x.astype(np.float32), y)).batch(batch_size)

@@ -1,0 +1,243 @@
+"""``python -m train.gpu``: train on a lent GPU machine that has JAX (or PyTorch) and no TensorFlow, and bring the
+run folders back.
+
+Such a machine takes at most 64 MiB of files a call (the working tree included), hands back at most 8 files of
+16 MiB, and lends about 15 minutes. Keras 3 trains the same recipes there on the JAX backend (:mod:`train.backend`,
+:mod:`train.batches`) and writes ordinary run folders; conversion and benchmarks stay on this machine. Three steps:
+
+1. ``pack`` (here): FER2013's train and validation splits as a packed dataset in parts that fit a call each
+   (:mod:`core.packed`), and the wheels Keras needs there (``keras``, ``namex``, ``optree`` for its Python);
+2. on the GPU machine (the commands ``pack`` prints): install the wheels, ``KERAS_BACKEND=jax python3 -m train
+   --data .gpu/data ...`` under ``timeout`` (SIGTERM stops training like Ctrl-C, finished epochs kept), then
+   ``collect``: the run folders (finished checkpoints without optimiser state) as a tar in chunks under ``$OUT``;
+3. ``unpack`` (here): check the chunks and put the run folders under ``runs/``, where ``make convert`` and
+   ``python -m train`` (evaluation, resume) take them like any other run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+from core.fileio import atomic_write_bytes, atomic_write_json
+from core.paths import project_root
+
+WHEELS = ("keras", "namex", "optree")  # what Keras 3 needs that the GPU machine's image lacks
+PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_27_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
+CALL_LIMIT_MIB = 64.0  # files sent per call, working tree included
+RETURN_FILES, RETURN_FILE_MIB, RETURN_TOTAL_MIB = 8, 16.0, 64.0
+CHUNK_MIB = 15.0
+RUNS_JSON = "runs.json"
+SKIP = {"backup"}  # of a finished run (Keras removes it anyway); a partial run needs it to resume
+
+
+class GpuJobError(RuntimeError):
+    """Something the job cannot do; the message says what and where."""
+
+
+def mib(n: int) -> float:
+    return n / 2**20
+
+
+def tracked_bytes(root: Path) -> int:
+    """Bytes of the files git tracks under ``root`` (what every call sends besides the carried paths)."""
+    out = subprocess.run(["git", "-C", str(root), "ls-files", "-z"], capture_output=True, check=True).stdout
+    return sum((root / name).stat().st_size for name in out.decode().split("\0") if name and (root / name).is_file())
+
+
+def download_wheels(folder: Path, python: str) -> list[Path]:
+    """The installed versions of :data:`WHEELS`, as wheels for CPython ``python`` on x86-64 Linux."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pins = [f"{name}=={metadata.version(name)}" for name in WHEELS]
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--python-version", python,
+           "--implementation", "cp", *[a for p in PLATFORMS for a in ("--platform", p)], "-d", str(folder), *pins]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode:
+        raise GpuJobError(f"pip download {' '.join(pins)} for Python {python} failed:\n{done.stderr.strip()[-800:]}")
+    return sorted(folder.glob("*.whl"))
+
+
+def plan_calls(parts: list[Path], wheels: list[Path], tree: int, root: Path) -> list[list[str]]:
+    """The carry list of each call: wheels and the first part first, one more part a call, ``packed.json`` with the
+    last; each call within :data:`CALL_LIMIT_MIB` or a :class:`GpuJobError`."""
+    packed = parts[0].parent / "packed.json"
+    calls = []
+    for i, part in enumerate(parts):
+        call = [str(wheels[0].parent.relative_to(root))] if i == 0 and wheels else []
+        call.append(str(part.relative_to(root)))
+        if i == len(parts) - 1:
+            call.append(str(packed.relative_to(root)))
+        calls.append(call)
+    for i, call in enumerate(calls):
+        size = tree + sum(sum(f.stat().st_size for f in (root / c).rglob("*") if f.is_file()) if (root / c).is_dir()
+                          else (root / c).stat().st_size for c in call)
+        if mib(size) > CALL_LIMIT_MIB:
+            raise GpuJobError(f"call {i + 1} would send {mib(size):.1f} MiB (tracked tree {mib(tree):.1f} MiB + "
+                              f"{', '.join(call)}), over {CALL_LIMIT_MIB:g} MiB: pack with more --parts")
+    return calls
+
+
+def pack(data: Path, out: Path, parts: int, python: str, wheels: bool = True) -> dict:
+    """Write the packed train and validation splits and the wheels under ``out``; return the calls to make."""
+    from core.packed import write_packed
+    from device.datasets import load_fer2013
+
+    root = project_root()
+    try:
+        out.resolve().relative_to(root)
+    except ValueError as exc:
+        raise GpuJobError(f"--out {out}: must lie inside the repository ({root}) to be carried") from exc
+    ds = load_fer2013(data)
+    splits = {name: (ds.splits[name].x, ds.splits[name].y) for name in ("train", "val")}
+    shutil.rmtree(out / "data", ignore_errors=True)
+    write_packed(splits, out / "data", parts, source=f"{data.name} (train and val splits)")
+    wheel_files = download_wheels(out / "wheels", python) if wheels else []
+    part_files = sorted((out / "data").glob("part-*.npz"))
+    calls = plan_calls(part_files, wheel_files, tracked_bytes(root), root)
+    return {"parts": [(p.name, round(mib(p.stat().st_size), 1)) for p in part_files],
+            "wheels": [w.name for w in wheel_files], "calls": calls}
+
+
+def _strip_optimizer(checkpoint: Path, into: Path) -> None:
+    """``checkpoint`` re-saved without optimiser state (a finished run only needs the weights)."""
+    import keras
+
+    keras.models.load_model(checkpoint, compile=False).save(into)
+
+
+def collect(runs: Path, out: Path, chunk_mib: float = CHUNK_MIB) -> dict:
+    """Every run folder under ``runs`` (``<recipe>-<E>ep/<variant>-seed<S>``) as one tar in chunks under ``out``
+    with ``runs.json`` (the tar's sha256 and the chunks'); finished runs' checkpoints lose their optimiser state,
+    partial runs (stopped by ``timeout``) keep their Keras backup so that ``python -m train`` resumes them."""
+    folders = sorted(p.parent for p in runs.glob("*/*/config.json"))
+    if not folders:
+        raise GpuJobError(f"{runs}: no run folders (*/*/config.json) to collect")
+    buf = io.BytesIO()
+    with tempfile.TemporaryDirectory() as tmp, tarfile.open(fileobj=buf, mode="w") as tar:
+        for folder in folders:
+            finished = (folder / "metrics.json").is_file()
+            for f in sorted(folder.rglob("*")):
+                rel = f.relative_to(runs)
+                if not f.is_file() or (finished and SKIP & set(rel.parts)):
+                    continue  # a partial run keeps its Keras backup: it resumes from it, here or there
+                source = f
+                if finished and f.suffix == ".keras":
+                    source = Path(tmp) / f"{len(list(Path(tmp).iterdir()))}.keras"
+                    _strip_optimizer(f, source)
+                tar.add(source, arcname=str(rel))
+    blob = buf.getvalue()
+    size = int(chunk_mib * 2**20)
+    chunks = [blob[i:i + size] for i in range(0, len(blob), size)]
+    if len(chunks) + 1 > RETURN_FILES or mib(len(blob)) > RETURN_TOTAL_MIB - 1 or chunk_mib > RETURN_FILE_MIB:
+        raise GpuJobError(f"the runs are {mib(len(blob)):.1f} MiB in {len(chunks)} chunk(s) of {chunk_mib:g} MiB; at "
+                          f"most {RETURN_FILES - 1} chunks and {RETURN_TOTAL_MIB - 1:g} MiB come back: train fewer "
+                          "runs a call")
+    out.mkdir(parents=True, exist_ok=True)
+    names = []
+    for i, chunk in enumerate(chunks):
+        name = f"runs.tar.{i + 1:03d}"
+        atomic_write_bytes(out / name, chunk)
+        names.append({"file": name, "sha256": hashlib.sha256(chunk).hexdigest()})
+    record = {"sha256": hashlib.sha256(blob).hexdigest(), "bytes": len(blob), "chunks": names,
+              "runs": [str(f.relative_to(runs)) for f in folders]}
+    atomic_write_json(out / RUNS_JSON, record)
+    return record
+
+
+def unpack(source: Path, runs: Path, replace: bool = False) -> list[str]:
+    """Check ``collect``'s chunks under ``source`` and put their run folders under ``runs``; an existing run folder
+    is left alone (an error) unless ``replace``. Nothing is written until every check has passed."""
+    try:
+        record = json.loads((source / RUNS_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise GpuJobError(f"{source / RUNS_JSON}: not readable ({exc}); is this the GPU job's $OUT?") from exc
+    parts = []
+    for chunk in record["chunks"]:
+        path = source / chunk["file"]
+        if not path.is_file():
+            raise GpuJobError(f"{path}: missing (runs.json lists {len(record['chunks'])} chunks)")
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != chunk["sha256"]:
+            raise GpuJobError(f"{path}: sha256 differs from {source / RUNS_JSON}")
+        parts.append(data)
+    blob = b"".join(parts)
+    if hashlib.sha256(blob).hexdigest() != record["sha256"]:
+        raise GpuJobError(f"{source}: the joined chunks' sha256 differs from {RUNS_JSON}")
+    existing = [name for name in record["runs"] if (runs / name).exists()]
+    if existing and not replace:
+        raise GpuJobError(f"{runs}: {', '.join(existing)} already exist(s); move them away or pass --replace")
+    with tempfile.TemporaryDirectory(dir=runs.parent if runs.parent.exists() else None) as tmp:
+        with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
+            tar.extractall(tmp, filter="data")
+        for name in record["runs"]:
+            target = runs / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.move(str(Path(tmp) / name), target)
+    return record["runs"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m train.gpu", description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    sub = ap.add_subparsers(dest="step", required=True)
+    p = sub.add_parser("pack", help="the data and wheels to carry", formatter_class=ap.formatter_class)
+    p.add_argument("--data", type=Path, required=True, help="FER2013 csv(.gz) or folder")
+    p.add_argument("--out", type=Path, default=project_root() / ".gpu", help="folder inside the repository "
+                   "(git-ignored) that the calls carry")
+    p.add_argument("--parts", type=int, default=2, help="data parts, one per call")
+    p.add_argument("--python", default="3.12", help="the GPU machine's Python version, for the wheels")
+    p.add_argument("--no-wheels", action="store_true", help="skip downloading the wheels")
+    c = sub.add_parser("collect", help="on the GPU machine: the run folders into $OUT",
+                       formatter_class=ap.formatter_class)
+    c.add_argument("--runs", type=Path, required=True, help="the runs root the training wrote")
+    c.add_argument("--out", type=Path, required=True, help="$OUT")
+    c.add_argument("--chunk-mib", type=float, default=CHUNK_MIB, help="chunk size (16 MiB come back a file)")
+    u = sub.add_parser("unpack", help="here: the returned run folders into the runs root",
+                       formatter_class=ap.formatter_class)
+    u.add_argument("--from", dest="source", type=Path, required=True, help="the folder the files came back to")
+    u.add_argument("--runs", type=Path, default=project_root() / "runs", help="training runs root")
+    u.add_argument("--replace", action="store_true", help="replace run folders that already exist")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    from core.dataset import DataError
+
+    args = build_parser().parse_args(argv)
+    try:
+        if args.step == "pack":
+            if args.parts < 1:
+                raise GpuJobError(f"--parts {args.parts}: expected at least 1")
+            result = pack(args.data, args.out, args.parts, args.python, not args.no_wheels)
+            print(f"data parts: {', '.join(f'{n} ({s} MiB)' for n, s in result['parts'])}; wheels: "
+                  f"{', '.join(result['wheels']) or 'none'}")
+            for i, carry in enumerate(result["calls"]):
+                last = i == len(result["calls"]) - 1
+                print(f"call {i + 1}: carry {json.dumps(carry)}" + ("; command: see README (GPU training)" if last
+                                                                     else "; command: true (lands the files)"))
+        elif args.step == "collect":
+            record = collect(args.runs, args.out, args.chunk_mib)
+            print(f"collected {len(record['runs'])} run(s), {mib(record['bytes']):.1f} MiB in "
+                  f"{len(record['chunks'])} chunk(s): {', '.join(record['runs'])}")
+        else:
+            names = unpack(args.source, args.runs, args.replace)
+            print(f"unpacked into {args.runs}: {', '.join(names)}")
+    except (GpuJobError, DataError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
