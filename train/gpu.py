@@ -137,10 +137,13 @@ def collect(runs: Path, out: Path, chunk_mib: float = CHUNK_MIB) -> dict:
     blob = buf.getvalue()
     size = int(chunk_mib * 2**20)
     chunks = [blob[i:i + size] for i in range(0, len(blob), size)]
-    if len(chunks) + 1 > RETURN_FILES or mib(len(blob)) > RETURN_TOTAL_MIB - 1 or chunk_mib > RETURN_FILE_MIB:
-        raise GpuJobError(f"the runs are {mib(len(blob)):.1f} MiB in {len(chunks)} chunk(s) of {chunk_mib:g} MiB; at "
-                          f"most {RETURN_FILES - 1} chunks and {RETURN_TOTAL_MIB - 1:g} MiB come back: train fewer "
-                          "runs a call")
+    others = [f for f in out.iterdir() if f.is_file()] if out.is_dir() else []  # e.g. the job's train.log
+    room_files = RETURN_FILES - 1 - len(others)
+    room_mib = RETURN_TOTAL_MIB - 1 - mib(sum(f.stat().st_size for f in others))
+    if len(chunks) > room_files or mib(len(blob)) > room_mib or chunk_mib > RETURN_FILE_MIB:
+        raise GpuJobError(f"the runs are {mib(len(blob)):.1f} MiB in {len(chunks)} chunk(s) of {chunk_mib:g} MiB; "
+                          f"{room_files} chunk(s) and {room_mib:.0f} MiB can come back beside runs.json and "
+                          f"{len(others)} other file(s) in {out}: train fewer runs a call")
     out.mkdir(parents=True, exist_ok=True)
     names = []
     for i, chunk in enumerate(chunks):

@@ -153,3 +153,23 @@ def test_training_runs_on_jax_without_tensorflow_and_comes_back(tmp_path: Path, 
     unpack(tmp_path / "out", tmp_path / "here")
     model = load_float32(tmp_path / "here" / "tiny-2ep" / "unweighted-seed0" / "best.keras")  # on TensorFlow
     assert model.predict(xv[:3].reshape(-1, 48, 48, 1).astype("float32"), verbose=0).shape == (3, 7)
+
+
+def test_the_job_script_trains_under_its_limit_and_collects(tmp_path: Path, repo_root: Path) -> None:
+    """train/gpu_job.sh as the second call runs it (here with this Python and without wheels to install)."""
+    pytest.importorskip("jax", reason="jax is in requirements/dev.txt: the GPU machine's backend")
+    from core.packed import write_packed
+
+    (xt, yt), (xv, yv) = synthetic_images(8, 0), synthetic_images(3, 1)
+    write_packed({"train": (xt.reshape(-1, 48, 48, 1), yt), "val": (xv.reshape(-1, 48, 48, 1), yv)},
+                 tmp_path / "carried" / "data", 2, source="synthetic")
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {**os.environ, "OUT": str(out), "PYTHON": sys.executable, "GPU_DIR": str(tmp_path / "carried"),
+           "RUNS": str(tmp_path / "runs"), "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run(["bash", "train/gpu_job.sh", "300", "--recipe", "tiny", "--epochs", "1", "--variants",
+                           "unweighted"], cwd=repo_root, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
+    assert "train: exit 0" in done.stdout
+    assert "[unweighted] val: accuracy" in (out / "train.log").read_text()
+    assert unpack(out, tmp_path / "here") == ["tiny-1ep/unweighted-seed0"]
