@@ -167,9 +167,16 @@ def test_the_job_script_trains_under_its_limit_and_collects(tmp_path: Path, repo
     out.mkdir()
     env = {**os.environ, "OUT": str(out), "PYTHON": sys.executable, "GPU_DIR": str(tmp_path / "carried"),
            "RUNS": str(tmp_path / "runs"), "JAX_PLATFORMS": "cpu"}
-    done = subprocess.run(["bash", "train/gpu_job.sh", "300", "--recipe", "tiny", "--epochs", "1", "--variants",
-                           "unweighted"], cwd=repo_root, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(["bash", "train/gpu_job.sh", "300", "train", "--recipe", "tiny", "--epochs", "1",
+                           "--variants", "unweighted", "--no-report"], cwd=repo_root, env=env, capture_output=True,
+                          text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
     assert "train: exit 0" in done.stdout
     assert "[unweighted] val: accuracy" in (out / "train.log").read_text()
     assert unpack(out, tmp_path / "here") == ["tiny-1ep/unweighted-seed0"]
+
+
+def test_the_job_script_names_its_usage_on_a_wrong_module(repo_root: Path, tmp_path: Path) -> None:
+    done = subprocess.run(["bash", "train/gpu_job.sh", "10", "convert"], cwd=repo_root, capture_output=True,
+                          text=True, env={**os.environ, "OUT": str(tmp_path)})
+    assert done.returncode == 2 and "train|train.study" in done.stderr
