@@ -323,7 +323,7 @@ class PhotoFaces:
 
 def default_real_faces() -> Path:
     """``../shared/data/real-faces`` beside the repository (as the camera part's default)."""
-    from benchmarks.camera import default_real_faces as camera_default  # camera imports this module
+    from benchmarks.scenes import default_real_faces as camera_default  # scenes imports this module
 
     return camera_default()
 
@@ -350,7 +350,7 @@ def real_photo_faces(folder: Path | None = None) -> tuple[list[PhotoFaces], list
     """(photos with their faces' squares, notes on photos left out). The shipped BlazeFace (short-range) finds the
     faces, its calibrated framing squares them. A BenchError when the folder, its faces.json, the detector or its
     framing is missing, or no photo is usable."""
-    from benchmarks.camera import load_real_photos
+    from benchmarks.scenes import load_real_photos
     from device.detector import DetectorError, make_detector
     from device.framing import FramingError, calibrated_framing
     from device.preprocess import to_gray

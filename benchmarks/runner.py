@@ -156,7 +156,8 @@ def camera_detectors(config: RunConfig) -> list[str]:
 
 
 def _camera_part(config: RunConfig, models: ModelSet, faces, clip: _Clip | None, tmp: Path) -> dict:
-    from benchmarks.camera import CameraInputs, CameraSettings, default_real_faces, measure_camera
+    from benchmarks.camera import CameraInputs, CameraSettings, measure_camera
+    from benchmarks.scenes import default_real_faces
 
     source, truth, skipped = None, None, None
     if clip is None or clip.source is None:

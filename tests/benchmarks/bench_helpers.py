@@ -6,8 +6,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from benchmarks.scenes import Photo
 from core.formats import FORMATS, model_path
 
 VARIANTS = ("unweighted", "weighted")
@@ -38,3 +40,11 @@ def make_models_dir(folder: Path, fixtures_dir: Path, variants: tuple[str, ...] 
             source = fixture_model(fixtures_dir, "tiny_int8" if fmt.int8_io else "tiny_float32")
             shutil.copyfile(source, model_path(folder, variant, fmt.name))
     return folder
+
+
+def photo(name: str, width: int, height: int, colour: tuple[int, int, int], faces: int = 1) -> Photo:
+    return Photo(name, np.full((height, width, 3), colour, np.uint8), faces)
+
+
+PHOTOS = [photo("a.jpg", 400, 300, (0, 0, 255)), photo("b.jpg", 300, 500, (0, 255, 0), 2),
+          photo("c.jpg", 800, 557, (255, 0, 0), 0)]
