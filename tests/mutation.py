@@ -147,6 +147,10 @@ MUTANTS: tuple[Mutant, ...] = (
            'return {"gain_pp": 100.0 * float(right_s.mean() - right_c.mean()),',
            ("tests/benchmarks/test_compare.py::test_the_gain_is_the_candidates_accuracy_minus_the_shipped_ones",),
            "the gain is measured the wrong way round: a worse candidate would ship"),
+    Mutant("plateau-rule-dropped", "train/trainer.py",
+           "        *_schedule_callbacks(keras, recipe),\n", "",
+           ("tests/train/test_training.py::test_a_plateau_recipe_trains_with_reduce_on_plateau_and_erasing",),
+           "a plateau recipe trains at its first learning rate throughout"),
     # --- training on a lent GPU machine
     Mutant("gpu-backup-dropped-from-partial-run", "train/gpu.py",
            "if not f.is_file() or (finished and SKIP & set(rel.parts)):",

@@ -74,6 +74,9 @@ def build_augmenter(recipe: Recipe, seed: int) -> keras.Sequential:
         aug.append(layers.RandomTranslation(recipe.translate, recipe.translate, fill_mode="nearest", seed=seed + 2))
     if recipe.zoom:
         aug.append(layers.RandomZoom(recipe.zoom, fill_mode="nearest", seed=seed + 3))
+    if recipe.erasing:
+        # factor (p, p): each image erased with probability p (a single float f would draw p from [0, f] per batch)
+        aug.append(layers.RandomErasing(factor=(recipe.erasing, recipe.erasing), value_range=(0, 255), seed=seed + 4))
     if not aug:  # a recipe without augmentation: Keras cannot build an empty Sequential
         aug.append(layers.Identity())
     return keras.Sequential(aug, name="augment")

@@ -67,7 +67,7 @@ def _datasets(ds: Dataset, recipe: Recipe, seed: int, augmenter, targets=None, w
 
 
 def _lr_schedule(keras, recipe: Recipe, steps_per_epoch: int):
-    if recipe.schedule == "constant":
+    if recipe.schedule in ("constant", "plateau"):  # plateau: ReduceLROnPlateau lowers it (_callbacks)
         return recipe.learning_rate
     if recipe.schedule == "cosine":
         total = max(1, recipe.epochs * steps_per_epoch)
@@ -82,6 +82,25 @@ def _lr_schedule(keras, recipe: Recipe, steps_per_epoch: int):
             warmup_steps=warmup,
         )
     raise ValueError(f"unknown schedule {recipe.schedule!r}")
+
+
+def _optimizer(keras, recipe: Recipe, steps_per_epoch: int):
+    """The recipe's optimiser: SGD with Nesterov momentum, AdamW, or Adam when there is no weight decay."""
+    rate = _lr_schedule(keras, recipe, steps_per_epoch)
+    if recipe.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate=rate, momentum=recipe.momentum, nesterov=True,
+                                    weight_decay=recipe.weight_decay or None)
+    if recipe.weight_decay:
+        return keras.optimizers.AdamW(learning_rate=rate, weight_decay=recipe.weight_decay)
+    return keras.optimizers.Adam(learning_rate=rate)
+
+
+def _schedule_callbacks(keras, recipe: Recipe) -> list:
+    """Callbacks that carry the learning-rate schedule (the plateau rule); the others are set per schedule."""
+    if recipe.schedule != "plateau":
+        return []
+    return [keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", mode="max", factor=recipe.plateau_factor,
+                                              patience=recipe.plateau_patience, verbose=1)]
 
 
 def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dict:
@@ -147,11 +166,7 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
         if init:
             _load_init_weights(model, spec.runs_root / init["run"] / "best.keras")
         model.compile(
-            optimizer=keras.optimizers.AdamW(
-                learning_rate=_lr_schedule(keras, recipe, steps), weight_decay=recipe.weight_decay
-            )
-            if recipe.weight_decay
-            else keras.optimizers.Adam(learning_rate=_lr_schedule(keras, recipe, steps)),
+            optimizer=_optimizer(keras, recipe, steps),
             loss="sparse_categorical_crossentropy" if targets is None else "categorical_crossentropy",
             metrics=["accuracy"] if targets is None else [keras.metrics.CategoricalAccuracy(name="accuracy")],
         )
@@ -171,6 +186,7 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
             save_best_only=True,
             initial_value_threshold=best_so_far,
         ),
+        *_schedule_callbacks(keras, recipe),
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
     ]
     train_ds, val_ds = _datasets(ds, recipe, spec.seed, build_augmenter(recipe, spec.seed), targets, weights,

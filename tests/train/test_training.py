@@ -150,3 +150,49 @@ def test_resume_after_kill(tmp_path, repo_root):
     started = [int(m) for m in re.findall(r"^Epoch (\d+)/4", out.stdout, flags=re.M)]
     assert started and started[0] == len(done_before) + 1, f"resumed at epoch {started[:1]}, not after {done_before}"
     assert json.loads((log.parent / "metrics.json").read_text())["completed_epochs"] == 4
+
+
+def test_the_optimiser_follows_the_recipe():
+    import keras
+
+    from train.recipes import RECIPES, TINY
+    from train.trainer import _optimizer, _schedule_callbacks
+
+    sgd = _optimizer(keras, RECIPES["teacher-vggnet"], steps_per_epoch=10)
+    assert isinstance(sgd, keras.optimizers.SGD) and sgd.nesterov and sgd.momentum == pytest.approx(0.9)
+    assert sgd.weight_decay == pytest.approx(1e-4)
+    assert isinstance(_optimizer(keras, TINY, 10), keras.optimizers.AdamW)
+    from dataclasses import replace
+
+    assert type(_optimizer(keras, replace(TINY, weight_decay=0.0), 10)) is keras.optimizers.Adam
+    assert _schedule_callbacks(keras, TINY) == []
+
+
+def test_a_plateau_recipe_trains_with_reduce_on_plateau_and_erasing(tmp_path, monkeypatch):
+    """SGD + the plateau rule + random erasing (the teacher-vggnet kind) in a tiny run: the rate is cut after
+    ``plateau_patience`` epochs without a better validation accuracy, and the log records it."""
+    from dataclasses import replace
+
+    from train import recipes
+    from train.recipes import TINY
+
+    plateau = replace(TINY, name="tiny-plateau", optimizer="sgd", learning_rate=1e-6, schedule="plateau",
+                      plateau_patience=0, plateau_factor=0.5, erasing=1.0, warmup_epochs=0)
+    monkeypatch.setitem(recipes.RECIPES, "tiny-plateau", plateau)
+    data = write_fer_csv(tmp_path / "fer.csv.gz", {"train": 20, "val": 5})
+    assert train_main(["--data", str(data), "--recipe", "tiny-plateau", "--epochs", "4", "--variants",
+                       "unweighted", "--runs", str(tmp_path / "runs"), "--no-report"]) == 0
+    with open(tmp_path / "runs" / "tiny-plateau-4ep" / "unweighted-seed0" / "log.csv") as f:
+        rates = [float(row["learning_rate"]) for row in csv.DictReader(f)]
+    assert rates[0] == pytest.approx(1e-6) and rates[-1] < rates[0]  # patience 0: cut after a flat epoch
+
+
+def test_a_recipe_with_an_unknown_schedule_or_optimiser_is_refused():
+    from dataclasses import replace
+
+    from train.recipes import TINY
+
+    with pytest.raises(ValueError, match="schedule 'linear'"):
+        replace(TINY, schedule="linear")
+    with pytest.raises(ValueError, match="optimizer 'rmsprop'"):
+        replace(TINY, optimizer="rmsprop")
