@@ -50,7 +50,10 @@ def mib(n: int) -> float:
 
 def tracked_bytes(root: Path) -> int:
     """Bytes of the files git tracks under ``root`` (what every call sends besides the carried paths)."""
-    out = subprocess.run(["git", "-C", str(root), "ls-files", "-z"], capture_output=True, check=True).stdout
+    try:
+        out = subprocess.run(["git", "-C", str(root), "ls-files", "-z"], capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise GpuJobError(f"{root}: not a git checkout ({exc}); the calls send a checkout's tracked files") from exc
     return sum((root / name).stat().st_size for name in out.decode().split("\0") if name and (root / name).is_file())
 
 
