@@ -1,5 +1,5 @@
 """File helpers shared by every side: atomic writes (a reader never sees a half-written file, and a crash leaves the
-old one intact) and streaming sha256 digests."""
+old one intact), streaming sha256 digests, and reading files checked against the sha256 a listing gives them."""
 
 from __future__ import annotations
 
@@ -44,3 +44,22 @@ def sha256_file(path: str | Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+class ListedFileError(ValueError):
+    """A file a listing names is missing or differs from its recorded sha256; the message names it."""
+
+
+def read_listed(folder: Path, entries: list[dict], listing: Path) -> list[bytes]:
+    """The bytes of every ``{"file", "sha256"}`` entry under ``folder``, each checked against its sha256, all before
+    any is returned: a missing or damaged file is named with ``listing`` (the file that lists them)."""
+    out = []
+    for entry in entries:
+        path = folder / entry["file"]
+        if not path.is_file():
+            raise ListedFileError(f"{path}: missing ({len(entries)} files are listed in {listing}; carry them all)")
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise ListedFileError(f"{path}: sha256 differs from {listing} (damaged, or from another listing)")
+        out.append(data)
+    return out

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.fileio import atomic_write_bytes, atomic_write_json
+from core.fileio import ListedFileError, atomic_write_bytes, atomic_write_json, read_listed
 
 PACKED_FILE = "packed.json"
 FORMAT = "feredge-packed-1"
@@ -65,15 +65,11 @@ def read_packed(folder: Path) -> tuple[str, dict[str, tuple[np.ndarray, np.ndarr
         raise PackedError(f"{meta_path}: not a readable packed-dataset description ({exc})") from exc
     if meta.get("format") != FORMAT:
         raise PackedError(f"{meta_path}: format {meta.get('format')!r}, expected {FORMAT!r}")
-    blobs = []
-    for entry in entries:  # all parts checked before any is decoded
-        path = folder / entry["file"]
-        if not path.is_file():
-            raise PackedError(f"{path}: missing ({len(entries)} parts are listed in {meta_path}; carry them all)")
-        data = path.read_bytes()
-        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-            raise PackedError(f"{path}: sha256 differs from {meta_path} (damaged or from another packing)")
-        blobs.append((path, data, entry["rows"]))
+    try:
+        datas = read_listed(folder, entries, meta_path)  # all parts checked before any is decoded
+    except ListedFileError as exc:
+        raise PackedError(str(exc)) from exc
+    blobs = [(folder / entry["file"], data, entry["rows"]) for entry, data in zip(entries, datas, strict=True)]
     pieces: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     for path, data, rows in blobs:
         with np.load(io.BytesIO(data)) as z:

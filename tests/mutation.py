@@ -157,9 +157,10 @@ MUTANTS: tuple[Mutant, ...] = (
            "if not f.is_file() or SKIP & set(rel.parts):",
            ("tests/train/test_gpu.py::test_a_partial_run_keeps_its_backup_to_resume_from",),
            "a run stopped by the job's timeout comes back without its backup and would restart at epoch 1"),
-    Mutant("packed-part-unchecked", "core/packed.py",
+    Mutant("packed-part-unchecked", "core/fileio.py",
            'if hashlib.sha256(data).hexdigest() != entry["sha256"]:', "if False:",
-           ("tests/core/test_packed.py::test_a_damaged_part_is_named_before_decoding",),
+           ("tests/core/test_packed.py::test_a_damaged_part_is_named_before_decoding",
+            "tests/train/test_gpu.py::test_a_damaged_or_missing_chunk_is_named_and_nothing_is_written"),
            "a damaged data part is decoded (or trained on) instead of named"),
 )
 

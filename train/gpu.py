@@ -28,7 +28,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from core.fileio import atomic_write_bytes, atomic_write_json
+from core.fileio import ListedFileError, atomic_write_bytes, atomic_write_json, read_listed
 from core.paths import project_root
 
 WHEELS = ("keras", "namex", "optree")  # what Keras 3 needs that the GPU machine's image lacks
@@ -166,15 +166,10 @@ def unpack(source: Path, runs: Path, replace: bool = False) -> list[str]:
         record = json.loads((source / RUNS_JSON).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise GpuJobError(f"{source / RUNS_JSON}: not readable ({exc}); is this the GPU job's $OUT?") from exc
-    parts = []
-    for chunk in record["chunks"]:
-        path = source / chunk["file"]
-        if not path.is_file():
-            raise GpuJobError(f"{path}: missing (runs.json lists {len(record['chunks'])} chunks)")
-        data = path.read_bytes()
-        if hashlib.sha256(data).hexdigest() != chunk["sha256"]:
-            raise GpuJobError(f"{path}: sha256 differs from {source / RUNS_JSON}")
-        parts.append(data)
+    try:
+        parts = read_listed(source, record["chunks"], source / RUNS_JSON)
+    except ListedFileError as exc:
+        raise GpuJobError(str(exc)) from exc
     blob = b"".join(parts)
     if hashlib.sha256(blob).hexdigest() != record["sha256"]:
         raise GpuJobError(f"{source}: the joined chunks' sha256 differs from {RUNS_JSON}")

@@ -40,7 +40,7 @@ def test_load_fer2013_reads_a_packed_folder(tmp_path: Path) -> None:
 def test_a_missing_part_is_named(tmp_path: Path) -> None:
     write_packed(_splits(), tmp_path / "p", 2, source="fer.csv")
     (tmp_path / "p" / "part-2-of-2.npz").unlink()
-    with pytest.raises(DataError, match=r"part-2-of-2\.npz: missing \(2 parts"):
+    with pytest.raises(DataError, match=r"part-2-of-2\.npz: missing \(2 files are listed in .*packed\.json"):
         load_fer2013(tmp_path / "p")
 
 
