@@ -125,6 +125,7 @@ def collect(runs: Path, out: Path, chunk_mib: float = CHUNK_MIB) -> dict:
     if not folders:
         raise GpuJobError(f"{runs}: no run folders (*/*/config.json) to collect")
     buf = io.BytesIO()
+    stripped: list[Path] = []  # the checkpoints re-saved without optimiser state, one file each
     with tempfile.TemporaryDirectory() as tmp, tarfile.open(fileobj=buf, mode="w") as tar:
         for folder in folders:
             finished = (folder / "metrics.json").is_file()
@@ -134,7 +135,8 @@ def collect(runs: Path, out: Path, chunk_mib: float = CHUNK_MIB) -> dict:
                     continue  # a partial run keeps its Keras backup: it resumes from it, here or there
                 source = f
                 if finished and f.suffix == ".keras":
-                    source = Path(tmp) / f"{len(list(Path(tmp).iterdir()))}.keras"
+                    source = Path(tmp) / f"{len(stripped)}.keras"
+                    stripped.append(source)
                     _strip_optimizer(f, source)
                 tar.add(source, arcname=str(rel))
     blob = buf.getvalue()
