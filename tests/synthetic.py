@@ -20,11 +20,19 @@ def synthetic_images(n_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarra
     return x[order], y[order]
 
 
-def write_fer_csv(path: Path, sizes: dict[str, int], seed: int = 0) -> Path:
-    """Write an ``emotion,pixels,Usage`` CSV (gzipped when the name ends in .gz) with n images per class per split."""
+def write_fer_csv(path: Path, sizes: dict[str, int], seed: int = 0, drop_train: dict[int, int] | None = None) -> Path:
+    """Write an ``emotion,pixels,Usage`` CSV (gzipped when the name ends in .gz) with n images per class per split.
+
+    ``drop_train`` ({class: count}) leaves that many of a class out of the training split, so class weights differ.
+    """
     lines = ["emotion,pixels,Usage"]
     for i, (split, n) in enumerate(sizes.items()):
         x, y = synthetic_images(n, seed + i)
+        if split == "train" and drop_train:
+            keep = np.ones(len(y), bool)
+            for label, count in drop_train.items():
+                keep[np.flatnonzero(y == label)[:count]] = False
+            x, y = x[keep], y[keep]
         for img, label in zip(x, y):
             lines.append(f"{label},{' '.join(map(str, img.ravel()))},{USAGES[split]}")
     data = ("\n".join(lines) + "\n").encode()
