@@ -22,6 +22,7 @@ from core.fileio import atomic_write_json, atomic_write_text
 from core.labels import EMOTIONS
 from core.paths import project_root
 from core.provenance import command_line, provenance
+from train.archive import archive_run, archived_dir, finished, usable
 from train.recipes import RECIPES, STUDY_RECIPE, VARIANTS, Recipe
 from train.runs import PREDICTIONS, run_dir
 
@@ -179,7 +180,9 @@ def render(summary: dict, meta: dict) -> str:
         f"{n} seeds ({', '.join(map(str, summary['seeds']))}) per variant; metrics on **{summary['split']}** "
         f"(PublicTest when the data has no PrivateTest rows), best checkpoint by validation accuracy, inference "
         "mode. Values in %, mean ± sample standard deviation over seeds; paired difference = weighted - "
-        f"unweighted for the same seed, mean [95% t-interval, {max(n - 1, 1)} d.f.].",
+        f"unweighted for the same seed, mean [95% t-interval, {max(n - 1, 1)} d.f.]."
+        + (f" Read from the study's archive of finished runs (trained in an earlier session, same data): "
+           f"{', '.join(meta['from_archive'])}." if meta.get("from_archive") else ""),
         "",
         "## Answer",
         "",
@@ -248,20 +251,28 @@ def train_command(args, recipe, variant: str, seed: int, threads: int) -> list[s
             "--runs", str(args.runs), "--threads", str(threads), "--no-report"]
 
 
-def _train_missing(args, todo: list[tuple[Recipe, str, int]]) -> None:
+def _train_missing(args, todo: list[tuple[Recipe, str, int]], archive: Path | None = None) -> None:
     """Train runs as subprocesses, ``--jobs`` at a time (a new one starts as soon as any finishes), each with
-    cores/jobs threads; raises RuntimeError naming every run that failed."""
+    cores/jobs threads, and copy each finished run into ``archive`` as soon as it finishes (so a session that ends
+    mid-study keeps it); raises RuntimeError naming every run that failed."""
     from concurrent.futures import ThreadPoolExecutor
 
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
 
-    def run(cmd: list[str]) -> int:
+    def run(item: tuple[list[str], tuple[Recipe, str, int]]) -> int:
+        cmd, (recipe, variant, seed) = item
         print("+", " ".join(cmd), flush=True)
-        return subprocess.run(cmd).returncode
+        code = subprocess.run(cmd).returncode
+        folder = run_dir(args.runs, recipe.name, recipe.epochs, variant, seed)
+        if code == 0 and archive is not None and finished(folder, recipe.epochs):
+            archive_run(folder, archived_dir(archive, recipe.name, recipe.epochs, variant, seed))
+            print(f"archived {folder} -> {archived_dir(archive, recipe.name, recipe.epochs, variant, seed)}",
+                  flush=True)
+        return code
 
     commands = [train_command(args, recipe, variant, seed, threads) for recipe, variant, seed in todo]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        codes = list(pool.map(run, commands))
+        codes = list(pool.map(run, zip(commands, todo)))
     failed = [" ".join(cmd) for cmd, code in zip(commands, codes) if code != 0]
     if failed:
         raise RuntimeError("training failed: " + "; ".join(failed))
@@ -283,6 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", type=Path, default=None,
                     help="report folder (default reports/study/<recipe>-<E>ep; with several budgets the folder "
                     "that holds one such folder per budget and <recipe>-budgets/)")
+    ap.add_argument("--archive", type=Path, default=None,
+                    help="where finished runs' report files are kept (config, metrics, predictions: small enough to "
+                    "commit) so a later checkout without runs/ reports them instead of training them again "
+                    "(default: runs/ beside the report folders, i.e. reports/study/runs)")
     ap.add_argument("--plan", action="store_true",
                     help="list every run of the study (each budget, seed and variant) with where it stands and the "
                     "epochs left, then stop: no data, no TensorFlow")
@@ -292,19 +307,25 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def study_plan(recipes: list[Recipe], seeds: list[int], runs_root: Path) -> str:
-    """Every run of the study in training order with its state (train.pipeline.plan_line), and the epochs left."""
+def study_plan(recipes: list[Recipe], seeds: list[int], runs_root: Path, archive: Path | None = None) -> str:
+    """Every run of the study in training order with its state (train.pipeline.plan_line; a run only in the
+    ``archive`` is marked so: its data is checked when the study runs), and the epochs left."""
     from train.pipeline import plan_line, run_status
     from train.runs import RunSpec
 
     lines = [f"study plan ({len(recipes)} budget(s) x {len(seeds)} seed(s) x {len(VARIANTS)} variants, under "
-             f"{runs_root}):"]
+             f"{runs_root}" + (f", archive {archive}" if archive else "") + "):"]
     left = 0
     for recipe in recipes:
         for seed in seeds:
             for v in VARIANTS:
                 spec = RunSpec(recipe=recipe, variant=v, seed=seed, runs_root=runs_root)
                 status = run_status(spec)
+                kept = archive and archived_dir(archive, recipe.name, recipe.epochs, v, seed)
+                if status[0] != "complete" and kept and finished(kept, recipe.epochs):
+                    lines.append(f"  {spec.run_dir.relative_to(runs_root)} ({recipe.epochs} epochs, archived: "
+                                 "reported from the archive, not trained)")
+                    continue
                 lines.append(plan_line(spec, runs_root, status=status))
                 if status[0] in ("new", "partial"):
                     left += recipe.epochs - len(status[1])
@@ -336,11 +357,12 @@ def _run_priors(folder: Path) -> np.ndarray | None:
         return None
 
 
-def posthoc(runs_root: Path, recipe: Recipe, seeds: list[int], split: str) -> dict | None:
-    """:func:`matched_correction` per seed, paired (None when a run has no predictions.npz, e.g. an older run)."""
+def posthoc(folders: dict[tuple[str, int], Path], seeds: list[int], split: str) -> dict | None:
+    """:func:`matched_correction` per seed, paired (None when a run has no predictions.npz, e.g. an older run);
+    ``folders[(variant, seed)]``: where each run's files are (its run folder or its archived copy)."""
     per_seed = {}
     for seed in seeds:
-        u_dir, w_dir = (run_dir(runs_root, recipe.name, recipe.epochs, v, seed) for v in VARIANTS)
+        u_dir, w_dir = (folders[(v, seed)] for v in VARIANTS)
         u, w, priors = _run_predictions(u_dir, split), _run_predictions(w_dir, split), _run_priors(u_dir)
         if u is None or w is None or priors is None:
             return None
@@ -348,20 +370,23 @@ def posthoc(runs_root: Path, recipe: Recipe, seeds: list[int], split: str) -> di
     return posthoc_summary(per_seed)
 
 
-def study_budget(args, argv, recipe: Recipe, out: Path) -> dict:
-    """Aggregate one budget's finished runs and write its report folder; returns study.json's content."""
+def study_budget(args, argv, recipe: Recipe, out: Path, folders: dict[tuple[str, int], Path]) -> dict:
+    """Aggregate one budget's finished runs (``folders[(variant, seed)]``: a run folder or its archived copy) and
+    write its report folder; returns study.json's content."""
     from train.plots import plot_bars
 
     metrics: dict[str, dict[int, dict]] = {v: {} for v in VARIANTS}
     for seed in args.seeds:
         for v in VARIANTS:
-            metrics[v][seed] = _load(run_dir(args.runs, recipe.name, recipe.epochs, v, seed) / "metrics.json")
+            metrics[v][seed] = _load(folders[(v, seed)] / "metrics.json")
     split = evaluation_split(*(m["splits"] for mv in metrics.values() for m in mv.values()))
     summary = aggregate(metrics, split)
-    summary["posthoc"] = posthoc(args.runs, recipe, summary["seeds"], split)
+    summary["posthoc"] = posthoc(folders, summary["seeds"], split)
+    archive = _archive_root(args)
     meta = {
         "recipe": recipe.name, "epochs": recipe.epochs,
         **provenance(command_line(argv, module="train.study")),
+        "from_archive": sorted(f"{v}-seed{s}" for (v, s), f in folders.items() if f.is_relative_to(archive)),
         "train_wall_s": {v: {s: metrics[v][s]["train_wall_s"] for s in summary["seeds"]} for v in VARIANTS},
     }
     for key in ("recall", "precision"):
@@ -377,34 +402,82 @@ def study_budget(args, argv, recipe: Recipe, out: Path) -> dict:
     return document
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from train.runs import RunMismatchError, check_run_config
+def _archive_root(args) -> Path:
+    return args.archive or (args.out or project_root() / "reports" / "study") / "runs"
 
-    recipes = [RECIPES[args.recipe].with_epochs(e) for e in (args.epochs or [RECIPES[args.recipe].epochs])]
-    if args.plan:
-        print(study_plan(recipes, args.seeds, args.runs))
-        return 0
+
+def _data_summary(path: Path) -> dict:
+    """The split and class counts of the data the study runs on (what an archived run must have been trained on)."""
+    from core.dataset import load_fer2013
+
+    return load_fer2013(path).summary()
+
+
+def locate_runs(args, recipes: list[Recipe]) -> tuple[dict[int, dict[tuple[str, int], Path]],
+                                                      list[tuple[Recipe, str, int]]]:
+    """Where each finished run of the study is, per budget ({epochs: {(variant, seed): folder}}: its run folder, or
+    its archived copy when runs/ lacks it and the copy was trained on the same data), and the runs still to train.
+
+    Finished runs in runs/ are archived on the way. A run folder or archived copy recorded with another recipe
+    raises :class:`train.runs.RunMismatchError`; the data loads only when an archived copy is a candidate."""
+    from train.runs import check_run_config
+
+    archive = _archive_root(args)
+    found: dict[int, dict[tuple[str, int], Path]] = {r.epochs: {} for r in recipes}
     todo: list[tuple[Recipe, str, int]] = []
+    candidates: list[tuple[Recipe, str, int, Path]] = []
     for recipe in recipes:
         for seed in args.seeds:
             for v in VARIANTS:
-                p = run_dir(args.runs, recipe.name, recipe.epochs, v, seed) / "metrics.json"
-                try:
-                    check_run_config(p.parent, recipe)
-                except RunMismatchError as exc:
-                    print(f"error: {exc}", file=sys.stderr)
-                    return 2
-                if not (p.exists() and _load(p).get("completed_epochs") == recipe.epochs):
+                folder = run_dir(args.runs, recipe.name, recipe.epochs, v, seed)
+                kept = archived_dir(archive, recipe.name, recipe.epochs, v, seed)
+                check_run_config(folder, recipe)
+                check_run_config(kept, recipe)
+                if finished(folder, recipe.epochs):
+                    if archive_run(folder, kept):
+                        print(f"archived {folder} -> {kept}")
+                    found[recipe.epochs][(v, seed)] = folder
+                elif finished(kept, recipe.epochs):
+                    candidates.append((recipe, v, seed, kept))
+                else:
                     todo.append((recipe, v, seed))
+    if candidates:
+        summary = _data_summary(args.data)
+        for recipe, v, seed, kept in candidates:
+            if usable(kept, recipe.epochs, summary):
+                found[recipe.epochs][(v, seed)] = kept
+            else:
+                print(f"note: {kept} was trained on other data (split and class counts differ from {args.data}'s); "
+                      "it is trained again")
+                todo.append((recipe, v, seed))
+    return found, todo
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from core.dataset import DataError
+    from train.runs import RunMismatchError
+
+    recipes = [RECIPES[args.recipe].with_epochs(e) for e in (args.epochs or [RECIPES[args.recipe].epochs])]
+    if args.plan:
+        print(study_plan(recipes, args.seeds, args.runs, _archive_root(args)))
+        return 0
+    try:
+        found, todo = locate_runs(args, recipes)
+    except (RunMismatchError, DataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     pending = sorted({recipe.epochs for recipe, _, _ in todo}) if args.report_only else []
     if todo and not args.report_only:
-        print(study_plan(recipes, args.seeds, args.runs), flush=True)
-        _train_missing(args, todo)
+        print(study_plan(recipes, args.seeds, args.runs, _archive_root(args)), flush=True)
+        _train_missing(args, todo, _archive_root(args))
+        for recipe, v, seed in todo:
+            found[recipe.epochs][(v, seed)] = run_dir(args.runs, recipe.name, recipe.epochs, v, seed)
     ready = [r for r in recipes if r.epochs not in pending]
     if not ready:
         print(f"error: no budget of {', '.join(f'{r.epochs} epochs' for r in recipes)} has all its runs finished "
-              f"under {args.runs}; nothing to report (--plan lists where each run stands)", file=sys.stderr)
+              f"under {args.runs} or in {_archive_root(args)}; nothing to report (--plan lists where each run "
+              "stands)", file=sys.stderr)
         return 2
     root = project_root() / "reports" / "study"
     several = len(recipes) > 1
@@ -412,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
     for recipe in ready:
         folder = f"{recipe.name}-{recipe.epochs}ep"
         out = (args.out or root) / folder if several else (args.out or root / folder)
-        documents.append(study_budget(args, argv, recipe, out))
+        documents.append(study_budget(args, argv, recipe, out, found[recipe.epochs]))
     if several:
         out = (args.out or root) / f"{args.recipe}-budgets"
         budgets = {"meta": {**provenance(command_line(argv, module="train.study")), "recipe": args.recipe},

@@ -185,7 +185,7 @@ def test_plan_lists_every_run_and_the_epochs_left_without_data(tmp_path, capsys)
     done.mkdir(parents=True)
     (done / "metrics.json").write_text(json.dumps({"completed_epochs": 16}))
     rc = main(["--data", str(tmp_path / "absent.csv"), "--epochs", "16", "32", "--seeds", "0", "--runs", str(runs),
-               "--plan"])
+               "--archive", str(tmp_path / "archive"), "--plan"])
     out = capsys.readouterr().out
     assert rc == 0
     assert "compact-16ep/unweighted-seed0 (16 epochs, resumes after epoch 5, best val_accuracy so far 0.4400)" in out
@@ -224,3 +224,76 @@ def test_report_only_reports_finished_budgets_and_lists_the_rest(tmp_path, monke
     capsys.readouterr()
     assert study.main([*args, "--epochs", "4"]) == 2
     assert "no budget of 4 epochs has all its runs finished" in capsys.readouterr().err
+
+
+def test_finished_runs_are_archived_and_a_checkout_without_runs_reports_them(tmp_path, monkeypatch, capsys):
+    """A study over several sessions: each finished run's report files are copied to the archive; with runs/ gone
+    (a fresh checkout) the archived runs are reported, not trained, when they were trained on the same data; a copy
+    trained on other data is trained again; the plan marks archived runs."""
+    import shutil
+    import subprocess
+
+    from synthetic import write_fer_csv
+
+    from core.dataset import load_fer2013
+    from train import study
+    from train.recipes import TINY
+
+    data = write_fer_csv(tmp_path / "fer.csv", {"train": 3, "val": 2})
+    counts = load_fer2013(data).summary()
+    runs, archive, out = tmp_path / "runs", tmp_path / "archive", tmp_path / "reports"
+    rng = np.random.default_rng(2)
+    recipe = TINY.with_epochs(2)
+    for seed in range(3):
+        y = rng.integers(0, 7, size=100)
+        probs = rng.dirichlet(np.ones(7), size=100)
+        _fake_run(runs, recipe, "unweighted", seed, 0.6 + 0.01 * seed, probs, y)
+        _fake_run(runs, recipe, "weighted", seed, 0.57, probs, y)
+    for d in runs.glob("tiny-2ep/*"):  # the runs record the data they were trained on
+        config = json.loads((d / "config.json").read_text())
+        (d / "config.json").write_text(json.dumps({**config, "data_summary": counts}))
+    (runs / "tiny-2ep" / "weighted-seed2" / "metrics.json").unlink()  # one run unfinished: not archived
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("--report-only trains nothing"))
+    args = ["--data", str(data), "--recipe", "tiny", "--epochs", "2", "--runs", str(runs), "--archive", str(archive),
+            "--out", str(out), "--report-only"]
+    assert study.main(args) == 2
+    assert sorted(p.parent.name for p in archive.glob("tiny-2ep/*/metrics.json")) == [
+        "unweighted-seed0", "unweighted-seed1", "unweighted-seed2", "weighted-seed0", "weighted-seed1"]
+    assert {p.name for p in (archive / "tiny-2ep" / "weighted-seed0").iterdir()} == {
+        "config.json", "metrics.json", "predictions.npz"}, "the report's files only, no checkpoint"
+    _fake_run(runs, recipe, "weighted", 2, 0.57, probs, y)
+    config = json.loads((runs / "tiny-2ep" / "weighted-seed2" / "config.json").read_text())
+    (runs / "tiny-2ep" / "weighted-seed2" / "config.json").write_text(json.dumps({**config, "data_summary": counts}))
+    assert study.main(args) == 0
+    before = json.loads((out / "study.json").read_text())
+    assert before["meta"]["from_archive"] == []
+
+    shutil.rmtree(runs)  # a fresh checkout: the archive alone
+    assert study.main(args) == 0
+    after = json.loads((out / "study.json").read_text())
+    assert after["paired"] == before["paired"] and after["posthoc"] == before["posthoc"]
+    assert len(after["meta"]["from_archive"]) == 6
+    assert "Read from the study's archive" in (out / "study.md").read_text()
+    capsys.readouterr()
+    assert study.main([*args[:-1], "--plan"]) == 0
+    assert capsys.readouterr().out.count("archived: reported from the archive, not trained") == 6
+
+    other = write_fer_csv(tmp_path / "other.csv", {"train": 4, "val": 2})  # other data: the copies do not count
+    capsys.readouterr()
+    assert study.main(["--data", str(other), *args[2:]]) == 2
+    assert "was trained on other data" in capsys.readouterr().out
+
+
+def test_an_archived_run_of_another_recipe_is_refused(tmp_path, capsys):
+    from dataclasses import replace
+
+    from train import study
+    from train.recipes import TINY
+
+    archive = tmp_path / "archive"
+    y = np.zeros(10, int)
+    _fake_run(archive, replace(TINY.with_epochs(2), learning_rate=0.5), "unweighted", 0, 0.6, np.eye(7)[y], y)
+    assert study.main(["--data", str(tmp_path / "absent.csv"), "--recipe", "tiny", "--epochs", "2", "--seeds", "0",
+                       "--runs", str(tmp_path / "runs"), "--archive", str(archive), "--report-only"]) == 2
+    err = capsys.readouterr().err
+    assert "archive/tiny-2ep/unweighted-seed0/config.json" in err and "learning_rate" in err
