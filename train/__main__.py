@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from core.argtypes import number_type
-from core.paths import project_root
+from core.paths import folder_problem, project_root
 from train.recipes import DEFAULT_RECIPE, RECIPES, VARIANTS
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
@@ -45,16 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def check_runs_root(runs: Path) -> str | None:
     """Why run folders cannot be written under ``runs`` (None when they can); made before any heavy work."""
-    existing = runs
-    while not existing.exists():
-        if existing.parent == existing:
-            break
-        existing = existing.parent
-    if existing.exists() and not existing.is_dir():
-        return f"--runs {runs}: {existing} is a file, expected a folder for run folders"
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"--runs {runs}: folder {existing} is not writable"
-    return None
+    return folder_problem("--runs", runs, "run folders")
 
 
 def _stop_on_sigterm() -> None:

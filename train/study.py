@@ -20,7 +20,7 @@ from core.argtypes import number_type
 from core.dataset import evaluation_split
 from core.fileio import atomic_write_json, atomic_write_text
 from core.labels import EMOTIONS
-from core.paths import project_root
+from core.paths import folder_problem, project_root
 from core.provenance import command_line, provenance
 from train.archive import archive_run, archived_dir, finished, usable
 from train.recipes import RECIPES, STUDY_RECIPE, VARIANTS, Recipe
@@ -462,6 +462,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.plan:
         print(study_plan(recipes, args.seeds, args.runs, _archive_root(args)))
         return 0
+    for flag, folder, purpose in (("--runs", args.runs, "run folders"),
+                                  ("--archive", _archive_root(args), "archived runs")):
+        problem = folder_problem(flag, folder, purpose)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
     try:
         found, todo = locate_runs(args, recipes)
     except (RunMismatchError, DataError) as exc:

@@ -297,3 +297,15 @@ def test_an_archived_run_of_another_recipe_is_refused(tmp_path, capsys):
                        "--runs", str(tmp_path / "runs"), "--archive", str(archive), "--report-only"]) == 2
     err = capsys.readouterr().err
     assert "archive/tiny-2ep/unweighted-seed0/config.json" in err and "learning_rate" in err
+
+
+@pytest.mark.parametrize("flag", ["--runs", "--archive"])
+def test_a_runs_or_archive_folder_that_is_a_file_is_refused_before_anything(tmp_path, capsys, flag):
+    from train import study
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    folders = {"--runs": str(tmp_path / "runs"), "--archive": str(tmp_path / "archive"), flag: str(blocker / "sub")}
+    assert study.main(["--data", str(tmp_path / "absent.csv"), "--recipe", "tiny", "--epochs", "2",
+                       "--runs", folders["--runs"], "--archive", folders["--archive"]]) == 2
+    assert f"{flag} {blocker / 'sub'}: {blocker} is a file" in capsys.readouterr().err
