@@ -307,29 +307,52 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def study_plan(recipes: list[Recipe], seeds: list[int], runs_root: Path, archive: Path | None = None) -> str:
+def _epoch_seconds(folder: Path) -> float | None:
+    """A finished run's training wall time per epoch (None without a usable metrics.json)."""
+    try:
+        m = _load(folder / "metrics.json")
+        return float(m["train_wall_s"]) / int(m["completed_epochs"])
+    except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError):
+        return None
+
+
+def study_plan(recipes: list[Recipe], seeds: list[int], runs_root: Path, archive: Path | None = None,
+               jobs: int = 1) -> str:
     """Every run of the study in training order with its state (train.pipeline.plan_line; a run only in the
-    ``archive`` is marked so: its data is checked when the study runs), and the epochs left."""
+    ``archive`` is marked so: its data is checked when the study runs), the epochs left and, once some run has
+    finished, the hours they take at the median pace of the finished runs, ``jobs`` at a time."""
     from train.pipeline import plan_line, run_status
     from train.runs import RunSpec
 
     lines = [f"study plan ({len(recipes)} budget(s) x {len(seeds)} seed(s) x {len(VARIANTS)} variants, under "
              f"{runs_root}" + (f", archive {archive}" if archive else "") + "):"]
-    left = 0
+    left, paces = 0, []
     for recipe in recipes:
         for seed in seeds:
             for v in VARIANTS:
                 spec = RunSpec(recipe=recipe, variant=v, seed=seed, runs_root=runs_root)
                 status = run_status(spec)
                 kept = archive and archived_dir(archive, recipe.name, recipe.epochs, v, seed)
-                if status[0] != "complete" and kept and finished(kept, recipe.epochs):
+                archived = status[0] != "complete" and kept and finished(kept, recipe.epochs)
+                if status[0] == "complete" or archived:
+                    paces.append(_epoch_seconds(kept if archived else spec.run_dir))
+                if archived:
                     lines.append(f"  {spec.run_dir.relative_to(runs_root)} ({recipe.epochs} epochs, archived: "
                                  "reported from the archive, not trained)")
                     continue
                 lines.append(plan_line(spec, runs_root, status=status))
                 if status[0] in ("new", "partial"):
                     left += recipe.epochs - len(status[1])
-    lines.append(f"epochs left to train: {left}" if left else "every run is trained: the study only reports")
+    paces = [p for p in paces if p]
+    if not left:
+        lines.append("every run is trained: the study only reports")
+    elif not paces:
+        lines.append(f"epochs left to train: {left}")
+    else:
+        pace = float(np.median(paces))
+        lines.append(f"epochs left to train: {left}, about {left * pace / jobs / 3600:.1f} h at {jobs} run(s) at a "
+                     f"time and {pace:.0f} s per epoch (the median of the {len(paces)} finished run(s): their "
+                     "machine and parallelism)")
     return "\n".join(lines)
 
 
@@ -460,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
 
     recipes = [RECIPES[args.recipe].with_epochs(e) for e in (args.epochs or [RECIPES[args.recipe].epochs])]
     if args.plan:
-        print(study_plan(recipes, args.seeds, args.runs, _archive_root(args)))
+        print(study_plan(recipes, args.seeds, args.runs, _archive_root(args), args.jobs))
         return 0
     for flag, folder, purpose in (("--runs", args.runs, "run folders"),
                                   ("--archive", _archive_root(args), "archived runs")):
@@ -475,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     pending = sorted({recipe.epochs for recipe, _, _ in todo}) if args.report_only else []
     if todo and not args.report_only:
-        print(study_plan(recipes, args.seeds, args.runs, _archive_root(args)), flush=True)
+        print(study_plan(recipes, args.seeds, args.runs, _archive_root(args), args.jobs), flush=True)
         _train_missing(args, todo, _archive_root(args))
         for recipe, v, seed in todo:
             found[recipe.epochs][(v, seed)] = run_dir(args.runs, recipe.name, recipe.epochs, v, seed)

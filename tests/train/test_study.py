@@ -192,6 +192,11 @@ def test_plan_lists_every_run_and_the_epochs_left_without_data(tmp_path, capsys)
     assert "compact-16ep/weighted-seed0 (16 epochs, done, reused)" in out
     assert out.count("(32 epochs, to train)") == 2
     assert "epochs left to train: 75" in out  # 11 + 0 + 32 + 32
+    assert " h at " not in out, "no finished run with a wall time: no estimate"
+    (done / "metrics.json").write_text(json.dumps({"completed_epochs": 16, "train_wall_s": 16 * 96.0}))
+    main(["--data", str(tmp_path / "absent.csv"), "--epochs", "16", "32", "--seeds", "0", "--runs", str(runs),
+          "--archive", str(tmp_path / "archive"), "--jobs", "2", "--plan"])
+    assert "epochs left to train: 75, about 1.0 h at 2 run(s) at a time and 96 s per epoch" in capsys.readouterr().out
 
 
 def test_report_only_reports_finished_budgets_and_lists_the_rest(tmp_path, monkeypatch, capsys):
