@@ -87,3 +87,22 @@ def plot_bars(series: dict[str, list[float]], path: Path, title: str, ylabel: st
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
     return save_figure(fig, path)
+
+
+def plot_intervals(series: dict[str, list[tuple[float, float, float, float]]], path: Path, title: str, xlabel: str,
+                   ylabel: str) -> Path:
+    """One line per series of (x, mean, low, high) points, each with its interval as an error bar, and y = 0."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    drawn = {name: points for name, points in series.items() if points}
+    for i, (name, points) in enumerate(drawn.items()):
+        x, mean, lo, hi = (np.array(v, float) for v in zip(*points))
+        shift = (i - (len(drawn) - 1) / 2) * 0.015 * x.max()  # series side by side at the same x
+        ax.errorbar(x + shift, mean, yerr=[mean - lo, hi - mean], marker="o", capsize=3, label=name)
+    ax.axhline(0.0, color="gray", lw=0.8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)

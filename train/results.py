@@ -129,7 +129,9 @@ def render(models_dir: Path, studies: list[Path], root: Path | None = None) -> s
         out += ["", *study_section(json.loads(s.read_text()), shown(s, root))]
     base = root or project_root()
     for b in sorted((base / "reports" / "study").glob("*-budgets/budgets.json")):
-        out += ["", *budgets_section(json.loads(b.read_text()), shown(b, root))]
+        plot = b.with_name("budgets.png")
+        out += ["", *budgets_section(json.loads(b.read_text()), shown(b, root),
+                                     shown(plot, root) if plot.is_file() else None)]
     tradeoff = base / "reports" / "tradeoff" / "tradeoff.json"
     if tradeoff.is_file():
         out += ["", *tradeoff_section(json.loads(tradeoff.read_text()), shown(tradeoff, root))]
@@ -137,11 +139,11 @@ def render(models_dir: Path, studies: list[Path], root: Path | None = None) -> s
     return "\n".join(out)
 
 
-def budgets_section(budgets: dict, path: str) -> list[str]:
+def budgets_section(budgets: dict, path: str, image: str | None = None) -> list[str]:
     """The study's answer per training budget (``make study STUDY_EPOCHS="16 32 64"``)."""
     from train.study import render_budgets
 
-    body = render_budgets(budgets).splitlines()[2:]  # without its title
+    body = render_budgets(budgets, image).splitlines()[2:]  # without its title
     return [f"**Across training budgets** (`{path}`):", "", *body]
 
 

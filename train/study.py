@@ -521,6 +521,7 @@ def main(argv: list[str] | None = None) -> int:
                    "budgets": [budget_row(d) for d in documents],
                    "pending": [{"epochs": e, "runs_left": sum(r.epochs == e for r, _, _ in todo)} for e in pending]}
         atomic_write_json(out / "budgets.json", budgets)
+        plot_budgets(budgets, out / "budgets.png")
         atomic_write_text(out / "budgets.md", render_budgets(budgets))
         print(render_budgets(budgets))
         print(f"report: {out / 'budgets.md'}")
@@ -540,12 +541,30 @@ def budget_row(document: dict) -> dict:
     return row
 
 
+def plot_budgets(budgets: dict, path: Path) -> Path:
+    """The paired differences (weighted - unweighted; corrected unweighted - weighted) against the budget."""
+    from train.plots import plot_intervals
+
+    def points(get) -> list[tuple[float, float, float, float]]:
+        return [(r["epochs"], p["mean"], *p["ci95"]) for r in budgets["budgets"] if (p := get(r))]
+
+    series = {
+        "accuracy, weighted - unweighted": points(lambda r: r["accuracy"]),
+        "balanced accuracy, weighted - unweighted": points(lambda r: r["balanced_accuracy"]),
+        "accuracy at matched balance, corrected unweighted - weighted": points(
+            lambda r: r["posthoc"] and r["posthoc"]["accuracy_diff"]),
+    }
+    return plot_intervals(series, path, f"Class weights across training budgets ({budgets['meta']['recipe']}), "
+                          "paired over seeds, 95% intervals", "epochs per run", "pp")
+
+
 def _ci(p: dict) -> str:
     lo, hi = p["ci95"]
     return f"{p['mean']:+.1f} [{lo:+.1f}, {hi:+.1f}]"
 
 
-def render_budgets(budgets: dict) -> str:
+def render_budgets(budgets: dict, image: str | None = "budgets.png") -> str:
+    """budgets.md; ``image``: the plot's path as the page that shows it links it (None: no plot)."""
     rows = budgets["budgets"]
     lines = [
         f"# Class weights across training budgets ({budgets['meta']['recipe']} recipe)",
@@ -565,6 +584,8 @@ def render_budgets(budgets: dict) -> str:
               if r["posthoc"] else "no predictions.npz (runs from before it was saved)")
         lines.append(f"| {r['epochs']} | {len(r['seeds'])} | {r['split']} | {r['unweighted_accuracy']:.1f} -> "
                      f"{r['weighted_accuracy']:.1f} | {_ci(r['accuracy'])} | {_ci(r['balanced_accuracy'])} | {ph} |")
+    if image:
+        lines += ["", f"![paired differences against the budget]({image})"]
     if budgets.get("pending"):
         lines += ["", "Not trained yet (the study resumes them; `--plan` lists each run): " + ", ".join(
             f"{p['epochs']} epochs ({p['runs_left']} run(s) left)" for p in budgets["pending"]) + "."]

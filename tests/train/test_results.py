@@ -60,3 +60,19 @@ def test_models_section_names_the_starting_run_and_the_whole_budget():
     assert ("4 epochs in 6 min, fine-tuned from `distilled-60ep/unweighted-seed0` (65.67% on val), distilled from "
             "`wide-40ep/unweighted-seed0` (their ensemble: 66.87% on val); 390 min with the runs it needed first"
             ) in text
+
+
+def test_budgets_plot_is_linked_from_the_readme_by_its_project_path(tmp_path: Path):
+    import json
+
+    budgets = {"meta": {"recipe": "compact", "command": "c", "host": "h", "platform": "p", "created": "now"},
+               "budgets": [], "pending": [{"epochs": 32, "runs_left": 6}]}
+    folder = tmp_path / "reports" / "study" / "compact-budgets"
+    folder.mkdir(parents=True)
+    (folder / "budgets.json").write_text(json.dumps(budgets))
+    (tmp_path / "models").mkdir()
+    text = results.render(tmp_path / "models", [], tmp_path)
+    assert "budgets.png" not in text, "no plot written: no link"
+    (folder / "budgets.png").write_bytes(b"png")
+    text = results.render(tmp_path / "models", [], tmp_path)
+    assert "](reports/study/compact-budgets/budgets.png)" in text

@@ -171,6 +171,8 @@ def test_budgets_and_prior_correction_at_each(tmp_path, monkeypatch):
     assert per_budget["posthoc"]["per_seed"]["0"]["tau"] == pytest.approx(0.6)
     assert "## Prior correction instead of class weights" in (out / "tiny-4ep" / "study.md").read_text()
     assert "| 4 | 3 | val |" in (out / "tiny-budgets" / "budgets.md").read_text()
+    assert (out / "tiny-budgets" / "budgets.png").stat().st_size > 0
+    assert "![paired differences against the budget](budgets.png)" in (out / "tiny-budgets" / "budgets.md").read_text()
 
 
 def test_plan_lists_every_run_and_the_epochs_left_without_data(tmp_path, capsys):
