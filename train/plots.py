@@ -91,18 +91,26 @@ def plot_bars(series: dict[str, list[float]], path: Path, title: str, ylabel: st
 
 def plot_intervals(series: dict[str, list[tuple[float, float, float, float]]], path: Path, title: str, xlabel: str,
                    ylabel: str) -> Path:
-    """One line per series of (x, mean, low, high) points, each with its interval as an error bar, and y = 0."""
+    """One line per series of (x > 0, mean, low, high) points on a log2 x axis, each with its interval as an error
+    bar, and y = 0."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 3.8))
     drawn = {name: points for name, points in series.items() if points}
+    ticks: set[float] = set()
     for i, (name, points) in enumerate(drawn.items()):
         x, mean, lo, hi = (np.array(v, float) for v in zip(*points))
-        shift = (i - (len(drawn) - 1) / 2) * 0.015 * x.max()  # series side by side at the same x
-        ax.errorbar(x + shift, mean, yerr=[mean - lo, hi - mean], marker="o", capsize=3, label=name)
+        ticks.update(x.tolist())
+        shift = 2.0 ** ((i - (len(drawn) - 1) / 2) * 0.04)  # series side by side at the same x
+        ax.errorbar(x * shift, mean, yerr=[mean - lo, hi - mean], marker="o", capsize=3, label=name)
+    ax.set_xscale("log", base=2)  # budgets that double are evenly spaced
+    if ticks:
+        ax.set_xticks(sorted(ticks), [f"{t:g}" for t in sorted(ticks)])
+        ax.set_xlim(min(ticks) / 1.4, max(ticks) * 1.4)
     ax.axhline(0.0, color="gray", lw=0.8)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.minorticks_off()
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2))
     return save_figure(fig, path)
