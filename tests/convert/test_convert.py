@@ -79,7 +79,12 @@ def test_contract_and_parity_with_keras(converted, trained, fmt):
     got = clf.predict_proba(x)
     assert got.shape == (21, 7)
     assert np.abs(got - ref).max() <= fmt.parity_tolerance
-    assert (got.argmax(1) == ref.argmax(1)).mean() >= 0.9
+    # top-1 agrees wherever Keras' lead over its runner-up exceeds what the format may move two scores by; faces closer
+    # to a tie may flip (a CI run's tiny model had 3 of 21 there), so a plain agreement rate would test the training
+    top2 = np.sort(ref, axis=1)[:, -2:]
+    decisive = (top2[:, 1] - top2[:, 0]) > 2 * fmt.parity_tolerance
+    assert decisive.sum() >= 3, "the tiny model should be sure of a few faces of its easy synthetic classes"
+    assert np.array_equal(got[decisive].argmax(1), ref[decisive].argmax(1))
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.name)
