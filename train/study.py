@@ -265,9 +265,9 @@ def _train_missing(args, todo: list[tuple[Recipe, str, int]], archive: Path | No
         code = subprocess.run(cmd).returncode
         folder = run_dir(args.runs, recipe.name, recipe.epochs, variant, seed)
         if code == 0 and archive is not None and finished(folder, recipe.epochs):
-            archive_run(folder, archived_dir(archive, recipe.name, recipe.epochs, variant, seed))
-            print(f"archived {folder} -> {archived_dir(archive, recipe.name, recipe.epochs, variant, seed)}",
-                  flush=True)
+            kept = archived_dir(archive, recipe.name, recipe.epochs, variant, seed)
+            archive_run(folder, kept)
+            print(f"archived {folder} -> {kept}", flush=True)
         return code
 
     commands = [train_command(args, recipe, variant, seed, threads) for recipe, variant, seed in todo]
