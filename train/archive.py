@@ -8,7 +8,9 @@ archived runs and trains only the rest.
 
 An archived run counts only for the same data: its ``config.json`` records the data's split and class counts
 (:meth:`core.dataset.Dataset.summary`), and :func:`usable` compares them with the data the study runs on. This
-module owns the archive's layout; :mod:`train.runs` owns what the files hold.
+module owns what the archive keeps and when a copy counts; :mod:`train.runs` owns the layout (the same as
+``runs/``: :func:`train.runs.run_dir` under the archive's root), what the files hold and when a run is finished
+(:func:`train.runs.evaluated`).
 """
 
 from __future__ import annotations
@@ -17,22 +19,10 @@ import json
 from pathlib import Path
 
 from core.fileio import atomic_write_bytes
-from train.runs import PREDICTIONS, run_dir
+from train.runs import PREDICTIONS, evaluated
 
 # copied in this order: metrics.json, the mark of a finished run, last
 ARCHIVED_FILES: tuple[str, ...] = ("config.json", PREDICTIONS, "metrics.json")
-
-
-def finished(folder: Path, epochs: int) -> bool:
-    """Whether ``folder`` (a run folder or its archived copy) holds a run that trained all ``epochs``."""
-    try:
-        return json.loads((Path(folder) / "metrics.json").read_text()).get("completed_epochs") == epochs
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def archived_dir(archive_root: Path, recipe: str, epochs: int, variant: str, seed: int) -> Path:
-    return run_dir(archive_root, recipe, epochs, variant, seed)
 
 
 def data_summary(folder: Path) -> dict | None:
@@ -64,4 +54,4 @@ def archive_run(run: Path, dest: Path) -> bool:
 def usable(folder: Path, epochs: int, summary: dict) -> bool:
     """An archived run stands in for a run folder when it finished and was trained and evaluated on data with
     these split and class counts."""
-    return finished(folder, epochs) and data_summary(folder) == summary
+    return evaluated(folder, epochs) and data_summary(folder) == summary

@@ -169,17 +169,21 @@ def read_log(log_path: Path) -> list[dict[str, float]]:
     return [by_epoch[e] for e in sorted(by_epoch)]
 
 
+def evaluated(folder: Path, epochs: int) -> bool:
+    """Whether ``folder`` (a run folder, or the study's archived copy of its reports) holds a run that trained all
+    ``epochs`` and was evaluated: its metrics.json, written last, records them. The one test of a finished run."""
+    try:
+        return json.loads((Path(folder) / "metrics.json").read_text()).get("completed_epochs") == epochs
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def run_state(spec: RunSpec) -> str:
-    """Where a run stands: "complete" (evaluated), "trained" (every epoch logged, not yet evaluated), "partial"
-    (resumes from its last finished epoch) or "new"."""
+    """Where a run stands: "complete" (:func:`evaluated`), "trained" (every epoch logged, not yet evaluated),
+    "partial" (resumes from its last finished epoch) or "new"."""
     out = spec.run_dir
-    metrics = out / "metrics.json"
-    if metrics.exists():
-        try:
-            if json.loads(metrics.read_text()).get("completed_epochs") == spec.recipe.epochs:
-                return "complete"
-        except ValueError:
-            pass
+    if evaluated(out, spec.recipe.epochs):
+        return "complete"
     logged = len(read_log(out / "log.csv"))
     if logged >= spec.recipe.epochs and (out / "best.keras").is_file() and not (out / "backup").exists():
         return "trained"

@@ -22,9 +22,9 @@ from core.fileio import atomic_write_json, atomic_write_text
 from core.labels import EMOTIONS
 from core.paths import folder_problem, project_root
 from core.provenance import command_line, provenance
-from train.archive import archive_run, archived_dir, finished, usable
+from train.archive import archive_run, usable
 from train.recipes import RECIPES, STUDY_RECIPE, VARIANTS, Recipe
-from train.runs import PREDICTIONS, run_dir
+from train.runs import PREDICTIONS, evaluated, run_dir
 
 # The study's own figures (its "before -> after" claims), quoted for comparison only.
 CLAIMS: dict[str, tuple[float, float]] = {
@@ -264,8 +264,8 @@ def _train_missing(args, todo: list[tuple[Recipe, str, int]], archive: Path | No
         print("+", " ".join(cmd), flush=True)
         code = subprocess.run(cmd).returncode
         folder = run_dir(args.runs, recipe.name, recipe.epochs, variant, seed)
-        if code == 0 and archive is not None and finished(folder, recipe.epochs):
-            kept = archived_dir(archive, recipe.name, recipe.epochs, variant, seed)
+        if code == 0 and archive is not None and evaluated(folder, recipe.epochs):
+            kept = run_dir(archive, recipe.name, recipe.epochs, variant, seed)
             archive_run(folder, kept)
             print(f"archived {folder} -> {kept}", flush=True)
         return code
@@ -332,8 +332,8 @@ def study_plan(recipes: list[Recipe], seeds: list[int], runs_root: Path, archive
             for v in VARIANTS:
                 spec = RunSpec(recipe=recipe, variant=v, seed=seed, runs_root=runs_root)
                 status = run_status(spec)
-                kept = archive and archived_dir(archive, recipe.name, recipe.epochs, v, seed)
-                archived = status[0] != "complete" and kept and finished(kept, recipe.epochs)
+                kept = archive and run_dir(archive, recipe.name, recipe.epochs, v, seed)
+                archived = status[0] != "complete" and kept and evaluated(kept, recipe.epochs)
                 if status[0] == "complete" or archived:
                     paces.append(_epoch_seconds(kept if archived else spec.run_dir))
                 if archived:
@@ -453,14 +453,14 @@ def locate_runs(args, recipes: list[Recipe]) -> tuple[dict[int, dict[tuple[str, 
         for seed in args.seeds:
             for v in VARIANTS:
                 folder = run_dir(args.runs, recipe.name, recipe.epochs, v, seed)
-                kept = archived_dir(archive, recipe.name, recipe.epochs, v, seed)
+                kept = run_dir(archive, recipe.name, recipe.epochs, v, seed)
                 check_run_config(folder, recipe)
                 check_run_config(kept, recipe)
-                if finished(folder, recipe.epochs):
+                if evaluated(folder, recipe.epochs):
                     if archive_run(folder, kept):
                         print(f"archived {folder} -> {kept}")
                     found[recipe.epochs][(v, seed)] = folder
-                elif finished(kept, recipe.epochs):
+                elif evaluated(kept, recipe.epochs):
                     candidates.append((recipe, v, seed, kept))
                 else:
                     todo.append((recipe, v, seed))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from train.archive import ARCHIVED_FILES, archive_run, archived_dir, finished, usable
-from train.runs import PREDICTIONS
+from train.archive import ARCHIVED_FILES, archive_run, usable
+from train.runs import PREDICTIONS, evaluated, run_dir
 
 COUNTS = {"train": {"rows": 14, "angry": 2}, "val": {"rows": 7, "angry": 1}}
 
@@ -25,7 +25,7 @@ def test_archive_copies_the_report_files_only_and_metrics_last(tmp_path, monkeyp
     import train.archive as archive
 
     run = _run(tmp_path / "runs" / "tiny-2ep" / "weighted-seed1")
-    dest = archived_dir(tmp_path / "archive", "tiny", 2, "weighted", 1)
+    dest = run_dir(tmp_path / "archive", "tiny", 2, "weighted", 1)
     assert dest == tmp_path / "archive" / "tiny-2ep" / "weighted-seed1", "the run folder's own layout"
     written = []
     real = archive.atomic_write_bytes
@@ -47,10 +47,10 @@ def test_a_run_without_predictions_is_archived_without_them(tmp_path):
 
 def test_an_archived_run_counts_when_finished_on_the_same_data(tmp_path):
     done = _run(tmp_path / "done")
-    assert finished(done, 2) and usable(done, 2, COUNTS)
+    assert evaluated(done, 2) and usable(done, 2, COUNTS)
     assert not usable(done, 4, COUNTS), "another budget"
     assert not usable(done, 2, {**COUNTS, "val": {"rows": 8, "angry": 1}}), "other data"
-    assert not finished(_run(tmp_path / "partial", epochs_done=1), 2)
-    assert not finished(tmp_path / "absent", 2)
+    assert not evaluated(_run(tmp_path / "partial", epochs_done=1), 2)
+    assert not evaluated(tmp_path / "absent", 2)
     (done / "metrics.json").write_text("{truncated")
-    assert not finished(done, 2), "a damaged copy is not a finished run"
+    assert not evaluated(done, 2), "a damaged copy is not a finished run"
