@@ -102,7 +102,7 @@ def study_section(study: dict, path: str) -> list[str]:
         return paired(study, k)
 
     lines = [
-        f"**Do class weights help?** {answer(study)}",
+        f"**Do class weights help? ({meta['recipe']} recipe, {meta['epochs']} epochs)** {answer(study)}",
         "",
         f"Study (`{path}`): `{meta['command']}`, {meta['recipe']} recipe, {meta['epochs']} epochs, seeds "
         f"{', '.join(map(str, study['seeds']))}, metrics on **{study['split']}** in %, mean ± s.d. over {n} seeds; "
@@ -143,7 +143,7 @@ def budgets_section(budgets: dict, path: str, image: str | None = None) -> list[
     """The study's answer per training budget (``make study STUDY_EPOCHS="16 32 64"``)."""
     from train.study import render_budgets
 
-    body = render_budgets(budgets, image).splitlines()[2:]  # without its title
+    body = render_budgets(budgets, image).splitlines()[2:]  # without its title: the answer in words comes first
     return [f"**Across training budgets** (`{path}`):", "", *body]
 
 
@@ -156,7 +156,13 @@ def tradeoff_section(result: dict, path: str) -> list[str]:
 
 
 def default_studies(root: Path) -> list[Path]:
-    return sorted((root / "reports" / "study").glob("*/study.json"))
+    """The study reports under ``reports/study/<recipe>-<E>ep/``, by recipe and then by budget (16 before 128)."""
+    def key(path: Path) -> tuple[str, int, str]:
+        recipe, _, epochs = path.parent.name.rpartition("-")
+        return (recipe, int(epochs[:-2]), "") if epochs.endswith("ep") and epochs[:-2].isdigit() else (
+            path.parent.name, -1, path.parent.name)
+
+    return sorted((root / "reports" / "study").glob("*/study.json"), key=key)
 
 
 def split_markers(readme_text: str) -> tuple[str, str, str]:

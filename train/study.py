@@ -563,11 +563,67 @@ def _ci(p: dict) -> str:
     return f"{p['mean']:+.1f} [{lo:+.1f}, {hi:+.1f}]"
 
 
+def _interval_words(p: dict) -> str:
+    lo, hi = p["ci95"]
+    return f"95% interval {lo:+.1f} to {hi:+.1f}"
+
+
+def _side(p: dict) -> int:
+    """+1 when the interval lies above zero, -1 below, 0 when it holds zero."""
+    lo, hi = p["ci95"]
+    return 1 if lo > 0 else -1 if hi < 0 else 0
+
+
+def _change(p: dict, noun: str, down: str, up: str) -> str:
+    """``p``'s paired difference in words: ``down`` or ``up`` when its interval excludes zero, else not clear."""
+    side = _side(p)
+    if side == 0:
+        return f"changed {noun} by {p['mean']:+.1f} pp, not clearly either way ({_interval_words(p)})"
+    return f"{down if side < 0 else up} {abs(p['mean']):.1f} pp of {noun} ({_interval_words(p)})"
+
+
+def budget_answer(row: dict) -> str:
+    """One budget's answer in plain words, every number and every verdict computed from its paired intervals."""
+    seeds = len(row["seeds"])
+    text = (f"At {row['epochs']} epochs ({seeds} seeds), class weights "
+            f"{_change(row['accuracy'], 'accuracy', 'cost', 'added')} and "
+            f"{_change(row['balanced_accuracy'], 'balanced accuracy', 'lost', 'bought')}.")
+    ph = row.get("posthoc")
+    if not ph:
+        return text + " Prior correction was not measured at this budget (runs without saved predictions)."
+    d = ph["accuracy_diff"]
+    verdict = {1: "the knob beats the weighted model here", -1: "the weighted model beats the knob here",
+               0: f"neither is clearly ahead over {seeds} seeds"}[_side(d)]
+    taus = ", ".join(f"{t:g}" for t in ph["tau"])
+    return (text + f" Corrected to the weighted model's balanced accuracy (tau {taus}, per seed), the unweighted "
+            f"model's accuracy differed from the weighted model's by {d['mean']:+.1f} pp ({_interval_words(d)}): "
+            f"{verdict}.")
+
+
+def budgets_answer(budgets: dict) -> str:
+    """The study's answer across budgets in plain words: one sentence group per trained budget, then how the
+    accuracy difference moved from the shortest budget to the longest, and what is not trained yet."""
+    rows = budgets["budgets"]
+    parts = [budget_answer(r) for r in rows]
+    if len(rows) >= 2:
+        first, last = rows[0]["accuracy"], rows[-1]["accuracy"]
+        overlap = first["ci95"][0] <= last["ci95"][1] and last["ci95"][0] <= first["ci95"][1]
+        parts.append(f"From {rows[0]['epochs']} to {rows[-1]['epochs']} epochs the accuracy difference went from "
+                     f"{first['mean']:+.1f} to {last['mean']:+.1f} pp; " + (
+                         "their intervals overlap, so this evidence does not tell the budgets apart." if overlap
+                         else "their intervals do not overlap, so the budget changed the answer."))
+    if budgets.get("pending"):
+        parts.append("Not trained yet: " + ", ".join(f"{p['epochs']} epochs" for p in budgets["pending"]) + ".")
+    return " ".join(parts)
+
+
 def render_budgets(budgets: dict, image: str | None = "budgets.png") -> str:
     """budgets.md; ``image``: the plot's path as the page that shows it links it (None: no plot)."""
     rows = budgets["budgets"]
     lines = [
         f"# Class weights across training budgets ({budgets['meta']['recipe']} recipe)",
+        "",
+        budgets_answer(budgets),
         "",
         f"`{budgets['meta']['command']}` on `{budgets['meta']['host']}` ({budgets['meta']['platform']}), "
         f"{budgets['meta']['created']}. Paired over seeds, weighted - unweighted, mean [95% t-interval], in pp. "

@@ -76,3 +76,14 @@ def test_budgets_plot_is_linked_from_the_readme_by_its_project_path(tmp_path: Pa
     (folder / "budgets.png").write_bytes(b"png")
     text = results.render(tmp_path / "models", [], tmp_path)
     assert "](reports/study/compact-budgets/budgets.png)" in text
+
+
+def test_study_reports_are_listed_by_recipe_then_budget(tmp_path: Path):
+    """Budgets in numeric order (a 128-epoch report after the 16-epoch one), whatever the folder names sort to."""
+    from train.results import default_studies
+
+    for name in ("compact-32ep", "compact-128ep", "compact-16ep", "paper-100ep", "notes"):
+        (tmp_path / "reports" / "study" / name).mkdir(parents=True)
+        (tmp_path / "reports" / "study" / name / "study.json").write_text("{}")
+    assert [p.parent.name for p in default_studies(tmp_path)] == [
+        "compact-16ep", "compact-32ep", "compact-128ep", "notes", "paper-100ep"]

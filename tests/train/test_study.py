@@ -175,6 +175,43 @@ def test_budgets_and_prior_correction_at_each(tmp_path, monkeypatch):
     assert "![paired differences against the budget](budgets.png)" in (out / "tiny-budgets" / "budgets.md").read_text()
 
 
+def _budget(epochs, acc, bal, ph):
+    pair = lambda m, lo, hi: {"mean": m, "ci95": [lo, hi]}  # noqa: E731
+    return {"epochs": epochs, "seeds": [0, 1, 2], "split": "val", "accuracy": pair(*acc),
+            "balanced_accuracy": pair(*bal), "unweighted_accuracy": 60.0, "weighted_accuracy": 57.0,
+            "posthoc": ph and {"accuracy_diff": pair(*ph), "tau": [0.5, 0.6, 0.7]}}
+
+
+def test_the_budgets_answer_in_words_follows_each_interval():
+    """Every verdict of the README's plain-words answer comes from an interval: below zero, above it, or holding
+    it; the shortest and longest budgets are compared by whether their intervals overlap."""
+    from train.study import budget_answer, budgets_answer, render_budgets
+
+    clear = _budget(16, (-4.2, -6.4, -2.0), (3.1, 0.3, 5.9), (-2.0, -3.0, -1.0))
+    text = budget_answer(clear)
+    assert "At 16 epochs (3 seeds), class weights cost 4.2 pp of accuracy (95% interval -6.4 to -2.0)" in text
+    assert "bought 3.1 pp of balanced accuracy" in text
+    assert "the weighted model beats the knob here" in text and "tau 0.5, 0.6, 0.7" in text
+    unclear = _budget(64, (-0.4, -1.5, +0.7), (-0.2, -1.0, 0.6), (1.0, -2.0, 4.0))
+    text = budget_answer(unclear)
+    assert "changed accuracy by -0.4 pp, not clearly either way (95% interval -1.5 to +0.7)" in text
+    assert "changed balanced accuracy by -0.2 pp, not clearly either way" in text
+    assert "neither is clearly ahead over 3 seeds" in text
+    assert "the knob beats the weighted model here" in budget_answer(_budget(32, (1.0, 0.5, 1.5), (1, 0.1, 2),
+                                                                             (2.0, 1.0, 3.0)))
+    assert "added 1.0 pp of accuracy" in budget_answer(_budget(32, (1.0, 0.5, 1.5), (1, 0.1, 2), None))
+    assert "not measured at this budget" in budget_answer(_budget(32, (1.0, 0.5, 1.5), (1, 0.1, 2), None))
+    both = {"budgets": [clear, unclear], "pending": [{"epochs": 128, "runs_left": 6}],
+            "meta": {"recipe": "compact", "command": "c", "host": "h", "platform": "p", "created": "now"}}
+    text = budgets_answer(both)
+    assert ("From 16 to 64 epochs the accuracy difference went from -4.2 to -0.4 pp; their intervals do not "
+            "overlap") in text
+    assert text.endswith("Not trained yet: 128 epochs.")
+    both["budgets"][1]["accuracy"]["ci95"] = [-2.5, 0.7]
+    assert "their intervals overlap" in budgets_answer(both)
+    assert render_budgets(both).splitlines()[2] == budgets_answer(both), "budgets.md opens with the answer in words"
+
+
 def test_plan_lists_every_run_and_the_epochs_left_without_data(tmp_path, capsys):
     """--plan: one line per budget x seed x variant with its state; a partial run counts its remaining epochs."""
     from train.study import main
