@@ -9,31 +9,12 @@ and ``tradeoff.png`` (matplotlib, when installed).
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
-import numpy as np
-
 from benchmarks.errors import BenchError
-from core.balance import adjust, prior_vector, tradeoff_answer
+from core.balance import TAUS, curve_table, prior_vector, tradeoff_answer, tradeoff_curve
 from core.fileio import atomic_write_json, atomic_write_text
-from core.labels import EMOTIONS
-from core.metrics import classification_metrics
-
-TAUS: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(11))
-
-
-def curve(probs: np.ndarray, y: np.ndarray, priors: np.ndarray, taus: tuple[float, ...] = TAUS) -> list[dict]:
-    """One row per tau: overall figures and per-class recall/precision (fractions)."""
-    rows = []
-    for tau in taus:
-        m = classification_metrics(y, adjust(probs, priors, tau))
-        rows.append({
-            "tau": tau, "accuracy": m["accuracy"], "balanced_accuracy": m["balanced_accuracy"],
-            "macro_f1": m["macro_f1"],
-            "recall": {c: m["per_class"][c]["recall"] for c in EMOTIONS},
-            "precision": {c: m["per_class"][c]["precision"] for c in EMOTIONS},
-        })
-    return rows
 
 
 def measure(models_dir: Path, data: Path, fmt: str = "int8", taus: tuple[float, ...] = TAUS) -> dict:
@@ -58,13 +39,9 @@ def measure(models_dir: Path, data: Path, fmt: str = "int8", taus: tuple[float, 
         result["variants"][model.variant] = {
             "model": model.path.name, "views": 2 if model.mirror_in_graph else 1,
             "class_priors": entry["class_priors"],
-            "rows": curve(probs, faces.y, prior_vector(entry["class_priors"]), taus),
+            "rows": tradeoff_curve(probs, faces.y, prior_vector(entry["class_priors"]), taus),
         }
     return result
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}"
 
 
 def render(result: dict, command: str, machine: str) -> str:
@@ -80,15 +57,7 @@ def render(result: dict, command: str, machine: str) -> str:
     for note in result["notes"]:
         lines += [f"Note: {note}", ""]
     for variant, v in result["variants"].items():
-        lines += [f"## {variant} ({v['model']}, {v['views']} view(s))", "",
-                  "| tau | accuracy | balanced accuracy | macro-F1 | recall disgust | precision disgust | recall fear "
-                  "| precision fear | recall happy |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for r in v["rows"]:
-            lines.append(f"| {r['tau']:.1f} | {_pct(r['accuracy'])} | {_pct(r['balanced_accuracy'])} | "
-                         f"{_pct(r['macro_f1'])} | {_pct(r['recall']['disgust'])} | {_pct(r['precision']['disgust'])} "
-                         f"| {_pct(r['recall']['fear'])} | {_pct(r['precision']['fear'])} | "
-                         f"{_pct(r['recall']['happy'])} |")
+        lines += [f"## {variant} ({v['model']}, {v['views']} view(s))", "", *curve_table(v["rows"])]
         lines.append("")
     if {"unweighted", "weighted"} <= set(result["variants"]):
         lines += ["## Reading", "", tradeoff_answer(result), ""]
@@ -97,28 +66,14 @@ def render(result: dict, command: str, machine: str) -> str:
 
 
 def plot(result: dict, path: Path) -> bool:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    """tradeoff.png (:func:`train.plots.plot_tradeoff`, which needs no TensorFlow); False when matplotlib is not
+    installed."""
+    if importlib.util.find_spec("matplotlib") is None:
         return False
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    for variant, v in result["variants"].items():
-        xs = [100 * r["balanced_accuracy"] for r in v["rows"]]
-        ys = [100 * r["accuracy"] for r in v["rows"]]
-        ax.plot(xs, ys, marker="o", ms=3, label=f"{variant}: tau 0..{v['rows'][-1]['tau']:.0f}")
-        ax.annotate("tau 0", (xs[0], ys[0]), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    ax.set_xlabel("balanced accuracy %")
-    ax.set_ylabel("accuracy %")
-    ax.set_title(f"Prior correction ({result['format']}, {result['split']})")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    from train.plots import plot_tradeoff
+
+    plot_tradeoff({v: r["rows"] for v, r in result["variants"].items()}, path,
+                  f"Prior correction ({result['format']}, {result['split']})")
     return True
 
 

@@ -14,8 +14,12 @@ import math
 import numpy as np
 
 from core.labels import EMOTIONS, NUM_CLASSES
+from core.metrics import classification_metrics
 
 MAX_TAU = 2.0
+# the trade-off curve's settings: the model as trained (0) to the training prior divided out completely (1)
+TAUS: tuple[float, ...] = tuple(round(0.1 * i, 1) for i in range(11))
+CURVE_FIGURES: tuple[str, ...] = ("accuracy", "balanced_accuracy", "macro_f1")
 
 
 def check_tau(tau: float) -> float:
@@ -54,6 +58,51 @@ def adjust(probs: np.ndarray, priors: np.ndarray, tau: float) -> np.ndarray:
     logits -= logits.max(axis=-1, keepdims=True)
     out = np.exp(logits)
     return (out / out.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+def tradeoff_curve(probs: np.ndarray, y: np.ndarray, priors: np.ndarray, taus: tuple[float, ...] = TAUS) -> list[dict]:
+    """One row per tau: accuracy, balanced accuracy, macro-F1 and per-class recall/precision (fractions) of
+    ``probs`` corrected by :func:`adjust`."""
+    rows = []
+    for tau in taus:
+        m = classification_metrics(y, adjust(probs, priors, tau))
+        rows.append({
+            "tau": tau, **{k: m[k] for k in CURVE_FIGURES},
+            "recall": {c: m["per_class"][c]["recall"] for c in EMOTIONS},
+            "precision": {c: m["per_class"][c]["precision"] for c in EMOTIONS},
+        })
+    return rows
+
+
+def mean_curve(curves: list[list[dict]]) -> list[dict]:
+    """Several :func:`tradeoff_curve` results over the same taus (one per seed) as one: every figure averaged, and
+    the spread of accuracy and balanced accuracy over them as ``sd`` (sample s.d.; 0 for one curve)."""
+    if not curves or len({tuple(r["tau"] for r in c) for c in curves}) != 1:
+        raise ValueError("mean_curve: expected one or more curves over the same taus")
+    rows = []
+    for at_tau in zip(*curves):
+        row: dict = {"tau": at_tau[0]["tau"]}
+        for k in CURVE_FIGURES:
+            row[k] = float(np.mean([r[k] for r in at_tau]))
+        for k in ("recall", "precision"):
+            row[k] = {c: float(np.mean([r[k][c] for r in at_tau])) for c in EMOTIONS}
+        row["sd"] = {k: float(np.std([r[k] for r in at_tau], ddof=1)) if len(at_tau) > 1 else 0.0
+                     for k in ("accuracy", "balanced_accuracy")}
+        rows.append(row)
+    return rows
+
+
+def curve_table(rows: list[dict]) -> list[str]:
+    """A trade-off curve as a markdown table (figures in %): the overall figures and the classes the trade-off
+    moves most (disgust and fear, the rare and the confused one) with happy, the frequent one."""
+    lines = ["| tau | accuracy | balanced accuracy | macro-F1 | recall disgust | precision disgust | recall fear "
+             "| precision fear | recall happy |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['tau']:.1f} | {_pct(r['accuracy'])} | {_pct(r['balanced_accuracy'])} | "
+                     f"{_pct(r['macro_f1'])} | {_pct(r['recall']['disgust'])} | {_pct(r['precision']['disgust'])} "
+                     f"| {_pct(r['recall']['fear'])} | {_pct(r['precision']['fear'])} | {_pct(r['recall']['happy'])} |")
+    return lines
 
 
 def _pct(x: float) -> str:

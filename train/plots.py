@@ -114,3 +114,21 @@ def plot_intervals(series: dict[str, list[tuple[float, float, float, float]]], p
     ax.minorticks_off()
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2))
     return save_figure(fig, path)
+
+
+def plot_tradeoff(curves: dict[str, list[dict]], path: Path, title: str) -> Path:
+    """Accuracy against balanced accuracy as tau grows, one line per curve (``core.balance.tradeoff_curve`` rows,
+    fractions), its tau-0 end marked: where class weights and prior correction sit on the same axes."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for name, rows in curves.items():
+        xs = [100 * r["balanced_accuracy"] for r in rows]
+        ys = [100 * r["accuracy"] for r in rows]
+        ax.plot(xs, ys, marker="o", ms=3, label=f"{name}: tau {rows[0]['tau']:g}..{rows[-1]['tau']:g}")
+        ax.annotate("tau 0", (xs[0], ys[0]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set_xlabel("balanced accuracy %")
+    ax.set_ylabel("accuracy %")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)

@@ -236,6 +236,20 @@ def render(summary: dict, meta: dict) -> str:
             f"Accuracy, corrected unweighted - weighted, paired: {paired_text(ph['accuracy_diff'])} pp.",
             "",
         ]
+    if summary.get("curve"):
+        from core.balance import curve_table
+
+        lines += [
+            "## The trade-off curve",
+            "",
+            "Each variant's scores divided by the training priors to the power tau, from 0 (the model as trained) to "
+            f"1 (the prior divided out), mean over {n} seeds, in %; the weighted model as trained is the weighted "
+            "variant's tau-0 row (the same axes: `python -m device --balance TAU` moves a model along its curve).",
+            "",
+        ]
+        for variant, rows in summary["curve"].items():
+            lines += [f"### {variant}", "", *curve_table(rows), ""]
+        lines += ["![trade-off](study_tradeoff.png)", ""]
     return "\n".join(lines)
 
 
@@ -393,10 +407,26 @@ def posthoc(folders: dict[tuple[str, int], Path], seeds: list[int], split: str) 
     return posthoc_summary(per_seed)
 
 
+def tradeoff(folders: dict[tuple[str, int], Path], seeds: list[int], split: str) -> dict[str, list[dict]] | None:
+    """Each variant's prior-correction trade-off curve (:func:`core.balance.tradeoff_curve`, tau 0 to 1, each run's
+    own training priors) averaged over seeds; the weighted variant's tau-0 row is the weighted model as trained.
+    None when a run has no predictions.npz."""
+    from core.balance import mean_curve, tradeoff_curve
+
+    curves: dict[str, list[list[dict]]] = {v: [] for v in VARIANTS}
+    for seed in seeds:
+        for v in VARIANTS:
+            run, priors = _run_predictions(folders[(v, seed)], split), _run_priors(folders[(v, seed)])
+            if run is None or priors is None:
+                return None
+            curves[v].append(tradeoff_curve(*run, priors))
+    return {v: mean_curve(c) for v, c in curves.items()}
+
+
 def study_budget(args, argv, recipe: Recipe, out: Path, folders: dict[tuple[str, int], Path]) -> dict:
     """Aggregate one budget's finished runs (``folders[(variant, seed)]``: a run folder or its archived copy) and
     write its report folder; returns study.json's content."""
-    from train.plots import plot_bars
+    from train.plots import plot_bars, plot_tradeoff
 
     metrics: dict[str, dict[int, dict]] = {v: {} for v in VARIANTS}
     for seed in args.seeds:
@@ -405,6 +435,7 @@ def study_budget(args, argv, recipe: Recipe, out: Path, folders: dict[tuple[str,
     split = evaluation_split(*(m["splits"] for mv in metrics.values() for m in mv.values()))
     summary = aggregate(metrics, split)
     summary["posthoc"] = posthoc(folders, summary["seeds"], split)
+    summary["curve"] = tradeoff(folders, summary["seeds"], split)
     archive = _archive_root(args)
     meta = {
         "recipe": recipe.name, "epochs": recipe.epochs,
@@ -417,6 +448,9 @@ def study_budget(args, argv, recipe: Recipe, out: Path, folders: dict[tuple[str,
                   out / f"study_{key}.png", f"Per-class {key} ({split}), mean over {len(summary['seeds'])} seeds",
                   f"{key} %",
                   errors={v: [summary["variants"][v][f"{key} {c}"]["std"] for c in EMOTIONS] for v in VARIANTS})
+    if summary["curve"]:
+        plot_tradeoff(summary["curve"], out / "study_tradeoff.png",
+                      f"Prior correction ({split}), mean over {len(summary['seeds'])} seeds")
     document = {"meta": meta, "claims": CLAIMS, **summary}
     atomic_write_json(out / "study.json", document)
     atomic_write_text(out / "study.md", render(summary, meta))

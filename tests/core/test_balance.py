@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.balance import adjust, check_tau, prior_vector, priors_from_counts
+from core.balance import adjust, check_tau, curve_table, mean_curve, prior_vector, priors_from_counts, tradeoff_curve
 from core.labels import EMOTIONS
+from core.metrics import classification_metrics
 
 FER_TRAIN = [3995, 436, 4097, 7215, 4830, 3171, 4965]
 
@@ -41,3 +42,40 @@ def test_tau_outside_0_to_2_is_refused(bad):
 def test_missing_priors_are_refused():
     with pytest.raises(ValueError, match="expected a share > 0"):
         prior_vector({"angry": 0.5})
+
+
+PRIORS = prior_vector(priors_from_counts([3995, 436, 4097, 7215, 4830, 3171, 4965]))
+
+
+def _scores(seed: int = 0, n: int = 700) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    y = rng.choice(7, size=n, p=PRIORS)
+    logits = rng.normal(0, 1, size=(n, 7)) + 1.5 * np.eye(7)[y] + np.log(PRIORS)  # a prior-biased model
+    return np.exp(logits) / np.exp(logits).sum(1, keepdims=True), y
+
+
+def test_each_curve_row_is_the_corrected_scores_metrics():
+    probs, y = _scores()
+    rows = tradeoff_curve(probs, y, PRIORS, (0.0, 0.5, 1.0))
+    for row in rows:
+        m = classification_metrics(y, adjust(probs, PRIORS, row["tau"]))
+        assert row["accuracy"] == m["accuracy"] and row["balanced_accuracy"] == m["balanced_accuracy"]
+        assert row["recall"]["disgust"] == m["per_class"]["disgust"]["recall"]
+    assert rows[0]["accuracy"] == classification_metrics(y, probs)["accuracy"]
+    assert rows[-1]["recall"]["disgust"] > rows[0]["recall"]["disgust"], "correction finds more rare faces"
+
+
+def test_the_mean_curve_averages_each_figure_at_each_tau():
+    curves = [tradeoff_curve(*_scores(seed), PRIORS, (0.0, 1.0)) for seed in range(3)]
+    mean = mean_curve(curves)
+    assert [r["tau"] for r in mean] == [0.0, 1.0]
+    for i, row in enumerate(mean):
+        accs = [c[i]["accuracy"] for c in curves]
+        assert row["accuracy"] == pytest.approx(np.mean(accs))
+        assert row["sd"]["accuracy"] == pytest.approx(np.std(accs, ddof=1)) and row["sd"]["accuracy"] > 0
+        assert row["recall"]["fear"] == pytest.approx(np.mean([c[i]["recall"]["fear"] for c in curves]))
+    assert mean_curve(curves[:1])[0]["sd"]["accuracy"] == 0.0
+    with pytest.raises(ValueError, match="same taus"):
+        mean_curve([curves[0], tradeoff_curve(*_scores(), PRIORS, (0.0, 0.5))])
+    table = curve_table(mean)
+    assert table[2].startswith(f"| 0.0 | {100 * mean[0]['accuracy']:.1f} | ") and len(table) == 4

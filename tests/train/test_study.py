@@ -149,6 +149,7 @@ def test_budgets_and_prior_correction_at_each(tmp_path, monkeypatch):
     priors = prior_vector(priors_from_counts([3995, 436, 4097, 7215, 4830, 3171, 4965]))
     runs = tmp_path / "runs"
     rng = np.random.default_rng(0)
+    scored: dict[int, list] = {2: [], 4: []}
     for epochs in (2, 4):
         recipe = TINY.with_epochs(epochs)
         for seed in range(3):
@@ -157,6 +158,7 @@ def test_budgets_and_prior_correction_at_each(tmp_path, monkeypatch):
             probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
             _fake_run(runs, recipe, "unweighted", seed, 0.6, probs, y)
             _fake_run(runs, recipe, "weighted", seed, 0.57, adjust(probs, priors, 0.6), y)  # = correction at 0.6
+            scored[epochs].append((probs, y))
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("finished runs are not trained again"))
     out = tmp_path / "reports"
     assert study.main(["--data", str(tmp_path / "fer.csv"), "--recipe", "tiny", "--epochs", "2", "4",
@@ -170,6 +172,20 @@ def test_budgets_and_prior_correction_at_each(tmp_path, monkeypatch):
     per_budget = json.loads((out / "tiny-4ep" / "study.json").read_text())
     assert per_budget["posthoc"]["per_seed"]["0"]["tau"] == pytest.approx(0.6)
     assert "## Prior correction instead of class weights" in (out / "tiny-4ep" / "study.md").read_text()
+    # the trade-off curve: each variant's corrected scores, tau 0 to 1, averaged over seeds
+    from core.metrics import classification_metrics
+
+    curve = per_budget["curve"]
+    assert [r["tau"] for r in curve["unweighted"]] == [round(0.1 * i, 1) for i in range(11)]
+    as_trained = [classification_metrics(y, p)["accuracy"] for p, y in scored[4]]
+    assert curve["unweighted"][0]["accuracy"] == pytest.approx(np.mean(as_trained))
+    at_06 = [classification_metrics(y, adjust(p, priors, 0.6))["balanced_accuracy"] for p, y in scored[4]]
+    assert curve["unweighted"][6]["balanced_accuracy"] == pytest.approx(np.mean(at_06), abs=1e-6)
+    assert curve["weighted"][0]["balanced_accuracy"] == pytest.approx(np.mean(at_06), abs=1e-6), (
+        "the weighted model as trained is its curve's tau-0 point")
+    text = (out / "tiny-4ep" / "study.md").read_text()
+    assert "## The trade-off curve" in text and "### weighted" in text and "![trade-off](study_tradeoff.png)" in text
+    assert (out / "tiny-4ep" / "study_tradeoff.png").stat().st_size > 0
     assert "| 4 | 3 | val |" in (out / "tiny-budgets" / "budgets.md").read_text()
     assert (out / "tiny-budgets" / "budgets.png").stat().st_size > 0
     assert "![paired differences against the budget](budgets.png)" in (out / "tiny-budgets" / "budgets.md").read_text()
