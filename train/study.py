@@ -81,6 +81,9 @@ def aggregate(metrics: dict[str, dict[int, dict]], split: str) -> dict:
 
 
 POSTHOC_TAUS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(41))  # 0 .. 2
+# fixed in advance, not fitted: the correction to a uniform class prior, the prior that the inverse-frequency class
+# weights N / (K * N_k) train toward (they scale each class's loss by 1 / its prior, up to a constant)
+FIXED_TAU = 1.0
 
 
 def matched_correction(unweighted: tuple[np.ndarray, np.ndarray], weighted: tuple[np.ndarray, np.ndarray],
@@ -101,7 +104,9 @@ def matched_correction(unweighted: tuple[np.ndarray, np.ndarray], weighted: tupl
         key=lambda item: abs(item[1]["balanced_accuracy"] - target["balanced_accuracy"]),
     )
     tau, m = best
+    fixed = classification_metrics(y, adjust(u_probs, priors, FIXED_TAU))
     return {"tau": tau, "accuracy": 100 * m["accuracy"], "balanced_accuracy": 100 * m["balanced_accuracy"],
+            "fixed_accuracy": 100 * fixed["accuracy"], "fixed_balanced_accuracy": 100 * fixed["balanced_accuracy"],
             "weighted_accuracy": 100 * target["accuracy"],
             "weighted_balanced_accuracy": 100 * target["balanced_accuracy"],
             "recall_disgust": 100 * m["per_class"]["disgust"]["recall"],
@@ -109,13 +114,22 @@ def matched_correction(unweighted: tuple[np.ndarray, np.ndarray], weighted: tupl
 
 
 def posthoc_summary(per_seed: dict[int, dict]) -> dict:
-    """Paired over seeds: accuracy of the corrected unweighted model - the weighted model's, at matched balance."""
+    """Paired over seeds: accuracy of the corrected unweighted model - the weighted model's, at matched balance
+    (tau fitted per seed); and, as ``fixed``, accuracy and balanced accuracy differences at :data:`FIXED_TAU`, chosen
+    in advance (no fitting noise)."""
     seeds = sorted(per_seed)
-    diffs = np.array([per_seed[s]["accuracy"] - per_seed[s]["weighted_accuracy"] for s in seeds])
-    mean, lo, hi = paired_interval(diffs)
-    return {"seeds": seeds, "per_seed": {str(s): per_seed[s] for s in seeds},
-            "accuracy_diff": {"mean": mean, "ci95": [lo, hi], "diffs": diffs.tolist()},
-            "tau": [per_seed[s]["tau"] for s in seeds]}
+
+    def pair(corrected: str, weighted: str) -> dict:
+        diffs = np.array([per_seed[s][corrected] - per_seed[s][weighted] for s in seeds])
+        mean, lo, hi = paired_interval(diffs)
+        return {"mean": mean, "ci95": [lo, hi], "diffs": diffs.tolist()}
+
+    out = {"seeds": seeds, "per_seed": {str(s): per_seed[s] for s in seeds},
+           "accuracy_diff": pair("accuracy", "weighted_accuracy"), "tau": [per_seed[s]["tau"] for s in seeds]}
+    if all("fixed_accuracy" in per_seed[s] for s in seeds):
+        out["fixed"] = {"tau": FIXED_TAU, "accuracy_diff": pair("fixed_accuracy", "weighted_accuracy"),
+                        "balanced_accuracy_diff": pair("fixed_balanced_accuracy", "weighted_balanced_accuracy")}
+    return out
 
 
 def verdict(p: dict) -> str:
@@ -236,6 +250,12 @@ def render(summary: dict, meta: dict) -> str:
             f"Accuracy, corrected unweighted - weighted, paired: {paired_text(ph['accuracy_diff'])} pp.",
             "",
         ]
+        if ph.get("fixed"):
+            fx = ph["fixed"]
+            lines += [f"At tau {fx['tau']:g} for every seed (fixed in advance, not fitted: the uniform class prior the "
+                      f"weights train toward), corrected unweighted - weighted, paired: accuracy "
+                      f"{paired_text(fx['accuracy_diff'])} pp, balanced accuracy "
+                      f"{paired_text(fx['balanced_accuracy_diff'])} pp.", ""]
     if summary.get("curve"):
         from core.balance import curve_table
 
@@ -571,7 +591,8 @@ def budget_row(document: dict) -> dict:
            "unweighted_accuracy": document["variants"]["unweighted"]["accuracy"]["mean"],
            "weighted_accuracy": document["variants"]["weighted"]["accuracy"]["mean"], "posthoc": None}
     if document.get("posthoc"):
-        row["posthoc"] = {"accuracy_diff": document["posthoc"]["accuracy_diff"], "tau": document["posthoc"]["tau"]}
+        row["posthoc"] = {"accuracy_diff": document["posthoc"]["accuracy_diff"], "tau": document["posthoc"]["tau"],
+                          "fixed": document["posthoc"].get("fixed")}
     return row
 
 
@@ -587,6 +608,8 @@ def plot_budgets(budgets: dict, path: Path) -> Path:
         "balanced accuracy, weighted - unweighted": points(lambda r: r["balanced_accuracy"]),
         "accuracy at matched balance, corrected unweighted - weighted": points(
             lambda r: r["posthoc"] and r["posthoc"]["accuracy_diff"]),
+        f"accuracy at tau {FIXED_TAU:g}, corrected unweighted - weighted": points(
+            lambda r: r["posthoc"] and r["posthoc"].get("fixed") and r["posthoc"]["fixed"]["accuracy_diff"]),
     }
     return plot_intervals(series, path, f"Class weights across training budgets ({budgets['meta']['recipe']}), "
                           "paired over seeds, 95% intervals", "epochs per run", "pp")
@@ -616,6 +639,14 @@ def _change(p: dict, noun: str, down: str, up: str) -> str:
     return f"{down if side < 0 else up} {abs(p['mean']):.1f} pp of {noun} ({_interval_words(p)})"
 
 
+def _knob(p: dict, noun: str) -> str:
+    """The corrected unweighted model against the weighted one in words: ahead, behind or not clearly either."""
+    side = _side(p)
+    if side == 0:
+        return f"was {p['mean']:+.1f} pp in {noun}, not clearly either way ({_interval_words(p)})"
+    return f"was {abs(p['mean']):.1f} pp {'ahead' if side > 0 else 'behind'} in {noun} ({_interval_words(p)})"
+
+
 def budget_answer(row: dict) -> str:
     """One budget's answer in plain words, every number and every verdict computed from its paired intervals."""
     seeds = len(row["seeds"])
@@ -629,9 +660,16 @@ def budget_answer(row: dict) -> str:
     verdict = {1: "the knob beats the weighted model here", -1: "the weighted model beats the knob here",
                0: f"neither is clearly ahead over {seeds} seeds"}[_side(d)]
     taus = ", ".join(f"{t:g}" for t in ph["tau"])
-    return (text + f" Corrected to the weighted model's balanced accuracy (tau {taus}, per seed), the unweighted "
-            f"model's accuracy differed from the weighted model's by {d['mean']:+.1f} pp ({_interval_words(d)}): "
-            f"{verdict}.")
+    text += (f" Corrected to the weighted model's balanced accuracy (tau {taus}, per seed), the unweighted "
+             f"model's accuracy differed from the weighted model's by {d['mean']:+.1f} pp ({_interval_words(d)}): "
+             f"{verdict}.")
+    fixed = ph.get("fixed")
+    if fixed:
+        a, b = fixed["accuracy_diff"], fixed["balanced_accuracy_diff"]
+        text += (f" At tau {fixed['tau']:g} for every seed (fixed in advance: the uniform prior the weights train "
+                 f"toward), the corrected unweighted model {_knob(a, 'accuracy')} and {_knob(b, 'balanced accuracy')} "
+                 "against the weighted model.")
+    return text
 
 
 def budgets_answer(budgets: dict) -> str:
@@ -663,17 +701,23 @@ def render_budgets(budgets: dict, image: str | None = "budgets.png") -> str:
         f"{budgets['meta']['created']}. Paired over seeds, weighted - unweighted, mean [95% t-interval], in pp. "
         "Prior correction: the unweighted model's scores divided by the training priors to the power tau, tau "
         "picked per seed so its balanced accuracy matches the weighted model's; then its accuracy minus the "
-        "weighted model's.",
+        f"weighted model's. At tau {FIXED_TAU:g} (the same for every seed, fixed in advance): the corrected "
+        "unweighted model's accuracy and balanced accuracy minus the weighted model's.",
         "",
         "| epochs | seeds | split | accuracy unweighted -> weighted | accuracy diff. | balanced accuracy diff. "
-        "| corrected unweighted - weighted, accuracy at matched balance (tau per seed) |",
-        "|---|---|---|---|---|---|---|",
+        "| corrected unweighted - weighted, accuracy at matched balance (tau per seed) "
+        f"| corrected at tau {FIXED_TAU:g} - weighted, accuracy / balanced accuracy |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         ph = (f"{_ci(r['posthoc']['accuracy_diff'])} (tau {', '.join(f'{t:g}' for t in r['posthoc']['tau'])})"
               if r["posthoc"] else "no predictions.npz (runs from before it was saved)")
+        fixed = r["posthoc"] and r["posthoc"].get("fixed")
+        at_fixed = (f"{_ci(fixed['accuracy_diff'])} / {_ci(fixed['balanced_accuracy_diff'])}" if fixed
+                    else "not measured (report from before it was)")
         lines.append(f"| {r['epochs']} | {len(r['seeds'])} | {r['split']} | {r['unweighted_accuracy']:.1f} -> "
-                     f"{r['weighted_accuracy']:.1f} | {_ci(r['accuracy'])} | {_ci(r['balanced_accuracy'])} | {ph} |")
+                     f"{r['weighted_accuracy']:.1f} | {_ci(r['accuracy'])} | {_ci(r['balanced_accuracy'])} | {ph} "
+                     f"| {at_fixed} |")
     if image:
         lines += ["", f"![paired differences against the budget]({image})"]
     if budgets.get("pending"):

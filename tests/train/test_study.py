@@ -186,16 +186,25 @@ def test_budgets_and_prior_correction_at_each(tmp_path, monkeypatch):
     text = (out / "tiny-4ep" / "study.md").read_text()
     assert "## The trade-off curve" in text and "### weighted" in text and "![trade-off](study_tradeoff.png)" in text
     assert (out / "tiny-4ep" / "study_tradeoff.png").stat().st_size > 0
+    # and at tau 1 for every seed, fixed in advance: the weighted runs here are the same scores corrected at 0.6
+    fixed = per_budget["posthoc"]["fixed"]
+    gap = [100 * (classification_metrics(y, adjust(p, priors, 1.0))["accuracy"]
+                  - classification_metrics(y, adjust(p, priors, 0.6))["accuracy"]) for p, y in scored[4]]
+    assert fixed["tau"] == 1.0 and fixed["accuracy_diff"]["mean"] == pytest.approx(np.mean(gap), abs=1e-6)
+    assert "At tau 1 for every seed" in text
+    assert budgets["budgets"][1]["posthoc"]["fixed"] == fixed
     assert "| 4 | 3 | val |" in (out / "tiny-budgets" / "budgets.md").read_text()
     assert (out / "tiny-budgets" / "budgets.png").stat().st_size > 0
     assert "![paired differences against the budget](budgets.png)" in (out / "tiny-budgets" / "budgets.md").read_text()
 
 
-def _budget(epochs, acc, bal, ph):
+def _budget(epochs, acc, bal, ph, fixed=None):
     pair = lambda m, lo, hi: {"mean": m, "ci95": [lo, hi]}  # noqa: E731
     return {"epochs": epochs, "seeds": [0, 1, 2], "split": "val", "accuracy": pair(*acc),
             "balanced_accuracy": pair(*bal), "unweighted_accuracy": 60.0, "weighted_accuracy": 57.0,
-            "posthoc": ph and {"accuracy_diff": pair(*ph), "tau": [0.5, 0.6, 0.7]}}
+            "posthoc": ph and {"accuracy_diff": pair(*ph), "tau": [0.5, 0.6, 0.7],
+                               "fixed": fixed and {"tau": 1.0, "accuracy_diff": pair(*fixed[0]),
+                                                   "balanced_accuracy_diff": pair(*fixed[1])}}}
 
 
 def test_the_budgets_answer_in_words_follows_each_interval():
@@ -208,6 +217,12 @@ def test_the_budgets_answer_in_words_follows_each_interval():
     assert "At 16 epochs (3 seeds), class weights cost 4.2 pp of accuracy (95% interval -6.4 to -2.0)" in text
     assert "bought 3.1 pp of balanced accuracy" in text
     assert "the weighted model beats the knob here" in text and "tau 0.5, 0.6, 0.7" in text
+    assert "At tau 1" not in text, "a report from before the fixed tau was measured says nothing of it"
+    text = budget_answer(_budget(16, (-4.2, -6.4, -2.0), (3.1, 0.3, 5.9), (-2.0, -3.0, -1.0),
+                                 fixed=((3.2, 1.0, 5.4), (0.4, -0.8, 1.6))))
+    assert ("At tau 1 for every seed (fixed in advance: the uniform prior the weights train toward), the corrected "
+            "unweighted model was 3.2 pp ahead in accuracy (95% interval +1.0 to +5.4) and was +0.4 pp in balanced "
+            "accuracy, not clearly either way (95% interval -0.8 to +1.6) against the weighted model.") in text
     unclear = _budget(64, (-0.4, -1.5, +0.7), (-0.2, -1.0, 0.6), (1.0, -2.0, 4.0))
     text = budget_answer(unclear)
     assert "changed accuracy by -0.4 pp, not clearly either way (95% interval -1.5 to +0.7)" in text
