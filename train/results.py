@@ -90,7 +90,7 @@ def models_section(manifest: dict, models_dir: str) -> list[str]:
 
 
 def study_section(study: dict, path: str) -> list[str]:
-    from train.study import answer, mean_sd, paired
+    from train.study_report import answer, mean_sd, paired
 
     meta = study["meta"]
     n = len(study["seeds"])
@@ -141,7 +141,7 @@ def render(models_dir: Path, studies: list[Path], root: Path | None = None) -> s
 
 def budgets_section(budgets: dict, path: str, image: str | None = None) -> list[str]:
     """The study's answer per training budget (``make study STUDY_EPOCHS="16 32 64"``)."""
-    from train.study import render_budgets
+    from train.study_report import render_budgets
 
     body = render_budgets(budgets, image).splitlines()[2:]  # without its title: the answer in words comes first
     return [f"**Across training budgets** (`{path}`):", "", *body]
