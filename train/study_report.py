@@ -78,7 +78,7 @@ def aggregate(metrics: dict[str, dict[int, dict]], split: str) -> dict:
 
 
 
-POSTHOC_TAUS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(41))  # 0 .. 2
+POSTHOC_TAUS: tuple[float, ...] = tuple(round(0.01 * i, 2) for i in range(201))  # 0 .. 2, the knob's range
 
 
 
@@ -90,30 +90,33 @@ FIXED_TAU = 1.0
 
 def matched_correction(unweighted: tuple[np.ndarray, np.ndarray], weighted: tuple[np.ndarray, np.ndarray],
                        priors: np.ndarray) -> dict:
-    """The unweighted run's scores corrected by the training priors (``core.balance.adjust``) at the tau whose
-    balanced accuracy comes closest to the weighted run's, against the weighted run itself (percent units).
+    """The unweighted run's scores corrected by the training priors (``core.balance.adjust``) at the least tau that
+    reaches the weighted run's balanced accuracy (:func:`core.balance.first_reaching`; ``reached`` False when no tau
+    up to 2 does, and the closest is used), against the weighted run itself (percent units); and at
+    :data:`FIXED_TAU`.
 
     tau is chosen on the evaluation split the figures are read on (one knob, picked to match, not to maximise)."""
-    from core.balance import adjust
+    from core.balance import adjust, first_reaching
     from core.metrics import classification_metrics
 
     (u_probs, y), (w_probs, y_w) = unweighted, weighted
     if not np.array_equal(y, y_w):
         raise ValueError("the two runs were evaluated on different faces")
     target = classification_metrics(y, w_probs)
-    best = min(
-        ((tau, classification_metrics(y, adjust(u_probs, priors, tau))) for tau in POSTHOC_TAUS),
-        key=lambda item: abs(item[1]["balanced_accuracy"] - target["balanced_accuracy"]),
-    )
-    tau, m = best
+    rows = []
+    for tau in POSTHOC_TAUS:  # in increasing tau, up to the first that reaches the target
+        rows.append({"tau": tau, **classification_metrics(y, adjust(u_probs, priors, tau))})
+        if rows[-1]["balanced_accuracy"] >= target["balanced_accuracy"]:
+            break
+    m, reached = first_reaching(rows, target["balanced_accuracy"])
     fixed = classification_metrics(y, adjust(u_probs, priors, FIXED_TAU))
-    return {"tau": tau, "accuracy": 100 * m["accuracy"], "balanced_accuracy": 100 * m["balanced_accuracy"],
+    return {"tau": m["tau"], "reached": reached, "accuracy": 100 * m["accuracy"],
+            "balanced_accuracy": 100 * m["balanced_accuracy"],
             "fixed_accuracy": 100 * fixed["accuracy"], "fixed_balanced_accuracy": 100 * fixed["balanced_accuracy"],
             "weighted_accuracy": 100 * target["accuracy"],
             "weighted_balanced_accuracy": 100 * target["balanced_accuracy"],
             "recall_disgust": 100 * m["per_class"]["disgust"]["recall"],
             "weighted_recall_disgust": 100 * target["per_class"]["disgust"]["recall"]}
-
 
 
 def posthoc_summary(per_seed: dict[int, dict]) -> dict:
@@ -128,7 +131,8 @@ def posthoc_summary(per_seed: dict[int, dict]) -> dict:
         return {"mean": mean, "ci95": [lo, hi], "diffs": diffs.tolist()}
 
     out = {"seeds": seeds, "per_seed": {str(s): per_seed[s] for s in seeds},
-           "accuracy_diff": pair("accuracy", "weighted_accuracy"), "tau": [per_seed[s]["tau"] for s in seeds]}
+           "accuracy_diff": pair("accuracy", "weighted_accuracy"), "tau": [per_seed[s]["tau"] for s in seeds],
+           "unreached": [s for s in seeds if per_seed[s].get("reached") is False]}
     if all("fixed_accuracy" in per_seed[s] for s in seeds):
         out["fixed"] = {"tau": FIXED_TAU, "accuracy_diff": pair("fixed_accuracy", "weighted_accuracy"),
                         "balanced_accuracy_diff": pair("fixed_balanced_accuracy", "weighted_balanced_accuracy")}
@@ -245,13 +249,15 @@ def render(summary: dict, meta: dict) -> str:
             "## Prior correction instead of class weights",
             "",
             "The unweighted run's scores divided by the training split's class priors raised to tau (what "
-            "`python -m device --balance TAU` does), tau picked per seed so that balanced accuracy matches the "
-            "weighted run's (on the same split), against the weighted run:",
+            "`python -m device --balance TAU` does), tau per seed the least (in steps of 0.01 up to 2) whose balanced "
+            "accuracy reaches the weighted run's (on the same split; * when none does and the closest is used), "
+            "against the weighted run:",
             "",
             "| seed | tau | balanced accuracy corrected / weighted | accuracy corrected / weighted | "
             "disgust recall corrected / weighted |",
             "|---|---|---|---|---|",
-            *[f"| {s} | {r['tau']:g} | {r['balanced_accuracy']:.1f} / {r['weighted_balanced_accuracy']:.1f} | "
+            *[f"| {s} | {r['tau']:g}{'*' if r.get('reached') is False else ''} | {r['balanced_accuracy']:.1f} / "
+              f"{r['weighted_balanced_accuracy']:.1f} | "
               f"{r['accuracy']:.1f} / {r['weighted_accuracy']:.1f} | {r['recall_disgust']:.1f} / "
               f"{r['weighted_recall_disgust']:.1f} |" for s, r in ph["per_seed"].items()],
             "",
@@ -356,6 +362,7 @@ def budget_row(document: dict) -> dict:
            "weighted_accuracy": document["variants"]["weighted"]["accuracy"]["mean"], "posthoc": None}
     if document.get("posthoc"):
         row["posthoc"] = {"accuracy_diff": document["posthoc"]["accuracy_diff"], "tau": document["posthoc"]["tau"],
+                          "unreached": document["posthoc"].get("unreached", []),
                           "fixed": document["posthoc"].get("fixed")}
     return row
 
@@ -431,9 +438,12 @@ def budget_answer(row: dict) -> str:
     verdict = {1: "the knob beats the weighted model here", -1: "the weighted model beats the knob here",
                0: f"neither is clearly ahead over {seeds} seeds"}[_side(d)]
     taus = ", ".join(f"{t:g}" for t in ph["tau"])
-    text += (f" Corrected to the weighted model's balanced accuracy (tau {taus}, per seed), the unweighted "
-             f"model's accuracy differed from the weighted model's by {d['mean']:+.1f} pp ({_interval_words(d)}): "
-             f"{verdict}.")
+    short = ph.get("unreached") or []
+    text += (f" Corrected to the weighted model's balanced accuracy (the least tau that reaches it: {taus}, per "
+             f"seed), the unweighted model's accuracy differed from the weighted model's by {d['mean']:+.1f} pp "
+             f"({_interval_words(d)}): {verdict}" + (
+                 f" (on seed {', '.join(map(str, short))} no tau up to 2 reached that balance; the closest was used)"
+                 if short else "") + ".")
     fixed = ph.get("fixed")
     if fixed:
         a, b = fixed["accuracy_diff"], fixed["balanced_accuracy_diff"]
@@ -473,7 +483,7 @@ def render_budgets(budgets: dict, image: str | None = "budgets.png") -> str:
         f"`{budgets['meta']['command']}` on `{budgets['meta']['host']}` ({budgets['meta']['platform']}), "
         f"{budgets['meta']['created']}. Paired over seeds, weighted - unweighted, mean [95% t-interval], in pp. "
         "Prior correction: the unweighted model's scores divided by the training priors to the power tau, tau "
-        "picked per seed so its balanced accuracy matches the weighted model's; then its accuracy minus the "
+        "per seed the least that reaches the weighted model's balanced accuracy; then its accuracy minus the "
         f"weighted model's. At tau {FIXED_TAU:g} (the same for every seed, fixed in advance): the corrected "
         "unweighted model's accuracy and balanced accuracy minus the weighted model's.",
         "",

@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.balance import adjust, check_tau, curve_table, mean_curve, prior_vector, priors_from_counts, tradeoff_curve
+from core.balance import (
+    adjust,
+    check_tau,
+    curve_table,
+    first_reaching,
+    mean_curve,
+    prior_vector,
+    priors_from_counts,
+    tradeoff_curve,
+)
 from core.labels import EMOTIONS
 from core.metrics import classification_metrics
 
@@ -79,3 +88,15 @@ def test_the_mean_curve_averages_each_figure_at_each_tau():
         mean_curve([curves[0], tradeoff_curve(*_scores(), PRIORS, (0.0, 0.5))])
     table = curve_table(mean)
     assert table[2].startswith(f"| 0.0 | {100 * mean[0]['accuracy']:.1f} | ") and len(table) == 4
+
+
+def test_the_matching_tau_is_the_first_crossing_not_a_later_one():
+    """Balanced accuracy can rise and fall again as tau grows; the match is the least correction that reaches the
+    target, not the far side of the curve where accuracy has collapsed (seed 0 of the 16-epoch study did this)."""
+    rows = [{"tau": t, "balanced_accuracy": b, "accuracy": a} for t, b, a in
+            [(0.0, 0.525, 0.598), (1.0, 0.548, 0.591), (1.1, 0.553, 0.588), (1.5, 0.567, 0.566), (1.85, 0.5525, 0.524)]]
+    row, reached = first_reaching(rows, 0.552)
+    assert reached and row["tau"] == 1.1, "|0.5525 - 0.552| is closer, but it is the far side"
+    row, reached = first_reaching(rows, 0.60)
+    assert not reached and row["tau"] == 1.5, "out of reach: the closest, the curve's highest"
+    assert first_reaching(rows, 0.50) == (rows[0], True), "already there as trained"

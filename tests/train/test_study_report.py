@@ -58,7 +58,11 @@ def test_the_budgets_answer_in_words_follows_each_interval():
     text = budget_answer(clear)
     assert "At 16 epochs (3 seeds), class weights cost 4.2 pp of accuracy (95% interval -6.4 to -2.0)" in text
     assert "bought 3.1 pp of balanced accuracy" in text
-    assert "the weighted model beats the knob here" in text and "tau 0.5, 0.6, 0.7" in text
+    assert "the weighted model beats the knob here" in text and "reaches it: 0.5, 0.6, 0.7, per seed" in text
+    assert "no tau up to 2" not in text
+    clear["posthoc"]["unreached"] = [2]
+    assert "(on seed 2 no tau up to 2 reached that balance; the closest was used)." in budget_answer(clear)
+    del clear["posthoc"]["unreached"]
     assert "At tau 1" not in text, "a report from before the fixed tau was measured says nothing of it"
     text = budget_answer(_budget(16, (-4.2, -6.4, -2.0), (3.1, 0.3, 5.9), (-2.0, -3.0, -1.0),
                                  fixed=((3.2, 1.0, 5.4), (0.4, -0.8, 1.6))))
