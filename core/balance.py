@@ -10,6 +10,7 @@ recorded per model in the manifest (``class_priors``).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -109,16 +110,22 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}"
 
 
-def first_reaching(rows: list[dict], target: float, key: str = "balanced_accuracy") -> tuple[dict, bool]:
+def first_reaching(rows: Iterable[dict], target: float, key: str = "balanced_accuracy") -> tuple[dict, bool]:
     """The least correction that reaches ``target``: the first of ``rows`` (in increasing tau) whose ``key`` is at
-    least ``target``, and True; when none does, the row that comes closest (the highest), and False.
+    least ``target``, and True; when none does, the row that comes closest (the highest), and False. ``rows`` may be
+    a generator: nothing after the first row that reaches the target is computed.
 
     As a user turns the knob up from 0. Balanced accuracy can rise and fall again as tau grows, and a later crossing
     sits where accuracy has already collapsed: "closest to the target anywhere on the curve" can pick it."""
+    best = None
     for row in rows:
         if row[key] >= target:
             return row, True
-    return max(rows, key=lambda r: r[key]), False
+        if best is None or row[key] > best[key]:
+            best = row
+    if best is None:
+        raise ValueError("first_reaching: no rows")
+    return best, False
 
 
 def matching_tau(result: dict) -> tuple[dict, bool]:

@@ -33,6 +33,7 @@ from train.study_report import (
     posthoc,
     render,
     render_budgets,
+    scored_runs,
     tradeoff,
 )
 
@@ -160,8 +161,9 @@ def study_budget(args, argv, recipe: Recipe, out: Path, folders: dict[tuple[str,
             metrics[v][seed] = load_json(folders[(v, seed)] / "metrics.json")
     split = evaluation_split(*(m["splits"] for mv in metrics.values() for m in mv.values()))
     summary = aggregate(metrics, split)
-    summary["posthoc"] = posthoc(folders, summary["seeds"], split)
-    summary["curve"] = tradeoff(folders, summary["seeds"], split)
+    scored = scored_runs(folders, summary["seeds"], split)
+    summary["posthoc"] = posthoc(scored, summary["seeds"]) if scored else None
+    summary["curve"] = tradeoff(scored, summary["seeds"]) if scored else None
     archive = _archive_root(args)
     meta = {
         "recipe": recipe.name, "epochs": recipe.epochs,

@@ -29,14 +29,12 @@ CLAIMS: dict[str, tuple[float, float]] = {
 }
 
 
-
 def _metric_values(m: dict) -> dict[str, float]:
     vals = {"accuracy": m["accuracy"], "balanced_accuracy": m["balanced_accuracy"], "macro_f1": m["macro_f1"]}
     for c in EMOTIONS:
         vals[f"recall {c}"] = m["per_class"][c]["recall"]
         vals[f"precision {c}"] = m["per_class"][c]["precision"]
     return {k: 100 * v for k, v in vals.items()}
-
 
 
 def paired_interval(diffs: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
@@ -52,7 +50,6 @@ def paired_interval(diffs: np.ndarray, level: float = 0.95) -> tuple[float, floa
         return mean, mean, mean
     ci = stats.ttest_1samp(diffs, 0.0).confidence_interval(confidence_level=level)
     return mean, float(ci.low), float(ci.high)
-
 
 
 def aggregate(metrics: dict[str, dict[int, dict]], split: str) -> dict:
@@ -77,15 +74,12 @@ def aggregate(metrics: dict[str, dict[int, dict]], split: str) -> dict:
     return summary
 
 
-
 POSTHOC_TAUS: tuple[float, ...] = tuple(round(0.01 * i, 2) for i in range(201))  # 0 .. 2, the knob's range
-
 
 
 # fixed in advance, not fitted: the correction to a uniform class prior, the prior that the inverse-frequency class
 # weights N / (K * N_k) train toward (they scale each class's loss by 1 / its prior, up to a constant)
 FIXED_TAU = 1.0
-
 
 
 def matched_correction(unweighted: tuple[np.ndarray, np.ndarray], weighted: tuple[np.ndarray, np.ndarray],
@@ -103,12 +97,8 @@ def matched_correction(unweighted: tuple[np.ndarray, np.ndarray], weighted: tupl
     if not np.array_equal(y, y_w):
         raise ValueError("the two runs were evaluated on different faces")
     target = classification_metrics(y, w_probs)
-    rows = []
-    for tau in POSTHOC_TAUS:  # in increasing tau, up to the first that reaches the target
-        rows.append({"tau": tau, **classification_metrics(y, adjust(u_probs, priors, tau))})
-        if rows[-1]["balanced_accuracy"] >= target["balanced_accuracy"]:
-            break
-    m, reached = first_reaching(rows, target["balanced_accuracy"])
+    rows = ({"tau": tau, **classification_metrics(y, adjust(u_probs, priors, tau))} for tau in POSTHOC_TAUS)
+    m, reached = first_reaching(rows, target["balanced_accuracy"])  # computes rows only up to the first that reaches
     fixed = classification_metrics(y, adjust(u_probs, priors, FIXED_TAU))
     return {"tau": m["tau"], "reached": reached, "accuracy": 100 * m["accuracy"],
             "balanced_accuracy": 100 * m["balanced_accuracy"],
@@ -139,7 +129,6 @@ def posthoc_summary(per_seed: dict[int, dict]) -> dict:
     return out
 
 
-
 def verdict(p: dict) -> str:
     lo, hi = p["ci95"]
     if np.isnan(lo):
@@ -149,7 +138,6 @@ def verdict(p: dict) -> str:
     if hi < 0:
         return "weights lower"
     return "no clear difference"
-
 
 
 def answer(summary: dict) -> str:
@@ -175,17 +163,14 @@ def answer(summary: dict) -> str:
     )
 
 
-
 def mean_sd(summary: dict, variant: str, key: str) -> str:
     m = summary["variants"][variant][key]
     return f"{m['mean']:.1f} ± {m['std']:.1f}"
 
 
-
 def paired(summary: dict, key: str) -> str:
     p = summary["paired"][key]
     return f"{p['mean']:+.1f} [{p['ci95'][0]:+.1f}, {p['ci95'][1]:+.1f}]"
-
 
 
 def render(summary: dict, meta: dict) -> str:
@@ -287,16 +272,13 @@ def render(summary: dict, meta: dict) -> str:
     return "\n".join(lines)
 
 
-
 def paired_text(p: dict) -> str:
     lo, hi = p["ci95"]
     return f"{p['mean']:+.1f} (95% interval {lo:+.1f} to {hi:+.1f})"
 
 
-
 def load_json(p: Path) -> dict:
     return json.loads(p.read_text())
-
 
 
 def _run_predictions(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray] | None:
@@ -309,7 +291,6 @@ def _run_predictions(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray] 
         return z[f"{split}_probs"], z[f"{split}_y"]
 
 
-
 def _run_priors(folder: Path) -> np.ndarray | None:
     from core.balance import prior_vector, priors_from_counts
 
@@ -320,36 +301,37 @@ def _run_priors(folder: Path) -> np.ndarray | None:
         return None
 
 
-
-def posthoc(folders: dict[tuple[str, int], Path], seeds: list[int], split: str) -> dict | None:
-    """:func:`matched_correction` per seed, paired (None when a run has no predictions.npz, e.g. an older run);
-    ``folders[(variant, seed)]``: where each run's files are (its run folder or its archived copy)."""
-    per_seed = {}
-    for seed in seeds:
-        u_dir, w_dir = (folders[(v, seed)] for v in VARIANTS)
-        u, w, priors = _run_predictions(u_dir, split), _run_predictions(w_dir, split), _run_priors(u_dir)
-        if u is None or w is None or priors is None:
-            return None
-        per_seed[seed] = matched_correction(u, w, priors)
-    return posthoc_summary(per_seed)
-
-
-
-def tradeoff(folders: dict[tuple[str, int], Path], seeds: list[int], split: str) -> dict[str, list[dict]] | None:
-    """Each variant's prior-correction trade-off curve (:func:`core.balance.tradeoff_curve`, tau 0 to 1, each run's
-    own training priors) averaged over seeds; the weighted variant's tau-0 row is the weighted model as trained.
-    None when a run has no predictions.npz."""
-    from core.balance import mean_curve, tradeoff_curve
-
-    curves: dict[str, list[list[dict]]] = {v: [] for v in VARIANTS}
+def scored_runs(folders: dict[tuple[str, int], Path], seeds: list[int], split: str
+                ) -> dict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray]] | None:
+    """Each run's saved scores on ``split``, labels and training priors, read once for :func:`posthoc` and
+    :func:`tradeoff` (``folders[(variant, seed)]``: its run folder or its archived copy); None when a run has no
+    predictions.npz (e.g. an older run) or no recorded class counts."""
+    scored = {}
     for seed in seeds:
         for v in VARIANTS:
             run, priors = _run_predictions(folders[(v, seed)], split), _run_priors(folders[(v, seed)])
             if run is None or priors is None:
                 return None
-            curves[v].append(tradeoff_curve(*run, priors))
-    return {v: mean_curve(c) for v, c in curves.items()}
+            scored[(v, seed)] = (*run, priors)
+    return scored
 
+
+def posthoc(scored: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray]], seeds: list[int]) -> dict:
+    """:func:`matched_correction` per seed (the unweighted run's own training priors), paired."""
+    per_seed = {}
+    for seed in seeds:
+        (u_probs, u_y, priors), (w_probs, w_y, _) = (scored[(v, seed)] for v in VARIANTS)
+        per_seed[seed] = matched_correction((u_probs, u_y), (w_probs, w_y), priors)
+    return posthoc_summary(per_seed)
+
+
+def tradeoff(scored: dict[tuple[str, int], tuple[np.ndarray, np.ndarray, np.ndarray]],
+             seeds: list[int]) -> dict[str, list[dict]]:
+    """Each variant's prior-correction trade-off curve (:func:`core.balance.tradeoff_curve`, tau 0 to 1, each run's
+    own training priors) averaged over seeds; the weighted variant's tau-0 row is the weighted model as trained."""
+    from core.balance import mean_curve, tradeoff_curve
+
+    return {v: mean_curve([tradeoff_curve(*scored[(v, seed)]) for seed in seeds]) for v in VARIANTS}
 
 
 def budget_row(document: dict) -> dict:
@@ -365,7 +347,6 @@ def budget_row(document: dict) -> dict:
                           "unreached": document["posthoc"].get("unreached", []),
                           "fixed": document["posthoc"].get("fixed")}
     return row
-
 
 
 def plot_budgets(budgets: dict, path: Path) -> Path:
@@ -387,11 +368,9 @@ def plot_budgets(budgets: dict, path: Path) -> Path:
                           "paired over seeds, 95% intervals", "epochs per run", "pp")
 
 
-
 def _ci(p: dict) -> str:
     lo, hi = p["ci95"]
     return f"{p['mean']:+.1f} [{lo:+.1f}, {hi:+.1f}]"
-
 
 
 def _interval_words(p: dict) -> str:
@@ -399,12 +378,10 @@ def _interval_words(p: dict) -> str:
     return f"95% interval {lo:+.1f} to {hi:+.1f}"
 
 
-
 def _side(p: dict) -> int:
     """+1 when the interval lies above zero, -1 below, 0 when it holds zero."""
     lo, hi = p["ci95"]
     return 1 if lo > 0 else -1 if hi < 0 else 0
-
 
 
 def _change(p: dict, noun: str, down: str, up: str) -> str:
@@ -415,14 +392,12 @@ def _change(p: dict, noun: str, down: str, up: str) -> str:
     return f"{down if side < 0 else up} {abs(p['mean']):.1f} pp of {noun} ({_interval_words(p)})"
 
 
-
 def _knob(p: dict, noun: str) -> str:
     """The corrected unweighted model against the weighted one in words: ahead, behind or not clearly either."""
     side = _side(p)
     if side == 0:
         return f"was {p['mean']:+.1f} pp in {noun}, not clearly either way ({_interval_words(p)})"
     return f"was {abs(p['mean']):.1f} pp {'ahead' if side > 0 else 'behind'} in {noun} ({_interval_words(p)})"
-
 
 
 def budget_answer(row: dict) -> str:
@@ -453,7 +428,6 @@ def budget_answer(row: dict) -> str:
     return text
 
 
-
 def budgets_answer(budgets: dict) -> str:
     """The study's answer across budgets in plain words: one sentence group per trained budget, then how the
     accuracy difference moved from the shortest budget to the longest, and what is not trained yet."""
@@ -469,7 +443,6 @@ def budgets_answer(budgets: dict) -> str:
     if budgets.get("pending"):
         parts.append("Not trained yet: " + ", ".join(f"{p['epochs']} epochs" for p in budgets["pending"]) + ".")
     return " ".join(parts)
-
 
 
 def render_budgets(budgets: dict, image: str | None = "budgets.png") -> str:
