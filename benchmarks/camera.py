@@ -28,12 +28,12 @@ with ``--detector-model``):
    the pipeline part's worker (a fresh process, ``device.loop.FrameLoop``) per detector, and the ratio to Haar's.
 
 Targets (issue "The camera path") are checked here, not typed into the report: :data:`TARGETS`.
-The frames it shows the detectors (real-content, steady, a change of expression) come from :mod:`benchmarks.scenes`.
+The frames it shows the detectors (real-content, steady, a change of expression) come from :mod:`benchmarks.scenes`;
+part 3 is :mod:`benchmarks.crops`, part 4's measures :mod:`benchmarks.steadiness`.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,8 +42,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from benchmarks.calibrate import MATCH_IOU, place
-from benchmarks.clip import BACKGROUNDS, match_faces
+from benchmarks.clip import match_faces
+from benchmarks.crops import PLAIN_MARGIN, SEED_OFFSET, crop_accuracy, placements
 from benchmarks.errors import BenchError
 from benchmarks.models import ModelFile, ModelSet
 from benchmarks.progress import note, progress_bar
@@ -57,18 +57,22 @@ from benchmarks.scenes import (
     load_real_photos,
     steady_frames,
 )
-from benchmarks.stats import paired_interval_pp, summarize
+from benchmarks.stats import summarize
+from benchmarks.steadiness import (
+    observe,
+    pick_pairs,
+    reaction_stats,
+    steady_stats,
+    summarize_changes,
+)
 from core.labels import EMOTIONS, INPUT_SIZE
 from core.manifest import DEFAULT_MODEL_FILE
 from device.detector import Box, FaceDetector
 from device.framing import Framing
-from device.preprocess import DEFAULT_MARGIN, crop_face, to_gray
+from device.preprocess import to_gray
 
 # BlazeFace as the demo runs it (a second look at each face), the one pass beside it, full-range and Haar.
 DEFAULT_DETECTORS: tuple[str, ...] = ("blazeface", "blazeface:refine=0", "blazeface-full", "haar")
-PLAIN_MARGIN = DEFAULT_MARGIN  # the plain square crop: 2% a side
-EXACT = Framing(1.0, 0.0, 0.0, source="calibrated")  # the box itself, no margin
-SEED_OFFSET = 7919  # canvases for the crop accuracy use seed + this: never calibration's own draws
 CLIP_MAX_FRAMES, QUICK_CLIP_MAX_FRAMES = 600, 60
 CHUNK = 30  # frames each detector runs over in turn when timed
 WORKER_TIMEOUT_S = 900.0
@@ -329,232 +333,6 @@ def detect_clip(detectors: dict[str, FaceDetector], frames: Iterable[np.ndarray]
             start += len(chunk)
             bar.update(len(chunk))
     return tallies
-
-
-# ---------------------------------------------------------------- label accuracy on detector crops
-
-
-@dataclass(frozen=True)
-class Placement:
-    face: int  # index into the evaluation faces
-    canvas: np.ndarray  # BGR
-    truth: Box  # where the 48x48 face went
-
-
-def placements(faces: np.ndarray, count: int | None, seed: int) -> tuple[int, Iterator[Placement]]:
-    """(how many, the placements): ``count`` faces (None: all; else a seeded random subset, in index order), each on
-    its own canvas as :func:`benchmarks.calibrate.place` makes it (backgrounds in turn)."""
-    rng = np.random.default_rng(seed)
-    total = len(faces)
-    chosen = np.arange(total) if count is None or count >= total else np.sort(rng.choice(total, count, replace=False))
-
-    def generate() -> Iterator[Placement]:
-        for i, index in enumerate(chosen):
-            canvas, box = place(faces[index].reshape(INPUT_SIZE, INPUT_SIZE), rng, BACKGROUNDS[i % len(BACKGROUNDS)])
-            yield Placement(int(index), canvas, box)
-
-    return len(chosen), generate()
-
-
-@dataclass
-class CropTally:
-    """What one detector made of the placed faces (:func:`detect_crops`)."""
-
-    placed: list[int] = field(default_factory=list)
-    found: list[int] = field(default_factory=list)
-    calibrated: list[np.ndarray] = field(default_factory=list)
-    plain: list[np.ndarray] = field(default_factory=list)
-    placed_box: list[np.ndarray] = field(default_factory=list)  # the placed face's own box, resampled alike
-    false: int = 0
-
-
-def detect_crops(detectors: dict[str, FaceDetector], framings: dict[str, tuple[Framing, Framing]],
-                 placed: Iterable[Placement], total: int, progress: bool = True) -> dict[str, CropTally]:
-    """Per detector: which placed faces it found (best box IoU >= 0.3), its false detections, and the found faces'
-    calibrated and plain crops (``framings[name] = (calibrated, plain)``) and the placed face's own box cut from the
-    canvas. Detection only: :func:`score_crops` scores the crops with any number of classifiers."""
-    tallies = {name: CropTally() for name in detectors}
-    with progress_bar("camera: crops vs dataset", total, enabled=progress) as bar:
-        for p in placed:
-            gray = to_gray(p.canvas)
-            for name, detector in detectors.items():
-                tally = tallies[name]
-                tally.placed.append(p.face)
-                boxes = detector.detect(gray, p.canvas)
-                best = max(boxes, key=p.truth.iou, default=None)
-                if best is None or p.truth.iou(best) < MATCH_IOU:
-                    tally.false += len(boxes)
-                    continue
-                tally.false += len(boxes) - 1
-                tally.found.append(p.face)
-                calibrated, plain = framings[name]
-                tally.calibrated.append(crop_face(gray, best, calibrated))
-                tally.plain.append(crop_face(gray, best, plain))
-                tally.placed_box.append(crop_face(gray, p.truth, EXACT))
-            bar.update()
-    return tallies
-
-
-def crop_accuracy(detectors: dict[str, FaceDetector], framings: dict[str, tuple[Framing, Framing]],
-                  predict: Callable[[np.ndarray], np.ndarray], faces: np.ndarray, labels: np.ndarray,
-                  placed: Iterable[Placement], total: int, progress: bool = True) -> tuple[dict[str, dict], dict]:
-    """:func:`score_crops` of :func:`detect_crops`: one classifier, detection and scoring in one call."""
-    return score_crops(detect_crops(detectors, framings, placed, total, progress), framings, predict, faces, labels)
-
-
-def score_crops(tallies: dict[str, CropTally], framings: dict[str, tuple[Framing, Framing]],
-                predict: Callable[[np.ndarray], np.ndarray], faces: np.ndarray,
-                labels: np.ndarray) -> tuple[dict[str, dict], dict]:
-    """Per detector of ``tallies``: faces placed and found, false detections, and accuracy of the found faces'
-    dataset crops, calibrated crops, plain crops and the placed face's own box (what scaling the face up and the crop
-    down again costs, whatever the framing); ``predict`` maps (N, 48, 48) uint8 faces to (N, 7) scores. Also returns
-    ``{detector: (face indices, calibrated crops)}``."""
-    labels = np.asarray(labels).reshape(-1)
-    dataset_pred: dict[int, int] = {}
-    wanted = sorted({i for t in tallies.values() for i in t.placed})
-    if wanted:
-        scores = predict(np.asarray(faces)[wanted].reshape(-1, INPUT_SIZE, INPUT_SIZE))
-        dataset_pred = dict(zip(wanted, (int(k) for k in scores.argmax(1)), strict=True))
-
-    def accuracy(indices: list[int], predicted: Sequence[int]) -> float | None:
-        return float(np.mean([p == labels[i] for i, p in zip(indices, predicted, strict=True)])) if indices else None
-
-    rows: dict[str, dict] = {}
-    crops: dict = {}
-    for name, t in tallies.items():
-        calibrated = predict(np.stack(t.calibrated)).argmax(1) if t.found else []
-        plain = predict(np.stack(t.plain)).argmax(1) if t.found else []
-        exact = predict(np.stack(t.placed_box)).argmax(1) if t.found else []
-        acc_dataset = accuracy(t.found, [dataset_pred[i] for i in t.found])
-        acc_calibrated, acc_plain = accuracy(t.found, calibrated), accuracy(t.found, plain)
-        rows[name] = {
-            "placed": len(t.placed),
-            "found": len(t.found),
-            "found_rate": len(t.found) / len(t.placed) if t.placed else None,
-            "false_detections": t.false,
-            "acc_dataset_all": accuracy(t.placed, [dataset_pred[i] for i in t.placed]),
-            "acc_dataset": acc_dataset,
-            "acc_calibrated": acc_calibrated,
-            "acc_plain": acc_plain,
-            "acc_placed_box": accuracy(t.found, exact),
-            "calibrated_minus_dataset_pp": None if acc_calibrated is None else 100 * (acc_calibrated - acc_dataset),
-            "shortfall_ci_pp": paired_interval_pp([dataset_pred[i] == labels[i] for i in t.found],
-                                                  [p == labels[i] for i, p in zip(t.found, calibrated, strict=True)]),
-            "plain_minus_dataset_pp": None if acc_plain is None else 100 * (acc_plain - acc_dataset),
-            "calibrated_framing": framings[name][0].describe(),
-            "plain_framing": framings[name][1].describe(),
-        }
-        crops[name] = (list(t.found), np.stack(t.calibrated) if t.found else None)
-    return rows, crops
-
-
-# ---------------------------------------------------------------- flicker and reaction (whole pipeline, in process)
-
-
-@dataclass(frozen=True)
-class Observation:
-    t: float  # source time, seconds
-    label: str | None  # displayed (smoothed) label of the face; None: no face this frame
-    raw: str | None  # the frame's own arg-max
-    track: int | None
-
-
-def observe(pipeline, frames: Iterable[tuple[float, np.ndarray]]) -> list[Observation]:
-    """Run ``pipeline`` (``EmotionPipeline``) over (timestamp, frame) pairs; the largest face's labels per frame."""
-    from device.sources import Frame
-
-    out = []
-    for i, (t, bgr) in enumerate(frames):
-        result = pipeline(Frame(i, bgr, None, t))
-        face = result.faces[0] if result.faces else None
-        out.append(Observation(t, face.label if face else None, face.label_raw if face else None,
-                               face.track_id if face else None))
-    return out
-
-
-def _stats_dict(stats) -> dict:
-    return {"duration_s": stats.duration_s, "frames": stats.frames, "changes": stats.changes,
-            "flicker": stats.flicker, "changes_per_minute": stats.changes_per_minute,
-            "flicker_per_minute": stats.flicker_per_minute}
-
-
-def steady_stats(observations: Sequence[Observation]) -> dict:
-    """Label changes per minute of a face that does not change (``device.smoothing.evaluate_labels``, the truth
-    being the label shown most often), of the displayed and of the raw per-frame labels."""
-    from device.smoothing import evaluate_labels
-
-    shown = [o for o in observations if o.label is not None]
-    if len(shown) < 2:
-        return {"frames": len(observations), "frames_with_face": len(shown), "changes_per_minute": None}
-    times = [o.t for o in shown]
-    majority = Counter(o.label for o in shown).most_common(1)[0][0]
-    smoothed = evaluate_labels(times, [o.label for o in shown], [majority] * len(shown))
-    raw = evaluate_labels(times, [o.raw for o in shown], [majority] * len(shown))
-    return {**_stats_dict(smoothed), "frames": len(observations), "frames_with_face": len(shown),
-            "label": majority, "raw_changes_per_minute": raw.changes_per_minute,
-            "tracks": len({o.track for o in shown})}
-
-
-def reaction_stats(observations: Sequence[Observation], switch_s: float, label_a: str, label_b: str) -> dict:
-    """Seconds from the switch (A -> B at ``switch_s``) until the displayed label is B's (``device.smoothing``'s
-    reaction, plus any frames right after the switch in which no face was found). ``measured``: a face was shown
-    on both sides; ``classifier_agrees``: the raw per-frame labels were mostly A's before and B's after (else a
-    slow or missing reaction is the classifier's, not the smoothing's)."""
-    from device.smoothing import TIME_EPS, evaluate_labels
-
-    shown = [o for o in observations if o.label is not None]
-    before = [o for o in shown if o.t < switch_s - TIME_EPS]
-    after = [o for o in shown if o.t >= switch_s - TIME_EPS]
-    if not before or not after:
-        return {"measured": False, "reaction_s": None, "classifier_agrees": None}
-
-    def mostly(items: list[Observation], label: str) -> bool:
-        return Counter(o.raw for o in items).most_common(1)[0][0] == label
-
-    truth = [label_a] * len(before) + [label_b] * len(after)
-    stats = evaluate_labels([o.t for o in shown], [o.label for o in shown], truth)
-    reaction = stats.reactions_s[0] if stats.reactions_s else None
-    if reaction is not None:
-        reaction += after[0].t - switch_s
-    return {"measured": True, "reaction_s": reaction, "classifier_agrees": mostly(before, label_a)
-            and mostly(after, label_b), "flicker": stats.flicker, "a": label_a, "b": label_b}
-
-
-def pick_pairs(labels: np.ndarray, predicted: np.ndarray, count: int, seed: int) -> list[tuple[int, int]]:
-    """``count`` (A, B) index pairs of faces the model gets right in their dataset crops, of different labels: A's
-    label cycles over the classes present, B's is another class, each face used once where possible."""
-    rng = np.random.default_rng(seed)
-    right = np.flatnonzero(np.asarray(predicted) == np.asarray(labels))
-    pools = {int(k): list(rng.permutation(right[labels[right] == k])) for k in np.unique(labels[right])}
-    classes = sorted(pools)
-    pairs: list[tuple[int, int]] = []
-    if len(classes) < 2:
-        return pairs
-    for i in range(count):
-        a_class = classes[i % len(classes)]
-        others = [k for k in classes if k != a_class and pools[k]]
-        if not pools[a_class] or not others:
-            break
-        b_class = others[int(rng.integers(len(others)))]
-        pairs.append((int(pools[a_class].pop()), int(pools[b_class].pop())))
-    return pairs
-
-
-def summarize_changes(results: list[dict]) -> dict:
-    measured = [r for r in results if r["measured"]]
-    agreed = [r for r in measured if r["classifier_agrees"]]
-    followed = [r["reaction_s"] for r in agreed if r["reaction_s"] is not None]
-    return {
-        "pairs": len(results),
-        "measured": len(measured),
-        "classifier_agrees": len(agreed),
-        "followed": len(followed),
-        "never": len(agreed) - len(followed),
-        "mean_reaction_s": float(np.mean(followed)) if followed else None,
-        "median_reaction_s": float(np.median(followed)) if followed else None,
-        "max_reaction_s": float(np.max(followed)) if followed else None,
-        "per_pair": results,
-    }
 
 
 # ---------------------------------------------------------------- the part

@@ -178,7 +178,7 @@ class _DetectedCrops:
 
     def score(self, model: ModelFile) -> dict:
         """The camera benchmark's crop-accuracy row of ``model`` on these crops."""
-        from benchmarks.camera import score_crops
+        from benchmarks.crops import score_crops
         from device.classifier import ClassifierOptions, EmotionClassifier
 
         classifier = EmotionClassifier(ClassifierOptions(model.path, 1))
@@ -191,7 +191,8 @@ class _DetectedCrops:
 def _detect(detector: str, x: np.ndarray, y: np.ndarray, crop_faces: int | None, seed: int, progress: bool,
             detector_model: Path | None = None) -> _DetectedCrops:
     """``detector`` on the camera benchmark's canvases (same faces, seed and boxes), once for every model."""
-    from benchmarks.camera import SEED_OFFSET, detect_crops, detector_framings, make_detectors, placements
+    from benchmarks.camera import detector_framings, make_detectors
+    from benchmarks.crops import SEED_OFFSET, detect_crops, placements
 
     detectors = make_detectors([detector], detector_model)
     framings = detector_framings([detector])

@@ -11,6 +11,7 @@ import pytest
 
 from benchmarks.scenes import Photo
 from core.formats import FORMATS, model_path
+from device.detector import Box
 
 VARIANTS = ("unweighted", "weighted")
 # skimage.data.astronaut(): Haar finds her face at about (x=175, y=64, w=h=98) of 512x512 (see tests/device).
@@ -48,3 +49,13 @@ def photo(name: str, width: int, height: int, colour: tuple[int, int, int], face
 
 PHOTOS = [photo("a.jpg", 400, 300, (0, 0, 255)), photo("b.jpg", 300, 500, (0, 255, 0), 2),
           photo("c.jpg", 800, 557, (255, 0, 0), 0)]
+
+
+class ListDetector:
+    """A fake detector: returns the next crafted list of boxes on each call."""
+
+    def __init__(self, answers: list[list[Box]]) -> None:
+        self.answers = list(answers)
+
+    def detect(self, gray, bgr=None) -> list[Box]:
+        return self.answers.pop(0)

@@ -1,5 +1,5 @@
-"""The camera part (``benchmarks.camera``): found/false counting on real-content frames, crop accuracy with a fake
-detector, flicker and reaction from crafted label streams, targets, the report section, and ``--parts camera``.
+"""The camera part (``benchmarks.camera``): found/false counting on real-content frames and on the clip, targets,
+the report section, and ``--parts camera`` (crop accuracy: test_crops.py; flicker and reaction: test_steadiness.py).
 
 No timing thresholds: this machine's speed says nothing about the code.
 """
@@ -9,32 +9,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
-from bench_helpers import PHOTOS, fixture_model
-from synthetic import synthetic_images
+from bench_helpers import PHOTOS, ListDetector
 
 from benchmarks.__main__ import main
 from benchmarks.camera import (
     TARGETS,
-    Observation,
-    Placement,
     check_targets,
     count_found,
-    crop_accuracy,
     detect_clip,
     detect_real_frames,
-    pick_pairs,
-    reaction_stats,
-    steady_stats,
 )
 from benchmarks.report import camera_section, camera_summary
 from benchmarks.scenes import compose_frames, default_real_faces, load_real_photos
-from device.classifier import ClassifierOptions, EmotionClassifier
 from device.detector import Box
-from device.framing import Framing
-from device.preprocess import crop_face
 
 # ---------------------------------------------------------------- found and false
 
@@ -45,22 +34,12 @@ def test_count_found(detected: int, expected: int, found: int, false: int) -> No
     assert count_found(detected, expected) == (found, false)
 
 
-class _ListDetector:
-    """Returns the next crafted list of boxes on each call."""
-
-    def __init__(self, answers: list[list[Box]]) -> None:
-        self.answers = list(answers)
-
-    def detect(self, gray, bgr=None) -> list[Box]:
-        return self.answers.pop(0)
-
-
 def test_found_and_false_on_real_frames_from_crafted_detections() -> None:
     box = Box(10, 10, 50, 50)
     frames = list(compose_frames([PHOTOS[0], PHOTOS[1]], 2, seed=0))  # expected 1, 1, 2, 2
     detectors = {
-        "perfect": _ListDetector([[box], [box], [box, box], [box, box]]),
-        "sloppy": _ListDetector([[], [box, box, box], [box], [box, box, box]]),
+        "perfect": ListDetector([[box], [box], [box, box], [box, box]]),
+        "sloppy": ListDetector([[], [box, box, box], [box], [box, box, box]]),
     }
     ticks = iter(range(100))
     tallies = detect_real_frames(detectors, frames, len(frames), progress=False, clock=lambda: next(ticks) / 1000,
@@ -84,91 +63,10 @@ def test_found_and_false_on_the_clip_by_iou() -> None:
                [Box(300, 200, 60, 60), Box(400, 0, 50, 50)],  # one found, one false; the other face missed
                [Box(0, 0, 30, 30)]]  # a false detection in an empty frame
     frames = [np.zeros((480, 640, 3), np.uint8)] * 3
-    summary = detect_clip({"d": _ListDetector(answers)}, frames, truth, 3, progress=False, warmup=False)["d"].summary()
+    summary = detect_clip({"d": ListDetector(answers)}, frames, truth, 3, progress=False, warmup=False)["d"].summary()
     assert (summary["expected_faces"], summary["found"], summary["false_detections"]) == (3, 2, 2)
     assert summary["recall"] == pytest.approx(2 / 3) and summary["frames"] == 3
     assert summary["ms"]["median"] is not None
-
-
-# ---------------------------------------------------------------- crops vs dataset
-
-
-def test_crop_accuracy_calibrated_vs_plain_vs_dataset(fixtures_dir: Path) -> None:
-    classifier = EmotionClassifier(ClassifierOptions(fixture_model(fixtures_dir, "tiny_int8"), 1))
-    x, _ = synthetic_images(1, seed=5)  # 7 faces
-    x = x[:4]
-    y = classifier.predict_proba(x).argmax(1)  # labels the model gets right on the dataset crops...
-    y[3] = (y[3] + 1) % 7  # ...except the last face
-    placed, boxes = [], []
-    for i in range(4):
-        canvas = np.full((480, 640, 3), 90, np.uint8)
-        px, py = 100 + 60 * i, 120 + 30 * i
-        canvas[py : py + 48, px : px + 48] = x[i][..., None]  # the face unscaled: the exact crop is the original
-        truth = Box(px, py, 48, 48)
-        placed.append(Placement(i, canvas, truth))
-        boxes.append(truth)
-    answers = [[boxes[0]], [boxes[1], Box(500, 400, 40, 40)], [], [boxes[3]]]  # face 2 missed; one false box
-    exact = Framing(1.0, 0.0, 0.0, source="calibrated")
-    plain = Framing.from_margin(0.02)
-    rows, crops = crop_accuracy({"fake": _ListDetector(answers)}, {"fake": (exact, plain)},
-                                classifier.predict_proba, x, y, placed, 4, progress=False)
-    row = rows["fake"]
-    assert (row["placed"], row["found"], row["found_rate"], row["false_detections"]) == (4, 3, 0.75, 1)
-    # found: faces 0, 1 (right on their dataset crops) and 3 (wrong): 2 of 3; all 4 placed: 3 of 4
-    assert row["acc_dataset"] == pytest.approx(2 / 3) and row["acc_dataset_all"] == pytest.approx(3 / 4)
-    assert row["acc_calibrated"] == row["acc_dataset"]  # the exact framing crops the originals back
-    assert row["calibrated_minus_dataset_pp"] == 0.0 and row["acc_placed_box"] == row["acc_dataset"]
-    gray = [cv2.cvtColor(p.canvas, cv2.COLOR_BGR2GRAY) for p in placed]
-    plain_pred = [classifier.predict_proba(crop_face(gray[i], boxes[i], plain)[None]).argmax(1)[0] for i in (0, 1, 3)]
-    expected_plain = np.mean([plain_pred[k] == y[i] for k, i in enumerate((0, 1, 3))])
-    assert row["acc_plain"] == pytest.approx(expected_plain)
-    assert row["plain_minus_dataset_pp"] == pytest.approx(100 * (expected_plain - 2 / 3))
-    indices, images = crops["fake"]
-    assert indices == [0, 1, 3] and np.array_equal(images, x[[0, 1, 3]])
-    assert row["shortfall_ci_pp"] == [0.0, 0.0]  # the same right and wrong faces: no difference, no spread
-
-
-def test_pairs_are_right_in_their_dataset_crops_and_of_different_labels() -> None:
-    labels = np.array([0, 0, 1, 1, 2, 2, 3, 3])
-    predicted = np.array([0, 5, 1, 1, 2, 6, 3, 3])  # faces 1 and 5 are classified wrong
-    pairs = pick_pairs(labels, predicted, 6, seed=0)
-    assert pairs == pick_pairs(labels, predicted, 6, seed=0)
-    assert 1 <= len(pairs) <= 3  # 6 faces right, each used once
-    used = [i for pair in pairs for i in pair]
-    assert len(used) == len(set(used)) and not {1, 5} & set(used)
-    assert all(labels[a] != labels[b] for a, b in pairs)
-    assert pick_pairs(np.array([2, 2]), np.array([2, 2]), 3, seed=0) == []  # one class only: no pair
-
-
-# ---------------------------------------------------------------- flicker and reaction
-
-
-def _stream(labels: list[str | None], fps: float = 10.0, raw: list[str | None] | None = None) -> list[Observation]:
-    raw = raw or labels
-    return [Observation(i / fps, lab, r, 0 if lab else None) for i, (lab, r) in enumerate(zip(labels, raw,
-                                                                                                 strict=True))]
-
-
-def test_steady_counts_label_changes_per_minute() -> None:
-    labels = ["happy"] * 290 + ["fear"] * 5 + ["happy"] * 305  # 60 s at 10 FPS: two changes
-    raw = ["happy", "fear"] * 300  # unsmoothed: 599 changes
-    stats = steady_stats(_stream(labels, raw=raw))
-    assert stats["changes"] == 2 and stats["changes_per_minute"] == pytest.approx(2.0)
-    assert stats["label"] == "happy" and stats["raw_changes_per_minute"] == pytest.approx(599.0)
-    assert stats["frames"] == stats["frames_with_face"] == 600
-    assert steady_stats(_stream([None, None]))["changes_per_minute"] is None
-
-
-def test_reaction_is_measured_from_the_switch() -> None:
-    # 10 FPS, switch at 1.0 s; no face in the first two frames after it; the label follows at 1.4 s
-    labels = ["sad"] * 10 + [None, None] + ["sad", "sad"] + ["happy"] * 6
-    raw = ["sad"] * 10 + [None, None] + ["happy"] * 8
-    result = reaction_stats(_stream(labels, raw=raw), 1.0, "sad", "happy")
-    assert result["measured"] and result["classifier_agrees"]
-    assert result["reaction_s"] == pytest.approx(0.4) and result["flicker"] == 0
-    never = reaction_stats(_stream(["sad"] * 20), 1.0, "sad", "happy")
-    assert never["measured"] and never["reaction_s"] is None and never["classifier_agrees"] is False
-    assert reaction_stats(_stream(["sad"] * 10 + [None] * 10), 1.0, "sad", "happy")["measured"] is False
 
 
 # ---------------------------------------------------------------- targets and the report

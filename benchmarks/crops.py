@@ -1,0 +1,143 @@
+"""Label accuracy on detector crops (part 3 of ``python -m benchmarks run --parts camera``, and ``benchmarks compare``).
+
+Evaluation faces are placed on 640x480 canvases exactly as ``benchmarks calibrate`` places training faces
+(:func:`benchmarks.calibrate.place`, another seed: :data:`SEED_OFFSET`), detected, and every face found (IoU >= 0.3)
+is cropped with the detector's calibrated framing and with a plain square crop of the box; the placed face's own box
+is cut from the canvas too (what scaling a face up and the crop down again costs, whatever the framing).
+:func:`detect_crops` does the detection once; :func:`score_crops` scores the crops with any classifier against the
+same faces' dataset crops (the 48x48 originals), with the paired interval of the shortfall.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from benchmarks.calibrate import MATCH_IOU, place
+from benchmarks.clip import BACKGROUNDS
+from benchmarks.progress import progress_bar
+from benchmarks.stats import paired_interval_pp
+from core.labels import INPUT_SIZE
+from device.detector import Box, FaceDetector
+from device.framing import Framing
+from device.preprocess import DEFAULT_MARGIN, crop_face, to_gray
+
+PLAIN_MARGIN = DEFAULT_MARGIN  # the plain square crop: 2% a side
+EXACT = Framing(1.0, 0.0, 0.0, source="calibrated")  # the box itself, no margin
+SEED_OFFSET = 7919  # canvases for the crop accuracy use seed + this: never calibration's own draws
+
+
+@dataclass(frozen=True)
+class Placement:
+    face: int  # index into the evaluation faces
+    canvas: np.ndarray  # BGR
+    truth: Box  # where the 48x48 face went
+
+
+def placements(faces: np.ndarray, count: int | None, seed: int) -> tuple[int, Iterator[Placement]]:
+    """(how many, the placements): ``count`` faces (None: all; else a seeded random subset, in index order), each on
+    its own canvas as :func:`benchmarks.calibrate.place` makes it (backgrounds in turn)."""
+    rng = np.random.default_rng(seed)
+    total = len(faces)
+    chosen = np.arange(total) if count is None or count >= total else np.sort(rng.choice(total, count, replace=False))
+
+    def generate() -> Iterator[Placement]:
+        for i, index in enumerate(chosen):
+            canvas, box = place(faces[index].reshape(INPUT_SIZE, INPUT_SIZE), rng, BACKGROUNDS[i % len(BACKGROUNDS)])
+            yield Placement(int(index), canvas, box)
+
+    return len(chosen), generate()
+
+
+@dataclass
+class CropTally:
+    """What one detector made of the placed faces (:func:`detect_crops`)."""
+
+    placed: list[int] = field(default_factory=list)
+    found: list[int] = field(default_factory=list)
+    calibrated: list[np.ndarray] = field(default_factory=list)
+    plain: list[np.ndarray] = field(default_factory=list)
+    placed_box: list[np.ndarray] = field(default_factory=list)  # the placed face's own box, resampled alike
+    false: int = 0
+
+
+def detect_crops(detectors: dict[str, FaceDetector], framings: dict[str, tuple[Framing, Framing]],
+                 placed: Iterable[Placement], total: int, progress: bool = True) -> dict[str, CropTally]:
+    """Per detector: which placed faces it found (best box IoU >= 0.3), its false detections, and the found faces'
+    calibrated and plain crops (``framings[name] = (calibrated, plain)``) and the placed face's own box cut from the
+    canvas. Detection only: :func:`score_crops` scores the crops with any number of classifiers."""
+    tallies = {name: CropTally() for name in detectors}
+    with progress_bar("camera: crops vs dataset", total, enabled=progress) as bar:
+        for p in placed:
+            gray = to_gray(p.canvas)
+            for name, detector in detectors.items():
+                tally = tallies[name]
+                tally.placed.append(p.face)
+                boxes = detector.detect(gray, p.canvas)
+                best = max(boxes, key=p.truth.iou, default=None)
+                if best is None or p.truth.iou(best) < MATCH_IOU:
+                    tally.false += len(boxes)
+                    continue
+                tally.false += len(boxes) - 1
+                tally.found.append(p.face)
+                calibrated, plain = framings[name]
+                tally.calibrated.append(crop_face(gray, best, calibrated))
+                tally.plain.append(crop_face(gray, best, plain))
+                tally.placed_box.append(crop_face(gray, p.truth, EXACT))
+            bar.update()
+    return tallies
+
+
+def crop_accuracy(detectors: dict[str, FaceDetector], framings: dict[str, tuple[Framing, Framing]],
+                  predict: Callable[[np.ndarray], np.ndarray], faces: np.ndarray, labels: np.ndarray,
+                  placed: Iterable[Placement], total: int, progress: bool = True) -> tuple[dict[str, dict], dict]:
+    """:func:`score_crops` of :func:`detect_crops`: one classifier, detection and scoring in one call."""
+    return score_crops(detect_crops(detectors, framings, placed, total, progress), framings, predict, faces, labels)
+
+
+def score_crops(tallies: dict[str, CropTally], framings: dict[str, tuple[Framing, Framing]],
+                predict: Callable[[np.ndarray], np.ndarray], faces: np.ndarray,
+                labels: np.ndarray) -> tuple[dict[str, dict], dict]:
+    """Per detector of ``tallies``: faces placed and found, false detections, and accuracy of the found faces'
+    dataset crops, calibrated crops, plain crops and the placed face's own box (what scaling the face up and the crop
+    down again costs, whatever the framing); ``predict`` maps (N, 48, 48) uint8 faces to (N, 7) scores. Also returns
+    ``{detector: (face indices, calibrated crops)}``."""
+    labels = np.asarray(labels).reshape(-1)
+    dataset_pred: dict[int, int] = {}
+    wanted = sorted({i for t in tallies.values() for i in t.placed})
+    if wanted:
+        scores = predict(np.asarray(faces)[wanted].reshape(-1, INPUT_SIZE, INPUT_SIZE))
+        dataset_pred = dict(zip(wanted, (int(k) for k in scores.argmax(1)), strict=True))
+
+    def accuracy(indices: list[int], predicted: Sequence[int]) -> float | None:
+        return float(np.mean([p == labels[i] for i, p in zip(indices, predicted, strict=True)])) if indices else None
+
+    rows: dict[str, dict] = {}
+    crops: dict = {}
+    for name, t in tallies.items():
+        calibrated = predict(np.stack(t.calibrated)).argmax(1) if t.found else []
+        plain = predict(np.stack(t.plain)).argmax(1) if t.found else []
+        exact = predict(np.stack(t.placed_box)).argmax(1) if t.found else []
+        acc_dataset = accuracy(t.found, [dataset_pred[i] for i in t.found])
+        acc_calibrated, acc_plain = accuracy(t.found, calibrated), accuracy(t.found, plain)
+        rows[name] = {
+            "placed": len(t.placed),
+            "found": len(t.found),
+            "found_rate": len(t.found) / len(t.placed) if t.placed else None,
+            "false_detections": t.false,
+            "acc_dataset_all": accuracy(t.placed, [dataset_pred[i] for i in t.placed]),
+            "acc_dataset": acc_dataset,
+            "acc_calibrated": acc_calibrated,
+            "acc_plain": acc_plain,
+            "acc_placed_box": accuracy(t.found, exact),
+            "calibrated_minus_dataset_pp": None if acc_calibrated is None else 100 * (acc_calibrated - acc_dataset),
+            "shortfall_ci_pp": paired_interval_pp([dataset_pred[i] == labels[i] for i in t.found],
+                                                  [p == labels[i] for i, p in zip(t.found, calibrated, strict=True)]),
+            "plain_minus_dataset_pp": None if acc_plain is None else 100 * (acc_plain - acc_dataset),
+            "calibrated_framing": framings[name][0].describe(),
+            "plain_framing": framings[name][1].describe(),
+        }
+        crops[name] = (list(t.found), np.stack(t.calibrated) if t.found else None)
+    return rows, crops
