@@ -53,8 +53,10 @@ SKIP_DIRS: frozenset[str] = frozenset({"__pycache__", ".pytest_cache", ".ruff_ca
                                        "clips"})
 PACKAGE_SUFFIXES: tuple[str, ...] = (".py", ".onnx", ".xml")
 # data folders inside the packages: the shipped detector models, their manifest (detectors.json), the calibrated
-# framing (framing.json) and the licence text; nowhere else (benchmark results, notes) does such a file ship
-DATA_FOLDERS: dict[str, tuple[str, ...]] = {"device/models": (".tflite", ".json", ".txt")}
+# framing (framing.json), the licence text, and the web view's page; nowhere else (benchmark results, notes) does
+# such a file ship
+DATA_FOLDERS: dict[str, tuple[str, ...]] = {"device/models": (".tflite", ".json", ".txt"),
+                                            "device/static": (".html",)}
 MODEL_NAME = re.compile(r"^(?P<variant>.+)_(?P<format>[a-z0-9]+)\.tflite$")
 
 

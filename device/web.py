@@ -2,10 +2,10 @@
 
 Routes (all GET):
 
-- ``/``: one self-contained page (inline HTML, CSS and JS below, no CDN, no build step; the Pi bundle ships only
-  ``*.py`` from the packages, so the page lives in this module): the live annotated video, per face its label and
-  a bar per class, FPS, per-stage timings, model, detector, smoothing, framing, uptime. It reconnects by itself
-  when the device restarts (the event stream with backoff, the video reloaded with backoff).
+- ``/``: one self-contained page (``device/static/index.html``: HTML with its CSS and JS inline, no CDN, no build
+  step; the Pi bundle and the package data carry it, read once when the view starts): the live annotated video, per
+  face its label and a bar per class, FPS, per-stage timings, model, detector, smoothing, framing, uptime. It
+  reconnects by itself when the device restarts (the event stream with backoff, the video reloaded with backoff).
 - ``/stream.mjpg``: ``multipart/x-mixed-replace`` MJPEG of the annotated frames.
 - ``/events``: Server-Sent Events, one ``data:`` line per frame carrying the same JSON as ``--headless`` prints.
 - ``/healthz``: JSON status for monitoring (frames, fps, last frame age, clients, uptime); HTTP 503 once no frame
@@ -50,6 +50,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -70,6 +71,8 @@ KEEPALIVE_S = 15.0  # an SSE comment when no event came for this long (proxies, 
 STALE_AFTER_S = 5.0  # /healthz: 503 when the last frame is older than this
 RETRY_MS = 2000  # SSE reconnection delay the browser is told
 BOUNDARY = "feredge-frame"
+PAGE_FILE = Path(__file__).resolve().parent / "static" / "index.html"
+CONFIG_SLOT = "/*CONFIG*/null"  # where page() writes the labels and colours
 STREAM, EVENTS = "stream", "events"
 
 
@@ -253,12 +256,14 @@ class WebView:
     def __init__(self, host: str = DEFAULT_HOST, port: int = 8080, *, max_clients: int = DEFAULT_MAX_CLIENTS,
                  jpeg_quality: int = DEFAULT_JPEG_QUALITY, info: Mapping[str, str] | None = None,
                  to_event: Callable[[FrameResult], dict[str, Any]] = to_json,
-                 socket_timeout: float = SOCKET_TIMEOUT_S, keepalive_s: float = KEEPALIVE_S) -> None:
+                 socket_timeout: float = SOCKET_TIMEOUT_S, keepalive_s: float = KEEPALIVE_S,
+                 page_file: Path = PAGE_FILE) -> None:
         if max_clients < 1:
             raise ValueError(f"max_clients {max_clients}: expected at least 1")
         if not 0 <= jpeg_quality <= 100:
             raise ValueError(f"jpeg_quality {jpeg_quality}: expected 0..100")
         self.max_clients, self.jpeg_quality = max_clients, jpeg_quality
+        self.page = page(page_file)  # read before binding: a missing page fails before the camera opens
         self.info: dict[str, str] = dict(info or {})
         self.to_event = to_event
         self.socket_timeout, self.keepalive_s = socket_timeout, keepalive_s
@@ -494,7 +499,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         try:
             if path in ("/", "/index.html"):
-                self._send_text(200, page(), "text/html; charset=utf-8")
+                self._send_text(200, self.view.page, "text/html; charset=utf-8")
             elif path == "/healthz":
                 status = self.view.status()
                 self._send_text(503 if status["status"] == "stale" else 200, json.dumps(status),
@@ -560,158 +565,15 @@ def _css_color(bgr: tuple[int, int, int]) -> str:
     return f"rgb({r},{g},{b})"
 
 
-def page() -> str:
+def page(path: Path = PAGE_FILE) -> str:
+    """The page (``device/static/index.html``) with the labels and their colours filled in where it says
+    ``/*CONFIG*/null``; a missing or placeholder-less file is a :class:`ServeError` naming it."""
+    try:
+        html = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ServeError(f"web page {path}: cannot be read ({exc.strerror or exc}); it ships with the device "
+                         "package (device/static/)") from exc
+    if CONFIG_SLOT not in html:
+        raise ServeError(f"web page {path}: no {CONFIG_SLOT} placeholder for the labels and colours")
     config = {"emotions": list(EMOTIONS), "colors": {e: _css_color(c) for e, c in zip(EMOTIONS, PALETTE)}}
-    return PAGE.replace("/*CONFIG*/null", json.dumps(config))
-
-
-PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>feredge</title>
-<style>
-:root { color-scheme: dark; --bg: #121212; --card: #1e1e1e; --fg: #eee; --dim: #9a9a9a; }
-* { box-sizing: border-box; }
-body { margin: 0; background: var(--bg); color: var(--fg); font: 14px/1.4 system-ui, sans-serif; }
-header { display: flex; gap: 1em; align-items: baseline; padding: .6em 1em; border-bottom: 1px solid #333; }
-header h1 { font-size: 1.1em; margin: 0; }
-#conn { color: var(--dim); }
-#conn.ok { color: #6c6; }
-#conn.bad { color: #e77; }
-main { display: flex; flex-wrap: wrap; gap: 1em; padding: 1em; align-items: flex-start; }
-#video { flex: 1 1 480px; max-width: 960px; }
-#video img { display: block; width: 100%; max-height: calc(100vh - 5em); min-height: 240px; object-fit: contain;
-             background: #000; border-radius: 4px; }
-aside { flex: 0 1 340px; display: flex; flex-direction: column; gap: 1em; min-width: 280px; }
-.face { background: var(--card); border-radius: 6px; padding: .6em .8em; }
-.face h2 { font-size: 1.25em; margin: 0 0 .4em; display: flex; justify-content: space-between; }
-.face h2 small { color: var(--dim); font-size: .65em; font-weight: normal; }
-.bar { display: grid; grid-template-columns: 5.5em 1fr 3em; gap: .4em; align-items: center; font-size: .85em; }
-.bar .track { height: .7em; background: #333; border-radius: 3px; overflow: hidden; }
-.bar .fill { height: 100%; }
-.bar .value { text-align: right; color: var(--dim); font-variant-numeric: tabular-nums; }
-.bar.top .name { font-weight: bold; }
-#noface { color: var(--dim); }
-table { border-collapse: collapse; width: 100%; background: var(--card); border-radius: 6px; }
-td { padding: .2em .6em; vertical-align: top; font-variant-numeric: tabular-nums; }
-td:first-child { color: var(--dim); white-space: nowrap; }
-</style>
-</head>
-<body>
-<header><h1>feredge</h1><span id="conn">connecting&hellip;</span></header>
-<main>
-  <section id="video"><img id="stream" alt="live annotated video"></section>
-  <aside>
-    <div id="faces"><div class="face" id="noface">waiting for frames&hellip;</div></div>
-    <table>
-      <tr><td>FPS</td><td id="fps">&ndash;</td></tr>
-      <tr><td>stages (ms)</td><td id="stages">&ndash;</td></tr>
-      <tr><td>frame</td><td id="frame">&ndash;</td></tr>
-      <tr><td>uptime</td><td id="uptime">&ndash;</td></tr>
-      <tr><td>clients</td><td id="clients">&ndash;</td></tr>
-      <tbody id="info"></tbody>
-    </table>
-  </aside>
-</main>
-<script>
-"use strict";
-const CFG = /*CONFIG*/null;
-const $ = (id) => document.getElementById(id);
-const MAX_DELAY = 10000;
-let down = false, imgDelay = 500, esDelay = 500, es = null, pending = null, drawing = false;
-
-function setConn(text, cls) { const c = $("conn"); c.textContent = text; c.className = cls; }
-function esc(s) { return String(s).replace(/[&<>"]/g, (ch) => "&#" + ch.charCodeAt(0) + ";"); }
-
-// The video: an <img> on the MJPEG stream, reloaded with backoff when it fails (503, device restarting).
-const img = $("stream");
-function loadStream() { img.src = "stream.mjpg?t=" + Date.now(); }
-img.addEventListener("load", () => { imgDelay = 500; });
-img.addEventListener("error", () => {
-  setTimeout(loadStream, imgDelay);
-  imgDelay = Math.min(imgDelay * 2, MAX_DELAY);
-});
-
-// The events: EventSource retries by itself after a dropped connection; after an HTTP error it gives up
-// (readyState CLOSED), so we open a new one with backoff.
-function connectEvents() {
-  es = new EventSource("events");
-  es.onopen = () => {
-    esDelay = 500;
-    setConn("live", "ok");
-    if (down) { down = false; loadStream(); }  // the device came back: the video stream ended with it
-  };
-  es.onmessage = (e) => {
-    pending = JSON.parse(e.data);
-    if (!drawing) { drawing = true; requestAnimationFrame(render); }
-  };
-  es.onerror = () => {
-    down = true;
-    setConn("reconnecting\\u2026", "bad");
-    if (es.readyState === EventSource.CLOSED) {
-      es.close();
-      setTimeout(connectEvents, esDelay);
-      esDelay = Math.min(esDelay * 2, MAX_DELAY);
-    }
-  };
-}
-
-function faceCard(face) {
-  const probs = face.probabilities || {};
-  let bars = "";
-  for (const name of CFG.emotions) {
-    const p = probs[name] || 0;
-    bars += '<div class="bar' + (name === face.label ? " top" : "") + '"><span class="name">' + esc(name) +
-      '</span><div class="track"><div class="fill" style="width:' + (100 * p).toFixed(1) + "%;background:" +
-      CFG.colors[name] + '"></div></div><span class="value">' + (100 * p).toFixed(0) + "%</span></div>";
-  }
-  const id = face.track_id >= 0 ? "#" + face.track_id : "";
-  return '<div class="face"><h2><span class="label" style="color:' + (CFG.colors[face.label] || "inherit") + '">' +
-    esc(face.label) + "</span><small>" + (100 * face.score).toFixed(0) + "% " + id + "</small></h2>" + bars + "</div>";
-}
-
-function render() {
-  drawing = false;
-  const ev = pending;
-  if (!ev) return;
-  const faces = ev.faces || [];
-  $("faces").innerHTML = faces.length ? faces.map(faceCard).join("") : '<div class="face" id="noface">no face</div>';
-  const t = ev.timings_ms || {};
-  $("stages").textContent = Object.keys(t).map((k) => k + " " + Number(t[k]).toFixed(1)).join(" \\u00b7 ");
-  $("frame").textContent = ev.frame;
-}
-
-function fmtUptime(s) {
-  s = Math.floor(s);
-  const h = Math.floor(s / 3600), m = Math.floor(s / 60) % 60;
-  return (h ? h + " h " : "") + (h || m ? m + " min " : "") + (s % 60) + " s";
-}
-
-// Status: FPS, uptime, clients and the pipeline's settings, every 2 s; a failure marks the device down.
-async function poll() {
-  try {
-    const r = await fetch("healthz", {cache: "no-store"});
-    const h = await r.json();
-    $("fps").textContent = h.fps == null ? "\\u2013" : h.fps.toFixed(1) + (h.status === "stale" ? " (stalled)" : "");
-    $("uptime").textContent = fmtUptime(h.uptime_s);
-    $("clients").textContent = "video " + h.clients.stream + ", events " + h.clients.events + " (max " + h.clients.max +
-      ")";
-    $("info").innerHTML = Object.entries(h.info || {}).map(([k, v]) =>
-      "<tr><td>" + esc(k) + '</td><td class="info-' + esc(k) + '">' + esc(v) + "</td></tr>").join("");
-    if (down && es && es.readyState === EventSource.OPEN) { down = false; loadStream(); }
-  } catch (e) {
-    down = true;
-    setConn("device unreachable, retrying\\u2026", "bad");
-  }
-  setTimeout(poll, 2000);
-}
-
-loadStream();
-connectEvents();
-poll();
-</script>
-</body>
-</html>
-"""
+    return html.replace(CONFIG_SLOT, json.dumps(config))

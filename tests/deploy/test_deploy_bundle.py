@@ -34,7 +34,7 @@ def test_bundle_holds_only_what_the_device_needs(bundle_a: Built) -> None:
                      "SHA256SUMS", "requirements/device.txt", "requirements/bench.txt", "core/__init__.py",
                      "core/manifest.py", "device/__init__.py", "device/__main__.py", "benchmarks/__init__.py",
                      "device/models/face_detection_short_range.tflite", "device/models/framing.json",
-                     "device/models/LICENSE-mediapipe.txt", "models/manifest.json",
+                     "device/models/LICENSE-mediapipe.txt", "device/static/index.html", "models/manifest.json",
                      "models/tiny_int8.tflite", "models/tiny_float32.tflite"):
         assert required in files, f"{required} missing from the bundle"
     tops = {n.split("/")[0] for n in files}

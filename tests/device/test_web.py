@@ -36,6 +36,8 @@ from device.pipeline import FaceResult, FrameResult, to_json
 from device.sources import Frame
 from device.web import (
     BOUNDARY,
+    CONFIG_SLOT,
+    PAGE_FILE,
     STREAM,
     Mailbox,
     ServeError,
@@ -247,6 +249,18 @@ def test_the_page_is_self_contained(view: WebView) -> None:
         assert needed in page, needed
     assert not re.search(r"(src|href)=[\"']?(https?:)?//", page) and "@import" not in page
     assert get(view, "/nope")[0] == 404
+    config = json.loads(re.search(r"const CFG = (\{.*?\});", page).group(1))  # the labels and colours filled in
+    assert config["emotions"] == list(EMOTIONS) and set(config["colors"]) == set(EMOTIONS)
+    assert CONFIG_SLOT not in page and CONFIG_SLOT in PAGE_FILE.read_text()
+
+
+@pytest.mark.parametrize("content", [None, "<html>no placeholder</html>"])
+def test_a_missing_or_broken_page_fails_before_the_server_binds(tmp_path: Path, content: str | None) -> None:
+    page_file = tmp_path / "index.html"
+    if content is not None:
+        page_file.write_text(content)
+    with pytest.raises(ServeError, match=str(page_file)):
+        WebView("127.0.0.1", 0, page_file=page_file)
 
 
 def test_stream_sends_real_jpeg_frames_between_boundaries(view: WebView) -> None:
