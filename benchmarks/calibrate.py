@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchmarks.clip import BACKGROUNDS, background, face_patch, paste, pick_faces
+from benchmarks.canvas import BACKGROUNDS, background, face_patch, paste
+from benchmarks.clip import pick_faces
 from benchmarks.errors import BenchError
 from benchmarks.progress import progress_bar
 from device.detector import Box, FaceDetector

@@ -36,16 +36,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from benchmarks.canvas import BACKGROUNDS, background, face_patch, paste
 from benchmarks.data import EvalFaces, load_eval_faces
 from benchmarks.errors import BenchError
 from benchmarks.progress import progress_bar
+from benchmarks.scenes import default_real_faces, load_real_photos
 from core.fileio import atomic_write_json
 from core.labels import EMOTIONS, INPUT_SIZE, NUM_CLASSES
 from device.detector import Box
 
 FORMAT = "feredge-clip/1"
 STYLES: tuple[str, ...] = ("pasted", "photos")
-BACKGROUNDS: tuple[str, ...] = ("plain", "noise", "gradient", "checker")
 # (suffix, fourcc): mp4 where this OpenCV can write it, else Motion-JPEG in AVI (always available).
 CONTAINERS: tuple[tuple[str, str], ...] = ((".mp4", "mp4v"), (".avi", "MJPG"))
 MULTI_FACE_SHARE = 0.15  # share of segments with 2-3 faces
@@ -121,59 +122,6 @@ def pick_faces(labels: np.ndarray, count: int, rng: np.random.Generator) -> list
     while len(picked) < count:  # fewer faces than asked: repeat them
         picked.append(picked[len(picked) % max(1, len(picked))] if picked else 0)
     return picked
-
-
-def background(kind: str, width: int, height: int, rng: np.random.Generator) -> np.ndarray:
-    """A (height, width, 3) uint8 BGR background of ``kind``."""
-    if kind == "plain":
-        level = int(rng.integers(60, 200))
-        return np.full((height, width, 3), level, np.uint8)
-    if kind == "noise":
-        small = rng.normal(128, 45, size=(height // 8 + 1, width // 8 + 1, 3))
-        image = cv2.resize(small.astype(np.float32), (width, height), interpolation=cv2.INTER_CUBIC)
-        image += rng.normal(0, 12, size=image.shape)
-        return np.clip(image, 0, 255).astype(np.uint8)
-    if kind == "gradient":
-        c0, c1 = rng.integers(20, 236, size=3), rng.integers(20, 236, size=3)
-        angle = rng.uniform(0, np.pi)
-        yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-        t = xx * np.cos(angle) + yy * np.sin(angle)
-        t = (t - t.min()) / max(1e-6, float(t.max() - t.min()))
-        return (c0[None, None, :] * (1 - t[..., None]) + c1[None, None, :] * t[..., None]).astype(np.uint8)
-    if kind == "checker":
-        cell = int(rng.integers(16, 64))
-        c0, c1 = rng.integers(40, 216, size=3), rng.integers(40, 216, size=3)
-        yy, xx = np.mgrid[0:height, 0:width]
-        mask = ((xx // cell + yy // cell) % 2).astype(bool)
-        image = np.empty((height, width, 3), np.uint8)
-        image[~mask], image[mask] = c0, c1
-        return image
-    raise ValueError(f"background {kind!r}: expected one of {BACKGROUNDS}")
-
-
-def face_patch(face: np.ndarray, side: int, pad: float) -> tuple[np.ndarray, np.ndarray, int]:
-    """(patch BGR uint8, alpha float32 in 0..1, offset of the face inside the patch) for a ``side``-pixel face."""
-    border = int(round(pad * INPUT_SIZE))
-    padded = cv2.copyMakeBorder(face.reshape(INPUT_SIZE, INPUT_SIZE), border, border, border, border,
-                                cv2.BORDER_REPLICATE)
-    full = int(round(side * padded.shape[0] / INPUT_SIZE))
-    patch = cv2.resize(padded, (full, full), interpolation=cv2.INTER_CUBIC)
-    offset = (full - side) // 2
-    # alpha: 1 over the face and the inner half of the padding, a smooth ramp to 0 at the patch edge
-    ramp = max(1, offset // 2)
-    dist = np.minimum.outer(np.minimum(np.arange(full), np.arange(full)[::-1]),
-                            np.minimum(np.arange(full), np.arange(full)[::-1]))
-    alpha = np.clip(dist / ramp, 0.0, 1.0).astype(np.float32)
-    alpha = 0.5 - 0.5 * np.cos(np.pi * alpha)
-    return cv2.cvtColor(patch, cv2.COLOR_GRAY2BGR), alpha, offset
-
-
-def paste(frame: np.ndarray, patch: np.ndarray, alpha: np.ndarray, x: int, y: int) -> None:
-    """Blend ``patch`` into ``frame`` at (x, y) in place; the patch lies inside the frame."""
-    h, w = patch.shape[:2]
-    region = frame[y : y + h, x : x + w].astype(np.float32)
-    a = alpha[..., None]
-    frame[y : y + h, x : x + w] = np.clip(a * patch + (1.0 - a) * region, 0, 255).astype(np.uint8)
 
 
 @dataclass
@@ -321,13 +269,6 @@ class PhotoFaces:
     plate: tuple[int, int, int, int] | None  # (x, y, w, h): the largest face-free strip, None when there is none
 
 
-def default_real_faces() -> Path:
-    """``../shared/data/real-faces`` beside the repository (as the camera part's default)."""
-    from benchmarks.scenes import default_real_faces as camera_default  # scenes imports this module
-
-    return camera_default()
-
-
 def face_free_strip(shape: tuple[int, ...], squares: list[tuple[int, int, int]]) -> tuple[int, int, int, int] | None:
     """A face-free part of the photo, (x, y, w, h): the largest strip left of, right of or above every face square
     with its CLEARANCE (hair, ears, neck) at least 2 x MIN_PLATE pixels on a side (the photo's background), else the
@@ -350,7 +291,6 @@ def real_photo_faces(folder: Path | None = None) -> tuple[list[PhotoFaces], list
     """(photos with their faces' squares, notes on photos left out). The shipped BlazeFace (short-range) finds the
     faces, its calibrated framing squares them. A BenchError when the folder, its faces.json, the detector or its
     framing is missing, or no photo is usable."""
-    from benchmarks.scenes import load_real_photos
     from device.detector import DetectorError, make_detector
     from device.framing import FramingError, calibrated_framing
     from device.preprocess import to_gray

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from benchmarks.calibrate import MATCH_IOU, place
-from benchmarks.clip import BACKGROUNDS
+from benchmarks.canvas import BACKGROUNDS
 from benchmarks.progress import progress_bar
 from benchmarks.stats import paired_interval_pp
 from core.labels import INPUT_SIZE

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from benchmarks.clip import background, face_patch, paste
+from benchmarks.canvas import background, face_patch, paste
 from core.labels import INPUT_SIZE
 from core.paths import project_root
 
