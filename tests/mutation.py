@@ -183,6 +183,15 @@ MUTANTS: tuple[Mutant, ...] = (
            ("tests/core/test_packed.py::test_a_damaged_part_is_named_before_decoding",
             "tests/train/test_gpu.py::test_a_damaged_or_missing_chunk_is_named_and_nothing_is_written"),
            "a damaged data part is decoded (or trained on) instead of named"),
+    # --- the web view's page and the benchmark's canvases
+    Mutant("web-page-config-unfilled", "device/web.py",
+           "return html.replace(CONFIG_SLOT, json.dumps(config))", "return html",
+           ("tests/device/test_web.py::test_the_page_is_self_contained",),
+           "the page is served without its labels and colours (the browser shows no bars)"),
+    Mutant("canvas-alpha-inverted", "benchmarks/canvas.py",
+           "np.clip(a * patch + (1.0 - a) * region, 0, 255)", "np.clip((1.0 - a) * patch + a * region, 0, 255)",
+           ("tests/benchmarks/test_canvas.py::test_paste_blends_by_alpha_in_place",),
+           "faces are blended in inside out: the feathered edge opaque, the face itself transparent"),
 )
 
 
