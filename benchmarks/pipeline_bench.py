@@ -25,7 +25,7 @@ from pathlib import Path
 from benchmarks.errors import BenchError
 from benchmarks.host import peak_rss_mib, project_root
 from benchmarks.models import ModelFile
-from benchmarks.stats import summarize
+from benchmarks.stats import clustered_interval_pp, summarize
 from device.loop import STAGES as LOOP_STAGES
 
 STAGES: tuple[str, ...] = LOOP_STAGES  # the frame loop's stage names (device.loop owns them)
@@ -198,6 +198,7 @@ def evaluate_frames(frames: list[dict], truth: list[dict] | None) -> dict | None
     gt_faces = found = correct = false = evaluated = 0
     per_class: dict[str, dict[str, int]] = {}
     track_faces: dict[int, set[tuple[int, int]]] = {}
+    by_face: dict[tuple, list[int]] = {}  # placed face -> [found, correct] over its frames
     for i, frame in enumerate(frames[: len(truth)]):
         entry = truth[i]
         gts = [Box(*f["box"]) for f in entry["faces"]]
@@ -215,9 +216,12 @@ def evaluate_frames(frames: list[dict], truth: list[dict] | None) -> dict | None
             found += 1
             stats["found"] += 1
             det = frame["faces"][di]
+            tally = by_face.setdefault((entry.get("segment", i), gi, gt.get("face")), [0, 0])
+            tally[0] += 1
             if det["label"] == gt["label"]:
                 correct += 1
                 stats["correct"] += 1
+                tally[1] += 1
             if det.get("track", -1) >= 0:
                 track_faces.setdefault(det["track"], set()).add((entry.get("segment", i), gi))
     return {
@@ -230,6 +234,10 @@ def evaluate_frames(frames: list[dict], truth: list[dict] | None) -> dict | None
         "false_detections": false,
         "false_detections_per_frame": false / evaluated if evaluated else None,
         "label_accuracy_found": correct / found if found else None,
+        # the placed faces, not the frames, are the independent units: a face's frames share its label and its look
+        "faces_found": len(by_face),
+        "label_accuracy_found_ci_pp": clustered_interval_pp([c for _, c in by_face.values()],
+                                                            [f for f, _ in by_face.values()]),
         "label_accuracy_all": correct / gt_faces if gt_faces else None,
         "tracks": len(track_faces),
         "tracks_spanning_faces": sum(1 for faces in track_faces.values() if len(faces) > 1),

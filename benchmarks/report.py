@@ -26,6 +26,11 @@ def _f(value: float | None, digits: int = 1, scale: float = 1.0, sign: bool = Fa
     return text
 
 
+def _interval(bounds: list[float] | None, digits: int = 1) -> str:
+    """[lo, hi] in % as 'lo-hi', or the missing mark."""
+    return f"{bounds[0]:.{digits}f}-{bounds[1]:.{digits}f}" if bounds else MISSING
+
+
 def _pct(value: float | None, digits: int = 1) -> str:
     return _f(value, digits, 100.0)
 
@@ -125,7 +130,9 @@ def summary_lines(results: dict) -> list[str]:
                 lines.append(
                     f"End to end on the labelled clip: the detector found {_pct(e2e['detection_recall'])}% of the "
                     f"{e2e['gt_faces']} faces, and {_pct(e2e['label_accuracy_found'])}% of the found faces got the "
-                    f"right label ({_pct(e2e['label_accuracy_all'])}% of all faces)."
+                    f"right label ({_pct(e2e['label_accuracy_all'])}% of all faces)"
+                    + (f"; 95% interval {_interval(e2e['label_accuracy_found_ci_pp'])} over the "
+                       f"{e2e['faces_found']} placed faces found." if e2e.get("label_accuracy_found_ci_pp") else ".")
                 )
             elif e2e and e2e["gt_faces"]:
                 lines.append(f"End to end on the labelled clip: the detector found none of the {e2e['gt_faces']} "
@@ -288,18 +295,22 @@ def pipeline_section(results: dict) -> list[str]:
             rows.append([f"{r['variant']}/{r['format']}", str(e.get("frames", MISSING)),
                          str(e.get("gt_faces", MISSING)),
                          _pct(e.get("detection_recall")), _f(e.get("false_detections_per_frame"), 3),
-                         _pct(e.get("label_accuracy_found")), _pct(e.get("label_accuracy_all")),
+                         _pct(e.get("label_accuracy_found")), _interval(e.get("label_accuracy_found_ci_pp")),
+                         str(e.get("faces_found", MISSING)), _pct(e.get("label_accuracy_all")),
                          f"{e.get('tracks_spanning_faces', MISSING)} / {e.get('tracks', MISSING)}"])
         out += [
             f"Ground truth: `{gt}`. A face is found when a detection overlaps it with IoU >= "
             f"{ok[0]['end_to_end']['iou_threshold'] if ok and ok[0].get('end_to_end') else 0.3}; correct when found "
             "and its (smoothed) label is the true one. Consecutive frames of the same placed face share a track, so "
             "smoothing averages a face over its own frames only; the last column counts tracks that covered more "
-            "than one placed face (where smoothing could mix labels), of all tracks.",
+            "than one placed face (where smoothing could mix labels), of all tracks. \"faces\" counts face-frames; "
+            "the interval of the label accuracy over the found ones treats the placed faces as the units (a face's "
+            "frames share its look and, smoothed, its label: cluster-robust standard error, normal approximation), "
+            "so it is as wide as the number of placed faces found allows.",
             "",
         ]
         out += _table(["model", "frames", "faces", "found %", "false det./frame", "label acc. (found) %",
-                       "label acc. (all) %", "tracks across faces"], rows)
+                       "95% interval", "placed faces found", "label acc. (all) %", "tracks across faces"], rows)
         if pipe.get("clip_notes"):
             out += [""] + [f"- {n}" for n in pipe["clip_notes"]]
     for r in pipe["rows"]:

@@ -128,6 +128,7 @@ def test_no_data_skips_accuracy_and_finds_the_astronaut(
     assert e2e["gt_faces"] == 6 and e2e["found"] >= 5 and e2e["detection_recall"] > 0.8
     assert e2e["tracks"] >= 1 and e2e["tracks_spanning_faces"] == 0
     assert e2e["label_accuracy_found"] is not None and 0.0 <= e2e["label_accuracy_found"] <= 1.0
+    assert 1 <= e2e["faces_found"] <= 6 and "| 95% interval | placed faces found |" in report
     assert results["latency"]["threads"] == [1] and len(results["latency"]["rows"]) == 1
 
 

@@ -1,4 +1,5 @@
-"""Statistics helpers (``benchmarks.stats``): summaries and the paired interval of an accuracy difference."""
+"""Statistics helpers (``benchmarks.stats``): summaries, the paired interval of an accuracy difference, and the
+interval of a proportion observed in clusters (a face's frames)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks.stats import paired_interval_pp, summarize
+from benchmarks.stats import clustered_interval_pp, paired_interval_pp, summarize
 
 
 def test_summary_of_values_and_of_none() -> None:
@@ -25,3 +26,29 @@ def test_paired_interval_of_an_accuracy_difference() -> None:
     half = 1.96 * d.std(ddof=1) / math.sqrt(8)
     assert paired_interval_pp(a, b) == pytest.approx([100 * (0.125 - half), 100 * (0.125 + half)])
     assert paired_interval_pp([True], [False]) is None
+
+
+def test_clusters_of_one_give_the_binomial_interval() -> None:
+    """One observation per cluster: the robust standard error is sqrt(p (1 - p) / (k - 1))."""
+    right = [1] * 7 + [0] * 3
+    p, half = 0.7, 1.96 * math.sqrt(0.7 * 0.3 / 9)
+    assert clustered_interval_pp(right, [1] * 10) == pytest.approx([100 * (p - half), 100 * (p + half)])
+
+
+def test_frames_that_repeat_their_face_do_not_narrow_the_interval() -> None:
+    """Ten faces, six frames each, every frame of a face as right or wrong as the face: the same evidence as ten
+    single frames, and a wider interval than sixty independent frames would give."""
+    faces = [1] * 7 + [0] * 3
+    clustered = clustered_interval_pp([6 * r for r in faces], [6] * 10)
+    assert clustered == pytest.approx(clustered_interval_pp(faces, [1] * 10))
+    naive = clustered_interval_pp([r for r in faces for _ in range(6)], [1] * 60)
+    assert clustered[1] - clustered[0] > 2 * (naive[1] - naive[0])
+    mixed = clustered_interval_pp([3, 3, 3, 3], [6, 6, 6, 6])  # every face half right: no spread between faces
+    assert mixed == pytest.approx([50.0, 50.0])
+
+
+def test_a_clustered_interval_needs_two_clusters_and_valid_counts() -> None:
+    assert clustered_interval_pp([2, 0], [3, 0]) is None  # one cluster with a trial
+    assert clustered_interval_pp([1, 1], [1, 1]) == pytest.approx([100.0, 100.0])  # clipped, no spread
+    with pytest.raises(ValueError, match="successes <= trials"):
+        clustered_interval_pp([2, 1], [1, 1])
