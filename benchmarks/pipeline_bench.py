@@ -19,13 +19,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import numpy as np
 
 from benchmarks.errors import BenchError
 from benchmarks.host import peak_rss_mib, project_root
 from benchmarks.models import ModelFile
-from benchmarks.stats import clustered_interval_pp, summarize
+from benchmarks.stats import clustered_interval_pp, clustered_ratio_interval, summarize
+from core.labels import EMOTIONS, INPUT_SIZE
 from device.loop import STAGES as LOOP_STAGES
 
 STAGES: tuple[str, ...] = LOOP_STAGES  # the frame loop's stage names (device.loop owns them)
@@ -198,7 +202,7 @@ def evaluate_frames(frames: list[dict], truth: list[dict] | None) -> dict | None
     gt_faces = found = correct = false = evaluated = 0
     per_class: dict[str, dict[str, int]] = {}
     track_faces: dict[int, set[tuple[int, int]]] = {}
-    by_face: dict[tuple, list[int]] = {}  # placed face -> [found, correct] over its frames
+    by_face: dict[tuple, list] = {}  # placed face -> [found, correct, label] over its frames
     for i, frame in enumerate(frames[: len(truth)]):
         entry = truth[i]
         gts = [Box(*f["box"]) for f in entry["faces"]]
@@ -216,7 +220,7 @@ def evaluate_frames(frames: list[dict], truth: list[dict] | None) -> dict | None
             found += 1
             stats["found"] += 1
             det = frame["faces"][di]
-            tally = by_face.setdefault((entry.get("segment", i), gi, gt.get("face")), [0, 0])
+            tally = by_face.setdefault((entry.get("segment", i), gi, gt.get("face")), [0, 0, gt["label"]])
             tally[0] += 1
             if det["label"] == gt["label"]:
                 correct += 1
@@ -236,8 +240,10 @@ def evaluate_frames(frames: list[dict], truth: list[dict] | None) -> dict | None
         "label_accuracy_found": correct / found if found else None,
         # the placed faces, not the frames, are the independent units: a face's frames share its label and its look
         "faces_found": len(by_face),
-        "label_accuracy_found_ci_pp": clustered_interval_pp([c for _, c in by_face.values()],
-                                                            [f for f, _ in by_face.values()]),
+        "per_face": [{"face": key[2], "label": label, "found": n, "correct": c}
+                     for key, (n, c, label) in by_face.items()],
+        "label_accuracy_found_ci_pp": clustered_interval_pp([c for _, c, _ in by_face.values()],
+                                                            [f for f, _, _ in by_face.values()]),
         "label_accuracy_all": correct / gt_faces if gt_faces else None,
         "tracks": len(track_faces),
         "tracks_spanning_faces": sum(1 for faces in track_faces.values() if len(faces) > 1),
@@ -266,6 +272,39 @@ def summarize_run(result: dict, truth: list[dict] | None) -> dict:
         "startup_ms": result["startup_ms"],
         "peak_rss_mib": result["peak_rss_mib"],
         "end_to_end": evaluate_frames(frames, truth),
+    }
+
+
+def same_faces_on_dataset_crops(e2e: dict | None, predict: Callable[[np.ndarray], np.ndarray], faces: np.ndarray,
+                                labels: np.ndarray) -> dict | None:
+    """The clip's found faces scored again on their dataset crops (the 48x48 originals) by ``predict`` (the same
+    model), each weighted by its found frames as on the clip, and the paired difference clip - dataset with its 95%
+    interval over the faces (:func:`benchmarks.stats.clustered_ratio_interval`). The clip's faces are drawn
+    class-balanced, so this, not the split's accuracy, is what the clip's accuracy compares with. ``faces``/``labels``:
+    the whole evaluation split the clip was built from (its ``face`` indices point into it); None without per-face
+    results or face indices, and a BenchError when an index or its label does not match this data."""
+    per_face = [f for f in (e2e or {}).get("per_face", []) if f["face"] is not None]
+    if not per_face:
+        return None
+    index = np.asarray([f["face"] for f in per_face], np.int64)
+    if index.min() < 0 or index.max() >= len(labels):
+        raise BenchError(f"the clip's face indices run to {int(index.max())}, but the data has {len(labels)} "
+                         "evaluation faces: the clip was built from other data (rebuild it, or pass its --data)")
+    truth = np.asarray([EMOTIONS.index(f["label"]) for f in per_face])
+    if not np.array_equal(np.asarray(labels)[index], truth):
+        raise BenchError("the clip's face labels differ from this data's labels at the same indices: the clip was "
+                         "built from other data (rebuild it, or pass its --data)")
+    right = predict(np.asarray(faces)[index].reshape(-1, INPUT_SIZE, INPUT_SIZE)).argmax(1) == truth
+    found = np.asarray([f["found"] for f in per_face], np.float64)
+    correct = np.asarray([f["correct"] for f in per_face], np.float64)
+    diff = clustered_ratio_interval(correct - right * found, found)
+    return {
+        "faces": len(per_face),
+        "acc_clip": float(correct.sum() / found.sum()),
+        "acc_dataset": float((right * found).sum() / found.sum()),
+        "acc_dataset_faces": float(right.mean()),  # each face once
+        "clip_minus_dataset_pp": float(100 * (correct - right * found).sum() / found.sum()),
+        "clip_minus_dataset_ci_pp": None if diff is None else [100 * diff[0], 100 * diff[1]],
     }
 
 

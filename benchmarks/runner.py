@@ -127,6 +127,28 @@ def _pipeline_part(config: RunConfig, models: ModelSet, formats: list[str], clip
     }
 
 
+def _same_faces(pipeline: dict, models: ModelSet, config: RunConfig, faces) -> None:
+    """Each pipeline row with per-face results gets ``same_faces``: the clip's found faces on their dataset crops with
+    the same model (:func:`benchmarks.pipeline_bench.same_faces_on_dataset_crops`). Needs ``--data``: the whole
+    evaluation split, since the clip's face indices point into it (a quick run's subset is not enough)."""
+    from benchmarks.data import load_eval_faces
+    from benchmarks.pipeline_bench import same_faces_on_dataset_crops
+    from device.classifier import ClassifierOptions, EmotionClassifier
+
+    rows = [r for r in pipeline.get("rows", []) if (r.get("end_to_end") or {}).get("per_face")]
+    if not rows or config.data is None:
+        return
+    split = faces if faces is not None and len(faces) == faces.total else load_eval_faces(config.data)
+    by_name = {(m.variant, m.fmt): m for m in models.models}
+    for row in rows:
+        model = by_name.get((row["variant"], row["format"]))
+        if model is None:
+            continue
+        classifier = EmotionClassifier(ClassifierOptions(model.path, 1))  # the views its graph has, as the demo
+        row["same_faces"] = same_faces_on_dataset_crops(row["end_to_end"], classifier.predict_proba, split.x,
+                                                        split.y)
+
+
 def serving_cost(source: str) -> dict | None:
     """What the web view (``--serve``) adds per watched frame: the JPEG encode of one of the source's frames at its
     own resolution and the default quality (``device.web.encode_cost``); None when no frame can be read."""
@@ -227,6 +249,7 @@ def run_benchmark(config: RunConfig) -> RunOutcome:
                                               settings, config.progress)
         if clip is not None and "pipeline" in config.parts:
             pipeline = _pipeline_part(config, models, formats, clip)
+            _same_faces(pipeline, models, config, faces)
         if "camera" in config.parts:
             camera = _camera_part(config, models, faces, clip, Path(tmp))
 
