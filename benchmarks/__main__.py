@@ -177,7 +177,7 @@ def _calibrate(args: argparse.Namespace, argv: list[str]) -> int:
 
     detectors = {name: make_detector(name, args.detector_model, 0) for name in args.detectors}  # bad models first
     try:
-        train = load_fer2013(args.data, seed=args.seed, require_train=False).splits.get("train")
+        train = load_fer2013(args.data, seed=args.seed, require_val=False).splits.get("train")
     except DataError as exc:
         raise BenchError(f"data: {exc}") from exc
     if train is None or not len(train):

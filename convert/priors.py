@@ -33,8 +33,11 @@ def add_priors(models: Path, data: Path, force: bool = False) -> list[str]:
     manifest = read_manifest(models)
     if not manifest["models"]:
         raise ManifestError(f"{models / 'manifest.json'}: no models to record priors for")
-    train = load_fer2013(data).splits["train"]
-    priors = priors_from_counts(train.class_counts())
+    train = load_fer2013(data, require_val=False).splits["train"]
+    try:
+        priors = priors_from_counts(train.class_counts())
+    except ValueError as exc:
+        raise DataError(f"{data}: Training split: {exc} (a class with no face has no prior)") from exc
     changed = []
     for entry in manifest["models"]:
         if force or not entry.get("class_priors"):

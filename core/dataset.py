@@ -236,11 +236,13 @@ def default_cache_dir() -> Path:
 
 
 def load_fer2013(path: str | Path, cache_dir: Path | None = None, seed: int = 0, require_train: bool = True,
-                 read_image: ImageReader | None = None) -> Dataset:
+                 read_image: ImageReader | None = None, require_val: bool = True) -> Dataset:
     """Load FER2013 from a CSV(.gz) file, an image folder or a packed folder (:mod:`core.packed`), using a
     decoded-array cache for files.
 
-    ``require_train=False`` (evaluation only) accepts a file without Training/PublicTest rows. An image folder needs
+    ``require_train=False`` (evaluation only) accepts a file without Training/PublicTest rows;
+    ``require_val=False`` (the Training split alone: class priors, calibration) one without PublicTest rows. An
+    image folder needs
     ``read_image`` (an image codec; :func:`device.datasets.load_fer2013` passes OpenCV's).
     """
     path = Path(path).expanduser()
@@ -277,7 +279,7 @@ def load_fer2013(path: str | Path, cache_dir: Path | None = None, seed: int = 0,
         return ds
     if not ds.has("train"):
         raise DataError(f"{path}: empty split 'train' (no Training rows)")
-    if not ds.has("val"):
+    if require_val and not ds.has("val"):
         raise DataError(f"{path}: empty split 'val' (no PublicTest rows); checkpoint selection needs it")
     if not ds.has("test"):
         ds.notes.append("no PrivateTest rows: test metrics are skipped, validation (PublicTest) is reported")

@@ -94,6 +94,10 @@ def test_empty_splits(tmp_path, cache):
     p2.write_text("emotion,pixels,Usage\n")
     with pytest.raises(DataError, match="empty split 'train'"):
         load_fer2013(p2, cache_dir=cache)
+    # the Training split alone (class priors, calibration): PublicTest not needed, Training still is
+    assert len(load_fer2013(p, cache_dir=cache, require_val=False).splits["train"]) == 1
+    with pytest.raises(DataError, match="empty split 'train'"):
+        load_fer2013(p2, cache_dir=cache, require_val=False)
 
 
 def test_corrupt_gzip_is_a_clear_error(tmp_path, cache):
