@@ -79,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--detector-model", type=Path, default=None, help="YuNet ONNX model (for yunet)")
     cal.add_argument("--faces", type=positive, default=600, help="training faces to place (class-balanced)")
     cal.add_argument("--seed", type=int, default=0, help="random seed (faces, sizes, positions, backgrounds)")
+    cal.add_argument("--repeats", type=positive, default=1,
+                     help="canvases per face (2 or more: also measures the detector's own share of the spread)")
     cal.add_argument("--out", type=Path, default=None,
                      help="framing file to update (default: the shipped device/models/framing.json)")
     cal.add_argument("--no-progress", dest="progress", action="store_false", help="no progress output")
@@ -184,7 +186,8 @@ def _calibrate(args: argparse.Namespace, argv: list[str]) -> int:
         raise BenchError(f"data {args.data}: no Training faces to calibrate with")
     out = args.out or framing_path()
     for name, detector in detectors.items():
-        result = calibrate(detector, name, train.x, train.y, args.faces, args.seed, args.progress)
+        result = calibrate(detector, name, train.x, train.y, args.faces, args.seed, args.progress,
+                           repeats=args.repeats)
         found = f"{result.found} of {result.faces} faces found, {result.false_detections} false detections"
         if result.framing is None:
             print(f"{name}: {found}: nothing to fit, framing.json unchanged", file=sys.stderr)
@@ -193,6 +196,13 @@ def _calibrate(args: argparse.Namespace, argv: list[str]) -> int:
         q = result.quartiles
         print(f"{name}: {result.framing.describe()} ({found}; quartiles scale {q['scale'][0]:.2f}-{q['scale'][1]:.2f}, "
               f"dy {q['dy'][0]:+.2f}-{q['dy'][1]:+.2f}; detection {result.ms_median:.1f} ms median per 640x480)")
+        by_class = ", ".join(f"{k} {row['scale']:.2f}x {row['dy']:+.2f}" for k, row in result.by_class.items())
+        p_value = "" if result.class_p_value is None else f"; labels shuffled spread them as widely: p = " \
+            f"{result.class_p_value:.3f}"
+        print(f"  by emotion (side, centre dy): {by_class}{p_value}")
+        if result.detector_share:
+            share = ", ".join(f"{k} {v:.0%}" for k, v in result.detector_share.items())
+            print(f"  the detector's own share of the spread (between placements of one face): {share}")
     print(f"wrote {out}")
     return EXIT_OK
 

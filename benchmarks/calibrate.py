@@ -10,6 +10,16 @@ the placed 48x48 area. The transform (:class:`device.framing.Framing`) is the me
 - ``dx``, ``dy``: (placed centre - box centre) / box width, height,
 
 written to ``device/models/framing.json`` with the spread (quartiles), the share of faces found and the command.
+
+Why one transform cannot reproduce every dataset crop is measured too, and kept beside it:
+
+- ``by_class``: each emotion's own median transform. FER2013 framed its faces differently by emotion (and an
+  expression changes the face's shape, so the detector's box), and a device crop cannot know the emotion before it
+  classifies the face. ``class_p_value``: a permutation test (numpy only) of the spread of the class medians of
+  ``scale`` and ``dy`` against labels shuffled over the same faces.
+- ``--repeats 2`` and more: each face is placed that many times (other sizes, positions and backgrounds); the
+  variance between placements of one face is the detector's own noise, and ``detector_share`` is its share of the
+  whole spread (the rest is the faces' own framing).
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from benchmarks.canvas import BACKGROUNDS, background, face_patch, paste
 from benchmarks.clip import pick_faces
 from benchmarks.errors import BenchError
 from benchmarks.progress import progress_bar
+from core.labels import EMOTIONS
 from device.detector import Box, FaceDetector
 from device.framing import Framing
 from device.preprocess import to_gray
@@ -43,12 +54,23 @@ class Calibration:
     framing: Framing | None  # None when no face was found
     quartiles: dict[str, list[float]] = field(default_factory=dict)  # {"scale": [q25, q75], "dx": ..., "dy": ...}
     ms_median: float = 0.0  # detection time per canvas
+    by_class: dict[str, dict] = field(default_factory=dict)  # {emotion: {"found", "scale", "dx", "dy"}} (medians)
+    class_p_value: float | None = None  # do the class medians differ more than shuffled labels' would?
+    repeats: int = 1  # placements of each face
+    detector_share: dict[str, float] = field(default_factory=dict)  # {parameter: share of variance} (repeats >= 2)
 
     def record(self, command: str, data: str) -> dict:
         """What framing.json keeps beside the transform: how it was measured."""
-        return {"faces": self.faces, "found": self.found, "false_detections": self.false_detections,
-                "quartiles": {k: [round(v, 4) for v in q] for k, q in self.quartiles.items()},
-                "canvas": list(CANVAS), "face_sides": list(SIDES), "data": data, "command": command}
+        out = {"faces": self.faces, "found": self.found, "false_detections": self.false_detections,
+               "quartiles": {k: [round(v, 4) for v in q] for k, q in self.quartiles.items()},
+               "by_class": {k: {p: (round(v, 4) if isinstance(v, float) else v) for p, v in row.items()}
+                            for k, row in self.by_class.items()},
+               "class_p_value": None if self.class_p_value is None else round(self.class_p_value, 4),
+               "canvas": list(CANVAS), "face_sides": list(SIDES), "data": data, "command": command}
+        if self.repeats > 1:
+            out["repeats"] = self.repeats
+            out["detector_share"] = {k: round(v, 4) for k, v in self.detector_share.items()}
+        return out
 
 
 def place(face: np.ndarray, rng: np.random.Generator, kind: str) -> tuple[np.ndarray, Box]:
@@ -64,40 +86,111 @@ def place(face: np.ndarray, rng: np.random.Generator, kind: str) -> tuple[np.nda
     return canvas, Box(x + offset, y + offset, side, side)
 
 
+def transforms(pairs: list[tuple[Box, Box]]) -> dict[str, np.ndarray]:
+    """Each (detected box, placed box) pair's own transform: ``scale``, ``dx``, ``dy`` arrays."""
+    scale = np.array([t.w / max(b.w, b.h) for b, t in pairs], np.float64)
+    dx = np.array([((t.x + t.w / 2) - (b.x + b.w / 2)) / b.w for b, t in pairs], np.float64)
+    dy = np.array([((t.y + t.h / 2) - (b.y + b.h / 2)) / b.h for b, t in pairs], np.float64)
+    return {"scale": scale, "dx": dx, "dy": dy}
+
+
 def fit(pairs: list[tuple[Box, Box]]) -> tuple[Framing, dict[str, list[float]]]:
     """The median transform over (detected box, placed box) pairs, and each parameter's quartiles."""
-    scale = np.array([t.w / max(b.w, b.h) for b, t in pairs])
-    dx = np.array([((t.x + t.w / 2) - (b.x + b.w / 2)) / b.w for b, t in pairs])
-    dy = np.array([((t.y + t.h / 2) - (b.y + b.h / 2)) / b.h for b, t in pairs])
-    values = {"scale": scale, "dx": dx, "dy": dy}
-    framing = Framing(float(np.median(scale)), float(np.median(dx)), float(np.median(dy)), source="calibrated")
+    values = transforms(pairs)
+    framing = Framing(*(float(np.median(values[k])) for k in ("scale", "dx", "dy")), source="calibrated")
     return framing, {k: [float(np.percentile(v, 25)), float(np.percentile(v, 75))] for k, v in values.items()}
+
+
+def class_medians(values: dict[str, np.ndarray], labels: np.ndarray) -> dict[str, dict]:
+    """Each emotion's median transform over its found faces (emotions with none left out)."""
+    rows = {}
+    for k in np.unique(labels):
+        mask = labels == k
+        rows[EMOTIONS[int(k)]] = {"found": int(mask.sum()), **{p: float(np.median(v[mask])) for p, v in values.items()}}
+    return rows
+
+
+def class_p_value(values: dict[str, np.ndarray], labels: np.ndarray, rng: np.random.Generator,
+                  permutations: int = 999, params: tuple[str, ...] = ("scale", "dy")) -> float | None:
+    """Permutation test: how often labels shuffled over the same faces spread the class medians of ``params``
+    (each standardised by its median absolute deviation, summed) as widely as the real labels do. None with fewer
+    than two classes."""
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        return None
+    scaled = []
+    for p in params:
+        v = values[p]
+        mad = float(np.median(np.abs(v - np.median(v)))) or 1.0
+        scaled.append((v - np.median(v)) / mad)
+
+    def spread(lab: np.ndarray) -> float:
+        return float(sum(np.var([np.median(v[lab == k]) for k in classes]) for v in scaled))
+
+    observed = spread(labels)
+    hits = sum(spread(rng.permutation(labels)) >= observed - 1e-12 for _ in range(permutations))
+    return (hits + 1) / (permutations + 1)
+
+
+def detector_share(values: dict[str, np.ndarray], faces: np.ndarray) -> dict[str, float]:
+    """Share of each parameter's variance that lies between placements of the same face (the detector's noise;
+    ``log`` of the scale), from faces found more than once. Empty when no face was."""
+    counts = {f: int((faces == f).sum()) for f in np.unique(faces)}
+    repeated = np.isin(faces, [f for f, n in counts.items() if n > 1])
+    if not repeated.any():
+        return {}
+    out = {}
+    for p, v in values.items():
+        v = np.log(v) if p == "scale" else v
+        v, f = v[repeated], faces[repeated]
+        within = sum(float(np.sum((v[f == g] - v[f == g].mean()) ** 2)) for g in np.unique(f))
+        dof = len(v) - len(np.unique(f))
+        total = float(np.var(v, ddof=1))
+        out[p] = (within / dof) / total if total > 0 and dof > 0 else 0.0
+    return out
 
 
 def calibrate(detector: FaceDetector, name: str, faces: np.ndarray, labels: np.ndarray, count: int = 600,
               seed: int = 0, progress: bool = True,
-              clock: Callable[[], float] = time.perf_counter) -> Calibration:
-    """Place ``count`` class-balanced faces (one per canvas) and fit ``name``'s transform from what it detects."""
+              clock: Callable[[], float] = time.perf_counter, repeats: int = 1) -> Calibration:
+    """Place ``count`` class-balanced faces (one per canvas, ``repeats`` canvases each) and fit ``name``'s transform
+    from what it detects."""
     if len(faces) == 0:
         raise BenchError("calibrate: no faces to place")
+    if repeats < 1:
+        raise BenchError(f"calibrate: repeats {repeats}: expected at least 1 placement of each face")
     rng = np.random.default_rng(seed)
     chosen = pick_faces(labels, count, rng)
     pairs: list[tuple[Box, Box]] = []
+    found_faces: list[int] = []
     false = 0
     times = []
-    with progress_bar(f"calibrate {name}", len(chosen), enabled=progress) as bar:
+    with progress_bar(f"calibrate {name}", len(chosen) * repeats, enabled=progress) as bar:
         for i, index in enumerate(chosen):
-            canvas, truth = place(faces[index].reshape(48, 48), rng, BACKGROUNDS[i % len(BACKGROUNDS)])
-            gray = to_gray(canvas)
-            start = clock()
-            boxes = detector.detect(gray, canvas)
-            times.append((clock() - start) * 1000.0)
-            best = max(boxes, key=truth.iou, default=None)
-            if best is not None and truth.iou(best) >= MATCH_IOU:
-                pairs.append((best, truth))
-                false += len(boxes) - 1
-            else:
-                false += len(boxes)
-            bar.update()
-    framing, quartiles = fit(pairs) if pairs else (None, {})
-    return Calibration(name, len(chosen), len(pairs), false, framing, quartiles, float(np.median(times)))
+            for r in range(repeats):
+                kind = BACKGROUNDS[(i * repeats + r) % len(BACKGROUNDS)]
+                canvas, truth = place(faces[index].reshape(48, 48), rng, kind)
+                gray = to_gray(canvas)
+                start = clock()
+                boxes = detector.detect(gray, canvas)
+                times.append((clock() - start) * 1000.0)
+                best = max(boxes, key=truth.iou, default=None)
+                if best is not None and truth.iou(best) >= MATCH_IOU:
+                    pairs.append((best, truth))
+                    found_faces.append(i)
+                    false += len(boxes) - 1
+                else:
+                    false += len(boxes)
+                bar.update()
+    result = Calibration(name, len(chosen) * repeats, len(pairs), false, None, {}, float(np.median(times)),
+                         repeats=repeats)
+    if pairs:
+        result.framing, result.quartiles = fit(pairs)
+        values = transforms(pairs)
+        found = np.asarray(found_faces)
+        found_labels = np.asarray(labels)[np.asarray(chosen)[found]]
+        result.by_class = class_medians(values, found_labels)
+        result.class_p_value = class_p_value(values, found_labels, np.random.default_rng(seed + 1))
+        if repeats > 1:
+            result.detector_share = detector_share(values, found)
+    return result

@@ -179,11 +179,13 @@ def test_the_command_writes_its_detector_and_keeps_the_others(real_framed_faces:
     assert rc == 0
     printed = capsys.readouterr().out
     assert "blazeface: calibrated: side" in printed and f"wrote {out}" in printed
+    assert "by emotion (side, centre dy): angry " in printed and "p = " in printed
     written = json.loads(out.read_text())["detectors"]
     shipped = json.loads(framing_path().read_text())["detectors"]
     assert set(written) == set(shipped) and written["haar"] == shipped["haar"]
     entry = written["blazeface"]
     assert entry["faces"] == 24 and entry["data"] == "faces" and "--faces 24" in entry["command"]
+    assert set(entry["by_class"]) <= {"angry", "happy", "neutral"} and "repeats" not in entry
     assert entry["scale"] == pytest.approx(shipped["blazeface"]["scale"], abs=0.06)
 
 
@@ -196,3 +198,57 @@ def test_the_command_names_data_without_training_faces(tmp_path: Path, capsys: p
     out = tmp_path / "framing.json"
     rc = main(["calibrate", "--data", str(data), "--detectors", "haar", "--out", str(out), "--no-progress"])
     assert rc == 2 and str(data) in capsys.readouterr().err and not out.exists()
+
+
+def test_class_medians_and_a_permutation_test_of_their_spread() -> None:
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(7), 40)
+    noise = rng.normal(0.0, 0.05, labels.size)
+    framed_by_class = {"scale": 1.1 + 0.03 * labels + noise, "dx": noise, "dy": -0.1 - 0.01 * labels + noise}
+    rows = cal.class_medians(framed_by_class, labels)
+    assert list(rows) == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    assert rows["angry"]["found"] == 40 and rows["neutral"]["scale"] == pytest.approx(1.28, abs=0.03)
+    assert cal.class_p_value(framed_by_class, labels, np.random.default_rng(1), permutations=199) == 1 / 200
+    same_for_all = {"scale": 1.15 + noise, "dx": noise, "dy": -0.1 + noise}
+    assert cal.class_p_value(same_for_all, labels, np.random.default_rng(1), permutations=199) > 0.05
+    assert cal.class_p_value(same_for_all, np.zeros_like(labels), np.random.default_rng(1)) is None
+    no_disgust = np.where(labels == 1, 0, labels)
+    assert list(cal.class_medians(same_for_all, no_disgust))[:2] == ["angry", "fear"]  # no faces found: left out
+
+
+def test_detector_share_is_the_variance_between_placements_of_one_face() -> None:
+    rng = np.random.default_rng(2)
+    faces = np.repeat(np.arange(300), 2)
+    own = np.repeat(rng.normal(0.0, 0.1, 300), 2)  # each face's own framing: sd 0.1
+    jitter = rng.normal(0.0, 0.05, faces.size)  # the detector's noise: sd 0.05, a fifth of the variance
+    values = {"scale": np.exp(own + jitter), "dx": own + jitter, "dy": own}
+    share = cal.detector_share(values, faces)
+    assert share["scale"] == pytest.approx(0.2, abs=0.05) and share["dx"] == pytest.approx(0.2, abs=0.05)
+    assert share["dy"] == pytest.approx(0.0, abs=1e-9)  # placements of one face agree exactly
+    assert cal.detector_share(values, np.arange(faces.size)) == {}  # no face found twice: nothing to tell
+
+
+def test_repeated_placements_are_counted_and_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
+    truths: list[Box] = []
+    real_place = cal.place
+
+    def recording_place(face, rng, kind):
+        canvas, truth = real_place(face, rng, kind)
+        truths.append(truth)
+        return canvas, truth
+
+    monkeypatch.setattr(cal, "place", recording_place)
+    x, y = synthetic_images(2, seed=1)
+    result = cal.calibrate(_KnownFramingDetector(truths), "known", x, y, count=14, repeats=2, progress=False)
+    assert result.faces == 28 and result.repeats == 2
+    assert set(result.detector_share) == {"scale", "dx", "dy"}
+    # the fake frames every face alike: what varies is pixel rounding, as much between faces as within one
+    assert all(0.0 <= v <= 2.0 for v in result.detector_share.values())
+    assert set(result.by_class) == {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
+    record = result.record("cmd", "data")
+    assert record["repeats"] == 2 and set(record["detector_share"]) == {"scale", "dx", "dy"}
+    assert 0 < record["class_p_value"] <= 1
+    with pytest.raises(BenchError, match="repeats 0"):
+        cal.calibrate(_KnownFramingDetector(truths), "known", x, y, count=3, repeats=0, progress=False)
+    single = cal.calibrate(_KnownFramingDetector(truths), "known", x, y, count=7, progress=False).record("c", "d")
+    assert "repeats" not in single and "detector_share" not in single and "by_class" in single
