@@ -93,16 +93,22 @@ class _KnownFramingDetector:
         return boxes
 
 
-def test_calibrate_recovers_a_known_framing_and_counts_what_it_found(monkeypatch: pytest.MonkeyPatch) -> None:
-    truths: list[Box] = []
+@pytest.fixture
+def truths(monkeypatch: pytest.MonkeyPatch) -> list[Box]:
+    """The boxes of the faces ``calibrate`` places, in order (``place`` wrapped to record them)."""
+    placed: list[Box] = []
     real_place = cal.place
 
     def recording_place(face, rng, kind):
         canvas, truth = real_place(face, rng, kind)
-        truths.append(truth)
+        placed.append(truth)
         return canvas, truth
 
     monkeypatch.setattr(cal, "place", recording_place)
+    return placed
+
+
+def test_calibrate_recovers_a_known_framing_and_counts_what_it_found(truths: list[Box]) -> None:
     x, y = synthetic_images(3, seed=1)  # 21 faces, 3 of each class
     ticks = iter(np.arange(0.0, 1000.0, 0.002))  # every detection takes 2 ms on this clock
     result = cal.calibrate(_KnownFramingDetector(truths), "known", x, y, count=30, seed=4, progress=False,
@@ -228,16 +234,7 @@ def test_detector_share_is_the_variance_between_placements_of_one_face() -> None
     assert cal.detector_share(values, np.arange(faces.size)) == {}  # no face found twice: nothing to tell
 
 
-def test_repeated_placements_are_counted_and_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
-    truths: list[Box] = []
-    real_place = cal.place
-
-    def recording_place(face, rng, kind):
-        canvas, truth = real_place(face, rng, kind)
-        truths.append(truth)
-        return canvas, truth
-
-    monkeypatch.setattr(cal, "place", recording_place)
+def test_repeated_placements_are_counted_and_recorded(truths: list[Box]) -> None:
     x, y = synthetic_images(2, seed=1)
     result = cal.calibrate(_KnownFramingDetector(truths), "known", x, y, count=14, repeats=2, progress=False)
     assert result.faces == 28 and result.repeats == 2
