@@ -32,7 +32,7 @@ from benchmarks.stats import paired_interval_pp
 from core.fileio import atomic_write_json, atomic_write_text
 from core.formats import REFERENCE_FORMAT
 from core.labels import INPUT_SIZE
-from core.metrics import classification_metrics
+from core.metrics import classification_metrics, top1_agreement
 from core.paths import shown
 
 
@@ -162,8 +162,12 @@ def _quantisation(candidate: ModelSet, variant: str, fmt: str, probs: np.ndarray
         return None
     ref = tflite_predict(reference, x)
     delta = 100.0 * float((probs.argmax(1) == y).mean() - (ref.argmax(1) == y).mean())
+    agreement = top1_agreement(probs, ref)
+    clear = agreement["agreement_clear"]
     return {"float32_accuracy": float((ref.argmax(1) == y).mean()), "delta_pp": delta, "abs_delta_pp": abs(delta),
-            "agreement_pct": 100.0 * float((probs.argmax(1) == ref.argmax(1)).mean())}
+            "agreement_pct": 100.0 * agreement["agreement"],
+            "agreement_clear_pct": None if clear is None else 100.0 * clear,
+            "near_tie_pct": 100.0 * agreement["near_tie_share"]}
 
 
 @dataclass
@@ -291,6 +295,19 @@ def render(result: dict, meta: dict) -> str:
                 lines.append(f"| {variant} | {side} | {row['found']} / {row['placed']} | {_pct(row['acc_dataset'])} | "
                              f"{_pct(row['acc_calibrated'])} | {'-' if diff is None else f'{-diff:.2f}'} | "
                              f"{_interval(ci)} |")
+        lines.append("")
+    quant = {variant: v["quantisation"] for variant, v in result["variants"].items() if v.get("quantisation")}
+    if quant:
+        lines += [f"## Quantisation (candidate): {result['format']} against its float32 model", "",
+                  "Clear agreement: on the faces whose two best float32 scores are at least two int8 output steps "
+                  "(2/256) apart; near ties: the share that are not (an 8-bit output cannot keep those apart).", "",
+                  f"| variant | float32 | {result['format']} - float32 | agreement | clear agreement | near ties |",
+                  "|---|---|---|---|---|---|"]
+        for variant, q in quant.items():
+            clear = q.get("agreement_clear_pct")
+            lines.append(f"| {variant} | {_pct(q['float32_accuracy'])} | {q['delta_pp']:+.2f} | "
+                         f"{q['agreement_pct']:.2f} | {'-' if clear is None else f'{clear:.2f}'} | "
+                         f"{q.get('near_tie_pct', 0.0):.1f}% |")
         lines.append("")
     lines += ["## Targets (candidate)", "", "| target | value | threshold | met |", "|---|---|---|---|"]
     for t in result["targets"]:

@@ -19,7 +19,7 @@ from core.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
 from core.formats import FORMATS_BY_NAME, model_path
 from core.labels import EMOTIONS
 from core.manifest import MANIFEST_NAME, conversions, read_manifest, write_manifest
-from core.metrics import classification_metrics
+from core.metrics import classification_metrics, top1_agreement
 from core.provenance import command_line, provenance
 from device.classifier import ClassifierOptions, EmotionClassifier
 
@@ -143,7 +143,7 @@ def score(probs: np.ndarray, ref: np.ndarray, y: np.ndarray) -> dict:
         "macro_f1": m["macro_f1"],
         "balanced_accuracy": m["balanced_accuracy"],
         "per_class_recall": {k: v["recall"] for k, v in m["per_class"].items()},
-        "agreement": float((probs.argmax(1) == ref.argmax(1)).mean()),
+        **top1_agreement(probs, ref),
         "max_prob_diff": float(np.abs(probs - ref).max()) if len(ref) else 0.0,
     }
 
@@ -263,11 +263,18 @@ def convert_all(
     return result
 
 
+def _clear(sc: dict) -> str:
+    """Agreement where the float model has a clear winner, with the share of near ties (- for older entries)."""
+    if sc.get("agreement_clear") is None:
+        return "-"
+    return f"{100 * sc['agreement_clear']:.2f} ({100 * sc['near_tie_share']:.1f}% near ties)"
+
+
 def parity_table(entries: list[dict]) -> str:
     """Markdown table: one row per variant x format x split."""
-    head = ("| variant | format | split | size KB | accuracy | macro-F1 | agreement | max dprob | "
+    head = ("| variant | format | split | size KB | accuracy | macro-F1 | agreement | clear agreement | max dprob | "
             + " | ".join(f"{e[:3]} rec" for e in EMOTIONS) + " |")
-    sep = "|" + "---|" * (8 + len(EMOTIONS))
+    sep = "|" + "---|" * (9 + len(EMOTIONS))
     rows = [head, sep]
     for e in entries:
         for split, sc in e["accuracy"].items():
@@ -275,7 +282,8 @@ def parity_table(entries: list[dict]) -> str:
             rows.append(
                 f"| {e['variant']} | {e['format']} | {split} | {e['size_bytes'] / 1024:.1f} | "
                 f"{100 * sc['accuracy']:.2f} ({100 * (sc['accuracy'] - k['accuracy']):+.2f}) | "
-                f"{100 * sc['macro_f1']:.2f} | {100 * sc['agreement']:.2f} | {sc['max_prob_diff']:.4f} | "
+                f"{100 * sc['macro_f1']:.2f} | {100 * sc['agreement']:.2f} | {_clear(sc)} | "
+                f"{sc['max_prob_diff']:.4f} | "
                 + " | ".join(f"{100 * sc['per_class_recall'][c]:.1f}" for c in EMOTIONS)
                 + " |"
             )
@@ -309,8 +317,10 @@ def write_parity_report(out_dir: Path, entries: list[dict], manifest: dict) -> N
         *keras_rows,
         "",
         "Each TFLite model, run in the TF-free interpreter used on the device. Accuracy in % with the difference "
-        "to the Keras model in pp; agreement = top-1 agreement with Keras; max dprob = largest absolute "
-        "probability difference; per-class recall in %.",
+        "to the Keras model in pp; agreement = top-1 agreement with Keras; clear agreement = the same on the faces "
+        "whose two best Keras scores are at least two int8 output steps (2/256) apart, with the share of faces "
+        "that are not (near ties: an 8-bit output cannot keep those two scores apart); max dprob = largest "
+        "absolute probability difference; per-class recall in %.",
         "",
         parity_table(entries) if entries and entries[0]["accuracy"] else "(no evaluation data was given)",
         "",

@@ -44,3 +44,25 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
         },
         "confusion_matrix": cm.tolist(),
     }
+
+
+INT8_OUTPUT_STEP = 1.0 / 256  # a full-int8 model's probability output: int8 with scale 1/256 (TFLite's softmax)
+
+
+def top1_agreement(probs: np.ndarray, reference: np.ndarray, near_steps: float = 2.0,
+                   step: float = INT8_OUTPUT_STEP) -> dict:
+    """Top-1 agreement of ``probs`` with ``reference`` (e.g. int8 against float32), overall and on the faces the
+    reference does not nearly tie: where its two best scores are within ``near_steps`` output steps, an 8-bit
+    output cannot keep them apart (equal scores, or one step either way), so disagreeing there says little about
+    the quantisation. Returns ``agreement``, ``near_tie_share`` (faces with such a margin) and ``agreement_clear``
+    (on the others; None when there are none)."""
+    probs, reference = np.asarray(probs, np.float64), np.asarray(reference, np.float64)
+    if probs.shape != reference.shape or probs.ndim != 2:
+        raise ValueError(f"scores {probs.shape} and reference {reference.shape}: expected the same (N, classes)")
+    same = probs.argmax(1) == reference.argmax(1)
+    top2 = np.sort(reference, axis=1)[:, -2:] if reference.shape[1] >= 2 else np.zeros((len(reference), 2))
+    near = (top2[:, 1] - top2[:, 0]) < near_steps * step
+    clear = ~near
+    return {"agreement": float(same.mean()) if len(same) else 1.0,
+            "near_tie_share": float(near.mean()) if len(near) else 0.0,
+            "agreement_clear": float(same[clear].mean()) if clear.any() else None}

@@ -100,7 +100,13 @@ def test_identical_folders_differ_by_nothing(folders, synthetic_data: Path) -> N
         assert [r["jitter"] for r in v["jitter"]] == [name for name, *_ in JITTERS]
         assert all(r["delta_pp"] == 0.0 for r in v["jitter"])
         assert v["quantisation"] is not None and "crops" not in v
+        q = v["quantisation"]
+        assert 0.0 <= q["near_tie_pct"] <= 100.0 and q["agreement_pct"] <= 100.0
+        assert q["agreement_clear_pct"] is None or q["agreement_clear_pct"] >= 0.0
     assert result["decision"]["ship"] is False  # no gain
+    text = render(result, {"command": "c", "machine": "m", "date": "d", "split": "val", "data": "x.csv"})
+    assert "## Quantisation (candidate): int8 against its float32 model" in text
+    assert "| unweighted | " in text.split("## Quantisation")[1]
 
 
 def test_the_gain_is_candidate_minus_shipped_on_the_same_faces(folders, synthetic_data: Path) -> None:

@@ -49,6 +49,22 @@ def test_writes_all_eight_models_and_reports(converted):
     rows = [r.split("|") for r in (converted / "parity.md").read_text().splitlines() if r.startswith("| weighted | ")]
     assert sorted(r[2].strip() for r in rows if len(r) > 10) == sorted([f.name for f in FORMATS] * 2)  # x (val, test)
     assert len(json.loads((converted / "parity.json").read_text())["models"]) == 8
+    # float32 agrees with Keras on every face; the near-tie share is the same for every format (Keras' own margins)
+    float_rows = [r for r in rows if len(r) > 10 and r[2].strip() == "float32"]
+    assert float_rows and all(r[7].strip() == "100.00" and r[8].strip().startswith("100.00 (") for r in float_rows)
+    assert all("% near ties)" in r[8] for r in rows if len(r) > 10)
+
+
+def test_a_parity_entry_without_the_near_tie_figures_shows_a_dash() -> None:
+    from convert.pipeline import parity_table
+
+    scores = {"accuracy": 0.5, "macro_f1": 0.4, "agreement": 0.99, "max_prob_diff": 0.01,
+              "per_class_recall": {e: 0.5 for e in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")}}
+    entry = {"variant": "unweighted", "format": "int8", "size_bytes": 1024, "accuracy": {"val": scores},
+             "keras": {"val": {"accuracy": 0.5, "macro_f1": 0.4}}}
+    assert "| 99.00 | - | 0.0100 |" in parity_table([entry])  # written before the figure existed
+    newer = {**entry, "accuracy": {"val": {**scores, "agreement_clear": 0.995, "near_tie_share": 0.012}}}
+    assert "| 99.00 | 99.50 (1.2% near ties) | 0.0100 |" in parity_table([newer])
 
 
 def test_manifest_matches_files(converted):

@@ -40,3 +40,21 @@ def test_labels_are_matched_in_order():
     probs = np.eye(7)[[0, 1, 3, 2]]
     m = classification_metrics(y, probs)
     assert m["accuracy"] == 0.5 and m["confusion_matrix"][2][3] == 1 and m["confusion_matrix"][3][2] == 1
+
+
+def test_top1_agreement_sets_near_ties_apart() -> None:
+    from core.metrics import INT8_OUTPUT_STEP, top1_agreement
+
+    step = INT8_OUTPUT_STEP
+    reference = np.array([[0.60, 0.30, 0.10],          # clear winner, kept
+                          [0.50, 0.30, 0.20],          # clear winner, flipped: a real disagreement
+                          [0.40, 0.40 - step, 0.20 + step],  # near tie (one step), flipped
+                          [0.335, 0.333, 0.332]])      # near tie, kept
+    probs = np.array([[0.6, 0.3, 0.1], [0.3, 0.5, 0.2], [0.39, 0.40, 0.21], [0.335, 0.333, 0.332]])
+    got = top1_agreement(probs, reference)
+    assert got["agreement"] == pytest.approx(0.5) and got["near_tie_share"] == pytest.approx(0.5)
+    assert got["agreement_clear"] == pytest.approx(0.5)  # of the two clear faces, one flipped
+    assert top1_agreement(probs[2:], reference[2:])["agreement_clear"] is None  # no clear face
+    assert top1_agreement(probs, reference, near_steps=0)["near_tie_share"] == 0.0
+    with pytest.raises(ValueError, match="same"):
+        top1_agreement(probs[:, :2], reference)
