@@ -135,8 +135,10 @@ def metrics(y: np.ndarray, probs: np.ndarray) -> dict:
 
 
 def _row(variant: str, fmt: str, size: int | None, y: np.ndarray, probs: np.ndarray, ref: Reference) -> dict:
+    from core.metrics import top1_agreement
+
     m = metrics(y, probs)
-    agreement = float((probs.argmax(1) == ref.probs.argmax(1)).mean()) if ref.probs is not None else None
+    agree = top1_agreement(probs, ref.probs) if ref.probs is not None else {}
     ref_m = metrics(y, ref.probs) if ref.probs is not None else None
     return {
         "variant": variant,
@@ -147,7 +149,9 @@ def _row(variant: str, fmt: str, size: int | None, y: np.ndarray, probs: np.ndar
         "balanced_accuracy": m["balanced_accuracy"],
         "macro_f1": m["macro_f1"],
         "accuracy_delta_pp": 100.0 * (m["accuracy"] - ref_m["accuracy"]) if ref_m else None,
-        "agreement": agreement,
+        "agreement": agree.get("agreement"),
+        "agreement_clear": agree.get("agreement_clear"),  # where the reference has no near tie (core.metrics)
+        "near_tie_share": agree.get("near_tie_share"),
         "max_prob_diff": float(np.abs(probs - ref.probs).max()) if ref.probs is not None and len(y) else None,
         "per_class": m["per_class"],
         "confusion_matrix": m["confusion_matrix"],

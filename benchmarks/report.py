@@ -180,7 +180,9 @@ def accuracy_section(results: dict) -> list[str]:
         "Reference per variant: " + "; ".join(f"{r['variant']}: {_ref_label(r['kind'])} (`{r['source']}`)"
                                               for r in refs) + ".",
         "Accuracy and macro-F1 in %; Δ: accuracy difference to the reference in percentage points; agreement: "
-        "top-1 agreement with the reference in %; max Δp: largest absolute difference of a class probability; "
+        "top-1 agreement with the reference in %; clear agreement: the same on the faces whose two best reference "
+        "scores are at least two int8 output steps (2/256) apart, near ties: the share that are not (an 8-bit "
+        "output cannot keep those two scores apart); max Δp: largest absolute difference of a class probability; "
         "mirrored: accuracy in % with `--mirror-average` (each face and its mirror image classified, scores averaged: "
         "two interpreter runs per face) and its gain over the single pass in pp; \"in graph\": the model "
         "already does this itself (converted with `--mirror`), so its accuracy is the mirrored one.",
@@ -191,11 +193,13 @@ def accuracy_section(results: dict) -> list[str]:
         name = f"**{r['format']}** (reference)" if r["is_reference"] else r["format"]
         rows.append([r["variant"], name, _kb(r["size_bytes"]), _pct(r["accuracy"], 2),
                      _f(r["accuracy_delta_pp"], 2, sign=True), _pct(r["macro_f1"], 2),
-                     _pct(r["balanced_accuracy"], 2), _pct(r["agreement"], 2), _f(r["max_prob_diff"], 3),
+                     _pct(r["balanced_accuracy"], 2), _pct(r["agreement"], 2), _pct(r.get("agreement_clear"), 2),
+                     _pct(r.get("near_tie_share"), 1), _f(r["max_prob_diff"], 3),
                      "in graph" if r.get("mirror_in_graph") else _pct(r.get("accuracy_mirrored"), 2),
                      _f(r.get("mirror_gain_pp"), 2, sign=True)])
     out += _table(["variant", "model", "size KB", "accuracy", "Δ pp", "macro-F1", "balanced acc.", "agreement",
-                   "max Δp", "mirrored", "mirror gain pp"], rows, ["---", "---"] + ["--:"] * 9)
+                   "clear agreement", "near ties %", "max Δp", "mirrored", "mirror gain pp"], rows,
+                  ["---", "---"] + ["--:"] * 11)
     out += jitter_table(acc.get("jitter") or [])
     for metric in ("recall", "precision"):
         out += ["", f"Per-class {metric} in %:", ""]

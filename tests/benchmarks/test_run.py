@@ -80,9 +80,12 @@ def test_accuracy_rows(quick_run: QuickRun) -> None:
         assert positive(r["size_bytes"])
         assert r["is_reference"] == (r["format"] == "float32")
         assert 0.0 <= r["accuracy_mirrored"] <= 1.0
+        assert 0.0 <= r["near_tie_share"] <= 1.0 and (r["agreement_clear"] is None or 0 <= r["agreement_clear"] <= 1)
+        if r["is_reference"]:
+            assert r["agreement"] == 1.0 and r["agreement_clear"] in (1.0, None)
         assert r["mirror_gain_pp"] == pytest.approx(100 * (r["accuracy_mirrored"] - r["accuracy"]))
     assert any(positive(r["accuracy"]) for r in rows)
-    assert "| mirrored | mirror gain pp |" in quick_run.report
+    assert "| agreement | clear agreement | near ties % | max Δp | mirrored | mirror gain pp |" in quick_run.report
 
 
 def test_latency_rows(quick_run: QuickRun) -> None:
