@@ -11,7 +11,7 @@ import numpy as np
 
 from core.fileio import atomic_write_bytes, sha256_file
 from core.labels import NUM_CLASSES
-from train.models import load_float32
+from train.teachers import parse_teacher
 
 # Where students keep their teachers' predictions, under the runs root: one file per teachers, views and images,
 # so both variants of a student and its tail share one (the ten-crop views of a large teacher take minutes).
@@ -22,20 +22,17 @@ def teacher_probs(runs_root: Path, teachers: tuple[str, ...], *arrays: np.ndarra
                   views: str = "mirror") -> list[np.ndarray]:
     """The teachers' ensemble log-probabilities for each of ``arrays``: the mean over teachers and over each image's
     test-time ``views`` (:func:`train.ensemble.views`: ``mirror``, the image and its mirror image, or ``tencrop``).
-    Each teacher is loaded once."""
+    Teachers are runs or model files (:mod:`train.teachers`), all checked before any predicts; each is loaded once."""
     from train.ensemble import member_logp
 
+    resolved = [parse_teacher(name, runs_root) for name in teachers]
+    for teacher in resolved:
+        teacher.check()
     logs: list[list[np.ndarray]] = [[] for _ in arrays]
-    for name in teachers:
-        path = Path(runs_root) / name / "best.keras"
-        if not path.exists():
-            raise FileNotFoundError(
-                f"{path}: teacher run {name!r} is missing; train it first (its folder name gives the recipe, "
-                "epochs, variant and seed: python -m train --recipe R --epochs E --variants V --seed S)"
-            )
-        model = load_float32(path)
+    for teacher in resolved:
+        predict = teacher.predictor()
         for x, acc in zip(arrays, logs):
-            acc.append(member_logp(model, x, views))
+            acc.append(member_logp(predict, x, views))
     return [np.mean(acc, axis=0) for acc in logs]
 
 
@@ -45,7 +42,7 @@ def _teacher_fingerprint(runs_root: Path, teachers: tuple[str, ...], arrays: tup
     h = hashlib.sha256()
     for name in teachers:
         h.update(name.encode())
-        path = Path(runs_root) / name / "best.keras"
+        path = parse_teacher(name, runs_root).path
         h.update(bytes.fromhex(sha256_file(path)) if path.exists() else b"missing")
     if views != "mirror":  # caches written before views were a choice stay valid
         h.update(f"views={views}".encode())

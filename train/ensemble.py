@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,8 @@ from core.fileio import atomic_write_json, atomic_write_text
 from core.paths import project_root
 from core.provenance import command_line, provenance
 from device.datasets import load_fer2013
-from train.runs import RunNameError, RunRef
+from train.runs import RunNameError
+from train.teachers import Teacher, TeacherFileError, parse_teacher
 
 VIEWS: tuple[str, ...] = ("one", "mirror", "tencrop")
 CROP = 44  # corner crops of the ten-crop views, scaled back to 48x48
@@ -45,31 +47,25 @@ def views(x: np.ndarray, kind: str) -> list[np.ndarray]:
     return out
 
 
-def member_logp(model, x: np.ndarray, kind: str) -> np.ndarray:
-    """Mean log-probabilities of one model over the views of ``x``."""
-    from train.models import predict_probs
-
-    logs = [np.log(np.clip(predict_probs(model, v.astype(np.float32)), 1e-7, 1.0)) for v in views(x, kind)]
+def member_logp(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, kind: str) -> np.ndarray:
+    """Mean log-probabilities of one model (``predict``: float pixels -> probabilities) over the views of ``x``."""
+    logs = [np.log(np.clip(predict(v.astype(np.float32)), 1e-7, 1.0)) for v in views(x, kind)]
     return np.mean(logs, axis=0)
 
 
-def score(runs_root: Path, members: list[RunRef], x: np.ndarray, y: np.ndarray, kinds: tuple[str, ...]) -> dict:
+def score(members: list[Teacher], x: np.ndarray, y: np.ndarray, kinds: tuple[str, ...]) -> dict:
     """Accuracy of each member and of the ensemble, per kind of views."""
-    from train.models import load_float32
-
     result: dict = {"members": {}, "ensemble": {}}
     sums = {k: np.zeros((len(x), 7)) for k in kinds}
-    for ref in members:
-        path = ref.folder(runs_root) / "best.keras"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: run {ref} has no best checkpoint (train it first: make train "
-                                    f"RECIPE={ref.recipe} EPOCHS={ref.epochs} VARIANTS={ref.variant} SEED={ref.seed})")
-        model = load_float32(path)
-        result["members"][ref.name] = {}
+    for teacher in members:
+        teacher.check()
+    for teacher in members:
+        predict = teacher.predictor()
+        result["members"][teacher.name] = {}
         for kind in kinds:
-            logp = member_logp(model, x, kind)
+            logp = member_logp(predict, x, kind)
             sums[kind] += logp
-            result["members"][ref.name][kind] = float((logp.argmax(1) == y).mean())
+            result["members"][teacher.name][kind] = float((logp.argmax(1) == y).mean())
     for kind in kinds:
         result["ensemble"][kind] = float((sums[kind].argmax(1) == y).mean())
     return result
@@ -99,7 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data", type=Path, required=True, help="FER2013 csv(.gz) or folder")
     p.add_argument("--members", nargs="+", required=True, metavar="RUN",
-                   help="runs as <recipe>-<epochs>ep/<variant>-seed<seed>, e.g. teacher-vgg-60ep/unweighted-seed0")
+                   help="runs as <recipe>-<epochs>ep/<variant>-seed<seed> (e.g. teacher-vgg-60ep/unweighted-seed0) "
+                        "or float models as <path>.tflite#sha256=<first 12 hex digits> (e.g. the shipped "
+                        "models/unweighted_float32.tflite#sha256=e34666a8a414)")
     p.add_argument("--runs", type=Path, default=project_root() / "runs", help="training runs root")
     p.add_argument("--views", nargs="+", choices=VIEWS, default=list(VIEWS), help="kinds of test-time views")
     p.add_argument("--out", type=Path, default=project_root() / "reports" / "ensemble", help="report folder")
@@ -109,19 +107,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        members = [RunRef.parse(name) for name in args.members]
-        missing = [str(m.folder(args.runs) / "best.keras") for m in members
-                   if not (m.folder(args.runs) / "best.keras").is_file()]
-        if missing:
-            raise FileNotFoundError(f"no best checkpoint: {', '.join(missing)} (train those runs first)")
+        members = [parse_teacher(name, args.runs) for name in args.members]
+        for member in members:
+            member.check()
         ds = load_fer2013(args.data)
-    except (RunNameError, FileNotFoundError, DataError) as exc:
+    except (RunNameError, FileNotFoundError, TeacherFileError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     split = evaluation_split(ds.splits)
     sp = ds.splits[split]
-    result = score(args.runs, members, sp.x, sp.y, tuple(args.views))
+    result = score(members, sp.x, sp.y, tuple(args.views))
     meta = {**provenance(command_line(argv, module="train.ensemble")), "split": split, "faces": len(sp)}
     atomic_write_json(args.out / "ensemble.json", {"meta": meta, **result})
     atomic_write_text(args.out / "ensemble.md", render(result, meta))

@@ -22,6 +22,7 @@ from train.runs import (
     read_log,
     run_state,
 )
+from train.teachers import Teacher, TeacherFileError, parse_teacher
 
 
 class TeacherError(ValueError):
@@ -43,9 +44,30 @@ def _run_spec(recipe: Recipe, role: str, name: str, runs_root: Path, threads: in
                    runs_root=runs_root, threads=threads, command=command)
 
 
+def model_teachers(recipe: Recipe, runs_root: Path) -> list[Teacher]:
+    """The converted models (``<path>.tflite#sha256=...``) a distilling recipe learns from, each checked: a missing
+    file or one with another digest raises TeacherError before anything loads."""
+    found = []
+    for name in recipe.teachers:
+        try:
+            teacher = parse_teacher(name, runs_root)
+        except RunNameError as exc:
+            raise TeacherError(f"recipe {recipe.name!r}: teacher {exc}") from None
+        if not teacher.is_run:
+            try:
+                teacher.check()
+            except TeacherFileError as exc:
+                raise TeacherError(f"recipe {recipe.name!r}: {exc}") from None
+            found.append(teacher)
+    return found
+
+
 def teacher_specs(recipe: Recipe, runs_root: Path, threads: int = 0, command: str = "") -> list[RunSpec]:
-    """The runs a distilling recipe learns from, parsed from folder names ``<recipe>-<E>ep/<variant>-seed<S>``."""
-    return [_run_spec(recipe, "teacher", name, runs_root, threads, command) for name in recipe.teachers]
+    """The runs a distilling recipe learns from, parsed from folder names ``<recipe>-<E>ep/<variant>-seed<S>``
+    (its model-file teachers are checked, not trained: :func:`model_teachers`)."""
+    files = {t.name for t in model_teachers(recipe, runs_root)}
+    return [_run_spec(recipe, "teacher", name, runs_root, threads, command) for name in recipe.teachers
+            if name not in files]
 
 
 def init_spec(recipe: Recipe, variant: str, seed: int, runs_root: Path, threads: int = 0,
@@ -100,6 +122,7 @@ def plan_lines(recipe: Recipe, variants: tuple[str, ...], seed: int, runs_root: 
     ``--epochs`` says; the plan says so before anything starts."""
     lines = [plan_line(spec, runs_root, "needed first: ") for spec in prerequisite_specs(recipe, variants, seed,
                                                                                         runs_root)]
+    lines += [f"  teacher model: {t.path} (sha256 {t.digest}..., checked)" for t in model_teachers(recipe, runs_root)]
     for v in variants:
         lines.append(plan_line(RunSpec(recipe=recipe, variant=v, seed=seed, runs_root=runs_root), runs_root))
     return lines

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 from synthetic import write_fer_csv
 
 import train.distill as distill
+import train.models
 import train.trainer as trainer
 from train.distill import TEACHER_CACHE, cached_teacher_probs, distillation_targets, teacher_probs
 from train.pipeline import TeacherError, train_and_report
 from train.recipes import RECIPES, TINY
+from train.teachers import parse_teacher
 
 pytestmark = pytest.mark.slow
 
@@ -68,9 +71,11 @@ def test_distilling_recipes_name_existing_recipes_as_teachers(name):
     recipe = RECIPES[name]
     assert recipe.teachers and 0 < recipe.distill_weight < 1
     for teacher in recipe.teachers:
-        name_epochs, variant_seed = teacher.split("/")
-        name, epochs = name_epochs.rsplit("-", 1)
-        assert name in RECIPES and epochs.endswith("ep") and variant_seed.startswith(("unweighted-", "weighted-"))
+        resolved = parse_teacher(teacher, Path("runs"))
+        if not resolved.is_run:  # a committed model file, pinned by its digest
+            resolved.check()
+            continue
+        assert resolved.run.recipe in RECIPES and resolved.run.variant in ("unweighted", "weighted")
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +176,7 @@ def test_teacher_views_average_the_ensembles_views(monkeypatch, tmp_path):
 
     (tmp_path / "t-1ep" / "unweighted-seed0").mkdir(parents=True)
     (tmp_path / "t-1ep" / "unweighted-seed0" / "best.keras").write_bytes(b"x")
-    monkeypatch.setattr(distill, "load_float32", lambda path: Model())
+    monkeypatch.setattr(train.models, "load_float32", lambda path: Model())
     x = np.zeros((3, 48, 48, 1), np.float32)
     for views, count in (("mirror", 2), ("tencrop", 10)):
         seen.clear()

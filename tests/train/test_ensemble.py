@@ -7,6 +7,7 @@ import pytest
 
 from train import ensemble
 from train.runs import RunRef
+from train.teachers import parse_teacher
 
 
 def test_views_are_the_face_corner_crops_and_mirrors():
@@ -33,8 +34,8 @@ def test_ensemble_averages_members_in_log_space(tmp_path, monkeypatch):
         (folder / "best.keras").write_bytes(b"stub")
     monkeypatch.setattr("train.models.load_float32", lambda path: path.parent.parent.name.split("-")[0])
     monkeypatch.setattr("train.models.predict_probs", lambda model, v, batch_size=512: tables[model])
-    members = [RunRef("a", 1, "unweighted", 0), RunRef("b", 1, "unweighted", 0)]
-    result = ensemble.score(tmp_path, members, x, y, ("one",))
+    members = [parse_teacher(name, tmp_path) for name in ("a-1ep/unweighted-seed0", "b-1ep/unweighted-seed0")]
+    result = ensemble.score(members, x, y, ("one",))
     assert result["members"]["a-1ep/unweighted-seed0"]["one"] == 0.5
     assert result["members"]["b-1ep/unweighted-seed0"]["one"] == 0.75
     logp = np.log(tables["a"]) + np.log(tables["b"])

@@ -1,0 +1,109 @@
+"""Teachers named as runs or as converted model files (``train.teachers``): parsing, the digest that pins a file,
+the TFLite predictor, and their use by distillation, the ensemble score and the training plan."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from synthetic import synthetic_images, write_fer_csv
+
+from core.fileio import sha256_file
+from device.classifier import ClassifierOptions, EmotionClassifier
+from train.distill import teacher_probs
+from train.ensemble import main as ensemble_main
+from train.ensemble import views
+from train.pipeline import TeacherError, plan_text, train_and_report
+from train.recipes import TINY
+from train.runs import RunNameError
+from train.teachers import TeacherFileError, model_teacher_name, parse_teacher
+
+
+@pytest.fixture
+def model_file(tmp_path: Path, fixtures_dir: Path) -> tuple[Path, str]:
+    """A float32 TFLite model inside a fake project root, and its teacher name."""
+    path = tmp_path / "project" / "models" / "m_float32.tflite"
+    path.parent.mkdir(parents=True)
+    shutil.copyfile(fixtures_dir / "tiny_float32.tflite", path)
+    return path, f"models/m_float32.tflite#sha256={sha256_file(path)[:12]}"
+
+
+def test_a_run_name_is_its_best_checkpoint(tmp_path: Path) -> None:
+    t = parse_teacher("wide-40ep/unweighted-seed0", tmp_path)
+    assert t.is_run and t.path == tmp_path / "wide-40ep" / "unweighted-seed0" / "best.keras"
+    assert (t.run.recipe, t.run.epochs, t.run.variant, t.run.seed) == ("wide", 40, "unweighted", 0)
+    with pytest.raises(FileNotFoundError, match=r"python -m train --recipe wide --epochs 40"):
+        t.check()
+
+
+def test_a_model_file_is_pinned_by_its_digest(model_file: tuple[Path, str], tmp_path: Path) -> None:
+    path, name = model_file
+    root = tmp_path / "project"
+    t = parse_teacher(name, tmp_path / "runs", root)
+    assert not t.is_run and t.path == path and len(t.digest) == 12
+    t.check()
+    assert model_teacher_name(path, root) == name
+    other = parse_teacher(name.replace(t.digest, "0" * 12), tmp_path / "runs", root)
+    with pytest.raises(TeacherFileError, match=f"has sha256 {t.digest}.*not 000000000000"):
+        other.check()
+    path.unlink()
+    with pytest.raises(TeacherFileError, match="m_float32.tflite.*missing"):
+        t.check()
+
+
+@pytest.mark.parametrize("name,why", [("models/m.tflite", "#sha256="), ("models/m.tflite#sha256=abc", "#sha256="),
+                                      ("not-a-run", "nor <path>.tflite")])
+def test_names_that_are_neither_say_how_to_name_them(name: str, why: str, tmp_path: Path) -> None:
+    with pytest.raises(RunNameError, match=why):
+        parse_teacher(name, tmp_path)
+
+
+def test_a_model_teacher_predicts_in_the_device_interpreter(model_file: tuple[Path, str], tmp_path: Path) -> None:
+    path, name = model_file
+    x, _ = synthetic_images(1, seed=4)
+    faces = x[..., None].astype(np.float32)
+    expected = EmotionClassifier(ClassifierOptions(path)).predict_proba(faces)
+    got = parse_teacher(name, tmp_path, tmp_path / "project").predictor()(faces)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def test_distillation_averages_a_model_teachers_views(model_file: tuple[Path, str], tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    path, name = model_file
+    monkeypatch.setattr("train.teachers.project_root", lambda: tmp_path / "project")
+    x, _ = synthetic_images(1, seed=6)
+    faces = x[..., None].astype(np.float32)
+    (logp,) = teacher_probs(tmp_path / "runs", (name,), faces, views="mirror")
+    clf = EmotionClassifier(ClassifierOptions(path))
+    expected = np.mean([np.log(np.clip(clf.predict_proba(v), 1e-7, 1)) for v in views(faces, "mirror")], axis=0)
+    np.testing.assert_allclose(logp, expected, rtol=1e-5)
+    with pytest.raises(TeacherFileError):  # every teacher is checked before any predicts
+        teacher_probs(tmp_path / "runs", (name, name.replace(name[-12:], "f" * 12)), faces)
+
+
+def test_the_plan_checks_a_model_teacher_before_any_data_loads(model_file: tuple[Path, str], tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    path, name = model_file
+    monkeypatch.setattr("train.teachers.project_root", lambda: tmp_path / "project")
+    recipe = replace(TINY, name="tiny", teachers=(name,), distill_weight=0.5)
+    assert f"teacher model: {path}" in plan_text(recipe, ("unweighted",), 0, tmp_path / "runs")
+    stale = replace(recipe, teachers=(name.replace(name[-12:], "0" * 12),))
+    with pytest.raises(TeacherError, match="m_float32.tflite"):
+        train_and_report(data=tmp_path / "no-such.csv", recipe=stale, variants=("unweighted",), seed=0,
+                         runs_root=tmp_path / "runs", report=False)
+
+
+def test_the_ensemble_scores_a_model_file_beside_nothing_else(model_file: tuple[Path, str], tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    path, name = model_file
+    monkeypatch.setattr("train.teachers.project_root", lambda: tmp_path / "project")
+    data = write_fer_csv(tmp_path / "fer.csv", {"train": 1, "val": 2})
+    out = tmp_path / "report"
+    assert ensemble_main(["--data", str(data), "--members", name, "--views", "one", "mirror", "--out", str(out)]) == 0
+    text = (out / "ensemble.md").read_text()
+    assert f"| {name} | " in text and "| **ensemble** |" in text
+    assert ensemble_main(["--data", str(data), "--members", "models/m_float32.tflite", "--out", str(out)]) == 2
+    assert "#sha256=" in capsys.readouterr().err

@@ -1,0 +1,100 @@
+"""The teachers a student distils from and an ensemble scores: training runs, or converted float models.
+
+A teacher is named one of two ways (in a recipe's ``teachers`` or on ``python -m train.ensemble --members``):
+
+- a training run, ``<recipe>-<E>ep/<variant>-seed<S>``: its ``best.keras`` under the runs root, in Keras;
+- a converted float model, ``<path>.tflite#sha256=<first 12 hex digits>``: the file (relative to the project root,
+  e.g. the shipped ``models/unweighted_float32.tflite``) run in the device's TFLite interpreter, with the mirror
+  averaging its graph may hold. The digest pins the file: the committed models change when a new model ships, and
+  a recipe must keep naming the model it was written for (``git log -- models/`` has every earlier one).
+
+Only runs are trained first when missing; a model file that is missing or has another digest is an error naming
+it before any image is predicted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.fileio import sha256_file
+from core.paths import project_root
+from train.runs import RunNameError, RunRef
+
+_MODEL_NAME = re.compile(r"^(?P<path>[^#]+\.tflite)#sha256=(?P<digest>[0-9a-f]{12})$")
+DIGEST_CHARS = 12
+
+
+class TeacherFileError(ValueError):
+    """A teacher model file that is missing, unnamed by a digest, or not the file its digest names."""
+
+
+@dataclass(frozen=True)
+class Teacher:
+    name: str  # as written
+    path: Path  # best.keras of the run, or the .tflite file
+    run: RunRef | None  # the training run (None: a model file)
+    digest: str = ""  # model files: the first DIGEST_CHARS hex digits of the file's sha256
+
+    @property
+    def is_run(self) -> bool:
+        return self.run is not None
+
+    def check(self) -> None:
+        """A model file must exist and be the one its digest names (runs are checked by the trainer's plan)."""
+        if self.is_run:
+            if not self.path.is_file():
+                r = self.run
+                raise FileNotFoundError(f"{self.path}: teacher run {self.name!r} is missing; train it first: python -m "
+                                        f"train --recipe {r.recipe} --epochs {r.epochs} --variants {r.variant} "
+                                        f"--seed {r.seed}")
+            return
+        if not self.path.is_file():
+            raise TeacherFileError(f"{self.path}: teacher model {self.name!r} is missing")
+        actual = sha256_file(self.path)[:DIGEST_CHARS]
+        if actual != self.digest:
+            raise TeacherFileError(
+                f"{self.path}: teacher model {self.name!r} has sha256 {actual}..., not {self.digest}...: the file "
+                "changed since the teacher was named (find the named one with git log -- "
+                f"{self.path.name}, or name this file with #sha256={actual})")
+
+    def predictor(self, threads: int = 0) -> Callable[[np.ndarray], np.ndarray]:
+        """A function from (N, 48, 48, 1) float pixels 0..255 to (N, 7) probabilities (inference mode)."""
+        if self.is_run:
+            from train.models import load_float32, predict_probs
+
+            model = load_float32(self.path)
+            return lambda x: predict_probs(model, x)
+        from device.classifier import ClassifierOptions, EmotionClassifier
+
+        classifier = EmotionClassifier(ClassifierOptions(self.path, max(1, threads)))
+        return classifier.predict_proba
+
+
+def parse_teacher(name: str, runs_root: Path, root: Path | None = None) -> Teacher:
+    """A teacher named by a run (``<recipe>-<E>ep/<variant>-seed<S>``) or a model file (``<path>.tflite#sha256=<12
+    hex>``, relative to ``root``, the project root by default). RunNameError for anything else."""
+    m = _MODEL_NAME.match(name)
+    if m:
+        path = Path(m["path"])
+        return Teacher(name, path if path.is_absolute() else (root or project_root()) / path, None, m["digest"])
+    if name.endswith(".tflite") or ".tflite#" in name:
+        raise RunNameError(f"{name!r}: a teacher model file is named <path>.tflite#sha256=<first {DIGEST_CHARS} hex "
+                           "digits of its sha256>, so that a recipe keeps naming the model it was written for")
+    try:
+        ref = RunRef.parse(name)
+    except RunNameError as exc:
+        raise RunNameError(f"{exc}, nor <path>.tflite#sha256=<{DIGEST_CHARS} hex digits>") from None
+    return Teacher(name, ref.folder(runs_root) / "best.keras", ref)
+
+
+def model_teacher_name(path: Path, root: Path | None = None) -> str:
+    """How to name the model file ``path`` as a teacher (relative to the project root when inside it)."""
+    path = Path(path).resolve()
+    base = (root or project_root()).resolve()
+    shown = path.relative_to(base) if path.is_relative_to(base) else path
+    return f"{shown}#sha256={sha256_file(path)[:DIGEST_CHARS]}"
