@@ -42,7 +42,11 @@ def _teacher_fingerprint(runs_root: Path, teachers: tuple[str, ...], arrays: tup
     h = hashlib.sha256()
     for name in teachers:
         h.update(name.encode())
-        path = parse_teacher(name, runs_root).path
+        teacher = parse_teacher(name, runs_root)
+        try:
+            path = teacher.located()
+        except (FileNotFoundError, ValueError):
+            path = teacher.path
         h.update(bytes.fromhex(sha256_file(path)) if path.exists() else b"missing")
     if views != "mirror":  # caches written before views were a choice stay valid
         h.update(f"views={views}".encode())

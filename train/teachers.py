@@ -6,7 +6,8 @@ A teacher is named one of two ways (in a recipe's ``teachers`` or on ``python -m
 - a converted float model, ``<path>.tflite#sha256=<first 12 hex digits>``: the file (relative to the project root,
   e.g. the shipped ``models/unweighted_float32.tflite``) run in the device's TFLite interpreter, with the mirror
   averaging its graph may hold. The digest pins the file: the committed models change when a new model ships, and
-  a recipe must keep naming the model it was written for (``git log -- models/`` has every earlier one).
+  a recipe must keep naming the model it was written for. A replaced model that taught a recipe is kept beside,
+  as ``<folder>/teachers/<stem>-<digest>.tflite`` (:func:`kept_path`), where the name finds it.
 
 Only runs are trained first when missing; a model file that is missing or has another digest is an error naming
 it before any image is predicted.
@@ -44,35 +45,48 @@ class Teacher:
     def is_run(self) -> bool:
         return self.run is not None
 
-    def check(self) -> None:
-        """A model file must exist and be the one its digest names (runs are checked by the trainer's plan)."""
+    def located(self) -> Path:
+        """The file to load: a run's checkpoint, or the model file its digest names (at its path, or kept in
+        ``teachers/`` beside it once a newer model replaced it). FileNotFoundError / TeacherFileError naming it."""
         if self.is_run:
             if not self.path.is_file():
                 r = self.run
                 raise FileNotFoundError(f"{self.path}: teacher run {self.name!r} is missing; train it first: python -m "
                                         f"train --recipe {r.recipe} --epochs {r.epochs} --variants {r.variant} "
                                         f"--seed {r.seed}")
-            return
+            return self.path
+        kept = kept_path(self.path, self.digest)
+        for candidate in (self.path, kept):
+            if candidate.is_file() and sha256_file(candidate)[:DIGEST_CHARS] == self.digest:
+                return candidate
         if not self.path.is_file():
-            raise TeacherFileError(f"{self.path}: teacher model {self.name!r} is missing")
+            raise TeacherFileError(f"{self.path}: teacher model {self.name!r} is missing (nor kept as {kept})")
         actual = sha256_file(self.path)[:DIGEST_CHARS]
-        if actual != self.digest:
-            raise TeacherFileError(
-                f"{self.path}: teacher model {self.name!r} has sha256 {actual}..., not {self.digest}...: the file "
-                "changed since the teacher was named (find the named one with git log -- "
-                f"{self.path.name}, or name this file with #sha256={actual})")
+        raise TeacherFileError(
+            f"{self.path}: teacher model {self.name!r} has sha256 {actual}..., not {self.digest}..., and {kept} does "
+            "not exist: the file changed since the teacher was named (find the named one with git log -- "
+            f"{self.path.name} and keep it as {kept}, or name this file with #sha256={actual})")
+
+    def check(self) -> None:
+        """The teacher's file exists and, for a model file, is the one its digest names."""
+        self.located()
 
     def predictor(self, threads: int = 0) -> Callable[[np.ndarray], np.ndarray]:
         """A function from (N, 48, 48, 1) float pixels 0..255 to (N, 7) probabilities (inference mode)."""
         if self.is_run:
             from train.models import load_float32, predict_probs
 
-            model = load_float32(self.path)
+            model = load_float32(self.located())
             return lambda x: predict_probs(model, x)
         from device.classifier import ClassifierOptions, EmotionClassifier
 
-        classifier = EmotionClassifier(ClassifierOptions(self.path, max(1, threads)))
+        classifier = EmotionClassifier(ClassifierOptions(self.located(), max(1, threads)))
         return classifier.predict_proba
+
+
+def kept_path(path: Path, digest: str) -> Path:
+    """Where a replaced teacher model is kept: ``<folder>/teachers/<stem>-<digest><suffix>``."""
+    return path.parent / "teachers" / f"{path.stem}-{digest}{path.suffix}"
 
 
 def parse_teacher(name: str, runs_root: Path, root: Path | None = None) -> Teacher:

@@ -19,7 +19,7 @@ from train.ensemble import views
 from train.pipeline import TeacherError, plan_text, train_and_report
 from train.recipes import TINY
 from train.runs import RunNameError
-from train.teachers import TeacherFileError, model_teacher_name, parse_teacher
+from train.teachers import TeacherFileError, kept_path, model_teacher_name, parse_teacher
 
 
 @pytest.fixture
@@ -47,8 +47,18 @@ def test_a_model_file_is_pinned_by_its_digest(model_file: tuple[Path, str], tmp_
     t.check()
     assert model_teacher_name(path, root) == name
     other = parse_teacher(name.replace(t.digest, "0" * 12), tmp_path / "runs", root)
-    with pytest.raises(TeacherFileError, match=f"has sha256 {t.digest}.*not 000000000000"):
+    with pytest.raises(TeacherFileError, match=f"has sha256 {t.digest}.*not 000000000000.*teachers"):
         other.check()
+    # a newer model ships at the path: the named one is found where it was kept
+    kept = kept_path(path, t.digest)
+    assert kept == path.parent / "teachers" / f"m_float32-{t.digest}.tflite"
+    kept.parent.mkdir()
+    shutil.copyfile(path, kept)
+    path.write_bytes(b"a newer model")
+    assert t.located() == kept
+    kept.unlink()
+    with pytest.raises(TeacherFileError, match=f"not {t.digest}"):
+        t.check()
     path.unlink()
     with pytest.raises(TeacherFileError, match="m_float32.tflite.*missing"):
         t.check()
