@@ -122,7 +122,8 @@ def plan_lines(recipe: Recipe, variants: tuple[str, ...], seed: int, runs_root: 
     ``--epochs`` says; the plan says so before anything starts."""
     lines = [plan_line(spec, runs_root, "needed first: ") for spec in prerequisite_specs(recipe, variants, seed,
                                                                                         runs_root)]
-    lines += [f"  teacher model: {t.path} (sha256 {t.digest}..., checked)" for t in model_teachers(recipe, runs_root)]
+    lines += [f"  teacher model: {t.located()} (sha256 {t.digest}..., checked)"
+              for t in model_teachers(recipe, runs_root)]
     for v in variants:
         lines.append(plan_line(RunSpec(recipe=recipe, variant=v, seed=seed, runs_root=runs_root), runs_root))
     return lines
