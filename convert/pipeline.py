@@ -22,6 +22,8 @@ from core.manifest import MANIFEST_NAME, conversions, read_manifest, write_manif
 from core.metrics import classification_metrics, top1_agreement
 from core.provenance import command_line, provenance
 from device.classifier import ClassifierOptions, EmotionClassifier
+from train.recipes import RECIPES
+from train.teachers import keep_teacher_file
 
 MANIFEST = MANIFEST_NAME
 
@@ -211,6 +213,9 @@ def convert_all(
             manifest["models"] = [
                 e for e in manifest["models"] if not (e["variant"] == job.variant and e["format"] == fmt_name)
             ]
+            kept = keep_teacher_file(path, [t for r in RECIPES.values() for t in r.teachers])
+            if kept is not None:
+                print(f"kept {path.name}, which a recipe names as a teacher, as {kept}")
             try:
                 atomic_write_bytes(path, convert(model, fmt, cal))
                 clf = EmotionClassifier(ClassifierOptions(model_path=path, num_threads=threads))

@@ -16,13 +16,13 @@ it before any image is predicted.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from core.fileio import sha256_file
+from core.fileio import atomic_write_bytes, sha256_file
 from core.paths import project_root
 from train.runs import RunNameError, RunRef
 
@@ -112,3 +112,28 @@ def model_teacher_name(path: Path, root: Path | None = None) -> str:
     base = (root or project_root()).resolve()
     shown = path.relative_to(base) if path.is_relative_to(base) else path
     return f"{shown}#sha256={sha256_file(path)[:DIGEST_CHARS]}"
+
+
+def keep_teacher_file(path: Path, teacher_names: Iterable[str], root: Path | None = None) -> Path | None:
+    """Before ``path`` is overwritten (a new model ships): if one of ``teacher_names`` names the file as it is now,
+    copy it to its :func:`kept_path` so that the name still finds it. Returns the kept copy, or None (no teacher
+    names this file, or it is kept already)."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    digest = sha256_file(path)[:DIGEST_CHARS]
+    for name in teacher_names:
+        m = _MODEL_NAME.match(name)
+        if not m or m["digest"] != digest:
+            continue
+        named = Path(m["path"])
+        named = named if named.is_absolute() else (root or project_root()) / named
+        if named.resolve() != path.resolve():
+            continue
+        kept = kept_path(path, digest)
+        if kept.is_file() and sha256_file(kept)[:DIGEST_CHARS] == digest:
+            return None
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(kept, path.read_bytes())
+        return kept
+    return None

@@ -337,3 +337,26 @@ def test_wrong_output_shape_checkpoint(tmp_path, capsys):
     rc = convert_main(["--checkpoint", f"weighted={path}", "--formats", "float32", "--out", str(tmp_path / "m")])
     assert rc == 2
     assert f"{path}: model output is (5,), expected (7,) emotion scores" in capsys.readouterr().err
+
+
+def test_a_model_a_recipe_names_as_teacher_is_kept_when_replaced(trained, tmp_path, monkeypatch, capsys):
+    from dataclasses import replace
+
+    import convert.pipeline
+    from train.recipes import TINY
+
+    x, y = synthetic_images(10, seed=4)
+    cal = tmp_path / "cal.npz"
+    np.savez(cal, x=x, y=y)
+    ckpt = trained["runs"] / f"tiny-{EPOCHS}ep" / "unweighted-seed0" / "best.keras"
+    out = tmp_path / "m"
+    args = ["--checkpoint", f"unweighted={ckpt}", "--calibration", str(cal), "--formats", "float32", "--out", str(out)]
+    assert convert_main(args) == 0
+    first = out / "unweighted_float32.tflite"
+    digest = sha256_file(first)[:12]
+    teacher = replace(TINY, name="taught", teachers=(f"{first}#sha256={digest}",), distill_weight=0.5)
+    monkeypatch.setattr(convert.pipeline, "RECIPES", {"taught": teacher})
+    before = first.read_bytes()
+    assert convert_main(args) == 0  # converting again writes the file anew: the named one is kept first
+    kept = out / "teachers" / f"unweighted_float32-{digest}.tflite"
+    assert kept.read_bytes() == before and f"as {kept}" in capsys.readouterr().out

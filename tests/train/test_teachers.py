@@ -19,7 +19,7 @@ from train.ensemble import views
 from train.pipeline import TeacherError, plan_text, train_and_report
 from train.recipes import TINY
 from train.runs import RunNameError
-from train.teachers import TeacherFileError, kept_path, model_teacher_name, parse_teacher
+from train.teachers import TeacherFileError, keep_teacher_file, kept_path, model_teacher_name, parse_teacher
 
 
 @pytest.fixture
@@ -117,3 +117,18 @@ def test_the_ensemble_scores_a_model_file_beside_nothing_else(model_file: tuple[
     assert f"| {name} | " in text and "| **ensemble** |" in text
     assert ensemble_main(["--data", str(data), "--members", "models/m_float32.tflite", "--out", str(out)]) == 2
     assert "#sha256=" in capsys.readouterr().err
+
+
+def test_a_model_a_recipe_names_is_kept_before_a_new_one_replaces_it(model_file: tuple[Path, str],
+                                                                      tmp_path: Path) -> None:
+    path, name = model_file
+    root = tmp_path / "project"
+    digest = name[-12:]
+    assert keep_teacher_file(path, ["wide-40ep/unweighted-seed0"], root) is None  # no teacher names it
+    assert keep_teacher_file(path, [name.replace(digest, "0" * 12)], root) is None  # another file's digest
+    kept = keep_teacher_file(path, ["wide-40ep/unweighted-seed0", name], root)
+    assert kept == kept_path(path, digest) and kept.read_bytes() == path.read_bytes()
+    assert keep_teacher_file(path, [name], root) is None  # kept already
+    path.write_bytes(b"the newly shipped model")  # what convert writes next
+    assert parse_teacher(name, tmp_path / "runs", root).located() == kept
+    assert keep_teacher_file(tmp_path / "nothing.tflite", [name], root) is None
