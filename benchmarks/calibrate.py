@@ -96,7 +96,11 @@ def transforms(pairs: list[tuple[Box, Box]]) -> dict[str, np.ndarray]:
 
 def fit(pairs: list[tuple[Box, Box]]) -> tuple[Framing, dict[str, list[float]]]:
     """The median transform over (detected box, placed box) pairs, and each parameter's quartiles."""
-    values = transforms(pairs)
+    return fit_transforms(transforms(pairs))
+
+
+def fit_transforms(values: dict[str, np.ndarray]) -> tuple[Framing, dict[str, list[float]]]:
+    """:func:`fit` of the pairs' own transforms (:func:`transforms`)."""
     framing = Framing(*(float(np.median(values[k])) for k in ("scale", "dx", "dy")), source="calibrated")
     return framing, {k: [float(np.percentile(v, 25)), float(np.percentile(v, 75))] for k, v in values.items()}
 
@@ -135,8 +139,8 @@ def class_p_value(values: dict[str, np.ndarray], labels: np.ndarray, rng: np.ran
 def detector_share(values: dict[str, np.ndarray], faces: np.ndarray) -> dict[str, float]:
     """Share of each parameter's variance that lies between placements of the same face (the detector's noise;
     ``log`` of the scale), from faces found more than once. Empty when no face was."""
-    counts = {f: int((faces == f).sum()) for f in np.unique(faces)}
-    repeated = np.isin(faces, [f for f, n in counts.items() if n > 1])
+    ids, counts = np.unique(faces, return_counts=True)
+    repeated = np.isin(faces, ids[counts > 1])
     if not repeated.any():
         return {}
     out = {}
@@ -185,8 +189,8 @@ def calibrate(detector: FaceDetector, name: str, faces: np.ndarray, labels: np.n
     result = Calibration(name, len(chosen) * repeats, len(pairs), false, None, {}, float(np.median(times)),
                          repeats=repeats)
     if pairs:
-        result.framing, result.quartiles = fit(pairs)
         values = transforms(pairs)
+        result.framing, result.quartiles = fit_transforms(values)
         found = np.asarray(found_faces)
         found_labels = np.asarray(labels)[np.asarray(chosen)[found]]
         result.by_class = class_medians(values, found_labels)

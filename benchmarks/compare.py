@@ -32,7 +32,7 @@ from benchmarks.stats import paired_interval_pp
 from core.fileio import atomic_write_json, atomic_write_text
 from core.formats import REFERENCE_FORMAT
 from core.labels import INPUT_SIZE
-from core.metrics import classification_metrics, top1_agreement
+from core.metrics import classification_metrics, near_tie_note, top1_agreement
 from core.paths import shown
 
 
@@ -299,15 +299,14 @@ def render(result: dict, meta: dict) -> str:
     quant = {variant: v["quantisation"] for variant, v in result["variants"].items() if v.get("quantisation")}
     if quant:
         lines += [f"## Quantisation (candidate): {result['format']} against its float32 model", "",
-                  "Clear agreement: on the faces whose two best float32 scores are at least two int8 output steps "
-                  "(2/256) apart; near ties: the share that are not (an 8-bit output cannot keep those apart).", "",
+                  "C" + near_tie_note("float32")[1:] + ".", "",
                   f"| variant | float32 | {result['format']} - float32 | agreement | clear agreement | near ties |",
                   "|---|---|---|---|---|---|"]
         for variant, q in quant.items():
             clear = q.get("agreement_clear_pct")
             lines.append(f"| {variant} | {_pct(q['float32_accuracy'])} | {q['delta_pp']:+.2f} | "
                          f"{q['agreement_pct']:.2f} | {'-' if clear is None else f'{clear:.2f}'} | "
-                         f"{q.get('near_tie_pct', 0.0):.1f}% |")
+                         f"{q['near_tie_pct']:.1f}% |")
         lines.append("")
     lines += ["## Targets (candidate)", "", "| target | value | threshold | met |", "|---|---|---|---|"]
     for t in result["targets"]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from core.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
 from core.formats import FORMATS_BY_NAME, REFERENCE_FORMAT
 from core.labels import EMOTIONS
+from core.metrics import near_tie_note
 
 STAGE_ORDER: tuple[str, ...] = ("capture", "detect", "preprocess", "classify", "smooth", "draw")
 PLOTS: dict[str, str] = {
@@ -180,9 +181,8 @@ def accuracy_section(results: dict) -> list[str]:
         "Reference per variant: " + "; ".join(f"{r['variant']}: {_ref_label(r['kind'])} (`{r['source']}`)"
                                               for r in refs) + ".",
         "Accuracy and macro-F1 in %; Δ: accuracy difference to the reference in percentage points; agreement: "
-        "top-1 agreement with the reference in %; clear agreement: the same on the faces whose two best reference "
-        "scores are at least two int8 output steps (2/256) apart, near ties: the share that are not (an 8-bit "
-        "output cannot keep those two scores apart); max Δp: largest absolute difference of a class probability; "
+        "top-1 agreement with the reference in %; " + near_tie_note("reference") + " (in %); "
+        "max Δp: largest absolute difference of a class probability; "
         "mirrored: accuracy in % with `--mirror-average` (each face and its mirror image classified, scores averaged: "
         "two interpreter runs per face) and its gain over the single pass in pp; \"in graph\": the model "
         "already does this itself (converted with `--mirror`), so its accuracy is the mirrored one.",

@@ -19,11 +19,11 @@ from core.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text
 from core.formats import FORMATS_BY_NAME, model_path
 from core.labels import EMOTIONS
 from core.manifest import MANIFEST_NAME, conversions, read_manifest, write_manifest
-from core.metrics import classification_metrics, top1_agreement
+from core.metrics import classification_metrics, near_tie_note, top1_agreement
 from core.provenance import command_line, provenance
 from device.classifier import ClassifierOptions, EmotionClassifier
 from train.recipes import RECIPES
-from train.teachers import keep_teacher_file
+from train.teachers import keep_teacher_file, names_model_file
 
 MANIFEST = MANIFEST_NAME
 
@@ -86,8 +86,8 @@ def _budget(info: dict, own_wall_s: float, prior: list[tuple[str, float | None]]
             + (f" with GPUs {info['gpus']}" if info.get("gpus") else ", no GPU"))
     if prior:
         parts = [f"{name} ({wall / 60:.0f} min)" if wall else
-                 f"{name} (a converted model: its own budget is in the manifest it shipped with)" if ".tflite#" in name
-                 else f"{name} (time unknown)" for name, wall in prior]
+                 f"{name} (a converted model: its own budget is in the manifest it shipped with)"
+                 if names_model_file(name) else f"{name} (time unknown)" for name, wall in prior]
         text += f", after the runs it needed first: {', '.join(parts)}; {total_s / 60:.0f} min in all"
     return text
 
@@ -198,6 +198,7 @@ def convert_all(
     cal = None
     if calibration is not None:
         cal = calibration_sample(calibration[0], calibration[1], calibration_size, seed)
+    teacher_names = [t for r in RECIPES.values() for t in r.teachers]  # a file one names is kept, not overwritten
     for job in jobs:
         model = load_checkpoint(job.checkpoint)
         if mirror:
@@ -213,7 +214,7 @@ def convert_all(
             manifest["models"] = [
                 e for e in manifest["models"] if not (e["variant"] == job.variant and e["format"] == fmt_name)
             ]
-            kept = keep_teacher_file(path, [t for r in RECIPES.values() for t in r.teachers])
+            kept = keep_teacher_file(path, teacher_names)
             if kept is not None:
                 print(f"kept {path.name}, which a recipe names as a teacher, as {kept}")
             try:
@@ -324,10 +325,8 @@ def write_parity_report(out_dir: Path, entries: list[dict], manifest: dict) -> N
         *keras_rows,
         "",
         "Each TFLite model, run in the TF-free interpreter used on the device. Accuracy in % with the difference "
-        "to the Keras model in pp; agreement = top-1 agreement with Keras; clear agreement = the same on the faces "
-        "whose two best Keras scores are at least two int8 output steps (2/256) apart, with the share of faces "
-        "that are not (near ties: an 8-bit output cannot keep those two scores apart); max dprob = largest "
-        "absolute probability difference; per-class recall in %.",
+        "to the Keras model in pp; agreement = top-1 agreement with Keras; " + near_tie_note("Keras")
+        + "; max dprob = largest absolute probability difference; per-class recall in %.",
         "",
         parity_table(entries) if entries and entries[0]["accuracy"] else "(no evaluation data was given)",
         "",

@@ -49,7 +49,17 @@ def classification_metrics(y_true: np.ndarray, probs: np.ndarray) -> dict:
 INT8_OUTPUT_STEP = 1.0 / 256  # a full-int8 model's probability output: int8 with scale 1/256 (TFLite's softmax)
 
 
-def top1_agreement(probs: np.ndarray, reference: np.ndarray, near_steps: float = 2.0,
+NEAR_TIE_STEPS = 2.0  # two best reference scores closer than this many output steps: a near tie
+
+
+def near_tie_note(reference: str) -> str:
+    """What a report says its "clear agreement" and "near ties" columns are (``reference``: whose scores)."""
+    return (f"clear agreement: top-1 agreement on the faces whose two best {reference} scores are at least "
+            f"{NEAR_TIE_STEPS:g} int8 output steps ({NEAR_TIE_STEPS:g}/256) apart; near ties: the share of faces that "
+            "are not (an 8-bit output cannot keep those two scores apart)")
+
+
+def top1_agreement(probs: np.ndarray, reference: np.ndarray, near_steps: float = NEAR_TIE_STEPS,
                    step: float = INT8_OUTPUT_STEP) -> dict:
     """Top-1 agreement of ``probs`` with ``reference`` (e.g. int8 against float32), overall and on the faces the
     reference does not nearly tie: where its two best scores are within ``near_steps`` output steps, an 8-bit

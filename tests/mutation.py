@@ -175,7 +175,7 @@ MUTANTS: tuple[Mutant, ...] = (
             "tests/train/test_teachers.py::test_the_plan_checks_a_model_teacher_before_any_data_loads"),
            "a student distils from whatever model file now sits at the teacher's path (a newer shipped model)"),
     Mutant("convert-overwrites-a-teacher", "convert/pipeline.py",
-           "            kept = keep_teacher_file(path, [t for r in RECIPES.values() for t in r.teachers])\n",
+           "            kept = keep_teacher_file(path, teacher_names)\n",
            "            kept = None\n",
            ("tests/convert/test_convert.py::test_a_model_a_recipe_names_as_teacher_is_kept_when_replaced",),
            "shipping a new model overwrites the one a recipe names as its teacher: that recipe cannot run again"),

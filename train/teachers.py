@@ -31,7 +31,7 @@ DIGEST_CHARS = 12
 
 
 class TeacherFileError(ValueError):
-    """A teacher model file that is missing, unnamed by a digest, or not the file its digest names."""
+    """A teacher model file that is missing, or not the file its digest names."""
 
 
 @dataclass(frozen=True)
@@ -89,13 +89,26 @@ def kept_path(path: Path, digest: str) -> Path:
     return path.parent / "teachers" / f"{path.stem}-{digest}{path.suffix}"
 
 
+def _model_file_teacher(name: str, root: Path | None) -> Teacher | None:
+    """The teacher ``name`` names when it is ``<path>.tflite#sha256=<12 hex>``; None for any other name."""
+    m = _MODEL_NAME.match(name)
+    if not m:
+        return None
+    path = Path(m["path"])
+    return Teacher(name, path if path.is_absolute() else (root or project_root()) / path, None, m["digest"])
+
+
+def names_model_file(name: str) -> bool:
+    """Whether a teacher name is a converted model file rather than a training run."""
+    return _MODEL_NAME.match(name) is not None
+
+
 def parse_teacher(name: str, runs_root: Path, root: Path | None = None) -> Teacher:
     """A teacher named by a run (``<recipe>-<E>ep/<variant>-seed<S>``) or a model file (``<path>.tflite#sha256=<12
     hex>``, relative to ``root``, the project root by default). RunNameError for anything else."""
-    m = _MODEL_NAME.match(name)
-    if m:
-        path = Path(m["path"])
-        return Teacher(name, path if path.is_absolute() else (root or project_root()) / path, None, m["digest"])
+    model = _model_file_teacher(name, root)
+    if model is not None:
+        return model
     if name.endswith(".tflite") or ".tflite#" in name:
         raise RunNameError(f"{name!r}: a teacher model file is named <path>.tflite#sha256=<first {DIGEST_CHARS} hex "
                            "digits of its sha256>, so that a recipe keeps naming the model it was written for")
@@ -123,12 +136,8 @@ def keep_teacher_file(path: Path, teacher_names: Iterable[str], root: Path | Non
         return None
     digest = sha256_file(path)[:DIGEST_CHARS]
     for name in teacher_names:
-        m = _MODEL_NAME.match(name)
-        if not m or m["digest"] != digest:
-            continue
-        named = Path(m["path"])
-        named = named if named.is_absolute() else (root or project_root()) / named
-        if named.resolve() != path.resolve():
+        teacher = _model_file_teacher(name, root)
+        if teacher is None or teacher.digest != digest or teacher.path.resolve() != path.resolve():
             continue
         kept = kept_path(path, digest)
         if kept.is_file() and sha256_file(kept)[:DIGEST_CHARS] == digest:
