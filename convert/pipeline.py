@@ -23,7 +23,7 @@ from core.metrics import classification_metrics, near_tie_note, top1_agreement
 from core.provenance import command_line, provenance
 from device.classifier import ClassifierOptions, EmotionClassifier
 from train.recipes import RECIPES
-from train.teachers import keep_teacher_file, names_model_file
+from train.teachers import keep_teacher_file, names_model_file, without_views
 
 MANIFEST = MANIFEST_NAME
 
@@ -58,7 +58,7 @@ def _prior_runs(runs_root: Path, config: dict) -> list[str]:
     found: list[str] = []
     pending = [((config.get("init_from") or {}).get("run")), *((config.get("teachers") or {}).get("runs", []))]
     while pending:
-        name = pending.pop(0)
+        name = without_views(pending.pop(0) or "")  # a teacher's pinned views name no other run
         if not name or name in found:
             continue
         found.append(name)

@@ -21,7 +21,8 @@ TEACHER_CACHE = ".teacher-cache"
 def teacher_probs(runs_root: Path, teachers: tuple[str, ...], *arrays: np.ndarray,
                   views: str = "mirror") -> list[np.ndarray]:
     """The teachers' ensemble log-probabilities for each of ``arrays``: the mean over teachers and over each image's
-    test-time ``views`` (:func:`train.ensemble.views`: ``mirror``, the image and its mirror image, or ``tencrop``).
+    test-time ``views`` (:func:`train.ensemble.views`: ``mirror``, the image and its mirror image, or ``tencrop``;
+    a teacher named with ``@<views>`` uses its own).
     Teachers are runs or model files (:mod:`train.teachers`), all checked before any predicts; each is loaded once."""
     from train.ensemble import member_logp
 
@@ -32,7 +33,7 @@ def teacher_probs(runs_root: Path, teachers: tuple[str, ...], *arrays: np.ndarra
     for teacher in resolved:
         predict = teacher.predictor()
         for x, acc in zip(arrays, logs):
-            acc.append(member_logp(predict, x, views))
+            acc.append(member_logp(predict, x, teacher.views_or(views)))
     return [np.mean(acc, axis=0) for acc in logs]
 
 

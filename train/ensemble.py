@@ -4,7 +4,9 @@ Teachers are worth distilling from only if they are better than the student. Thi
 and their ensemble (the mean of log-probabilities over runs and views, as distillation averages them) on the
 evaluation split, with three kinds of views: ``one`` (the face), ``mirror`` (face and mirror image, what
 distillation uses) and ``tencrop`` (for teachers only: the face and four corner crops of 44x44 pixels scaled back to
-48x48, each with its mirror image). Writes ``ensemble.json`` and ``ensemble.md`` with the command and machine.
+48x48, each with its mirror image). A member named with ``@<views>`` (``train.teachers``) is averaged over its own
+views in every column, as a student distilling from that name would average it. Writes ``ensemble.json`` and
+``ensemble.md`` with the command and machine.
 """
 
 from __future__ import annotations
@@ -23,9 +25,8 @@ from core.paths import project_root
 from core.provenance import command_line, provenance
 from device.datasets import load_fer2013
 from train.runs import RunNameError
-from train.teachers import Teacher, TeacherFileError, parse_teacher
+from train.teachers import VIEWS, Teacher, TeacherFileError, parse_teacher
 
-VIEWS: tuple[str, ...] = ("one", "mirror", "tencrop")
 CROP = 44  # corner crops of the ten-crop views, scaled back to 48x48
 
 
@@ -54,7 +55,8 @@ def member_logp(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, kind
 
 
 def score(members: list[Teacher], x: np.ndarray, y: np.ndarray, kinds: tuple[str, ...]) -> dict:
-    """Accuracy of each member and of the ensemble, per kind of views."""
+    """Accuracy of each member and of the ensemble, per kind of views; a member whose name pins its views
+    (``@<views>``) is averaged over those in every column."""
     result: dict = {"members": {}, "ensemble": {}}
     sums = {k: np.zeros((len(x), 7)) for k in kinds}
     for teacher in members:
@@ -63,7 +65,7 @@ def score(members: list[Teacher], x: np.ndarray, y: np.ndarray, kinds: tuple[str
         predict = teacher.predictor()
         result["members"][teacher.name] = {}
         for kind in kinds:
-            logp = member_logp(predict, x, kind)
+            logp = member_logp(predict, x, teacher.views_or(kind))
             sums[kind] += logp
             result["members"][teacher.name][kind] = float((logp.argmax(1) == y).mean())
     for kind in kinds:
@@ -79,7 +81,9 @@ def render(result: dict, meta: dict) -> str:
         f"`{meta['command']}` on `{meta['host']}` ({meta['platform']}), {meta['created']}. Accuracy in % on "
         f"**{meta['split']}** ({meta['faces']} faces). Views: " + "; ".join(
             {"one": "one: the face", "mirror": "mirror: face and mirror image",
-             "tencrop": "tencrop: face and 4 corner crops, each mirrored"}[k] for k in kinds) + ".",
+             "tencrop": "tencrop: face and 4 corner crops, each mirrored"}[k] for k in kinds) + "."
+        + (" A run named with @<views> is averaged over those views in every column." if any(
+            "@" in name for name in result["members"]) else ""),
         "",
         "| run | " + " | ".join(kinds) + " |",
         "|---|" + "---|" * len(kinds),
@@ -97,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--members", nargs="+", required=True, metavar="RUN",
                    help="runs as <recipe>-<epochs>ep/<variant>-seed<seed> (e.g. teacher-vgg-60ep/unweighted-seed0) "
                         "or float models as <path>.tflite#sha256=<first 12 hex digits> (e.g. the shipped "
-                        "models/unweighted_float32.tflite#sha256=e34666a8a414)")
+                        "models/unweighted_float32.tflite#sha256=e34666a8a414), either ending in @<views> to pin that "
+                        "member's views in every column (e.g. teacher-vgg-60ep/unweighted-seed0@tencrop)")
     p.add_argument("--runs", type=Path, default=project_root() / "runs", help="training runs root")
     p.add_argument("--views", nargs="+", choices=VIEWS, default=list(VIEWS), help="kinds of test-time views")
     p.add_argument("--out", type=Path, default=project_root() / "reports" / "ensemble", help="report folder")

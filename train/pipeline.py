@@ -22,7 +22,7 @@ from train.runs import (
     read_log,
     run_state,
 )
-from train.teachers import Teacher, TeacherFileError, parse_teacher
+from train.teachers import Teacher, TeacherFileError, parse_teacher, without_views
 
 
 class TeacherError(ValueError):
@@ -66,7 +66,7 @@ def teacher_specs(recipe: Recipe, runs_root: Path, threads: int = 0, command: st
     """The runs a distilling recipe learns from, parsed from folder names ``<recipe>-<E>ep/<variant>-seed<S>``
     (its model-file teachers are checked, not trained: :func:`model_teachers`)."""
     files = {t.name for t in model_teachers(recipe, runs_root)}
-    return [_run_spec(recipe, "teacher", name, runs_root, threads, command) for name in recipe.teachers
+    return [_run_spec(recipe, "teacher", without_views(name), runs_root, threads, command) for name in recipe.teachers
             if name not in files]
 
 

@@ -9,6 +9,11 @@ A teacher is named one of two ways (in a recipe's ``teachers`` or on ``python -m
   a recipe must keep naming the model it was written for. A replaced model that taught a recipe is kept beside,
   as ``<folder>/teachers/<stem>-<digest>.tflite`` (:func:`kept_path`), where the name finds it.
 
+Either may end in ``@<views>`` (``@one``, ``@mirror`` or ``@tencrop``, :data:`VIEWS`) to pin the test-time views that
+teacher is always averaged over, whatever the student's recipe or the ensemble's column asks of the others: a model
+whose graph already averages the mirror image gains nothing from ``tencrop`` (the shipped float32 model scores lower
+with it), while a large teacher run gains most from it.
+
 Only runs are trained first when missing; a model file that is missing or has another digest is an error naming
 it before any image is predicted.
 """
@@ -28,6 +33,9 @@ from train.runs import RunNameError, RunRef
 
 _MODEL_NAME = re.compile(r"^(?P<path>[^#]+\.tflite)#sha256=(?P<digest>[0-9a-f]{12})$")
 DIGEST_CHARS = 12
+# the test-time views a teacher's predictions may average over (train.ensemble.views): the face; the face and its
+# mirror image; the face and four 44x44 corner crops scaled back, each with its mirror image
+VIEWS: tuple[str, ...] = ("one", "mirror", "tencrop")
 
 
 class TeacherFileError(ValueError):
@@ -40,6 +48,11 @@ class Teacher:
     path: Path  # best.keras of the run, or the .tflite file
     run: RunRef | None  # the training run (None: a model file)
     digest: str = ""  # model files: the first DIGEST_CHARS hex digits of the file's sha256
+    views: str = ""  # pinned test-time views (a name ending in @<views>); "": the caller's
+
+    def views_or(self, default: str) -> str:
+        """The views this teacher is averaged over when the caller asks for ``default``."""
+        return self.views or default
 
     @property
     def is_run(self) -> bool:
@@ -89,34 +102,56 @@ def kept_path(path: Path, digest: str) -> Path:
     return path.parent / "teachers" / f"{path.stem}-{digest}{path.suffix}"
 
 
+def _split_views(name: str) -> tuple[str, str]:
+    """``name`` without its ``@<views>`` pin, and the pin ("" when none). RunNameError for an unknown one."""
+    base, at, pinned = name.rpartition("@")
+    if not at:
+        return name, ""
+    if pinned not in VIEWS:
+        raise RunNameError(f"{name!r}: a teacher's views are pinned as @<views>, one of {', '.join(VIEWS)}; "
+                           f"not {pinned!r}")
+    return base, pinned
+
+
+def without_views(name: str) -> str:
+    """A teacher name without its ``@<views>`` pin: the run folder or model file it names."""
+    return _split_views(name)[0]
+
+
 def _model_file_teacher(name: str, root: Path | None) -> Teacher | None:
-    """The teacher ``name`` names when it is ``<path>.tflite#sha256=<12 hex>``; None for any other name."""
-    m = _MODEL_NAME.match(name)
+    """The teacher ``name`` names when it is ``<path>.tflite#sha256=<12 hex>[@<views>]``; None for any other name."""
+    base, pinned = _split_views(name)
+    m = _MODEL_NAME.match(base)
     if not m:
         return None
     path = Path(m["path"])
-    return Teacher(name, path if path.is_absolute() else (root or project_root()) / path, None, m["digest"])
+    return Teacher(name, path if path.is_absolute() else (root or project_root()) / path, None, m["digest"], pinned)
 
 
 def names_model_file(name: str) -> bool:
     """Whether a teacher name is a converted model file rather than a training run."""
-    return _MODEL_NAME.match(name) is not None
+    try:
+        return _MODEL_NAME.match(_split_views(name)[0]) is not None
+    except RunNameError:
+        return False
 
 
 def parse_teacher(name: str, runs_root: Path, root: Path | None = None) -> Teacher:
     """A teacher named by a run (``<recipe>-<E>ep/<variant>-seed<S>``) or a model file (``<path>.tflite#sha256=<12
-    hex>``, relative to ``root``, the project root by default). RunNameError for anything else."""
+    hex>``, relative to ``root``, the project root by default), either with an optional ``@<views>`` pin.
+    RunNameError for anything else."""
     model = _model_file_teacher(name, root)
     if model is not None:
         return model
-    if name.endswith(".tflite") or ".tflite#" in name:
+    base, pinned = _split_views(name)
+    if base.endswith(".tflite") or ".tflite#" in base:
         raise RunNameError(f"{name!r}: a teacher model file is named <path>.tflite#sha256=<first {DIGEST_CHARS} hex "
                            "digits of its sha256>, so that a recipe keeps naming the model it was written for")
     try:
-        ref = RunRef.parse(name)
+        ref = RunRef.parse(base)
     except RunNameError as exc:
         raise RunNameError(f"{exc}, nor <path>.tflite#sha256=<{DIGEST_CHARS} hex digits>") from None
-    return Teacher(name, ref.folder(runs_root) / "best.keras", ref)
+    return Teacher(name, ref.folder(runs_root) / "best.keras", ref, views=pinned)
 
 
 def model_teacher_name(path: Path, root: Path | None = None) -> str:

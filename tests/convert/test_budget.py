@@ -81,3 +81,23 @@ def test_budget_names_the_precision_the_run_trained_in_not_the_one_asked_for(tmp
                 {"train_wall_s": 3000.0, "splits": {}})
     info = _training_info(ckpt)
     assert info["precision"] == "float32" and "maths" not in info["budget"]
+
+
+def test_a_teachers_pinned_views_name_the_same_run_and_model_file(tmp_path):
+    runs = tmp_path / "runs"
+    _run(runs / "teacher-vgg-60ep" / "unweighted-seed0", {"recipe": {"name": "teacher-vgg"}}, {"train_wall_s": 600.0})
+    model = "models/unweighted_float32.tflite#sha256=e34666a8a414"
+    _run(runs / "student-duo-60ep" / "unweighted-seed0",
+         {"recipe": {"name": "student-duo"}, "teachers": {"runs": ["teacher-vgg-60ep/unweighted-seed0@tencrop",
+                                                                   f"{model}@one"]}},
+         {"train_wall_s": 1200.0})
+    ckpt = _run(runs / "student-duo-plain-tail-4ep" / "unweighted-seed0",
+                {"recipe": {"name": "student-duo-plain-tail", "epochs": 4}, "host": "h", "threads": 2, "gpus": [],
+                 "init_from": {"run": "student-duo-60ep/unweighted-seed0"},
+                 "teachers": {"runs": ["teacher-vgg-60ep/unweighted-seed0@tencrop", f"{model}@one"]}},
+                {"train_wall_s": 300.0, "splits": {}})
+    assert _training_info(ckpt)["budget"] == (
+        "4 epochs of the student-duo-plain-tail recipe, 5 min wall on 2 CPU thread(s) of h, no GPU, after the runs it "
+        "needed first: student-duo-60ep/unweighted-seed0 (20 min), teacher-vgg-60ep/unweighted-seed0 (10 min), "
+        f"{model} (a converted model: its own budget is in the manifest it shipped with); 35 min in all"
+    )

@@ -19,7 +19,14 @@ from train.ensemble import views
 from train.pipeline import TeacherError, plan_text, train_and_report
 from train.recipes import TINY
 from train.runs import RunNameError
-from train.teachers import TeacherFileError, keep_teacher_file, kept_path, model_teacher_name, parse_teacher
+from train.teachers import (
+    TeacherFileError,
+    keep_teacher_file,
+    kept_path,
+    model_teacher_name,
+    names_model_file,
+    parse_teacher,
+)
 
 
 @pytest.fixture
@@ -132,3 +139,53 @@ def test_a_model_a_recipe_names_is_kept_before_a_new_one_replaces_it(model_file:
     path.write_bytes(b"the newly shipped model")  # what convert writes next
     assert parse_teacher(name, tmp_path / "runs", root).located() == kept
     assert keep_teacher_file(tmp_path / "nothing.tflite", [name], root) is None
+
+
+def test_a_name_may_pin_the_teachers_views(model_file: tuple[Path, str], tmp_path: Path) -> None:
+    path, name = model_file
+    root = tmp_path / "project"
+    run = parse_teacher("teacher-vgg-60ep/unweighted-seed0@tencrop", tmp_path)
+    assert run.is_run and run.views == "tencrop" and run.views_or("mirror") == "tencrop"
+    assert run.path == tmp_path / "teacher-vgg-60ep" / "unweighted-seed0" / "best.keras"
+    assert parse_teacher("teacher-vgg-60ep/unweighted-seed0", tmp_path).views_or("mirror") == "mirror"
+    pinned = parse_teacher(f"{name}@one", tmp_path, root)
+    assert not pinned.is_run and pinned.views == "one" and pinned.path == path and pinned.located() == path
+    assert names_model_file(f"{name}@one") and not names_model_file("wide-40ep/unweighted-seed0@one")
+    with pytest.raises(RunNameError, match="one, mirror, tencrop; not 'sevencrop'"):
+        parse_teacher("teacher-vgg-60ep/unweighted-seed0@sevencrop", tmp_path)
+    assert not names_model_file(f"{name}@sevencrop")
+    kept = keep_teacher_file(path, [f"{name}@one"], root)  # a pinned name keeps its file too
+    assert kept == kept_path(path, name[-12:])
+
+
+def test_distillation_and_the_ensemble_use_a_pinned_teachers_views(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: dict[str, int] = {}
+
+    def load(path: Path) -> str:
+        return path.parent.parent.name
+
+    def predict(model: str, x: np.ndarray, batch_size: int = 512) -> np.ndarray:
+        calls[model] = calls.get(model, 0) + 1
+        return np.full((len(x), 7), 1 / 7, np.float32)
+
+    for recipe in ("a-1ep", "b-1ep"):
+        (tmp_path / recipe / "unweighted-seed0").mkdir(parents=True)
+        (tmp_path / recipe / "unweighted-seed0" / "best.keras").write_bytes(b"stub")
+    monkeypatch.setattr("train.models.load_float32", load)
+    monkeypatch.setattr("train.models.predict_probs", predict)
+    x = np.zeros((3, 48, 48, 1), np.float32)
+    names = ("a-1ep/unweighted-seed0@tencrop", "b-1ep/unweighted-seed0")
+    teacher_probs(tmp_path, names, x, views="mirror")
+    assert calls == {"a-1ep": 10, "b-1ep": 2}
+    calls.clear()
+    from train.ensemble import score
+
+    score([parse_teacher(n, tmp_path) for n in names], x, np.zeros(3, int), ("one", "mirror"))
+    assert calls == {"a-1ep": 20, "b-1ep": 3}, "the pinned member uses its ten views in both columns"
+
+
+def test_the_plan_trains_a_pinned_teacher_run_under_its_own_name(tmp_path: Path) -> None:
+    recipe = replace(TINY, name="tiny", teachers=("tiny-1ep/unweighted-seed0@tencrop",), distill_weight=0.5)
+    assert "needed first: tiny-1ep/unweighted-seed0 (1 epochs, to train)" in plan_text(
+        recipe, ("unweighted",), 0, tmp_path / "runs")
