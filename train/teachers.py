@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -70,11 +71,11 @@ class Teacher:
             return self.path
         kept = kept_path(self.path, self.digest)
         for candidate in (self.path, kept):
-            if candidate.is_file() and sha256_file(candidate)[:DIGEST_CHARS] == self.digest:
+            if candidate.is_file() and _short_digest(candidate) == self.digest:
                 return candidate
         if not self.path.is_file():
             raise TeacherFileError(f"{self.path}: teacher model {self.name!r} is missing (nor kept as {kept})")
-        actual = sha256_file(self.path)[:DIGEST_CHARS]
+        actual = _short_digest(self.path)
         raise TeacherFileError(
             f"{self.path}: teacher model {self.name!r} has sha256 {actual}..., not {self.digest}..., and {kept} does "
             "not exist: the file changed since the teacher was named (find the named one with git log -- "
@@ -95,6 +96,18 @@ class Teacher:
 
         classifier = EmotionClassifier(ClassifierOptions(self.located(), max(1, threads)))
         return classifier.predict_proba
+
+
+def _short_digest(path: Path) -> str:
+    """The first DIGEST_CHARS hex digits of the file's sha256, hashed once per file version (path, size, mtime): the
+    plan, distillation's cache key and the predictor each check a teacher, and a model file is megabytes."""
+    st = path.stat()
+    return _digest_of(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _digest_of(path: str, size: int, mtime_ns: int) -> str:
+    return sha256_file(Path(path))[:DIGEST_CHARS]
 
 
 def kept_path(path: Path, digest: str) -> Path:
