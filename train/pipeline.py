@@ -130,9 +130,11 @@ def plan_lines(recipe: Recipe, variants: tuple[str, ...], seed: int, runs_root: 
 
 
 def plan_text(recipe: Recipe, variants: tuple[str, ...], seed: int, runs_root: Path) -> str:
-    """The plan ``python -m train`` prints first (and alone with ``--plan``)."""
-    return "\n".join([f"plan ({recipe.name}, seed {seed}, under {runs_root}):",
-                      *plan_lines(recipe, variants, seed, runs_root)])
+    """The plan ``python -m train`` prints first (and alone with ``--plan``), headed by what the recipe's model costs
+    (:meth:`Recipe.cost`)."""
+    params, macs = recipe.cost()
+    return "\n".join([f"plan ({recipe.name}, seed {seed}, under {runs_root}; the model: {params:,} parameters, "
+                      f"{macs / 1e6:.1f}M multiply-adds a face):", *plan_lines(recipe, variants, seed, runs_root)])
 
 
 def check_run_folders(recipe: Recipe, variants: tuple[str, ...], seed: int, runs_root: Path) -> list[RunSpec]:

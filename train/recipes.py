@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+from core.labels import INPUT_SIZE, NUM_CLASSES
+
 VARIANTS: tuple[str, ...] = ("unweighted", "weighted")
 TEACHER_VIEWS: tuple[str, ...] = ("mirror", "tencrop")  # train.ensemble.VIEWS a distilling student may use
 SCHEDULES: tuple[str, ...] = ("constant", "cosine", "plateau")
@@ -72,6 +74,27 @@ class Recipe:
         if self.teacher_views not in TEACHER_VIEWS:
             raise ValueError(f"recipe {self.name!r}: teacher_views {self.teacher_views!r}, expected one of "
                              f"{TEACHER_VIEWS}")
+
+    def cost(self) -> tuple[int, int]:
+        """(parameters, multiply-adds per face) of the model :func:`train.models.build_model` makes of this recipe:
+        3x3 convolutions without bias, BatchNorm (4 numbers a channel), 2x2 max-pooling after each block but the last
+        (after the last too with the dense head), the head and the 7-way output. Counted from the recipe alone, so
+        the plan can say what a student costs the device before anything is built."""
+        params = macs = 0
+        side, channels = INPUT_SIZE, 1
+        for b, (width, n_convs) in enumerate(zip(self.widths, self.convs, strict=True)):
+            for _ in range(n_convs):
+                params += 9 * channels * width + 4 * width
+                macs += side * side * 9 * channels * width
+                channels = width
+            if self.head == "flatten_dense" or b < len(self.widths) - 1:
+                side //= 2
+        if self.head == "flatten_dense":
+            features = side * side * channels
+            params += features * self.dense_units + 4 * self.dense_units
+            macs += features * self.dense_units
+            channels = self.dense_units
+        return params + channels * NUM_CLASSES + NUM_CLASSES, macs + channels * NUM_CLASSES
 
     def with_epochs(self, epochs: int | None) -> Recipe:
         return self if epochs is None else replace(self, epochs=epochs)
@@ -459,8 +482,8 @@ STUDENT_DUO_TAIL = replace(
 # (student-vgg, student-shipped, distilled): the student's size, not its teacher, looks like the limit. The issue
 # allows a student of at most twice the classifier's cost, when the benchmark shows the classifier well under a
 # quarter of the frame with BlazeFace (it is about a seventh with two views: README, camera path). 44/88/176/352
-# filters are 1.9x the wide model's multiply-adds (148M against 75M a face); shipped with one view, such a model
-# costs the frame what the shipped model's two views cost now.
+# filters are 1.9x the wide model's multiply-adds (141M against 75M a face, Recipe.cost: the plan prints it); shipped
+# with one view, such a model costs the frame what the shipped model's two views cost now.
 DUO_2X_WIDTHS = (44, 88, 176, 352)
 STUDENT_DUO_2X = replace(
     STUDENT_DUO,

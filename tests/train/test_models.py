@@ -20,6 +20,21 @@ def test_model_contract(name):
     assert model.layers[1].name == "normalise", "normalisation lives inside the model"
 
 
+@pytest.mark.parametrize("name", ["wide", "student-duo-2x", "paper", "teacher-vggnet", "compact"])
+def test_a_recipes_cost_is_its_models(name):
+    """Recipe.cost (counted from the recipe, for the plan) against the built Keras model, layer by layer."""
+    model = build_model(RECIPES[name])
+    macs = 0
+    for layer in model.layers:
+        if layer.__class__.__name__ == "Conv2D":
+            _, h, w, filters = layer.output.shape
+            kh, kw, cin, _ = layer.kernel.shape
+            macs += h * w * kh * kw * cin * filters
+        elif layer.__class__.__name__ == "Dense":
+            macs += int(np.prod(layer.kernel.shape))
+    assert RECIPES[name].cost() == (model.count_params(), macs)
+
+
 def test_no_augmentation_layers_in_exported_graph():
     model = build_model(RECIPES[DEFAULT_RECIPE])
     assert not [layer for layer in model.layers if layer.__class__.__name__.startswith("Random")]
