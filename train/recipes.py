@@ -202,6 +202,10 @@ DISTILLED2 = replace(
 # (only mirrored) faces adapt the weights and the BatchNorm statistics to the faces the model will see. A throwaway
 # probe (flips only, lr 3e-4, batch 64, these teachers, 4 epochs) lifted the unweighted student on PublicTest; this
 # recipe is that probe made reproducible (measured figures: README, and each run's metrics.json).
+# The plain-face tail the shipped recipes end with: 4 epochs from a finished run, AdamW lr 3e-4 cosine to zero without
+# warm-up, batch 64, flips only (no rotation, shift or zoom).
+PLAIN_TAIL: dict = {"epochs": 4, "batch_size": 64, "learning_rate": 3e-4, "warmup_epochs": 0, "rotation_deg": 0.0,
+                    "translate": 0.0, "zoom": 0.0}
 FINETUNED = replace(
     DISTILLED,
     name="finetuned",
@@ -211,13 +215,7 @@ FINETUNED = replace(
         "softened average of the distilled-60ep, wide-40ep and compact-50ep unweighted runs. Needs those runs "
         "(trains them first)."
     ),
-    epochs=4,
-    batch_size=64,
-    learning_rate=3e-4,
-    warmup_epochs=0,
-    rotation_deg=0.0,
-    translate=0.0,
-    zoom=0.0,
+    **PLAIN_TAIL,
     teachers=DISTILLED2.teachers,
     distill_weight=0.5,
     init_from="distilled-60ep/{variant}-seed{seed}",
@@ -308,13 +306,7 @@ TEACHER_VGG_PLAIN_TAIL = replace(
         "The teacher-vgg-60ep run fine-tuned for 4 epochs (AdamW lr 3e-4 cosine to zero, batch 64, flips only, "
         "labels alone) in mixed precision: the plain-face tail of the shipped recipes, for the teacher."
     ),
-    epochs=4,
-    batch_size=64,
-    learning_rate=3e-4,
-    warmup_epochs=0,
-    rotation_deg=0.0,
-    translate=0.0,
-    zoom=0.0,
+    **PLAIN_TAIL,
     init_from="teacher-vgg-60ep/{variant}-seed{seed}",
 )
 
@@ -380,13 +372,7 @@ STUDENT_VGG_TAIL = replace(
         "64) on flips plus box jitter matched to the calibrated BlazeFace crops (+-10% zoom, +-4% shift), with the "
         "same teacher."
     ),
-    epochs=4,
-    batch_size=64,
-    learning_rate=3e-4,
-    warmup_epochs=0,
-    rotation_deg=0.0,
-    translate=0.04,
-    zoom=0.1,
+    **(PLAIN_TAIL | {"translate": 0.04, "zoom": 0.1}),  # box jitter of the calibrated crops' spread
     init_from="student-vgg-60ep/{variant}-seed{seed}",
 )
 
