@@ -106,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--crop-faces", type=positive, default=None,
                      help="evaluation faces placed for the crop part (default: all, as the camera benchmark)")
     cmp.add_argument("--seed", type=int, default=0, help="seed of the canvases (the camera benchmark's: 0)")
+    cmp.add_argument("--cost-rounds", type=int, default=5,
+                     help="rounds of timing both classifiers, alternating (0: no cost part, and the rule skips it)")
     cmp.add_argument("--out", type=Path, default=project_root() / "reports" / "compare",
                      help="folder for compare.md and compare.json")
     cmp.add_argument("--no-progress", dest="progress", action="store_false", help="no progress output")
@@ -238,7 +240,7 @@ def _compare(args: argparse.Namespace, argv: list[str]) -> int:
         make_detectors([detector], args.detector_model)  # one that cannot be built (yunet, no model) fails first
     faces = load_eval_faces(args.data)
     result = compare(shipped, candidate, faces.x, faces.y, args.format, detector, args.crop_faces, args.seed,
-                     args.progress, args.detector_model)
+                     args.progress, args.detector_model, args.cost_rounds)
     facts = host_facts()
     meta = {"command": command_line(argv), "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": f"`{facts['hostname']}` ({facts['cpu_model']}, {facts['cores']} cores, {facts['os']})",

@@ -10,22 +10,30 @@ default, as the device runs it, with the views each model has in its graph) is s
 3. with a detector (default: the demo's), accuracy on its calibrated crops of the evaluation faces placed on canvases
    exactly as the camera benchmark places them (same seed: the same faces, canvases and boxes), against the same
    faces' dataset crops: the camera path's crop shortfall for both models;
-4. the candidate's own float32 model against its quantised one (agreement, accuracy difference).
+4. the candidate's own float32 model against its quantised one (agreement, accuracy difference);
+5. what each model costs the device: microseconds per face of both (1 thread, timed in alternating rounds in this
+   run, so that the machine's noise falls on both alike) and, with a detector, the classifier's share of detection
+   plus classification on the placed canvases (one face each; detection timed as it runs for part 3).
 
-:func:`decide` applies :data:`RULE`: ship when the headline variant's model gains at least ``min_gain_pp`` and no
-jitter row of any variant is worse than the shipped model's. :data:`TARGETS` are the issue's targets, checked for
-the candidate. Writes ``compare.md`` and ``compare.json`` with the command and machine.
+:func:`decide` applies :data:`RULE`: ship when the headline variant's model gains at least ``min_gain_pp``, no
+jitter row of any variant is worse than the shipped model's, and no candidate costs more than ``max_cost_ratio``
+times the shipped model's classifier or takes ``max_classifier_share`` of the frame (issue "stronger teachers": a
+student of at most twice the classifier's cost, while the classifier stays well under a quarter of the frame).
+:data:`TARGETS` are the issue's targets, checked for the candidate. Writes ``compare.md`` and ``compare.json`` with
+the command and machine.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks.errors import BenchError
+from benchmarks.latency import LatencySettings, sample_faces, time_classifier
 from benchmarks.models import ModelFile, ModelSet
 from benchmarks.progress import note
 from benchmarks.stats import paired_interval_pp
@@ -38,12 +46,21 @@ from core.paths import shown
 
 @dataclass(frozen=True)
 class ShipRule:
-    """Ship the candidate when ``variant``'s model gains at least ``min_gain_pp`` over the shipped one and no jitter
-    row (any variant) loses more than ``jitter_tolerance_pp``."""
+    """Ship the candidate when ``variant``'s model gains at least ``min_gain_pp`` over the shipped one, no jitter
+    row (any variant) loses more than ``jitter_tolerance_pp``, and where the cost was timed, no candidate's classifier
+    costs more than ``max_cost_ratio`` times the shipped one's nor takes ``max_classifier_share`` of the frame."""
 
     variant: str = "unweighted"
     min_gain_pp: float = 0.5
     jitter_tolerance_pp: float = 0.0
+    max_cost_ratio: float = 2.0
+    max_classifier_share: float = 0.25
+
+
+# How the classifiers are timed: rounds that alternate shipped and candidate, each like the latency part's quick
+# settings but long enough for medians of a few thousand calls.
+COST_TIMING = LatencySettings(warmup=20, min_runs=200, min_seconds=0.2, max_runs=5000)
+COST_ROUNDS = 5
 
 
 RULE = ShipRule()
@@ -116,6 +133,22 @@ def decide(result: dict, rule: ShipRule = RULE) -> dict:
                     f"{100 * row['shipped']:.1f}% ({row['delta_pp']:+.2f} pp)" for variant, row in worse]
     elif any(v["jitter"] for v in result["variants"].values()):
         reasons.append("face-box jitter table: no row worse than the shipped model's")
+    for variant, v in result["variants"].items():
+        cost = v.get("cost")
+        if not cost:
+            continue
+        share = cost.get("classifier_share")
+        share_text = "" if share is None else f", {100 * share:.0f}% of detection + classification"
+        if cost["ratio"] > rule.max_cost_ratio:
+            ship = False
+            reasons.append(f"{variant}: the candidate's classifier costs {cost['ratio']:.2f}x the shipped one's, more "
+                           f"than the {rule.max_cost_ratio:g}x allowed")
+        elif share is not None and share >= rule.max_classifier_share:
+            ship = False
+            reasons.append(f"{variant}: the candidate's classifier takes {100 * share:.0f}% of detection + "
+                           f"classification, not under {100 * rule.max_classifier_share:.0f}%")
+        else:
+            reasons.append(f"{variant}: classifier cost {cost['ratio']:.2f}x the shipped one's{share_text}")
     return {"ship": ship, "reasons": reasons}
 
 
@@ -171,6 +204,20 @@ def _quantisation(candidate: ModelSet, variant: str, fmt: str, probs: np.ndarray
 
 
 @dataclass
+class TimedDetector:
+    """A face detector (:class:`device.detector.FaceDetector`) that keeps how long each call took, in ms."""
+
+    inner: object
+    ms: list[float] = field(default_factory=list)
+
+    def detect(self, gray: np.ndarray, bgr: np.ndarray | None = None) -> list:
+        start = time.perf_counter_ns()
+        boxes = self.inner.detect(gray, bgr)
+        self.ms.append((time.perf_counter_ns() - start) / 1e6)
+        return boxes
+
+
+@dataclass
 class _DetectedCrops:
     """One detector's crops of the evaluation faces placed on canvases, detected once and scored per model."""
 
@@ -179,6 +226,7 @@ class _DetectedCrops:
     framings: dict
     faces: np.ndarray
     labels: np.ndarray
+    detect_ms: list[float] = field(default_factory=list)  # each canvas's detection (1 thread)
 
     def score(self, model: ModelFile) -> dict:
         """The camera benchmark's crop-accuracy row of ``model`` on these crops."""
@@ -198,17 +246,43 @@ def _detect(detector: str, x: np.ndarray, y: np.ndarray, crop_faces: int | None,
     from benchmarks.camera import detector_framings, make_detectors
     from benchmarks.crops import SEED_OFFSET, detect_crops, placements
 
-    detectors = make_detectors([detector], detector_model)
+    timed = {name: TimedDetector(d) for name, d in make_detectors([detector], detector_model).items()}
     framings = detector_framings([detector])
     count, placed = placements(x, crop_faces, seed + SEED_OFFSET)
-    tallies = detect_crops(detectors, framings, placed, count, progress)
-    return _DetectedCrops(detector, tallies, framings, x.reshape(-1, INPUT_SIZE, INPUT_SIZE, 1), y)
+    tallies = detect_crops(timed, framings, placed, count, progress)
+    return _DetectedCrops(detector, tallies, framings, x.reshape(-1, INPUT_SIZE, INPUT_SIZE, 1), y,
+                          timed[detector].ms)
+
+
+def classifier_cost(shipped: ModelFile, candidate: ModelFile, faces: np.ndarray, detect_ms: list[float] | None = None,
+                    timing: LatencySettings = COST_TIMING, rounds: int = COST_ROUNDS) -> dict:
+    """Median microseconds per face of both models (1 thread, the views each has in its graph), timed in ``rounds``
+    that alternate the two; the ratio candidate / shipped; with detection times, the candidate's share of the
+    median detection plus its own classification (one face a frame)."""
+    from device.classifier import ClassifierOptions, EmotionClassifier
+
+    sample = sample_faces(faces.reshape(len(faces), -1) if len(faces) else None)
+    classifiers = {side: EmotionClassifier(ClassifierOptions(m.path, 1))
+                   for side, m in (("shipped", shipped), ("candidate", candidate))}
+    samples: dict[str, list[float]] = {side: [] for side in classifiers}
+    for _ in range(rounds):
+        for side, classifier in classifiers.items():
+            samples[side] += time_classifier(classifier, sample, timing)
+    us = {side: float(np.median(v)) for side, v in samples.items()}
+    out = {"shipped_us": us["shipped"], "candidate_us": us["candidate"], "ratio": us["candidate"] / us["shipped"],
+           "calls": {side: len(v) for side, v in samples.items()}, "detect_ms": None, "classifier_share": None}
+    if detect_ms:
+        det = float(np.median(detect_ms))
+        out["detect_ms"] = det
+        out["classifier_share"] = us["candidate"] / 1000 / (det + us["candidate"] / 1000)
+    return out
 
 
 def compare(shipped: ModelSet, candidate: ModelSet, x: np.ndarray, y: np.ndarray, fmt: str = "int8",
             detector: str | None = "blazeface", crop_faces: int | None = None, seed: int = 0,
-            progress: bool = True, detector_model: Path | None = None) -> dict:
-    """Every measurement of the module docstring; ``variants`` keyed by variant (those in both folders)."""
+            progress: bool = True, detector_model: Path | None = None, cost_rounds: int = COST_ROUNDS) -> dict:
+    """Every measurement of the module docstring; ``variants`` keyed by variant (those in both folders).
+    ``cost_rounds`` 0: the device cost is not timed (nor judged)."""
     from benchmarks.accuracy import JITTER_FORMAT, tflite_predict
 
     variants = [v for v in shipped.variants if shipped.get(v, fmt) and candidate.get(v, fmt)]
@@ -232,6 +306,10 @@ def compare(shipped: ModelSet, candidate: ModelSet, x: np.ndarray, y: np.ndarray
                  "quantisation": _quantisation(candidate, variant, fmt, c_probs, x, y)}
         if detected is not None:
             entry["crops"] = {"shipped": detected.score(s_model), "candidate": detected.score(c_model)}
+        if cost_rounds:
+            note(f"compare {variant}: timing both classifiers ({cost_rounds} rounds)", progress)
+            entry["cost"] = classifier_cost(s_model, c_model, x, detected.detect_ms if detected else None,
+                                            rounds=cost_rounds)
         result["variants"][variant] = entry
     result["targets"] = check_targets(result)
     result["decision"] = decide(result)
@@ -257,7 +335,9 @@ def render(result: dict, meta: dict) -> str:
         "are the unit).",
         "",
         f"**Decision: {'ship the candidate' if decision['ship'] else 'keep the shipped models'}** (rule: "
-        f"{RULE.variant} gains at least {RULE.min_gain_pp} pp, no face-box jitter row worse).",
+        f"{RULE.variant} gains at least {RULE.min_gain_pp} pp, no face-box jitter row worse, the classifier at most "
+        f"{RULE.max_cost_ratio:g}x the shipped one's cost and under {100 * RULE.max_classifier_share:.0f}% of the "
+        "frame).",
         "",
         *[f"- {reason}" for reason in decision["reasons"]],
         "",
@@ -295,6 +375,19 @@ def render(result: dict, meta: dict) -> str:
                 lines.append(f"| {variant} | {side} | {row['found']} / {row['placed']} | {_pct(row['acc_dataset'])} | "
                              f"{_pct(row['acc_calibrated'])} | {'-' if diff is None else f'{-diff:.2f}'} | "
                              f"{_interval(ci)} |")
+        lines.append("")
+    costs = {variant: v["cost"] for variant, v in result["variants"].items() if v.get("cost")}
+    if costs:
+        lines += ["## Cost on the device (1 thread, this run)", "",
+                  "Microseconds per face (median; the views each model has in its graph), timed in alternating rounds; "
+                  "the candidate's share of the median detection on the placed canvases plus its classification.", "",
+                  "| variant | shipped us | candidate us | ratio | detection ms | candidate's share |",
+                  "|---|---|---|---|---|---|"]
+        for variant, c in costs.items():
+            det = "-" if c["detect_ms"] is None else f"{c['detect_ms']:.2f}"
+            share = "-" if c["classifier_share"] is None else f"{100 * c['classifier_share']:.1f}%"
+            lines.append(f"| {variant} | {c['shipped_us']:.0f} | {c['candidate_us']:.0f} | {c['ratio']:.2f}x | "
+                         f"{det} | {share} |")
         lines.append("")
     quant = {variant: v["quantisation"] for variant, v in result["variants"].items() if v.get("quantisation")}
     if quant:

@@ -13,9 +13,20 @@ from bench_helpers import fixture_model, make_models_dir
 
 from benchmarks.__main__ import main
 from benchmarks.accuracy import JITTERS, tflite_predict
-from benchmarks.compare import RULE, ShipRule, check_targets, compare, decide, paired_gain, render
+from benchmarks.compare import (
+    RULE,
+    ShipRule,
+    TimedDetector,
+    check_targets,
+    classifier_cost,
+    compare,
+    decide,
+    paired_gain,
+    render,
+)
 from benchmarks.data import load_eval_faces
 from benchmarks.errors import BenchError
+from benchmarks.latency import LatencySettings
 from benchmarks.models import find_models
 from benchmarks.stats import paired_interval_pp
 from core.formats import model_path
@@ -93,7 +104,7 @@ def test_identical_folders_differ_by_nothing(folders, synthetic_data: Path) -> N
     shipped, same, _ = folders
     faces = load_eval_faces(synthetic_data)
     result = compare(find_models(shipped, formats=["int8", "float32"]), find_models(same, formats=["int8", "float32"]),
-                     faces.x, faces.y, detector=None, progress=False)
+                     faces.x, faces.y, detector=None, progress=False, cost_rounds=0)
     assert set(result["variants"]) == {"unweighted", "weighted"}
     for v in result["variants"].values():
         assert v["gain_pp"] == 0.0 and v["gain_ci_pp"] == [0.0, 0.0]
@@ -113,7 +124,7 @@ def test_the_gain_is_candidate_minus_shipped_on_the_same_faces(folders, syntheti
     shipped, _, other = folders
     faces = load_eval_faces(synthetic_data)
     s_set, c_set = find_models(shipped, formats=["int8"]), find_models(other, formats=["int8"])
-    result = compare(s_set, c_set, faces.x, faces.y, detector=None, progress=False)
+    result = compare(s_set, c_set, faces.x, faces.y, detector=None, progress=False, cost_rounds=0)
     right_s = tflite_predict(s_set.get("unweighted", "int8"), faces.x).argmax(1) == faces.y
     right_c = tflite_predict(c_set.get("unweighted", "int8"), faces.x).argmax(1) == faces.y
     v = result["variants"]["unweighted"]
@@ -130,11 +141,15 @@ def test_the_crop_part_scores_both_models_on_the_same_canvases(folders, syntheti
     shipped, _, other = folders
     faces = load_eval_faces(synthetic_data)
     result = compare(find_models(shipped, ["unweighted"], ["int8"]), find_models(other, ["unweighted"], ["int8"]),
-                     faces.x, faces.y, detector="haar", crop_faces=3, progress=False)
+                     faces.x, faces.y, detector="haar", crop_faces=3, progress=False, cost_rounds=1)
     crops = result["variants"]["unweighted"]["crops"]
     assert set(crops) == {"shipped", "candidate"}
     assert crops["shipped"]["placed"] == crops["candidate"]["placed"] == 3
     assert crops["shipped"]["found"] == crops["candidate"]["found"]
+    cost = result["variants"]["unweighted"]["cost"]
+    assert cost["detect_ms"] is not None and 0 < cost["classifier_share"] < 1, "the detection of the crop part, timed"
+    text = render(result, {"command": "c", "machine": "m", "date": "d", "split": "val", "data": "x.csv"})
+    assert "## Cost on the device (1 thread, this run)" in text and "| unweighted | " in text.split("## Cost")[1]
 
 
 def test_the_canvases_are_detected_once_for_both_models(folders, synthetic_data: Path, monkeypatch) -> None:
@@ -154,7 +169,7 @@ def test_the_canvases_are_detected_once_for_both_models(folders, synthetic_data:
     shipped, _, other = folders
     faces = load_eval_faces(synthetic_data)
     compare(find_models(shipped, ["unweighted"], ["int8"]), find_models(other, ["unweighted"], ["int8"]),
-            faces.x, faces.y, detector="haar", crop_faces=3, progress=False)
+            faces.x, faces.y, detector="haar", crop_faces=3, progress=False, cost_rounds=0)
     assert len(calls) == 3  # one detection a canvas, whatever the number of models scored on it
 
 
@@ -162,11 +177,12 @@ def test_cli_writes_the_report_with_its_decision(folders, synthetic_data: Path, 
     shipped, same, _ = folders
     out = tmp_path / "cmp"
     rc = main(["compare", "--models", str(shipped), "--candidate", str(same), "--data", str(synthetic_data),
-               "--detector", "none", "--out", str(out), "--no-progress"])
+               "--detector", "none", "--out", str(out), "--no-progress", "--cost-rounds", "1"])
     assert rc == 0
     assert "keep the shipped models" in capsys.readouterr().out
     report = (out / "compare.md").read_text()
     assert "**Decision: keep the shipped models**" in report and "python -m benchmarks compare" in report
+    assert "## Cost on the device" in report
     saved = json.loads((out / "compare.json").read_text())
     assert saved["decision"]["ship"] is False and saved["split"] in ("test", "val")
 
@@ -184,7 +200,7 @@ def test_bad_folders_are_named_before_any_work(case: str, folders, synthetic_dat
     shipped = folders[0]
     candidate = {"missing": tmp_path / "nope", "itself": shipped, "empty": tmp_path}[case]
     rc = main(["compare", "--models", str(shipped), "--candidate", str(candidate), "--data", str(synthetic_data),
-               "--detector", "none", "--out", str(tmp_path / "o"), "--no-progress"])
+               "--detector", "none", "--out", str(tmp_path / "o"), "--no-progress", "--cost-rounds", "0"])
     assert rc == 2
     assert str(candidate) in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
@@ -195,4 +211,50 @@ def test_faces_are_compared_only_where_both_folders_have_the_format(folders) -> 
     x, y = np.zeros((2, 48, 48, 1), np.uint8), np.zeros(2, np.int64)
     with pytest.raises(BenchError, match="no variant with a int8 model in both"):
         compare(find_models(shipped, ["unweighted"], ["int8"]), find_models(shipped, ["weighted"], ["int8"]), x, y,
-                detector=None, progress=False)
+                detector=None, progress=False, cost_rounds=0)
+
+
+def _with_cost(result: dict, ratio: float, share: float | None) -> dict:
+    for v in result["variants"].values():
+        v["cost"] = {"shipped_us": 100.0, "candidate_us": 100.0 * ratio, "ratio": ratio, "detect_ms": 1.0,
+                     "classifier_share": share}
+    return result
+
+
+def test_a_candidate_that_costs_the_device_too_much_is_kept_out() -> None:
+    assert RULE.max_cost_ratio == 2.0 and RULE.max_classifier_share == 0.25
+    ok = decide(_with_cost(_result(1.0), 1.9, 0.2))
+    assert ok["ship"] is True and "unweighted: classifier cost 1.90x the shipped one's, 20% of detection" in \
+        " | ".join(ok["reasons"])
+    dear = decide(_with_cost(_result(1.0), 2.1, 0.2))
+    assert dear["ship"] is False and any("2.10x the shipped one's, more than the 2x allowed" in r
+                                         for r in dear["reasons"])
+    heavy = decide(_with_cost(_result(1.0), 1.5, 0.25))
+    assert heavy["ship"] is False and any("takes 25% of detection + classification" in r for r in heavy["reasons"])
+    assert decide(_with_cost(_result(1.0), 1.5, None))["ship"] is True  # no detector: the ratio alone
+
+
+def test_the_cost_is_both_classifiers_timed_alike(folders) -> None:
+    shipped, _, other = folders
+    s_model = find_models(shipped, ["unweighted"], ["int8"]).get("unweighted", "int8")
+    c_model = find_models(other, ["unweighted"], ["int8"]).get("unweighted", "int8")
+    faces = np.random.default_rng(0).integers(0, 256, (20, 48, 48, 1), dtype=np.uint8)
+    quick = LatencySettings(warmup=1, min_runs=5, min_seconds=0.0, max_runs=5)
+    cost = classifier_cost(s_model, c_model, faces, [1.0, 3.0, 2.0], timing=quick, rounds=3)
+    assert cost["calls"] == {"shipped": 15, "candidate": 15}, "every round times both"
+    assert cost["ratio"] == pytest.approx(cost["candidate_us"] / cost["shipped_us"])
+    assert cost["detect_ms"] == 2.0
+    c_ms = cost["candidate_us"] / 1000
+    assert cost["classifier_share"] == pytest.approx(c_ms / (2.0 + c_ms))
+    assert classifier_cost(s_model, c_model, faces, None, timing=quick, rounds=1)["classifier_share"] is None
+
+
+def test_a_timed_detector_returns_its_detectors_boxes_and_one_time_a_call() -> None:
+    class Stub:
+        def detect(self, gray, bgr=None):
+            return ["box"] if bgr is None else []
+
+    timed = TimedDetector(Stub())
+    assert timed.detect(np.zeros((4, 4), np.uint8)) == ["box"]
+    assert timed.detect(np.zeros((4, 4), np.uint8), np.zeros((4, 4, 3), np.uint8)) == []
+    assert len(timed.ms) == 2 and all(ms >= 0 for ms in timed.ms)
