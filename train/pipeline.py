@@ -113,7 +113,8 @@ def plan_line(spec: RunSpec, runs_root: Path, prefix: str = "", status: tuple[st
     if state == "partial":
         best = max((row["val_accuracy"] for row in log if "val_accuracy" in row), default=None)
         words = f"resumes after epoch {len(log)}" + (f", best val_accuracy so far {best:.4f}" if best else "")
-    return f"  {prefix}{spec.run_dir.relative_to(runs_root)} ({spec.recipe.epochs} epochs, {words})"
+    epochs = spec.recipe.epochs
+    return f"  {prefix}{spec.run_dir.relative_to(runs_root)} ({epochs} epoch{'s' * (epochs != 1)}, {words})"
 
 
 def plan_lines(recipe: Recipe, variants: tuple[str, ...], seed: int, runs_root: Path) -> list[str]:

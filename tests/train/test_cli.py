@@ -69,7 +69,7 @@ def test_plan_says_what_epochs_applies_to(tmp_path, capsys):
     lines = plan_lines(RECIPES["wide-bf16-tail"].with_epochs(1), ("unweighted",), 0, tmp_path)
     assert lines == [
         "  needed first: wide-bf16-40ep/unweighted-seed0 (40 epochs, to train)",
-        "  wide-bf16-tail-1ep/unweighted-seed0 (1 epochs, to train)",
+        "  wide-bf16-tail-1ep/unweighted-seed0 (1 epoch, to train)",
     ]
 
 

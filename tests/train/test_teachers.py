@@ -187,5 +187,5 @@ def test_distillation_and_the_ensemble_use_a_pinned_teachers_views(tmp_path: Pat
 
 def test_the_plan_trains_a_pinned_teacher_run_under_its_own_name(tmp_path: Path) -> None:
     recipe = replace(TINY, name="tiny", teachers=("tiny-1ep/unweighted-seed0@tencrop",), distill_weight=0.5)
-    assert "needed first: tiny-1ep/unweighted-seed0 (1 epochs, to train)" in plan_text(
+    assert "needed first: tiny-1ep/unweighted-seed0 (1 epoch, to train)" in plan_text(
         recipe, ("unweighted",), 0, tmp_path / "runs")
