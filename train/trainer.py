@@ -26,7 +26,7 @@ from core.labels import EMOTIONS, NUM_CLASSES
 from core.metrics import classification_metrics
 from core.provenance import command_line, provenance
 from train.backend import configure as configure_backend
-from train.batches import training_batches, validation_batches
+from train.batches import stream_seed, training_batches, validation_batches
 from train.distill import TEACHER_CACHE, cached_teacher_probs, distillation_targets
 from train.models import load_float32, predict_probs
 from train.precision import training_precision
@@ -189,12 +189,14 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
         *_schedule_callbacks(keras, recipe),
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
     ]
-    train_ds, val_ds = _datasets(ds, recipe, spec.seed, build_augmenter(recipe, spec.seed), targets, weights,
+    data_seed = stream_seed(spec.seed, len(history))  # a resumed run does not replay its first epochs' batches
+    train_ds, val_ds = _datasets(ds, recipe, data_seed, build_augmenter(recipe, data_seed), targets, weights,
                                  workers=4 if backend.accelerators else 1)
     # Keras warns that fit()'s default shuffle=True is ignored for a tf.data input, which is shuffled above.
     warnings.filterwarnings("ignore", message=r".*`shuffle=True` was passed.*")
     if history:
-        print(f"[{spec.variant}] resuming {out}: {len(history)} epoch(s) logged")
+        print(f"[{spec.variant}] resuming {out}: {len(history)} epoch(s) logged; shuffling and augmentation continue "
+              f"on stream seed {data_seed}, not a replay of the first epochs")
     try:
         model.fit(
             train_ds,
