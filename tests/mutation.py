@@ -199,7 +199,8 @@ MUTANTS: tuple[Mutant, ...] = (
            "a student twice as wide ships although it costs the device more than the issue allows"),
     Mutant("compare-cost-one-side-timed", "benchmarks/compare.py",
            "    for _ in range(rounds):\n        for side, classifier in classifiers.items():",
-           "    for side, classifier in classifiers.items():\n        for _ in range(rounds if side == \"shipped\" else 1):",
+           "    for side, classifier in classifiers.items():\n"
+           "        for _ in range(rounds if side == \"shipped\" else 1):",
            ("tests/benchmarks/test_compare.py::test_the_cost_is_both_classifiers_timed_alike",),
            "the candidate is timed in fewer rounds than the shipped model: the machine's noise falls on one side"),
     Mutant("resume-replays-first-epochs", "train/batches.py",
