@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--crop-faces", type=positive, default=None,
                      help="evaluation faces placed for the crop part (default: all, as the camera benchmark)")
     cmp.add_argument("--seed", type=int, default=0, help="seed of the canvases (the camera benchmark's: 0)")
-    cmp.add_argument("--cost-rounds", type=int, default=5,
+    cmp.add_argument("--cost-rounds", type=number_type(int, 0, "an integer >= 0"), default=5,
                      help="rounds of timing both classifiers, alternating (0: no cost part, and the rule skips it)")
     cmp.add_argument("--out", type=Path, default=project_root() / "reports" / "compare",
                      help="folder for compare.md and compare.json")
