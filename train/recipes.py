@@ -464,8 +464,9 @@ STUDENT_DUO_TAIL = replace(
     init_from="student-duo-60ep/{variant}-seed{seed}",
 )
 
-# Students of the shipped architecture have landed at 65.3-65.7% (one view, before the tail) from teachers of 64-70%
-# (student-vgg, student-shipped, distilled): the student's size, not its teacher, looks like the limit. The issue
+# Students of the shipped architecture have landed at 65.3-65.7% (one view, before the tail) from every teacher tried
+# (distilled: wide-40ep + compact-50ep; student-vgg: teacher-vgg, 69.82% over ten views; student-shipped: the shipped
+# model, 68.15%): the student's size, not its teacher, looks like the limit. The issue
 # allows a student of at most twice the classifier's cost, when the benchmark shows the classifier well under a
 # quarter of the frame with BlazeFace (it is about a seventh with two views: README, camera path). 44/88/176/352
 # filters are 1.9x the wide model's multiply-adds (141M against 75M a face, Recipe.cost: the plan prints it); shipped
