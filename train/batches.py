@@ -18,9 +18,9 @@ RESUME_SEED_STRIDE = 1_000_003
 def stream_seed(seed: int, epochs_done: int) -> int:
     """The seed of a run's shuffling and augmentation streams when it (re)starts after ``epochs_done`` epochs: the
     run's own seed for a fresh start, another one for each point it resumes from. The streams restart from their seed
-    in every process, so a resumed run on the run's seed would see again, batch for batch and transform for
-    transform, the augmented images of its first epochs (a large model memorises them: train accuracy climbs while
-    validation stalls, as teacher-vgg-60ep showed after its second resume)."""
+    in every process, so a resumed run on the run's seed would see its first epochs' images again in the same order,
+    and largely with the same transforms (all but the parallel map's ordering), and a large model memorises them:
+    train accuracy climbs while validation stalls, as teacher-vgg-60ep showed after its second resume."""
     return seed if epochs_done <= 0 else seed + RESUME_SEED_STRIDE * epochs_done
 
 
