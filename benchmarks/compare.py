@@ -261,7 +261,7 @@ def classifier_cost(shipped: ModelFile, candidate: ModelFile, faces: np.ndarray,
     median detection plus its own classification (one face a frame)."""
     from device.classifier import ClassifierOptions, EmotionClassifier
 
-    sample = sample_faces(faces.reshape(len(faces), -1) if len(faces) else None)
+    sample = sample_faces(faces)
     classifiers = {side: EmotionClassifier(ClassifierOptions(m.path, 1))
                    for side, m in (("shipped", shipped), ("candidate", candidate))}
     samples: dict[str, list[float]] = {side: [] for side in classifiers}
