@@ -105,6 +105,7 @@ study-report:
 
 readme:
 	$(PYTHON) -m train.results --readme README.md --models $(MODELS_DIR)
+	$(PYTHON) -m train.catalog --readme README.md --models $(MODELS_DIR)
 
 calibrate:
 	$(PYTHON) -m benchmarks calibrate --data $(DATA) $(CALIBRATE_ARGS)

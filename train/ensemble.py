@@ -57,15 +57,19 @@ def member_logp(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, kind
 def score(members: list[Teacher], x: np.ndarray, y: np.ndarray, kinds: tuple[str, ...]) -> dict:
     """Accuracy of each member and of the ensemble, per kind of views; a member whose name pins its views
     (``@<views>``) is averaged over those in every column."""
-    result: dict = {"members": {}, "ensemble": {}}
+    result: dict = {"members": {}, "ensemble": {}, "pinned": {t.name: t.views for t in members if t.views}}
     sums = {k: np.zeros((len(x), 7)) for k in kinds}
     for teacher in members:
         teacher.check()
     for teacher in members:
         predict = teacher.predictor()
         result["members"][teacher.name] = {}
+        by_views: dict[str, np.ndarray] = {}  # a pinned member is predicted once, not once per column
         for kind in kinds:
-            logp = member_logp(predict, x, teacher.views_or(kind))
+            own = teacher.views_or(kind)
+            if own not in by_views:
+                by_views[own] = member_logp(predict, x, own)
+            logp = by_views[own]
             sums[kind] += logp
             result["members"][teacher.name][kind] = float((logp.argmax(1) == y).mean())
     for kind in kinds:
@@ -82,8 +86,8 @@ def render(result: dict, meta: dict) -> str:
         f"**{meta['split']}** ({meta['faces']} faces). Views: " + "; ".join(
             {"one": "one: the face", "mirror": "mirror: face and mirror image",
              "tencrop": "tencrop: face and 4 corner crops, each mirrored"}[k] for k in kinds) + "."
-        + (" A run named with @<views> is averaged over those views in every column." if any(
-            "@" in name for name in result["members"]) else ""),
+        + (" A run named with @<views> is averaged over those views in every column." if result.get("pinned")
+           else ""),
         "",
         "| run | " + " | ".join(kinds) + " |",
         "|---|" + "---|" * len(kinds),

@@ -22,7 +22,7 @@ from train.runs import (
     read_log,
     run_state,
 )
-from train.teachers import Teacher, TeacherFileError, parse_teacher, without_views
+from train.teachers import Teacher, TeacherFileError, parse_teacher
 
 
 class TeacherError(ValueError):
@@ -44,30 +44,39 @@ def _run_spec(recipe: Recipe, role: str, name: str, runs_root: Path, threads: in
                    runs_root=runs_root, threads=threads, command=command)
 
 
+def recipe_teachers(recipe: Recipe, runs_root: Path) -> list[Teacher]:
+    """Every teacher a distilling recipe names, each name parsed once (TeacherError for one that is neither a run nor
+    a model file)."""
+    try:
+        return [parse_teacher(name, runs_root) for name in recipe.teachers]
+    except RunNameError as exc:
+        raise TeacherError(f"recipe {recipe.name!r}: teacher {exc}") from None
+
+
 def model_teachers(recipe: Recipe, runs_root: Path) -> list[Teacher]:
     """The converted models (``<path>.tflite#sha256=...``) a distilling recipe learns from, each checked: a missing
     file or one with another digest raises TeacherError before anything loads."""
-    found = []
-    for name in recipe.teachers:
+    return _checked_files(recipe, recipe_teachers(recipe, runs_root))
+
+
+def _checked_files(recipe: Recipe, teachers: list[Teacher]) -> list[Teacher]:
+    """The model-file teachers among ``teachers``, each checked (TeacherError naming the file)."""
+    found = [t for t in teachers if not t.is_run]
+    for teacher in found:
         try:
-            teacher = parse_teacher(name, runs_root)
-        except RunNameError as exc:
-            raise TeacherError(f"recipe {recipe.name!r}: teacher {exc}") from None
-        if not teacher.is_run:
-            try:
-                teacher.check()
-            except TeacherFileError as exc:
-                raise TeacherError(f"recipe {recipe.name!r}: {exc}") from None
-            found.append(teacher)
+            teacher.check()
+        except TeacherFileError as exc:
+            raise TeacherError(f"recipe {recipe.name!r}: {exc}") from None
     return found
 
 
 def teacher_specs(recipe: Recipe, runs_root: Path, threads: int = 0, command: str = "") -> list[RunSpec]:
     """The runs a distilling recipe learns from, parsed from folder names ``<recipe>-<E>ep/<variant>-seed<S>``
     (its model-file teachers are checked, not trained: :func:`model_teachers`)."""
-    files = {t.name for t in model_teachers(recipe, runs_root)}
-    return [_run_spec(recipe, "teacher", without_views(name), runs_root, threads, command) for name in recipe.teachers
-            if name not in files]
+    teachers = recipe_teachers(recipe, runs_root)
+    _checked_files(recipe, teachers)
+    return [_run_spec(recipe, "teacher", t.run.name, runs_root, threads, command) for t in teachers
+            if t.run is not None]
 
 
 def init_spec(recipe: Recipe, variant: str, seed: int, runs_root: Path, threads: int = 0,

@@ -15,8 +15,10 @@ from core.balance import tradeoff_answer
 from core.fileio import atomic_write_text
 from core.manifest import conversions, manifest_path, read_manifest
 from core.paths import project_root, shown
+from core.readme import MarkerError, block, markers, replace_block, split_block
 
-BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+BLOCK = "results"  # the README block this module writes (core.readme)
+BEGIN, END = markers(BLOCK)
 
 
 def _lineage(training: dict) -> str:
@@ -165,18 +167,9 @@ def default_studies(root: Path) -> list[Path]:
     return sorted((root / "reports" / "study").glob("*/study.json"), key=key)
 
 
-def split_markers(readme_text: str) -> tuple[str, str, str]:
-    """(text before the block, the block's body, text after it); ValueError when the markers are missing."""
-    if BEGIN not in readme_text or END not in readme_text:
-        raise ValueError(f"no '{BEGIN}' ... '{END}' markers")
-    head, rest = readme_text.split(BEGIN, 1)
-    body, tail = rest.split(END, 1)
-    return head, body, tail
-
-
 def generated_block(readme_text: str) -> str:
-    """The README's current block between the markers, markers included."""
-    return BEGIN + split_markers(readme_text)[1] + END
+    """The README's current results block, markers included (core.readme.MarkerError, a ValueError, without them)."""
+    return block(readme_text, BLOCK)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -196,11 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     models = args.models if args.models is not None else root / "models"
     studies = args.studies if args.studies is not None else default_studies(root)
     try:
-        head, _, tail = split_markers(args.readme.read_text())
-    except ValueError as exc:
+        text = args.readme.read_text()
+        split_block(text, BLOCK)
+    except (OSError, MarkerError) as exc:
         print(f"error: {args.readme}: {exc}", file=sys.stderr)
         return 2
-    atomic_write_text(args.readme, head + render(models, studies, root) + tail)
+    atomic_write_text(args.readme, replace_block(text, BLOCK, render(models, studies, root)))
     print(f"updated {args.readme}")
     return 0
 

@@ -179,10 +179,15 @@ def test_distillation_and_the_ensemble_use_a_pinned_teachers_views(tmp_path: Pat
     teacher_probs(tmp_path, names, x, views="mirror")
     assert calls == {"a-1ep": 10, "b-1ep": 2}
     calls.clear()
-    from train.ensemble import score
+    from train.ensemble import render, score
 
-    score([parse_teacher(n, tmp_path) for n in names], x, np.zeros(3, int), ("one", "mirror"))
-    assert calls == {"a-1ep": 20, "b-1ep": 3}, "the pinned member uses its ten views in both columns"
+    result = score([parse_teacher(n, tmp_path) for n in names], x, np.zeros(3, int), ("one", "mirror"))
+    assert calls == {"a-1ep": 10, "b-1ep": 3}, "the pinned member: its ten views, predicted once for both columns"
+    assert result["pinned"] == {names[0]: "tencrop"}
+    meta = {"command": "c", "host": "h", "platform": "p", "created": "t", "split": "val", "faces": 3}
+    note = "averaged over those views in every column"
+    assert note in render(result, meta)
+    assert note not in render(score([parse_teacher(names[1], tmp_path)], x, np.zeros(3, int), ("one",)), meta)
 
 
 def test_the_plan_trains_a_pinned_teacher_run_under_its_own_name(tmp_path: Path) -> None:
