@@ -27,7 +27,8 @@ def metrics_table(results: dict[str, dict], split: str) -> list[str]:
         m = r["splits"][split]
         rows.append(
             f"| {name} | {100 * m['accuracy']:.2f} | {100 * m['balanced_accuracy']:.2f} | {100 * m['macro_f1']:.2f} "
-            f"| {r['best_epoch']}/{r['completed_epochs']} | {r['train_wall_s'] / 60:.1f} min |"
+            f"| {r['best_epoch']}/{r['completed_epochs']} | {r['train_wall_s'] / 60:.1f} min"
+            f"{f' ({n} sessions)' if (n := r.get('sessions', 1)) > 1 else ''} |"
         )
     return rows
 

@@ -155,6 +155,22 @@ def class_weights(y: np.ndarray) -> dict[int, float]:
     return {int(k): float(v) for k, v in zip(classes, w)}
 
 
+def recorded_sessions(run_dir: Path) -> list[dict]:
+    """The training sessions a run folder's ``config.json`` records, oldest first: each process that trained it, on
+    which host, from which epoch (``epochs_done``) and on which data stream (``stream_seed``). A config written
+    before sessions were kept counts as one session of unknown start (``epochs_done`` None); a new run has none."""
+    path = Path(run_dir) / "config.json"
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(config, dict):
+        return []
+    if isinstance(config.get("sessions"), list):
+        return list(config["sessions"])
+    return [{"created": config.get("created"), "host": config.get("host"), "epochs_done": None}]
+
+
 def read_log(log_path: Path) -> list[dict[str, float]]:
     """The epochs a run's ``log.csv`` (Keras CSVLogger) recorded, one row per epoch (the last row of an epoch wins)."""
     if not log_path.exists():

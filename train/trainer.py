@@ -41,6 +41,7 @@ from train.runs import (
     class_weights,
     init_run_name,
     read_log,
+    recorded_sessions,
     run_dir,
     run_state,
 )
@@ -143,6 +144,12 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
         }
         print(f"[{spec.variant}] teachers {', '.join(recipe.teachers)}: ensemble accuracy train "
               f"{teacher_info['train_accuracy']:.4f}, val {teacher_info['val_accuracy']:.4f}")
+    history = read_log(out / "log.csv")
+    data_seed = stream_seed(spec.seed, len(history))  # a resumed run does not replay its first epochs' batches
+    prov = provenance(spec.command or command_line(module="train"))
+    threads = spec.threads or os.cpu_count()
+    session = {"created": prov["created"], "host": prov["host"], "threads": threads, "precision": precision,
+               "epochs_done": len(history), "stream_seed": data_seed}
     config = {
         "recipe": recipe.to_dict(),
         "variant": spec.variant,
@@ -154,10 +161,11 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
         "teachers": teacher_info,
         "init_from": init,
         "precision": precision,  # what this machine trained in (the recipe's, or float32 without bfloat16 units)
-        **provenance(spec.command or command_line(module="train")),
+        **prov,
         **backend.record(),
         "keras": keras.__version__,
-        "threads": spec.threads or os.cpu_count(),
+        "threads": threads,
+        "sessions": [*recorded_sessions(out), session],  # where and from which epoch each process trained it
     }
     atomic_write_json(out / "config.json", config)
 
@@ -174,7 +182,6 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
     model.summary(print_fn=lambda s, **_: lines.append(s))
     atomic_write_text(out / "model_summary.txt", "\n".join(lines) + "\n")
 
-    history = read_log(out / "log.csv")
     best_so_far = max((r.get("val_accuracy", 0.0) for r in history), default=None)
     callbacks = [
         EpochTimer(),
@@ -189,7 +196,6 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
         *_schedule_callbacks(keras, recipe),
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
     ]
-    data_seed = stream_seed(spec.seed, len(history))  # a resumed run does not replay its first epochs' batches
     train_ds, val_ds = _datasets(ds, recipe, data_seed, build_augmenter(recipe, data_seed), targets, weights,
                                  workers=4 if backend.accelerators else 1)
     # Keras warns that fit()'s default shuffle=True is ignored for a tf.data input, which is shuffled above.
@@ -273,6 +279,7 @@ def evaluate_run(out: Path, ds: Dataset, history: list[dict]) -> dict:
         "completed_epochs": len(history),
         "best_epoch": int(best_epoch.get("epoch", -1)) + 1,
         "train_wall_s": round(sum(r.get("epoch_time_s", 0.0) for r in history), 1),
+        "sessions": len(recorded_sessions(out)),  # processes that trained it (config.json lists them)
         "params": int(model.count_params()),
         "splits": {},
     }

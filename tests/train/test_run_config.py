@@ -65,3 +65,18 @@ def test_run_ref_names_its_folder_and_parses_back(tmp_path):
     for bad in ("wide/unweighted-seed0", "wide-40ep/unweighted", "wide-40ep/unweighted-seedx"):
         with pytest.raises(RunNameError, match="is not <recipe>-<epochs>ep/<variant>-seed<seed>"):
             RunRef.parse(bad)
+
+
+def test_recorded_sessions_of_new_old_and_current_run_folders(tmp_path):
+    from train.runs import recorded_sessions
+
+    assert recorded_sessions(tmp_path) == [], "a new run has no session yet"
+    (tmp_path / "config.json").write_text(json.dumps({"recipe": {}, "created": "2026-11-01T00:00:00+00:00",
+                                                      "host": "vm"}))
+    assert recorded_sessions(tmp_path) == [{"created": "2026-11-01T00:00:00+00:00", "host": "vm",
+                                            "epochs_done": None}], "a config from before sessions: one, start unknown"
+    kept = [{"created": "a", "host": "vm", "epochs_done": 0}, {"created": "b", "host": "gpu", "epochs_done": 12}]
+    (tmp_path / "config.json").write_text(json.dumps({"recipe": {}, "host": "gpu", "sessions": kept}))
+    assert recorded_sessions(tmp_path) == kept
+    (tmp_path / "config.json").write_text("{")
+    assert recorded_sessions(tmp_path) == []

@@ -152,7 +152,11 @@ def test_resume_after_kill(tmp_path, repo_root):
     assert epochs == [0, 1, 2, 3], f"exactly one log row per epoch, in order: {epochs}"
     started = [int(m) for m in re.findall(r"^Epoch (\d+)/4", out.stdout, flags=re.M)]
     assert started and started[0] == len(done_before) + 1, f"resumed at epoch {started[:1]}, not after {done_before}"
-    assert json.loads((log.parent / "metrics.json").read_text())["completed_epochs"] == 4
+    metrics = json.loads((log.parent / "metrics.json").read_text())
+    assert metrics["completed_epochs"] == 4 and metrics["sessions"] == 2
+    sessions = json.loads((log.parent / "config.json").read_text())["sessions"]
+    assert [(x["epochs_done"], x["stream_seed"]) for x in sessions] == [
+        (0, 0), (len(done_before), stream_seed(0, len(done_before)))], "each process that trained the run is recorded"
 
 
 def test_a_resumed_run_shuffles_and_augments_on_a_stream_of_its_own():
