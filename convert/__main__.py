@@ -12,6 +12,7 @@ import numpy as np
 from core.formats import FORMATS_BY_NAME
 from core.paths import project_root
 from train.recipes import DEFAULT_RECIPE, RECIPES
+from train.teachers import model_teacher_name
 
 VARIANTS = ("unweighted", "weighted")
 
@@ -113,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for e in result.entries:
-        print(f"wrote {args.out / e['file']} ({e['size_bytes'] / 1024:.1f} KB)")
+        path = args.out / e["file"]
+        # how a recipe or `python -m train.ensemble` names this float model as a teacher (train.teachers)
+        teacher = f"; as a teacher: {model_teacher_name(path)}" if e["format"] == "float32" else ""
+        print(f"wrote {path} ({e['size_bytes'] / 1024:.1f} KB){teacher}")
     if result.entries and result.entries[0]["accuracy"]:
         print(parity_table(result.entries))
     print(f"manifest: {args.out / 'manifest.json'}; report: {args.out / 'parity.md'}")

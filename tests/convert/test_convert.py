@@ -114,14 +114,18 @@ def test_mirror_averaged_models_score_a_face_and_its_mirror_image_alike(converte
     assert entry["mirror_average"] is True
 
 
-def test_no_mirror_converts_one_view_per_face(trained, tmp_path):
+def test_no_mirror_converts_one_view_per_face(trained, tmp_path, capsys):
     import keras
+
+    from train.teachers import parse_teacher
 
     out = tmp_path / "models"
     rc = convert_main(["--data", str(trained["data"]), "--runs", str(trained["runs"]), "--recipe", "tiny",
                        "--epochs", EPOCHS, "--variants", "unweighted", "--formats", "float32", "--no-mirror",
                        "--out", str(out), *GATE])
     assert rc == 0
+    named = capsys.readouterr().out.split("; as a teacher: ")[1].split()[0]  # how a recipe names the new model
+    assert parse_teacher(named, tmp_path).located() == model_path(out, "unweighted", "float32")
     entry = json.loads((out / "manifest.json").read_text())["models"][0]
     assert entry["mirror_average"] is False and "--no-mirror" in entry["conversion"]["command"]
     x, _ = synthetic_images(3, seed=11)
