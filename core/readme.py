@@ -1,11 +1,15 @@
 """Generated blocks in a Markdown file such as the README: ``<!-- NAME:begin -->`` ... ``<!-- NAME:end -->``.
 
 Each block is written by one command from the data it shows (``python -m train.results`` the results from the
-manifest, ``python -m train.recipes`` the recipe table from :data:`train.recipes.RECIPES`) and a test compares it with
+manifest, ``python -m train.catalog`` the recipe table from :data:`train.recipes.RECIPES`) and a test compares it with
 what that command would write now, so the prose around it is the only hand-written part.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+
+from core.fileio import atomic_write_text
 
 
 class MarkerError(ValueError):
@@ -38,3 +42,9 @@ def replace_block(text: str, name: str, new_block: str) -> str:
     """``text`` with the block ``name`` (markers included) replaced by ``new_block`` (markers included)."""
     head, _, tail = split_block(text, name)
     return head + new_block + tail
+
+
+def write_block(path: Path, name: str, new_block: str) -> None:
+    """Replace the block ``name`` of the file at ``path`` with ``new_block`` (markers included), atomically; OSError
+    or MarkerError, with the file untouched, when it cannot be read or lacks the markers."""
+    atomic_write_text(path, replace_block(Path(path).read_text(encoding="utf-8"), name, new_block))

@@ -12,10 +12,9 @@ import sys
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
-from core.fileio import atomic_write_text
 from core.manifest import ManifestError, read_manifest
 from core.paths import project_root
-from core.readme import MarkerError, markers, replace_block, split_block
+from core.readme import MarkerError, markers, write_block
 from train.recipes import DEFAULT_RECIPE, RECIPES, STUDY_RECIPE, Recipe
 from train.teachers import parse_teacher, without_views
 
@@ -106,12 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         print(render_text(recipes, shipped))
         return 0
     try:
-        text = args.readme.read_text(encoding="utf-8")
-        split_block(text, BLOCK)
+        write_block(args.readme, BLOCK, render_table(recipes, shipped))
     except (OSError, MarkerError) as exc:
         print(f"error: {args.readme}: {exc}", file=sys.stderr)
         return 2
-    atomic_write_text(args.readme, replace_block(text, BLOCK, render_table(recipes, shipped)))
     print(f"updated {args.readme}")
     return 0
 

@@ -12,10 +12,9 @@ import sys
 from pathlib import Path
 
 from core.balance import tradeoff_answer
-from core.fileio import atomic_write_text
 from core.manifest import conversions, manifest_path, read_manifest
 from core.paths import project_root, shown
-from core.readme import MarkerError, block, markers, replace_block, split_block
+from core.readme import MarkerError, block, markers, write_block
 
 BLOCK = "results"  # the README block this module writes (core.readme)
 BEGIN, END = markers(BLOCK)
@@ -189,12 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     models = args.models if args.models is not None else root / "models"
     studies = args.studies if args.studies is not None else default_studies(root)
     try:
-        text = args.readme.read_text()
-        split_block(text, BLOCK)
+        write_block(args.readme, BLOCK, render(models, studies, root))
     except (OSError, MarkerError) as exc:
         print(f"error: {args.readme}: {exc}", file=sys.stderr)
         return 2
-    atomic_write_text(args.readme, replace_block(text, BLOCK, render(models, studies, root)))
     print(f"updated {args.readme}")
     return 0
 
