@@ -7,6 +7,7 @@ what that command would write now, so the prose around it is the only hand-writt
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from core.fileio import atomic_write_text
@@ -48,3 +49,15 @@ def write_block(path: Path, name: str, new_block: str) -> None:
     """Replace the block ``name`` of the file at ``path`` with ``new_block`` (markers included), atomically; OSError
     or MarkerError, with the file untouched, when it cannot be read or lacks the markers."""
     atomic_write_text(path, replace_block(Path(path).read_text(encoding="utf-8"), name, new_block))
+
+
+def update_file(path: Path, name: str, new_block: str) -> int:
+    """What a ``--readme`` command does last: :func:`write_block`, then ``updated <path>`` on stdout and exit code 0,
+    or the reason on stderr, naming the file, and exit code 2."""
+    try:
+        write_block(path, name, new_block)
+    except (OSError, MarkerError) as exc:
+        print(f"error: {path}: {exc}", file=sys.stderr)
+        return 2
+    print(f"updated {path}")
+    return 0

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from core.manifest import ManifestError, read_manifest
 from core.paths import project_root
-from core.readme import MarkerError, markers, write_block
+from core.readme import markers, update_file
 from train.recipes import DEFAULT_RECIPE, RECIPES, STUDY_RECIPE, Recipe
 from train.teachers import parse_teacher, without_views
 
@@ -104,13 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.readme is None:
         print(render_text(recipes, shipped))
         return 0
-    try:
-        write_block(args.readme, BLOCK, render_table(recipes, shipped))
-    except (OSError, MarkerError) as exc:
-        print(f"error: {args.readme}: {exc}", file=sys.stderr)
-        return 2
-    print(f"updated {args.readme}")
-    return 0
+    return update_file(args.readme, BLOCK, render_table(recipes, shipped))
 
 
 if __name__ == "__main__":

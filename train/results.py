@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from core.balance import tradeoff_answer
 from core.manifest import conversions, manifest_path, read_manifest
 from core.paths import project_root, shown
-from core.readme import MarkerError, block, markers, write_block
+from core.readme import block, markers, update_file
 
 BLOCK = "results"  # the README block this module writes (core.readme)
 BEGIN, END = markers(BLOCK)
@@ -187,13 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     root = args.readme.parent
     models = args.models if args.models is not None else root / "models"
     studies = args.studies if args.studies is not None else default_studies(root)
-    try:
-        write_block(args.readme, BLOCK, render(models, studies, root))
-    except (OSError, MarkerError) as exc:
-        print(f"error: {args.readme}: {exc}", file=sys.stderr)
-        return 2
-    print(f"updated {args.readme}")
-    return 0
+    return update_file(args.readme, BLOCK, render(models, studies, root))
 
 
 if __name__ == "__main__":
