@@ -13,12 +13,16 @@ default, as the device runs it, with the views each model has in its graph) is s
 4. the candidate's own float32 model against its quantised one (agreement, accuracy difference);
 5. what each model costs the device: microseconds per face of both (1 thread, timed in alternating rounds in this
    run, so that the machine's noise falls on both alike) and, with a detector, the classifier's share of detection
-   plus classification on the placed canvases (one face each; detection timed as it runs for part 3).
+   plus classification on the placed canvases (one face each; detection timed as it runs for part 3);
+6. what the models folder would weigh once the candidate ships (:func:`projected_size`): every shipped file replaced
+   by the candidate's, or, for a format or variant the candidate folder lacks, scaled by the candidate's size ratio.
 
 :func:`decide` applies :data:`RULE`: ship when the headline variant's model gains at least ``min_gain_pp``, no
 jitter row of any variant is worse than the shipped model's, and no candidate costs more than ``max_cost_ratio``
 times the shipped model's classifier or takes ``max_classifier_share`` of the frame (issue "stronger teachers": a
-student of at most twice the classifier's cost, while the classifier stays well under a quarter of the frame).
+student of at most twice the classifier's cost, while the classifier stays well under a quarter of the frame), and the
+committed models stay under ``max_models_mib`` together (they must stay well under 10 MB; a student of twice the
+parameters makes all eight formats about 17 MiB).
 :data:`TARGETS` are the issue's targets, checked for the candidate. Writes ``compare.md`` and ``compare.json`` with
 the command and machine.
 """
@@ -38,7 +42,7 @@ from benchmarks.models import ModelFile, ModelSet
 from benchmarks.progress import note
 from benchmarks.stats import paired_interval_pp
 from core.fileio import atomic_write_json, atomic_write_text
-from core.formats import REFERENCE_FORMAT
+from core.formats import FORMATS, REFERENCE_FORMAT
 from core.labels import INPUT_SIZE
 from core.metrics import classification_metrics, near_tie_note, top1_agreement
 from core.paths import shown
@@ -47,14 +51,16 @@ from core.paths import shown
 @dataclass(frozen=True)
 class ShipRule:
     """Ship the candidate when ``variant``'s model gains at least ``min_gain_pp`` over the shipped one, no jitter
-    row (any variant) loses more than ``jitter_tolerance_pp``, and where the cost was timed, no candidate's classifier
-    costs more than ``max_cost_ratio`` times the shipped one's nor takes ``max_classifier_share`` of the frame."""
+    row (any variant) loses more than ``jitter_tolerance_pp``, where the cost was timed, no candidate's classifier
+    costs more than ``max_cost_ratio`` times the shipped one's nor takes ``max_classifier_share`` of the frame, and the
+    models folder would weigh less than ``max_models_mib`` with the candidate in it (:func:`projected_size`)."""
 
     variant: str = "unweighted"
     min_gain_pp: float = 0.5
     jitter_tolerance_pp: float = 0.0
     max_cost_ratio: float = 2.0
     max_classifier_share: float = 0.25
+    max_models_mib: float = 10.0  # tests/device/test_shipped_models.py checks the committed models against it
 
 
 # How the classifiers are timed: rounds that alternate shipped and candidate, each like the latency part's quick
@@ -149,7 +155,38 @@ def decide(result: dict, rule: ShipRule = RULE) -> dict:
                            f"classification, not under {100 * rule.max_classifier_share:.0f}%")
         else:
             reasons.append(f"{variant}: classifier cost {cost['ratio']:.2f}x the shipped one's{share_text}")
+    size = result.get("size")
+    if size:
+        text = (f"the models would weigh {size['projected_mib']:.1f} MiB together with the candidate's "
+                f"({size['shipped_mib']:.1f} MiB now)")
+        if size["projected_mib"] >= rule.max_models_mib:
+            ship = False
+            reasons.append(f"{text}: not under the {rule.max_models_mib:g} MiB allowed")
+        else:
+            reasons.append(text)
     return {"ship": ship, "reasons": reasons}
+
+
+def _model_sizes(models_dir: Path) -> dict[tuple[str, str], int]:
+    """{(variant, format): bytes} of every model file in ``models_dir`` (named as :func:`core.formats.model_path`)."""
+    return {(path.name[: -len(f.suffix)], f.name): path.stat().st_size
+            for f in FORMATS for path in Path(models_dir).glob(f"*{f.suffix}")}
+
+
+def projected_size(shipped_dir: Path, candidate_dir: Path, fmt: str) -> dict:
+    """What the shipped models folder would weigh with the candidate's models in it (MiB, model files only, every
+    format in the folder, whichever were compared): each shipped file is replaced by the candidate's of the same
+    variant and format; a format the candidate folder lacks (compare needs only ``fmt`` and float32) is scaled by the
+    ratio of the variant's ``fmt`` files, and a variant it lacks by the ratio of the first variant it has (the rule
+    ships both variants of one recipe together)."""
+    shipped, candidate = _model_sizes(shipped_dir), _model_sizes(candidate_dir)
+    ratios = {v: size / shipped[(v, f)] for (v, f), size in candidate.items() if f == fmt and shipped.get((v, f))}
+    if not ratios:
+        raise BenchError(f"{shipped_dir} and {candidate_dir}: no variant with a {fmt} model in both")
+    fallback = next(iter(ratios.values()))
+    total = sum(candidate.get(key, size * ratios.get(key[0], fallback)) for key, size in shipped.items())
+    mib = 1024.0 * 1024.0
+    return {"shipped_mib": sum(shipped.values()) / mib, "projected_mib": total / mib, "ratio": ratios}
 
 
 def paired_gain(y: np.ndarray, shipped: np.ndarray, candidate: np.ndarray) -> dict:
@@ -311,6 +348,7 @@ def compare(shipped: ModelSet, candidate: ModelSet, x: np.ndarray, y: np.ndarray
             entry["cost"] = classifier_cost(s_model, c_model, x, detected.detect_ms if detected else None,
                                             rounds=cost_rounds)
         result["variants"][variant] = entry
+    result["size"] = projected_size(shipped.models_dir, candidate.models_dir, fmt)
     result["targets"] = check_targets(result)
     result["decision"] = decide(result)
     return result
@@ -337,7 +375,7 @@ def render(result: dict, meta: dict) -> str:
         f"**Decision: {'ship the candidate' if decision['ship'] else 'keep the shipped models'}** (rule: "
         f"{RULE.variant} gains at least {RULE.min_gain_pp} pp, no face-box jitter row worse, the classifier at most "
         f"{RULE.max_cost_ratio:g}x the shipped one's cost and under {100 * RULE.max_classifier_share:.0f}% of the "
-        "frame).",
+        f"frame, the models under {RULE.max_models_mib:g} MiB together).",
         "",
         *[f"- {reason}" for reason in decision["reasons"]],
         "",
@@ -401,6 +439,13 @@ def render(result: dict, meta: dict) -> str:
                          f"{q['agreement_pct']:.2f} | {'-' if clear is None else f'{clear:.2f}'} | "
                          f"{q['near_tie_pct']:.1f}% |")
         lines.append("")
+    size = result.get("size")
+    if size:
+        ratios = ", ".join(f"{variant} {ratio:.2f}x" for variant, ratio in size["ratio"].items())
+        lines += ["## Size", "", f"The shipped model files weigh {size['shipped_mib']:.2f} MiB together; with the "
+                  f"candidate's in their place {size['projected_mib']:.2f} MiB (the candidate's {result['format']} "
+                  f"files against the shipped ones: {ratios}; a format or variant the candidate folder lacks is "
+                  "scaled by that ratio).", ""]
     lines += ["## Targets (candidate)", "", "| target | value | threshold | met |", "|---|---|---|---|"]
     for t in result["targets"]:
         value = "-" if t["value"] is None else f"{t['value']:.2f}"

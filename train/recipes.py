@@ -496,6 +496,33 @@ STUDENT_DUO_2X_TAIL = replace(
     init_from="student-duo-2x-60ep/{variant}-seed{seed}",
 )
 
+# student-duo-2x cleared the ship rule on PublicTest (unweighted), but it cannot ship: 1.09M parameters make the eight
+# committed models about 17 MB, and the shipped models must stay well under 10 MB together (8.9 MiB now;
+# tests/device/test_shipped_models.py). The size budget is in parameters, the cost budget in multiply-adds: a 3x3
+# convolution has the same parameters at any size but 4x the multiply-adds a face at twice the side, and the wide
+# model keeps 90% of its parameters in the 12x12 and 6x6 blocks. So this student adds convolutions where they are
+# cheap in parameters (a second one at 48x48, a third at 24x24) and narrows the last block to 208 filters: 567k
+# parameters (0.98x the shipped model's), 115M multiply-adds (1.54x).
+DEEP_WIDTHS, DEEP_CONVS = (32, 64, 128, 208), (2, 3, 2, 1)
+STUDENT_DUO_DEEP = replace(
+    STUDENT_DUO,
+    name="student-duo-deep",
+    description=(
+        "student-duo with two convolutions at 48x48, three at 24x24 and 208 filters in the last block: no more "
+        "parameters than the shipped model (567k), 1.54x its multiply-adds. Needs the teacher run (trains it first)."
+    ),
+    widths=DEEP_WIDTHS,
+    convs=DEEP_CONVS,
+)
+STUDENT_DUO_DEEP_PLAIN_TAIL = replace(
+    STUDENT_DUO_PLAIN_TAIL,
+    name="student-duo-deep-plain-tail",
+    description="The student-duo-deep-60ep run of the same variant with student-duo-plain-tail's 4 epochs.",
+    widths=DEEP_WIDTHS,
+    convs=DEEP_CONVS,
+    init_from="student-duo-deep-60ep/{variant}-seed{seed}",
+)
+
 # A tiny recipe for tests and smoke runs: same code paths, seconds per epoch.
 TINY = replace(
     COMPACT,
@@ -514,7 +541,7 @@ RECIPES: dict[str, Recipe] = {
               PAPER, TEACHER_VGG, TEACHER_VGG_PLAIN_TAIL, TEACHER_VGGNET, STUDENT_VGG, STUDENT_VGG_TAIL,
               STUDENT_VGG_PLAIN_TAIL, STUDENT_SHIPPED, STUDENT_SHIPPED_TAIL, STUDENT_SHIPPED_PLAIN_TAIL, STUDENT_DUO,
               STUDENT_DUO_TAIL, STUDENT_DUO_PLAIN_TAIL, STUDENT_DUO_2X, STUDENT_DUO_2X_TAIL, STUDENT_DUO_2X_PLAIN_TAIL,
-              TINY)
+              STUDENT_DUO_DEEP, STUDENT_DUO_DEEP_PLAIN_TAIL, TINY)
 }
 DEFAULT_RECIPE = WIDE_BF16_TAIL.name  # what `make train`, `python -m train` and `python -m convert` use
 STUDY_RECIPE = COMPACT.name  # what `make study` uses: 3 seeds x 2 variants must fit a session

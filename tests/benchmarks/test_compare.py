@@ -22,6 +22,7 @@ from benchmarks.compare import (
     compare,
     decide,
     paired_gain,
+    projected_size,
     render,
 )
 from benchmarks.data import load_eval_faces
@@ -115,7 +116,9 @@ def test_identical_folders_differ_by_nothing(folders, synthetic_data: Path) -> N
         assert 0.0 <= q["near_tie_pct"] <= 100.0 and q["agreement_pct"] <= 100.0
         assert q["agreement_clear_pct"] is None or q["agreement_clear_pct"] >= 0.0
     assert result["decision"]["ship"] is False  # no gain
+    assert result["size"]["projected_mib"] == pytest.approx(result["size"]["shipped_mib"])
     text = render(result, {"command": "c", "machine": "m", "date": "d", "split": "val", "data": "x.csv"})
+    assert "## Size" in text and "unweighted 1.00x" in text
     assert "## Quantisation (candidate): int8 against its float32 model" in text
     assert "| unweighted | " in text.split("## Quantisation")[1]
 
@@ -258,3 +261,39 @@ def test_a_timed_detector_returns_its_detectors_boxes_and_one_time_a_call() -> N
     assert timed.detect(np.zeros((4, 4), np.uint8)) == ["box"]
     assert timed.detect(np.zeros((4, 4), np.uint8), np.zeros((4, 4, 3), np.uint8)) == []
     assert len(timed.ms) == 2 and all(ms >= 0 for ms in timed.ms)
+
+
+MIB = 1024 * 1024
+
+
+def _folder(path: Path, sizes: dict[str, float]) -> Path:
+    """A models folder of (sparse) files of the given sizes ("variant/format": MiB), none of them a real model."""
+    path.mkdir()
+    for key, mib in sizes.items():
+        variant, fmt = key.split("/")
+        with open(model_path(path, variant, fmt), "wb") as f:
+            f.truncate(int(mib * MIB))
+    return path
+
+
+def test_the_projected_folder_takes_the_candidates_files_and_scales_the_rest(tmp_path: Path) -> None:
+    formats = {"float32": 4, "float16": 2, "dynamic": 1, "int8": 1}
+    shipped = _folder(tmp_path / "s", {f"{v}/{f}": n for v in ("unweighted", "weighted") for f, n in formats.items()})
+    candidate = _folder(tmp_path / "c", {"unweighted/float32": 7, "unweighted/int8": 2})
+    size = projected_size(shipped, candidate, "int8")
+    assert size["shipped_mib"] == pytest.approx(16.0)
+    assert size["ratio"] == {"unweighted": pytest.approx(2.0)}
+    # unweighted: its own float32 (7) and int8 (2), float16 and dynamic twice the shipped (4 + 2); weighted, which the
+    # candidate folder lacks: every file twice the shipped one (16)
+    assert size["projected_mib"] == pytest.approx(7 + 2 + 4 + 2 + 16)
+    with pytest.raises(BenchError, match="no variant with a int8 model in both"):
+        projected_size(shipped, _folder(tmp_path / "f", {"unweighted/float32": 1}), "int8")
+
+
+def test_a_candidate_that_would_make_the_models_too_heavy_is_kept_out() -> None:
+    assert RULE.max_models_mib == 10.0
+    light = decide({**_result(1.0), "size": {"shipped_mib": 8.9, "projected_mib": 9.5, "ratio": {}}})
+    assert light["ship"] is True and "the models would weigh 9.5 MiB together with the candidate's (8.9 MiB now)" \
+        in light["reasons"]
+    heavy = decide({**_result(1.0), "size": {"shipped_mib": 8.9, "projected_mib": 10.0, "ratio": {}}})
+    assert heavy["ship"] is False and any("not under the 10 MiB allowed" in r for r in heavy["reasons"])
