@@ -38,11 +38,11 @@ import numpy as np
 
 from benchmarks.errors import BenchError
 from benchmarks.latency import LatencySettings, sample_faces, time_classifier
-from benchmarks.models import ModelFile, ModelSet
+from benchmarks.models import ModelFile, ModelSet, model_files
 from benchmarks.progress import note
 from benchmarks.stats import paired_interval_pp
 from core.fileio import atomic_write_json, atomic_write_text
-from core.formats import FORMATS, REFERENCE_FORMAT
+from core.formats import REFERENCE_FORMAT
 from core.labels import INPUT_SIZE
 from core.metrics import classification_metrics, near_tie_note, top1_agreement
 from core.paths import shown
@@ -167,19 +167,14 @@ def decide(result: dict, rule: ShipRule = RULE) -> dict:
     return {"ship": ship, "reasons": reasons}
 
 
-def _model_sizes(models_dir: Path) -> dict[tuple[str, str], int]:
-    """{(variant, format): bytes} of every model file in ``models_dir`` (named as :func:`core.formats.model_path`)."""
-    return {(path.name[: -len(f.suffix)], f.name): path.stat().st_size
-            for f in FORMATS for path in Path(models_dir).glob(f"*{f.suffix}")}
-
-
 def projected_size(shipped_dir: Path, candidate_dir: Path, fmt: str) -> dict:
     """What the shipped models folder would weigh with the candidate's models in it (MiB, model files only, every
     format in the folder, whichever were compared): each shipped file is replaced by the candidate's of the same
     variant and format; a format the candidate folder lacks (compare needs only ``fmt`` and float32) is scaled by the
     ratio of the variant's ``fmt`` files, and a variant it lacks by the ratio of the first variant it has (the rule
     ships both variants of one recipe together)."""
-    shipped, candidate = _model_sizes(shipped_dir), _model_sizes(candidate_dir)
+    shipped, candidate = ({key: path.stat().st_size for key, path in model_files(folder).items()}
+                          for folder in (shipped_dir, candidate_dir))
     ratios = {v: size / shipped[(v, f)] for (v, f), size in candidate.items() if f == fmt and shipped.get((v, f))}
     if not ratios:
         raise BenchError(f"{shipped_dir} and {candidate_dir}: no variant with a {fmt} model in both")

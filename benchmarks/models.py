@@ -79,6 +79,12 @@ def _variant_order(name: str) -> tuple[int, str]:
     return (KNOWN_VARIANTS.index(name) if name in KNOWN_VARIANTS else len(KNOWN_VARIANTS), name)
 
 
+def model_files(models_dir: Path) -> dict[tuple[str, str], Path]:
+    """{(variant, format): path} of every ``<variant>_<format>.tflite`` in ``models_dir``, nothing read."""
+    return {(path.name[: -len(f.suffix)], f.name): path
+            for f in FORMATS for path in Path(models_dir).glob(f"*{f.suffix}")}
+
+
 def find_models(models_dir: Path, variants: list[str] | None = None, formats: list[str] | None = None) -> ModelSet:
     """Models present in ``models_dir`` for the given variants (None: every variant found) and formats."""
     models_dir = Path(models_dir)
@@ -88,10 +94,7 @@ def find_models(models_dir: Path, variants: list[str] | None = None, formats: li
     unknown = [f for f in formats if f not in FORMATS_BY_NAME]
     if unknown:
         raise BenchError(f"formats {unknown}: unknown, expected some of {', '.join(FORMATS_BY_NAME)}")
-    found_variants: set[str] = set()
-    for fmt in FORMATS:
-        for path in models_dir.glob(f"*{fmt.suffix}"):
-            found_variants.add(path.name[: -len(fmt.suffix)])
+    found_variants = {variant for variant, _ in model_files(models_dir)}
     wanted = list(variants) if variants else sorted(found_variants, key=_variant_order)
     manifest = read_manifest(models_dir)
     by_file = {str(e.get("file")): e for e in manifest.get("models", []) if isinstance(e, dict)}
