@@ -115,8 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for e in result.entries:
         path = args.out / e["file"]
-        # how a recipe or `python -m train.ensemble` names this float model as a teacher (train.teachers)
-        teacher = f"; as a teacher: {model_teacher_name(path)}" if e["format"] == "float32" else ""
+        # how a recipe or `python -m train.ensemble` names this float model as a teacher (train.teachers); float16
+        # keeps a large teacher at half the size (its weights are float16, its maths float32)
+        teacher = f"; as a teacher: {model_teacher_name(path)}" if e["format"] in ("float32", "float16") else ""
         print(f"wrote {path} ({e['size_bytes'] / 1024:.1f} KB){teacher}")
     if result.entries and result.entries[0]["accuracy"]:
         print(parity_table(result.entries))

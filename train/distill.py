@@ -1,4 +1,4 @@
-"""Knowledge distillation: the teachers' ensemble predictions (cached in the student's run folder) and the soft
+"""Knowledge distillation: the teachers' ensemble predictions (cached, :func:`teacher_cache_dir`) and the soft
 training targets that mix them with the labels."""
 
 from __future__ import annotations
@@ -11,11 +11,26 @@ import numpy as np
 
 from core.fileio import atomic_write_bytes, sha256_file
 from core.labels import NUM_CLASSES
+from core.paths import project_root
 from train.teachers import parse_teacher
 
 # Where students keep their teachers' predictions, under the runs root: one file per teachers, views and images,
 # so both variants of a student and its tail share one (the ten-crop views of a large teacher take minutes).
 TEACHER_CACHE = ".teacher-cache"
+# Where they are kept instead when every teacher is a model file inside the repository: such predictions depend on
+# committed files and the data alone, so they are committed too (about 0.9 MB for FER2013's Training and PublicTest
+# faces) and a fresh checkout, whose runs/ is empty, does not predict them again. Relative to the project root.
+KEPT_TARGETS = Path("models") / "teachers" / "targets"
+
+
+def teacher_cache_dir(runs_root: Path, teachers: tuple[str, ...], root: Path | None = None) -> Path:
+    """The cache folder for the predictions of ``teachers``: :data:`KEPT_TARGETS` under ``root`` (the project root
+    by default) when each is a model file inside it, else :data:`TEACHER_CACHE` under the runs root."""
+    resolved = [parse_teacher(name, runs_root, root) for name in teachers]
+    home = Path(root or project_root()).resolve()
+    if resolved and all(not t.is_run and t.path.resolve().is_relative_to(home) for t in resolved):
+        return home / KEPT_TARGETS
+    return Path(runs_root) / TEACHER_CACHE
 
 
 def teacher_probs(runs_root: Path, teachers: tuple[str, ...], *arrays: np.ndarray,

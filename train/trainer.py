@@ -27,7 +27,7 @@ from core.metrics import classification_metrics
 from core.provenance import command_line, provenance
 from train.backend import configure as configure_backend
 from train.batches import stream_seed, training_batches, validation_batches
-from train.distill import TEACHER_CACHE, cached_teacher_probs, distillation_targets
+from train.distill import cached_teacher_probs, distillation_targets, teacher_cache_dir
 from train.models import load_float32, predict_probs
 from train.precision import training_precision
 from train.recipes import VARIANTS, Recipe
@@ -132,7 +132,8 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
     targets, teacher_info = None, None
     if recipe.teachers and recipe.distill_weight > 0:
         tr, val = ds.splits["train"], ds.splits["val"]
-        logp, val_logp = cached_teacher_probs(spec.runs_root / TEACHER_CACHE, spec.runs_root, recipe.teachers,
+        cache = teacher_cache_dir(spec.runs_root, recipe.teachers)
+        logp, val_logp = cached_teacher_probs(cache, spec.runs_root, recipe.teachers,
                                               tr.x, val.x, views=recipe.teacher_views)
         targets = distillation_targets(logp, tr.y, recipe.distill_weight, recipe.distill_temperature)
         teacher_info = {

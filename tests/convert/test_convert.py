@@ -121,11 +121,13 @@ def test_no_mirror_converts_one_view_per_face(trained, tmp_path, capsys):
 
     out = tmp_path / "models"
     rc = convert_main(["--data", str(trained["data"]), "--runs", str(trained["runs"]), "--recipe", "tiny",
-                       "--epochs", EPOCHS, "--variants", "unweighted", "--formats", "float32", "--no-mirror",
-                       "--out", str(out), *GATE])
+                       "--epochs", EPOCHS, "--variants", "unweighted", "--formats", "float32", "float16",
+                       "--no-mirror", "--out", str(out), *GATE])
     assert rc == 0
-    named = capsys.readouterr().out.split("; as a teacher: ")[1].split()[0]  # how a recipe names the new model
-    assert parse_teacher(named, tmp_path).located() == model_path(out, "unweighted", "float32")
+    # how a recipe names each new float model as a teacher (float16: a large teacher kept at half the size)
+    named = [part.split()[0] for part in capsys.readouterr().out.split("; as a teacher: ")[1:]]
+    assert [parse_teacher(n, tmp_path).located() for n in named] == [model_path(out, "unweighted", f)
+                                                                       for f in ("float32", "float16")]
     entry = json.loads((out / "manifest.json").read_text())["models"][0]
     assert entry["mirror_average"] is False and "--no-mirror" in entry["conversion"]["command"]
     x, _ = synthetic_images(3, seed=11)

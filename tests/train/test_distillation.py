@@ -13,7 +13,14 @@ from synthetic import write_fer_csv
 import train.distill as distill
 import train.models
 import train.trainer as trainer
-from train.distill import TEACHER_CACHE, cached_teacher_probs, distillation_targets, teacher_probs
+from train.distill import (
+    KEPT_TARGETS,
+    TEACHER_CACHE,
+    cached_teacher_probs,
+    distillation_targets,
+    teacher_cache_dir,
+    teacher_probs,
+)
 from train.pipeline import TeacherError, train_and_report
 from train.recipes import RECIPES, TINY
 from train.teachers import parse_teacher
@@ -183,3 +190,16 @@ def test_teacher_views_average_the_ensembles_views(monkeypatch, tmp_path):
         (logp,) = teacher_probs(tmp_path, ("t-1ep/unweighted-seed0",), x, views=views)
         assert len(seen) == count and logp.shape == (3, 7)
         np.testing.assert_allclose(logp, np.log(1 / 7), rtol=1e-5)
+
+
+def test_predictions_of_committed_model_teachers_are_kept_in_the_repository(tmp_path):
+    """Teachers that are all model files inside the project depend on committed files alone: their predictions are
+    kept beside them (to commit), so a fresh checkout does not predict them again; anything else stays in runs/."""
+    root, runs = tmp_path / "project", tmp_path / "runs"
+    inside = "models/teachers/t_float16.tflite#sha256=0123456789ab@tencrop"
+    shipped = "models/unweighted_float32.tflite#sha256=ba9876543210@one"
+    assert teacher_cache_dir(runs, (inside, shipped), root) == root.resolve() / KEPT_TARGETS
+    assert teacher_cache_dir(runs, (inside, "t-1ep/unweighted-seed0"), root) == runs / TEACHER_CACHE
+    outside = f"{tmp_path}/elsewhere/t.tflite#sha256=0123456789ab"
+    assert teacher_cache_dir(runs, (inside, outside), root) == runs / TEACHER_CACHE
+    assert teacher_cache_dir(runs, (), root) == runs / TEACHER_CACHE

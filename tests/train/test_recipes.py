@@ -1,0 +1,21 @@
+"""The recipe table (train/recipes.py) against what the repository holds."""
+
+from __future__ import annotations
+
+import pytest
+
+from train.recipes import RECIPES
+from train.teachers import names_model_file, parse_teacher
+
+MODEL_TEACHERS = sorted({(r.name, t) for r in RECIPES.values() for t in r.teachers if names_model_file(t)})
+
+
+@pytest.mark.parametrize("recipe,teacher", MODEL_TEACHERS, ids=[f"{r}:{t}" for r, t in MODEL_TEACHERS])
+def test_every_model_file_a_recipe_learns_from_is_committed(recipe, teacher, tmp_path):
+    """A model-file teacher is never trained first: a recipe naming one that is missing, or another version of it,
+    would fail on every fresh checkout (kept models: models/teachers/)."""
+    parse_teacher(teacher, tmp_path).check()
+
+
+def test_some_recipe_learns_from_a_model_file():
+    assert MODEL_TEACHERS, "the check above would pass vacuously"
