@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+
+import pytest
 
 from train.archive import ARCHIVED_FILES, archive_run, usable
 from train.runs import PREDICTIONS, evaluated, run_dir
@@ -54,3 +57,57 @@ def test_an_archived_run_counts_when_finished_on_the_same_data(tmp_path):
     assert not evaluated(tmp_path / "absent", 2)
     (done / "metrics.json").write_text("{truncated")
     assert not evaluated(done, 2), "a damaged copy is not a finished run"
+
+
+def test_keep_copies_a_finished_runs_record_in_the_runs_layout(tmp_path):
+    from train.archive import KEPT_FILES, keep_run
+
+    run = _run(tmp_path / "runs" / "tiny-2ep" / "weighted-seed1")
+    kept = keep_run(tmp_path / "runs", "tiny-2ep/weighted-seed1", tmp_path / "kept")
+    assert kept == tmp_path / "kept" / "tiny-2ep" / "weighted-seed1"
+    assert {p.name for p in kept.iterdir()} == {"config.json", "log.csv", "metrics.json", PREDICTIONS}
+    assert "history.png" in KEPT_FILES and "best.keras" not in {p.name for p in kept.iterdir()}, \
+        "the model only when asked for"
+    assert (kept / "log.csv").read_bytes() == (run / "log.csv").read_bytes()
+
+
+@pytest.mark.parametrize("name,why", [("tiny-3ep/weighted-seed1", "has not finished.*--epochs 3"),
+                                      ("tiny/weighted-seed1", "is not <recipe>-<epochs>ep")])
+def test_keep_refuses_an_unfinished_or_misnamed_run_before_writing(tmp_path, capsys, name, why):
+    from train.archive import KeepError, keep_run, main
+
+    _run(tmp_path / "runs" / "tiny-3ep" / "weighted-seed1", epochs_done=2, epochs=3)
+    _run(tmp_path / "runs" / "tiny-2ep" / "weighted-seed1")
+    with pytest.raises(KeepError, match=why):
+        keep_run(tmp_path / "runs", name, tmp_path / "kept")
+    assert main([name, "tiny-2ep/weighted-seed1", "--runs-root", str(tmp_path / "runs"),
+                 "--out", str(tmp_path / "kept")]) == 2
+    assert re.search(why, capsys.readouterr().err)
+    assert not (tmp_path / "kept").exists(), "every run is checked before any is copied"
+    with pytest.raises(KeepError, match="best.keras: missing"):
+        (tmp_path / "runs" / "tiny-2ep" / "weighted-seed1" / "best.keras").unlink()
+        keep_run(tmp_path / "runs", "tiny-2ep/weighted-seed1", tmp_path / "kept", checkpoint=True)
+
+
+def test_a_kept_model_predicts_as_the_run_did_without_its_optimiser(tmp_path):
+    import keras
+    import numpy as np
+
+    from train.archive import main
+    from train.models import build_model
+    from train.recipes import TINY
+
+    run = _run(tmp_path / "runs" / "tiny-2ep" / "unweighted-seed0")
+    model = build_model(TINY)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x = np.random.default_rng(0).uniform(0, 255, (8, 48, 48, 1)).astype("float32")
+    model.fit(x, np.arange(8) % 7, epochs=1, verbose=0)  # the optimiser now has state to leave behind
+    model.save(run / "best.keras")
+    assert main(["tiny-2ep/unweighted-seed0", "--checkpoint", "--runs-root", str(tmp_path / "runs"),
+                 "--out", str(tmp_path / "kept")]) == 0
+    kept = tmp_path / "kept" / "tiny-2ep" / "unweighted-seed0" / "best.keras"
+    assert kept.stat().st_size < (run / "best.keras").stat().st_size
+    again = keras.models.load_model(kept)
+    assert getattr(again, "optimizer", None) is None
+    np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+    assert json.loads((kept.parent / "metrics.json").read_text())["completed_epochs"] == 2
