@@ -20,6 +20,7 @@ it before any image is predicted.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -86,7 +87,8 @@ class Teacher:
         self.located()
 
     def predictor(self, threads: int = 0) -> Callable[[np.ndarray], np.ndarray]:
-        """A function from (N, 48, 48, 1) float pixels 0..255 to (N, 7) probabilities (inference mode)."""
+        """A function from (N, 48, 48, 1) float pixels 0..255 to (N, 7) probabilities (inference mode); a model file
+        runs in the interpreter with ``threads`` threads (0: every core, as Keras uses them for a run)."""
         if self.is_run:
             from train.models import load_float32, predict_probs
 
@@ -94,7 +96,7 @@ class Teacher:
             return lambda x: predict_probs(model, x)
         from device.classifier import ClassifierOptions, EmotionClassifier
 
-        classifier = EmotionClassifier(ClassifierOptions(self.located(), max(1, threads)))
+        classifier = EmotionClassifier(ClassifierOptions(self.located(), threads or os.cpu_count() or 1))
         return classifier.predict_proba
 
 

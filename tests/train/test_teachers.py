@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -85,6 +86,22 @@ def test_a_model_teacher_predicts_in_the_device_interpreter(model_file: tuple[Pa
     expected = EmotionClassifier(ClassifierOptions(path)).predict_proba(faces)
     got = parse_teacher(name, tmp_path, tmp_path / "project").predictor()(faces)
     np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("threads,expected", [(0, 3), (1, 1), (2, 2)])
+def test_a_model_teacher_uses_every_core_unless_told(model_file: tuple[Path, str], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch, threads: int,
+                                                     expected: int) -> None:
+    """Ten views of every training face through a large teacher take an hour on one thread: 0 means all cores."""
+    import device.classifier
+
+    path, name = model_file
+    seen = []
+    monkeypatch.setattr("os.cpu_count", lambda: 3)
+    monkeypatch.setattr(device.classifier, "EmotionClassifier",
+                        lambda options: seen.append(options) or SimpleNamespace(predict_proba=None))
+    parse_teacher(name, tmp_path, tmp_path / "project").predictor(threads)
+    assert [o.num_threads for o in seen] == [expected]
 
 
 def test_distillation_averages_a_model_teachers_views(model_file: tuple[Path, str], tmp_path: Path,
