@@ -523,6 +523,32 @@ STUDENT_DUO_DEEP_PLAIN_TAIL = replace(
     init_from="student-duo-deep-60ep/{variant}-seed{seed}",
 )
 
+# Twice now a rebuilt checkout lost the teacher-vgg run (runs/ is not committed), and with it every student chain that
+# named it: 3.5 to 5.7 hours of these 2 cores each time. So the teacher is trained once more (40 epochs, to fit one
+# session) and kept as a committed model file (float16 weights, one view; python -m convert --recipe teacher-vgg
+# --epochs 40 --variants unweighted --formats float16 --no-mirror --out models/teachers/teacher-vgg-40ep), and its
+# students name the file: a fresh checkout trains only the student, and the teachers' predictions are kept too
+# (train.distill.KEPT_TARGETS, committed after the first student run writes them).
+KEPT_VGG_TEACHER = "models/teachers/teacher-vgg-40ep/unweighted_float16.tflite#sha256=fcc89512a930"
+KEPT_DUO_TEACHERS = (f"{KEPT_VGG_TEACHER}@tencrop", f"{SHIPPED_TEACHER}@one")
+STUDENT_DEEP = replace(
+    STUDENT_DUO_DEEP,
+    name="student-deep",
+    description=(
+        "student-duo-deep taught by committed model files alone: teacher-vgg-40ep kept as a float16 model over ten "
+        "views of each image, and the model shipped before it over the mirror averaging of its graph. Nothing to "
+        "train first."
+    ),
+    teachers=KEPT_DUO_TEACHERS,
+)
+STUDENT_DEEP_PLAIN_TAIL = replace(
+    STUDENT_DUO_DEEP_PLAIN_TAIL,
+    name="student-deep-plain-tail",
+    description="The student-deep-60ep run of the same variant with student-duo-plain-tail's 4 epochs.",
+    teachers=KEPT_DUO_TEACHERS,
+    init_from="student-deep-60ep/{variant}-seed{seed}",
+)
+
 # A tiny recipe for tests and smoke runs: same code paths, seconds per epoch.
 TINY = replace(
     COMPACT,
@@ -541,7 +567,7 @@ RECIPES: dict[str, Recipe] = {
               PAPER, TEACHER_VGG, TEACHER_VGG_PLAIN_TAIL, TEACHER_VGGNET, STUDENT_VGG, STUDENT_VGG_TAIL,
               STUDENT_VGG_PLAIN_TAIL, STUDENT_SHIPPED, STUDENT_SHIPPED_TAIL, STUDENT_SHIPPED_PLAIN_TAIL, STUDENT_DUO,
               STUDENT_DUO_TAIL, STUDENT_DUO_PLAIN_TAIL, STUDENT_DUO_2X, STUDENT_DUO_2X_TAIL, STUDENT_DUO_2X_PLAIN_TAIL,
-              STUDENT_DUO_DEEP, STUDENT_DUO_DEEP_PLAIN_TAIL, TINY)
+              STUDENT_DUO_DEEP, STUDENT_DUO_DEEP_PLAIN_TAIL, STUDENT_DEEP, STUDENT_DEEP_PLAIN_TAIL, TINY)
 }
 DEFAULT_RECIPE = WIDE_BF16_TAIL.name  # what `make train`, `python -m train` and `python -m convert` use
 STUDY_RECIPE = COMPACT.name  # what `make study` uses: 3 seeds x 2 variants must fit a session
