@@ -20,6 +20,7 @@ from core.formats import FORMATS_BY_NAME, model_path
 from core.labels import EMOTIONS
 from core.manifest import MANIFEST_NAME, conversions, read_manifest, write_manifest
 from core.metrics import classification_metrics, near_tie_note, top1_agreement
+from core.paths import shown
 from core.provenance import command_line, provenance
 from device.classifier import ClassifierOptions, EmotionClassifier
 from train.recipes import RECIPES
@@ -107,7 +108,7 @@ def class_priors_of_run(checkpoint: Path) -> dict[str, float] | None:
 
 def _training_info(checkpoint: Path) -> dict:
     run = checkpoint.parent
-    info: dict = {"run_dir": str(run)}
+    info: dict = {"run_dir": shown(run)}
     config: dict = {}
     for name in ("config.json", "metrics.json"):
         p = run / name
@@ -215,10 +216,15 @@ def convert_all(
                 e for e in manifest["models"] if not (e["variant"] == job.variant and e["format"] == fmt_name)
             ]
             kept = keep_teacher_file(path, teacher_names)
-            if kept is not None:
-                print(f"kept {path.name}, which a recipe names as a teacher, as {kept}")
             try:
                 atomic_write_bytes(path, convert(model, fmt, cal))
+                if kept is not None and kept.read_bytes() == path.read_bytes():
+                    kept.unlink()  # the same model again: nothing was replaced, nothing to keep
+                    if not any(kept.parent.iterdir()):
+                        kept.parent.rmdir()
+                    kept = None
+                if kept is not None:
+                    print(f"kept {path.name}, which a recipe names as a teacher, as {kept}")
                 clf = EmotionClassifier(ClassifierOptions(model_path=path, num_threads=threads))
                 scores = {s: score(clf.predict_proba(x), refs[s], y) for s, (x, y) in eval_splits.items()}
             except Exception as exc:
@@ -237,7 +243,7 @@ def convert_all(
                 "labels": list(EMOTIONS),
                 "mirror_average": mirror,
                 "class_priors": priors,  # the training split's class shares (device --balance)
-                "checkpoint": str(job.checkpoint),
+                "checkpoint": shown(job.checkpoint),
                 "conversion": conversion,
                 "training": training,
                 "calibration_size": int(len(cal)) if (cal is not None and fmt.representative_data) else None,

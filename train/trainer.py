@@ -24,6 +24,7 @@ from core.dataset import Dataset, evaluation_split
 from core.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file
 from core.labels import EMOTIONS, NUM_CLASSES
 from core.metrics import classification_metrics
+from core.paths import shown
 from core.provenance import command_line, provenance
 from train.backend import configure as configure_backend
 from train.batches import stream_seed, training_batches, validation_batches
@@ -276,7 +277,7 @@ def evaluate_run(out: Path, ds: Dataset, history: list[dict]) -> dict:
     model = load_float32(best)  # scored as the device runs it: float32 maths, whatever the training precision
     best_epoch = max(history, key=lambda r: r.get("val_accuracy", -1.0)) if history else {}
     result = {
-        "run_dir": str(out),
+        "run_dir": shown(out),  # relative to the project: records name no machine's folders
         "completed_epochs": len(history),
         "best_epoch": int(best_epoch.get("epoch", -1)) + 1,
         "train_wall_s": round(sum(r.get("epoch_time_s", 0.0) for r in history), 1),

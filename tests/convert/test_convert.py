@@ -363,6 +363,10 @@ def test_a_model_a_recipe_names_as_teacher_is_kept_when_replaced(trained, tmp_pa
     teacher = replace(TINY, name="taught", teachers=(f"{first}#sha256={digest}",), distill_weight=0.5)
     monkeypatch.setattr(convert.pipeline, "RECIPES", {"taught": teacher})
     before = first.read_bytes()
-    assert convert_main(args) == 0  # converting again writes the file anew: the named one is kept first
     kept = out / "teachers" / f"unweighted_float32-{digest}.tflite"
+    assert convert_main(args) == 0
+    if first.read_bytes() == before:  # the same model converted again replaces nothing: no copy to commit
+        assert not kept.exists() and not (out / "teachers").exists()
+    other = trained["runs"] / f"tiny-{EPOCHS}ep" / "weighted-seed0" / "best.keras"
+    assert convert_main([*args[:1], f"unweighted={other}", *args[2:]]) == 0  # another model: the named one is kept
     assert kept.read_bytes() == before and f"as {kept}" in capsys.readouterr().out
