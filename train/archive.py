@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -106,15 +105,10 @@ def _keep_model(src: Path, dst: Path) -> None:
     """``src`` saved again as its float32 model without optimiser state, atomically at ``dst``."""
     from train.models import load_float32
 
-    model = load_float32(src)
-    fd, tmp = tempfile.mkstemp(suffix=".keras", dir=dst.parent)
-    os.close(fd)
-    try:
-        model.save(tmp)
-        os.replace(tmp, dst)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with tempfile.TemporaryDirectory() as tmp:  # Keras saves to a path named .keras; the write to dst is ours
+        saved = Path(tmp) / "best.keras"
+        load_float32(src).save(saved)
+        atomic_write_bytes(dst, saved.read_bytes())
 
 
 def build_parser() -> argparse.ArgumentParser:
