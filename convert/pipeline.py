@@ -215,19 +215,17 @@ def convert_all(
             manifest["models"] = [
                 e for e in manifest["models"] if not (e["variant"] == job.variant and e["format"] == fmt_name)
             ]
-            kept = keep_teacher_file(path, teacher_names)
             try:
-                atomic_write_bytes(path, convert(model, fmt, cal))
-                if kept is not None and kept.read_bytes() == path.read_bytes():
-                    kept.unlink()  # the same model again: nothing was replaced, nothing to keep
-                    if not any(kept.parent.iterdir()):
-                        kept.parent.rmdir()
-                    kept = None
-                if kept is not None:
-                    print(f"kept {path.name}, which a recipe names as a teacher, as {kept}")
+                data = convert(model, fmt, cal)
+                if not (path.is_file() and path.read_bytes() == data):  # the same model again replaces nothing
+                    kept = keep_teacher_file(path, teacher_names)
+                    atomic_write_bytes(path, data)
+                    if kept is not None:
+                        print(f"kept {path.name}, which a recipe names as a teacher, as {kept}")
                 clf = EmotionClassifier(ClassifierOptions(model_path=path, num_threads=threads))
                 scores = {s: score(clf.predict_proba(x), refs[s], y) for s, (x, y) in eval_splits.items()}
             except Exception as exc:
+                keep_teacher_file(path, teacher_names)  # a file a recipe names is kept before it is removed
                 path.unlink(missing_ok=True)
                 result.failures.append(f"{job.variant}/{fmt_name}: {exc}")
                 print(f"FAILED {job.variant}/{fmt_name}: {exc}", file=sys.stderr)

@@ -370,3 +370,15 @@ def test_a_model_a_recipe_names_as_teacher_is_kept_when_replaced(trained, tmp_pa
     other = trained["runs"] / f"tiny-{EPOCHS}ep" / "weighted-seed0" / "best.keras"
     assert convert_main([*args[:1], f"unweighted={other}", *args[2:]]) == 0  # another model: the named one is kept
     assert kept.read_bytes() == before and f"as {kept}" in capsys.readouterr().out
+
+    now = first.read_bytes()  # named as a teacher in turn, then a conversion that fails removes it: kept first
+    named = replace(teacher, teachers=(f"{first}#sha256={sha256_file(first)[:12]}",))
+    monkeypatch.setattr(convert.pipeline, "RECIPES", {"taught": named})
+
+    def failing(*_args):
+        raise RuntimeError("converter failed")
+
+    monkeypatch.setattr(convert.pipeline, "convert", failing)
+    assert convert_main(args) != 0
+    assert not first.exists()
+    assert (out / "teachers" / f"unweighted_float32-{named.teachers[0][-12:]}.tflite").read_bytes() == now
