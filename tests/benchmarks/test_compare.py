@@ -297,3 +297,23 @@ def test_a_candidate_that_would_make_the_models_too_heavy_is_kept_out() -> None:
         in light["reasons"]
     heavy = decide({**_result(1.0), "size": {"shipped_mib": 8.9, "projected_mib": 10.0, "ratio": {}}})
     assert heavy["ship"] is False and any("not under the 10 MiB allowed" in r for r in heavy["reasons"])
+
+
+def _with_crops(result: dict, shipped: float, candidate: float | None) -> dict:
+    for v in result["variants"].values():
+        v["crops"] = {"shipped": {"acc_calibrated": shipped}, "candidate": {"acc_calibrated": candidate}}
+    return result
+
+
+def test_a_candidate_worse_on_the_detectors_crops_is_kept_out() -> None:
+    assert RULE.crop_tolerance_pp == 0.0
+    held = decide(_with_crops(_result(1.0), 0.6849, 0.6888))
+    assert held["ship"] is True
+    assert "unweighted: 68.88% on the detector's calibrated crops against the shipped 68.49% (+0.39 pp)" \
+        in held["reasons"]
+    lost = decide(_with_crops(_result(1.4), 0.6849, 0.6805))
+    assert lost["ship"] is False
+    assert any(r.startswith("weighted: 68.05%") and r.endswith("(-0.44 pp): worse where the camera meets faces")
+               for r in lost["reasons"])
+    assert decide(_with_crops(_result(1.4), 0.6849, 0.6805), ShipRule(crop_tolerance_pp=0.5))["ship"] is True
+    assert decide(_with_crops(_result(1.0), 0.6849, None))["ship"] is True  # no face found: nothing to judge
