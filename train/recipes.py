@@ -564,8 +564,8 @@ STUDENT_DEEP_TAIL = replace(
 # shift (uniform) have standard deviations of 0.058 in log side and 0.023 of the crop; the per-face transform between
 # BlazeFace's calibrated crop and the dataset crop (device/models/framing.json, Training faces) has quartiles of
 # 1.04-1.25 in side (about 0.14 in log side) and 0.07-0.09 box sides in centre (about 0.05 of the crop). Uniform
-# +-25% zoom and +-8% shift match that spread; whether the wider jitter narrows the crop shortfall (issue 16) and what
-# it costs on dataset crops is for the compare report to tell.
+# +-25% zoom and +-8% shift match that spread. Tried for the unweighted variant: it did not narrow the crop shortfall
+# (issue 16) and lost on both kinds of crop (reports/compare/student-deep-matched-tail-2view/compare.md).
 STUDENT_DEEP_MATCHED_TAIL = replace(
     STUDENT_DEEP_TAIL,
     name="student-deep-matched-tail",
