@@ -23,6 +23,8 @@ MODEL ?= $(MODELS_DIR)/unweighted_int8.tflite
 DEMO_ARGS ?=
 BENCH_ARGS ?=
 CALIBRATE_ARGS ?=
+# make device-crops: the Training faces cut as the device cuts them (recipes with device_crops train on them)
+DEVICE_CROPS_ARGS ?=
 CONVERT_ARGS ?=
 CLIP_DIR ?= benchmarks/clips
 CLIP_STYLE ?= pasted
@@ -37,7 +39,7 @@ QUICK_EPOCHS ?= 2
 
 EPOCHS_FLAG := $(if $(strip $(EPOCHS)),--epochs $(EPOCHS))
 
-.PHONY: help setup setup-device test lint train convert study study-report readme calibrate clip bench compare demo clean quickstart mutation gpu-pack
+.PHONY: help setup setup-device test lint train convert study study-report readme calibrate device-crops clip bench compare demo clean quickstart mutation gpu-pack
 
 help:
 	@echo "make setup                 venv in $(VENV) with everything (training, device, tests)"
@@ -54,6 +56,8 @@ help:
 	@echo "                            (STUDY_EPOCHS='16 32 64': the training budget as a factor)"
 	@echo "make study-report DATA=... the same study's reports from the budgets already trained, training nothing"
 	@echo "make calibrate DATA=...    fit each detector's box -> FER2013 framing (device/models/framing.json)"
+	@echo "make device-crops DATA=... Training faces placed, re-detected and cut as the device cuts them"
+	@echo "                            ($(RUNS)/device-crops/; RECIPE=student-deep-device-tail trains on them)"
 	@echo "make gpu-pack DATA=...     data and wheels to carry to a lent GPU machine (.gpu/; README: GPU training)"
 	@echo "make clip DATA=...         labelled benchmark video from the dataset's test faces (CLIP_STYLE=photos"
 	@echo "                            CLIP_DIR=benchmarks/clips/photos: put where real photos' faces were)"
@@ -117,6 +121,9 @@ bench:
 	$(PYTHON) -m benchmarks run --models $(MODELS_DIR) $(if $(wildcard $(DATA)),--data $(DATA)) \
 		$(if $(wildcard $(CLIP_DIR)/clip.*),--clip $(firstword $(wildcard $(CLIP_DIR)/clip.mp4 $(CLIP_DIR)/clip.avi))) \
 		$(BENCH_ARGS)
+
+device-crops:
+	$(PYTHON) -m benchmarks device-crops --data $(DATA) --runs $(RUNS) $(DEVICE_CROPS_ARGS)
 
 compare:
 	$(PYTHON) -m benchmarks compare --models $(MODELS_DIR) --candidate $(CANDIDATE) --data $(DATA) $(COMPARE_ARGS)

@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "camera path detector against detector.",
         formatter_class=_HelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{clip,calibrate,tradeoff,compare,run}")
+    sub = parser.add_subparsers(dest="command", required=True,
+                                metavar="{clip,calibrate,device-crops,tradeoff,compare,run}")
 
     clip = sub.add_parser("clip", help="build a labelled video (clip.mp4 + clip.json) from a dataset's test faces",
                           formatter_class=_HelpFormatter)
@@ -84,6 +85,21 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--out", type=Path, default=None,
                      help="framing file to update (default: the shipped device/models/framing.json)")
     cal.add_argument("--no-progress", dest="progress", action="store_false", help="no progress output")
+
+    crops = sub.add_parser("device-crops", help="cut every Training face as the device would (placed on a canvas, "
+                           "detected, calibrated framing) for recipes that train on detector crops",
+                           formatter_class=_HelpFormatter)
+    crops.add_argument("--data", type=Path, required=True, help="FER2013 CSV(.gz) or image folder (its train split)")
+    crops.add_argument("--detector", choices=DETECTOR_SETTINGS, default="blazeface",
+                       help="detector setting whose calibrated crops to cut (device/models/framing.json)")
+    crops.add_argument("--detector-model", type=Path, default=None, help="YuNet ONNX model (for yunet)")
+    crops.add_argument("--repeats", type=positive, default=2,
+                       help="canvases a face may get: one the detector misses is placed again, up to this many")
+    crops.add_argument("--seed", type=int, default=0, help="seed of the canvases (same seed, same crops)")
+    crops.add_argument("--runs", type=Path, default=project_root() / "runs",
+                       help="runs root: the crops go to <runs>/device-crops/<detector>.npz, where training looks")
+    crops.add_argument("--out", type=Path, default=None, help="write here instead (an .npz file)")
+    crops.add_argument("--no-progress", dest="progress", action="store_false", help="no progress output")
 
     trade = sub.add_parser("tradeoff", help="class weights against prior correction: accuracy vs rare-class recall "
                            "as --balance TAU goes from 0 to 1", formatter_class=_HelpFormatter)
@@ -209,6 +225,43 @@ def _calibrate(args: argparse.Namespace, argv: list[str]) -> int:
     return EXIT_OK
 
 
+def _device_crops(args: argparse.Namespace, argv: list[str]) -> int:
+    from benchmarks.camera import detector_framings
+    from benchmarks.crops import training_crops
+    from benchmarks.host import command_line
+    from core.dataset import DataError
+    from core.devicecrops import DeviceCrops, device_crops_path, images_digest, write_device_crops
+    from core.paths import folder_problem, shown
+    from device.datasets import load_fer2013
+    from device.detector import make_detector
+
+    out = args.out or device_crops_path(args.runs, args.detector)
+    if out.suffix != ".npz":
+        raise BenchError(f"--out {out}: expected an .npz file")
+    if problem := folder_problem("--out", out.parent, "the device crops"):
+        raise BenchError(problem)
+    detector = make_detector(args.detector, args.detector_model, 320, 1)  # a bad model fails before the data loads
+    framing = detector_framings([args.detector])[args.detector][0]
+    try:
+        train = load_fer2013(args.data, seed=args.seed, require_val=False).splits.get("train")
+    except DataError as exc:
+        raise BenchError(f"data: {exc}") from exc
+    if train is None or not len(train):
+        raise BenchError(f"data {args.data}: no Training faces to crop")
+    result = training_crops(detector, framing, train.x, args.repeats, args.seed, args.progress,
+                            label=f"device crops ({args.detector})")
+    record = {"detector": args.detector, "framing": framing.describe(), "repeats": args.repeats, "seed": args.seed,
+              "faces": len(train), "found": int(result.found.sum()), "canvases": result.placements,
+              "false_detections": result.false_detections, "data": Path(args.data).name,
+              "command": command_line(argv)}
+    write_device_crops(out, DeviceCrops(result.crops, result.found, images_digest(train.x), record))
+    print(f"{args.detector}: {record['found']} of {len(train)} Training faces found "
+          f"({100 * record['found'] / len(train):.1f}%, {result.placements} canvases, "
+          f"{result.false_detections} false detections); {framing.describe()}")
+    print(f"wrote {shown(out)}")
+    return EXIT_OK
+
+
 def _tradeoff(args: argparse.Namespace, argv: list[str]) -> int:
     from benchmarks.host import command_line, host_facts
     from benchmarks.tradeoff import measure, write
@@ -278,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     from device.detector import DetectorError
 
     try:
-        commands = {"clip": _clip, "calibrate": _calibrate, "tradeoff": _tradeoff, "compare": _compare, "run": _run}
+        commands = {"clip": _clip, "calibrate": _calibrate, "device-crops": _device_crops, "tradeoff": _tradeoff,
+                    "compare": _compare, "run": _run}
         return commands[args.command](args, argv)
     except (BenchError, ModelError, DetectorError) as exc:
         print(f"error: {exc}", file=sys.stderr)

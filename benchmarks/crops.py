@@ -141,3 +141,48 @@ def score_crops(tallies: dict[str, CropTally], framings: dict[str, tuple[Framing
         }
         crops[name] = (list(t.found), np.stack(t.calibrated) if t.found else None)
     return rows, crops
+
+
+TRAIN_SEED_OFFSET = 104729  # placements of training faces for device crops: never calibration's or the benchmark's
+
+
+@dataclass
+class TrainingCrops:
+    """What :func:`training_crops` made of the training faces."""
+
+    crops: np.ndarray  # (N, 48, 48) uint8, zeros where not found
+    found: np.ndarray  # (N,) bool
+    placements: int  # canvases detected in all
+    false_detections: int
+
+
+def training_crops(detector: FaceDetector, framing: Framing, faces: np.ndarray, repeats: int = 2, seed: int = 0,
+                   progress: bool = True, label: str = "device crops") -> TrainingCrops:
+    """Each face placed on a canvas as :func:`benchmarks.calibrate.place` places it (backgrounds in turn, seed +
+    :data:`TRAIN_SEED_OFFSET`), detected, and cut with ``framing`` from the best box (IoU >= 0.3); a face the
+    detector misses is placed again, up to ``repeats`` canvases in all (short-range BlazeFace misses the smallest
+    placed faces, as it would on a camera)."""
+    if repeats < 1:
+        raise ValueError(f"device crops: repeats {repeats}: expected at least 1 placement of each face")
+    rng = np.random.default_rng(seed + TRAIN_SEED_OFFSET)
+    faces = np.asarray(faces).reshape(-1, INPUT_SIZE, INPUT_SIZE)
+    crops = np.zeros((len(faces), INPUT_SIZE, INPUT_SIZE), np.uint8)
+    found = np.zeros(len(faces), bool)
+    canvases = false = 0
+    with progress_bar(label, len(faces), enabled=progress) as bar:
+        for i, face in enumerate(faces):
+            for r in range(repeats):
+                canvas, truth = place(face, rng, BACKGROUNDS[(i * repeats + r) % len(BACKGROUNDS)])
+                gray = to_gray(canvas)
+                boxes = detector.detect(gray, canvas)
+                canvases += 1
+                best = max(boxes, key=truth.iou, default=None)
+                if best is None or truth.iou(best) < MATCH_IOU:
+                    false += len(boxes)
+                    continue
+                false += len(boxes) - 1
+                crops[i] = crop_face(gray, best, framing).reshape(INPUT_SIZE, INPUT_SIZE)
+                found[i] = True
+                break
+            bar.update()
+    return TrainingCrops(crops, found, canvases, false)

@@ -8,6 +8,8 @@ same augmentation layers applied per batch.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import keras
 import numpy as np
 
@@ -24,15 +26,40 @@ def stream_seed(seed: int, epochs_done: int) -> int:
     return seed if epochs_done <= 0 else seed + RESUME_SEED_STRIDE * epochs_done
 
 
+@dataclass(frozen=True)
+class Alternates:
+    """Other images of the same faces (the device's crops, :mod:`core.devicecrops`): each time image ``i`` is drawn,
+    with probability ``share`` it is replaced by ``images[i]`` where ``available[i]``."""
+
+    images: np.ndarray  # shaped like the training images
+    available: np.ndarray  # (N,) bool
+    share: float
+
+    def check(self, x: np.ndarray) -> None:
+        if self.images.shape != x.shape or self.available.shape != (len(x),) or self.images.dtype != x.dtype:
+            raise ValueError(f"batches: alternates {self.images.shape} {self.images.dtype} / {self.available.shape} "
+                             f"for images {x.shape} {x.dtype}")
+        if not 0.0 <= self.share <= 1.0:
+            raise ValueError(f"batches: alternates share {self.share}, expected 0..1")
+
+    def chosen(self, index: np.ndarray, draws: np.ndarray) -> np.ndarray:
+        """Which of the images at ``index`` are replaced, given one uniform draw in [0, 1) each."""
+        return self.available[index] & (draws < self.share)
+
+
 class AugmentedBatches(keras.utils.PyDataset):
     """``(augmented x, targets[, sample weights])`` batches of ``arrays`` in a new seeded order every epoch."""
 
-    def __init__(self, arrays: tuple[np.ndarray, ...], batch_size: int, seed: int, augmenter, workers: int = 1) -> None:
+    def __init__(self, arrays: tuple[np.ndarray, ...], batch_size: int, seed: int, augmenter, workers: int = 1,
+                 alternates: Alternates | None = None) -> None:
         super().__init__(workers=workers, use_multiprocessing=False)
         if not arrays or any(len(a) != len(arrays[0]) for a in arrays):
             raise ValueError(f"batches: arrays of unequal length {[len(a) for a in arrays]}")
-        self.arrays, self.batch_size, self.augmenter = arrays, batch_size, augmenter
+        if alternates is not None:
+            alternates.check(arrays[0])
+        self.arrays, self.batch_size, self.augmenter, self.alternates = arrays, batch_size, augmenter, alternates
         self._rng = np.random.default_rng(seed)
+        self._mix_rng = np.random.default_rng([seed, 1])
         self._order = self._rng.permutation(len(arrays[0]))
 
     def __len__(self) -> int:
@@ -43,6 +70,9 @@ class AugmentedBatches(keras.utils.PyDataset):
             raise IndexError(f"batch {index} of {len(self)}")
         take = self._order[index * self.batch_size:(index + 1) * self.batch_size]
         x, *rest = (a[take] for a in self.arrays)
+        if self.alternates is not None:
+            use = self.alternates.chosen(take, self._mix_rng.random(len(take)))
+            x = np.where(use.reshape(-1, *[1] * (x.ndim - 1)), self.alternates.images[take], x)
         x = self.augmenter(x.astype(np.float32), training=True)
         return (x, *rest)
 
@@ -67,16 +97,33 @@ class Batches(keras.utils.PyDataset):
         return (x.astype(np.float32), *rest)
 
 
-def training_batches(arrays: tuple[np.ndarray, ...], batch_size: int, seed: int, augmenter, workers: int = 1):
+def training_batches(arrays: tuple[np.ndarray, ...], batch_size: int, seed: int, augmenter, workers: int = 1,
+                     alternates: Alternates | None = None):
     """The training batches for Keras' backend: ``tf.data`` on TensorFlow, :class:`AugmentedBatches` elsewhere
-    (``workers`` threads prepare batches ahead: more than one where an accelerator does the training)."""
+    (``workers`` threads prepare batches ahead: more than one where an accelerator does the training). With
+    ``alternates``, images are swapped for their alternates before augmentation, drawn anew every epoch."""
     if keras.backend.backend() != "tensorflow":
-        return AugmentedBatches(arrays, batch_size, seed, augmenter, workers)
+        return AugmentedBatches(arrays, batch_size, seed, augmenter, workers, alternates)
     import tensorflow as tf
 
+    if alternates is None:
+        data = tf.data.Dataset.from_tensor_slices(arrays)
+    else:  # each element carries its alternate along: no large constant captured in the map's graph
+        alternates.check(arrays[0])
+        data = tf.data.Dataset.from_tensor_slices((alternates.images, alternates.available, *arrays))
+    data = data.shuffle(len(arrays[0]), seed=seed, reshuffle_each_iteration=True)
+    if alternates is not None:
+        draws = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True)
+
+        def swap(element, draw):
+            alternate, available, x, *rest = element
+            u = tf.cast(draw % (1 << 24), tf.float32) / float(1 << 24)  # uniform in [0, 1)
+            use = tf.logical_and(available, u < alternates.share)
+            return (tf.where(use, alternate, x), *rest)
+
+        data = tf.data.Dataset.zip(data, draws).map(swap, num_parallel_calls=tf.data.AUTOTUNE)
     return (
-        tf.data.Dataset.from_tensor_slices(arrays)
-        .shuffle(len(arrays[0]), seed=seed, reshuffle_each_iteration=True)
+        data
         .batch(batch_size)
         .map(lambda x, *rest: (augmenter(tf.cast(x, tf.float32), training=True), *rest),
              num_parallel_calls=tf.data.AUTOTUNE)

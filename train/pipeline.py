@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.dataset import Dataset, evaluation_split
+from core.devicecrops import DeviceCropsError, build_hint, device_crops_path, read_device_crops
 from device.datasets import load_fer2013
 from train.recipes import RECIPES, VARIANTS, Recipe
 from train.runs import (
@@ -134,6 +135,11 @@ def plan_lines(recipe: Recipe, variants: tuple[str, ...], seed: int, runs_root: 
                                                                                         runs_root)]
     lines += [f"  teacher model: {t.located()} (sha256 {t.digest}..., checked)"
               for t in model_teachers(recipe, runs_root)]
+    if recipe.device_crops:
+        path = device_crops_path(runs_root, recipe.device_crops)
+        state = "present, checked against the data when it loads" if path.is_file() else \
+            f"missing: {build_hint(recipe.device_crops, runs_root)}"
+        lines.append(f"  device crops ({recipe.device_crops}, share {recipe.device_crop_share:g}): {path} ({state})")
     for v in variants:
         lines.append(plan_line(RunSpec(recipe=recipe, variant=v, seed=seed, runs_root=runs_root), runs_root))
     return lines
@@ -165,6 +171,19 @@ def check_class_weights(specs: list[RunSpec], ds: Dataset) -> None:
             class_weights(ds.splits["train"].y)
         except ClassWeightError as exc:
             raise ClassWeightError(f"{ds.source}: {exc}") from None
+
+
+def check_device_crops(specs: list[RunSpec], ds: Dataset) -> None:
+    """A run still to train on device crops fails now when their file is missing or was cut from other training
+    images (DeviceCropsError naming the file and the command that builds it), not after TensorFlow's start-up."""
+    for spec in specs:
+        if spec.recipe.device_crops and run_state(spec) != "complete":
+            path = device_crops_path(spec.runs_root, spec.recipe.device_crops)
+            try:
+                read_device_crops(path, ds.splits["train"].x)
+            except DeviceCropsError as exc:
+                raise DeviceCropsError(f"recipe {spec.recipe.name!r}: {exc}; "
+                                       f"{build_hint(spec.recipe.device_crops, spec.runs_root)}") from None
 
 
 def _train_prerequisites(recipe: Recipe, variants: tuple[str, ...], seed: int, ds: Dataset, runs_root: Path,
@@ -202,6 +221,7 @@ def train_and_report(
         for note in ds.notes:
             print(f"note: {note}")
     check_class_weights(planned, ds)
+    check_device_crops(planned, ds)
     print(plan_text(recipe, variants, seed, runs_root), flush=True)
     if recipe.epochs != RECIPES.get(recipe.name, recipe).epochs and len(planned) > len(variants):
         print(f"note: {recipe.epochs} epochs apply to {recipe.name}'s own runs; the runs it needs first keep "

@@ -21,13 +21,14 @@ import keras
 import numpy as np
 
 from core.dataset import Dataset, evaluation_split
+from core.devicecrops import DeviceCropsError, build_hint, device_crops_path, read_device_crops
 from core.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file
 from core.labels import EMOTIONS, NUM_CLASSES
 from core.metrics import classification_metrics
 from core.paths import shown
 from core.provenance import command_line, provenance
 from train.backend import configure as configure_backend
-from train.batches import stream_seed, training_batches, validation_batches
+from train.batches import Alternates, stream_seed, training_batches, validation_batches
 from train.distill import cached_teacher_probs, distillation_targets, teacher_cache_dir
 from train.models import load_float32, predict_probs
 from train.precision import training_precision
@@ -50,7 +51,25 @@ from train.runs import (
 __all__ = ["VARIANTS", "ClassWeightError", "RunMismatchError", "RunSpec", "TrainingInterrupted", "check_run_config",
            "class_weights", "evaluate_run", "init_run_name", "run_dir", "train_variant"]
 
-def _datasets(ds: Dataset, recipe: Recipe, seed: int, augmenter, targets=None, weights=None, workers: int = 1):
+def device_alternates(recipe: Recipe, runs_root: Path, x: np.ndarray) -> tuple[Alternates | None, dict | None]:
+    """The device crops a recipe trains on (checked against the training images ``x``: DeviceCropsError naming the
+    file and the command that builds it) and what the run's config records of them; (None, None) without."""
+    if not recipe.device_crops:
+        return None, None
+    path = device_crops_path(runs_root, recipe.device_crops)
+    try:
+        crops = read_device_crops(path, x)
+    except DeviceCropsError as exc:
+        raise DeviceCropsError(f"recipe {recipe.name!r}: {exc}; {build_hint(recipe.device_crops, runs_root)}") \
+            from None
+    info = {"file": shown(path), "sha256": sha256_file(path), "found_share": round(crops.found_share, 4),
+            "share": recipe.device_crop_share, **{k: crops.record.get(k) for k in ("detector", "framing", "command")}}
+    images = crops.crops.reshape(x.shape).astype(x.dtype, copy=False)
+    return Alternates(images, crops.found, recipe.device_crop_share), info
+
+
+def _datasets(ds: Dataset, recipe: Recipe, seed: int, augmenter, targets=None, weights=None, workers: int = 1,
+              alternates: Alternates | None = None):
     """Training and validation batches (:mod:`train.batches`); augmentation runs there, outside the model.
 
     ``targets`` (N x 7 soft targets) replaces the integer labels when distilling; then the class weights, if any, go
@@ -65,7 +84,8 @@ def _datasets(ds: Dataset, recipe: Recipe, seed: int, augmenter, targets=None, w
         if weights is not None:
             sample_w = np.asarray([weights[int(k)] for k in tr.y], dtype=np.float32)
             tensors = (*tensors, sample_w)
-    return training_batches(tensors, recipe.batch_size, seed, augmenter, workers), validation_batches(val.x, val_y)
+    return (training_batches(tensors, recipe.batch_size, seed, augmenter, workers, alternates),
+            validation_batches(val.x, val_y))
 
 
 def _lr_schedule(keras, recipe: Recipe, steps_per_epoch: int):
@@ -128,6 +148,7 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
     if recipe.precision != "float32":  # say whether the asked-for mixed precision is used here
         print(f"[{spec.variant}] training precision {precision}: {why}")
     init = _init_info(spec)  # a missing or changed starting checkpoint fails before the teachers predict
+    alternates, crops_info = device_alternates(recipe, spec.runs_root, ds.splits["train"].x)
     weights = class_weights(ds.splits["train"].y) if spec.variant == "weighted" else None
     steps = int(np.ceil(len(ds.splits["train"]) / recipe.batch_size))
     targets, teacher_info = None, None
@@ -162,6 +183,7 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
         "class_weights": {EMOTIONS[k]: v for k, v in weights.items()} if weights else None,
         "teachers": teacher_info,
         "init_from": init,
+        "device_crops": crops_info,
         "precision": precision,  # what this machine trained in (the recipe's, or float32 without bfloat16 units)
         **prov,
         **backend.record(),
@@ -199,7 +221,7 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
     ]
     train_ds, val_ds = _datasets(ds, recipe, data_seed, build_augmenter(recipe, data_seed), targets, weights,
-                                 workers=4 if backend.accelerators else 1)
+                                 workers=4 if backend.accelerators else 1, alternates=alternates)
     # Keras warns that fit()'s default shuffle=True is ignored for a tf.data input, which is shuffled above.
     warnings.filterwarnings("ignore", message=r".*`shuffle=True` was passed.*")
     if history:

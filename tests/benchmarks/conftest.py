@@ -61,3 +61,22 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory, bench_models: Path, synt
     results = json.loads((out / "results.json").read_text()) if (out / "results.json").is_file() else {}
     report = (out / "report.md").read_text() if (out / "report.md").is_file() else ""
     return QuickRun(rc, out, results, report)
+
+
+@pytest.fixture(scope="session")
+def real_framed_faces() -> np.ndarray:
+    """The shared real photos' faces, cut as the device cuts them: BlazeFace's box with the shipped framing."""
+    from benchmarks.scenes import default_real_faces, load_real_photos
+    from device.detector import make_detector
+    from device.framing import calibrated_framing
+    from device.preprocess import crop_face, to_gray
+
+    photos, why = load_real_photos(default_real_faces())
+    if why:
+        pytest.skip(why)
+    detector, framing = make_detector("blazeface"), calibrated_framing("blazeface")
+    faces = []
+    for photo in photos:
+        gray = to_gray(photo.bgr)
+        faces += [crop_face(gray, box, framing) for box in detector.detect(gray, photo.bgr)[: photo.faces]]
+    return np.stack(faces)

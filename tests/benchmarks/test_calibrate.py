@@ -135,24 +135,6 @@ def test_calibrate_with_no_faces_is_an_error_and_a_blind_detector_fits_nothing()
     assert result.found == 0 and result.framing is None and result.quartiles == {}
 
 
-@pytest.fixture(scope="module")
-def real_framed_faces() -> np.ndarray:
-    """The shared real photos' faces, cut as the device cuts them: BlazeFace's box with the shipped framing."""
-    from benchmarks.scenes import default_real_faces, load_real_photos
-    from device.detector import make_detector
-    from device.preprocess import crop_face, to_gray
-
-    photos, why = load_real_photos(default_real_faces())
-    if why:
-        pytest.skip(why)
-    detector, framing = make_detector("blazeface"), calibrated_framing("blazeface")
-    faces = []
-    for photo in photos:
-        gray = to_gray(photo.bgr)
-        faces += [crop_face(gray, box, framing) for box in detector.detect(gray, photo.bgr)[: photo.faces]]
-    return np.stack(faces)
-
-
 def test_blazeface_round_trip_refits_the_shipped_framing(real_framed_faces: np.ndarray) -> None:
     """Faces framed by the shipped transform, placed on canvases and detected again, give that transform back (the
     canvases' scaling blurs them a little: a few hundredths of tolerance)."""

@@ -1,5 +1,6 @@
 """Label accuracy on detector crops (``benchmarks.crops``): a fake detector's boxes on canvases of known faces, the
-dataset, calibrated, plain and placed-box crops scored and compared."""
+dataset, calibrated, plain and placed-box crops scored and compared; the device's crops of training faces
+(``training_crops`` and the ``device-crops`` command) with a scripted detector and with BlazeFace on real faces."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 from bench_helpers import ListDetector, fixture_model
 from synthetic import synthetic_images
 
-from benchmarks.crops import Placement, crop_accuracy
+import benchmarks.crops as crops_module
+from benchmarks.crops import EXACT, Placement, crop_accuracy, training_crops
 from device.classifier import ClassifierOptions, EmotionClassifier
 from device.detector import Box
 from device.framing import Framing
@@ -51,3 +53,106 @@ def test_crop_accuracy_calibrated_vs_plain_vs_dataset(fixtures_dir: Path) -> Non
     indices, images = crops["fake"]
     assert indices == [0, 1, 3] and np.array_equal(images, x[[0, 1, 3]])
     assert row["shortfall_ci_pp"] == [0.0, 0.0]  # the same right and wrong faces: no difference, no spread
+
+
+class _Scripted:
+    """Answers each canvas from a script: "hit" (the placed face's box), "hit+false" (and a box elsewhere), "miss"
+    (nothing) or "off" (a box nowhere near the face)."""
+
+    def __init__(self, truths: list[Box], script: list[str]) -> None:
+        self.truths, self.script = truths, list(script)
+
+    def detect(self, gray: np.ndarray, bgr: np.ndarray | None = None) -> list[Box]:
+        answer, truth = self.script.pop(0), self.truths[-1]
+        return {"hit": [truth], "hit+false": [Box(0, 0, 30, 30), truth], "miss": [],
+                "off": [Box(600, 440, 30, 30)]}[answer]
+
+
+@pytest.fixture
+def placed_truths(monkeypatch: pytest.MonkeyPatch) -> list[Box]:
+    """The boxes of the faces ``training_crops`` places, in order."""
+    placed: list[Box] = []
+    real_place = crops_module.place
+
+    def recording_place(face, rng, kind):
+        canvas, truth = real_place(face, rng, kind)
+        placed.append(truth)
+        return canvas, truth
+
+    monkeypatch.setattr(crops_module, "place", recording_place)
+    return placed
+
+
+def test_training_crops_cut_each_face_from_its_first_canvas_found(placed_truths: list[Box]) -> None:
+    x, _ = synthetic_images(1, seed=3)
+    faces = x[:4]
+    # face 0: missed, then found; face 1: found beside a false box; face 2: off, then missed; face 3: found
+    script = ["miss", "hit", "hit+false", "off", "miss", "hit"]
+    result = training_crops(_Scripted(placed_truths, script), EXACT, faces, repeats=2, seed=0, progress=False)
+    assert result.found.tolist() == [True, True, False, True]
+    assert (result.placements, result.false_detections) == (6, 2) and len(placed_truths) == 6
+    assert not result.crops[2].any() and result.crops.dtype == np.uint8 and result.crops.shape == (4, 48, 48)
+    for i in (0, 1, 3):  # the exact box cut back to 48x48: the face, up to the canvas' resampling
+        diff = np.abs(result.crops[i].astype(int) - faces[i].reshape(48, 48).astype(int))
+        assert diff.mean() < 6, f"face {i}: mean abs difference {diff.mean():.1f}"
+    other = np.abs(result.crops[0].astype(int) - faces[1].reshape(48, 48).astype(int)).mean()
+    assert other > 15  # and not any face: the right one
+
+
+def test_training_crops_with_one_canvas_a_face_and_the_same_seed_the_same_crops(placed_truths: list[Box]) -> None:
+    x, _ = synthetic_images(1, seed=3)
+    once = training_crops(_Scripted(placed_truths, ["miss", "hit", "hit"]), EXACT, x[:3], repeats=1, progress=False)
+    assert once.found.tolist() == [False, True, True] and once.placements == 3
+    again = training_crops(_Scripted(placed_truths, ["miss", "hit", "hit"]), EXACT, x[:3], repeats=1, progress=False)
+    assert np.array_equal(once.crops, again.crops)
+    with pytest.raises(ValueError, match="repeats"):
+        training_crops(_Scripted(placed_truths, []), EXACT, x[:3], repeats=0, progress=False)
+
+
+def test_blazeface_training_crops_frame_real_faces_as_the_dataset_does(real_framed_faces: np.ndarray) -> None:
+    """Real faces framed like FER2013, placed, found by BlazeFace and cut with its shipped framing: close to the
+    originals (a resampled, re-detected copy), and closer than a plain square crop of the box."""
+    from device.detector import make_detector
+    from device.framing import calibrated_framing
+
+    faces = real_framed_faces
+    calibrated = training_crops(make_detector("blazeface"), calibrated_framing("blazeface"), faces, repeats=3,
+                                seed=1, progress=False)
+    assert calibrated.found.mean() >= 0.8 and calibrated.false_detections <= 2
+    plain = training_crops(make_detector("blazeface"), Framing.from_margin(0.02), faces, repeats=3, seed=1,
+                           progress=False)
+    assert np.array_equal(plain.found, calibrated.found)  # same seed, same canvases, same detections
+
+    def error(result) -> float:
+        kept = result.found
+        return float(np.abs(result.crops[kept].astype(float) - faces.reshape(-1, 48, 48)[kept]).mean())
+
+    assert error(calibrated) < 20 and error(calibrated) < 0.7 * error(plain)
+
+
+def test_the_command_writes_crops_training_reads_back(real_framed_faces: np.ndarray, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    from benchmarks.__main__ import main
+    from core.devicecrops import DeviceCropsError, device_crops_path, read_device_crops
+    from device.datasets import load_fer2013
+
+    data = tmp_path / "faces"  # the Kaggle folder layout: train/<class>/*.png
+    for i, face in enumerate(real_framed_faces):
+        folder = data / "train" / ("angry", "happy", "neutral")[i % 3]
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"{i}.png"), face)
+    runs = tmp_path / "runs"
+    rc = main(["device-crops", "--data", str(data), "--runs", str(runs), "--repeats", "3", "--no-progress"])
+    assert rc == 0
+    out = device_crops_path(runs, "blazeface")
+    printed = capsys.readouterr().out
+    assert f"wrote {out}" in printed and "Training faces found" in printed
+    train = load_fer2013(data, require_val=False).splits["train"]
+    crops = read_device_crops(out, train.x)
+    assert crops.found.sum() >= 0.8 * len(train.x) and crops.record["detector"] == "blazeface"
+    assert crops.record["repeats"] == 3 and "--repeats 3" in crops.record["command"]
+    assert crops.record["framing"] and crops.record["faces"] == len(train.x)
+    with pytest.raises(DeviceCropsError, match="other training images"):
+        read_device_crops(out, 255 - train.x)
+    rc = main(["device-crops", "--data", str(data), "--out", str(tmp_path / "crops.txt"), "--no-progress"])
+    assert rc == 2 and "expected an .npz file" in capsys.readouterr().err

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from train.batches import AugmentedBatches, Batches
+from train.batches import Alternates, AugmentedBatches, Batches
 
 
 def _identity(x, training=False):
@@ -59,3 +59,91 @@ def test_bad_input_is_refused() -> None:
         AugmentedBatches((np.zeros(3), np.zeros(4)), 2, 0, _identity)
     with pytest.raises(IndexError):
         Batches((np.zeros(3), np.zeros(3)), 2)[2]
+
+
+def _with_alternates(share: float, n: int = 40):
+    x = np.arange(n, dtype=np.int32).reshape(n, 1, 1, 1)
+    alternates = Alternates(x + 100, np.arange(n) % 2 == 0, share)  # only the even rows have an alternate
+    return x, np.arange(n) * 10, alternates
+
+
+def test_alternates_replace_only_available_images_and_keep_their_targets() -> None:
+    x, y, alternates = _with_alternates(1.0)
+    seen = _epoch(AugmentedBatches((x, y), 8, 0, _identity, alternates=alternates))
+    for bx, by in seen:
+        row = (by // 10).astype(int)  # the row each target belongs to
+        expected = np.where(row % 2 == 0, row + 100, row)
+        np.testing.assert_array_equal(bx.ravel(), expected)
+    none = _epoch(AugmentedBatches((x, y), 8, 0, _identity, alternates=_with_alternates(0.0)[2]))
+    assert max(float(b[0].max()) for b in none) < 100
+
+
+def test_alternates_are_drawn_anew_each_epoch_at_their_share() -> None:
+    x, y, alternates = _with_alternates(0.5, n=2000)
+    batches = AugmentedBatches((x, y), 2000, 1, _identity, alternates=alternates)
+    first = _epoch(batches)[0]
+    second = _epoch(batches)[0]
+
+    def swapped(batch) -> set[int]:
+        bx, by = batch
+        return {int(r) for r, v in zip(by // 10, bx.ravel()) if v != r}
+
+    a, b = swapped(first), swapped(second)
+    assert all(r % 2 == 0 for r in a | b)
+    assert 400 < len(a) < 600 and 400 < len(b) < 600  # half of the 1000 rows with an alternate
+    assert a != b
+
+
+def test_alternates_of_another_shape_are_refused() -> None:
+    x, y, _ = _with_alternates(0.5)
+    with pytest.raises(ValueError, match="alternates"):
+        AugmentedBatches((x, y), 8, 0, _identity, alternates=Alternates(np.zeros((3, 1, 1, 1)), np.ones(3, bool), 1))
+    with pytest.raises(ValueError, match="alternates"):
+        AugmentedBatches((x, y), 8, 0, _identity, alternates=Alternates(x.astype(np.uint8), np.ones(len(x), bool), 1))
+
+
+@pytest.mark.needs_tf
+def test_the_tf_data_pipeline_swaps_alternates_alike() -> None:
+    pytest.importorskip("tensorflow")
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the tf.data pipeline is TensorFlow's")
+    from train.batches import training_batches
+
+    x, y, alternates = _with_alternates(1.0)
+    batches = list(training_batches((x, y), 8, 0, _identity, alternates=alternates).as_numpy_iterator())
+    rows = np.concatenate([b[1] for b in batches]) // 10
+    values = np.concatenate([b[0].ravel() for b in batches])
+    assert sorted(rows.tolist()) == list(range(40))
+    np.testing.assert_array_equal(values, np.where(rows % 2 == 0, rows + 100, rows))
+    half = _with_alternates(0.5, n=2000)
+    swapped = []
+    data = training_batches((half[0], half[1]), 2000, 3, _identity, alternates=half[2])
+    for _ in range(2):  # two epochs: drawn anew
+        bx, by = next(iter(data.as_numpy_iterator()))
+        swapped.append({int(r) for r, v in zip(by // 10, bx.ravel()) if v != r})
+    assert all(400 < len(s) < 600 for s in swapped) and swapped[0] != swapped[1]
+
+
+def test_a_recipe_with_device_crops_gets_them_as_alternates_and_records_the_file(tmp_path) -> None:
+    from dataclasses import replace
+
+    from core.devicecrops import DeviceCrops, DeviceCropsError, device_crops_path, images_digest, write_device_crops
+    from train.recipes import TINY
+    from train.trainer import device_alternates
+
+    x = np.random.default_rng(0).integers(0, 256, (6, 48, 48, 1), dtype=np.uint8)
+    crops, found = 255 - x[..., 0], np.array([1, 0, 1, 0, 1, 1], bool)
+    recipe = replace(TINY, device_crops="blazeface", device_crop_share=0.25)
+    assert device_alternates(TINY, tmp_path, x) == (None, None)
+    with pytest.raises(DeviceCropsError, match="make device-crops"):
+        device_alternates(recipe, tmp_path, x)
+    path = device_crops_path(tmp_path, "blazeface")
+    write_device_crops(path, DeviceCrops(crops, found, images_digest(x), {"detector": "blazeface", "command": "c"}))
+    alternates, info = device_alternates(recipe, tmp_path, x)
+    assert alternates.images.shape == x.shape and alternates.images.dtype == x.dtype
+    np.testing.assert_array_equal(alternates.images[..., 0], crops)
+    assert alternates.available.tolist() == found.tolist() and alternates.share == 0.25
+    assert info["found_share"] == pytest.approx(4 / 6, abs=1e-4) and info["detector"] == "blazeface"
+    assert len(info["sha256"]) == 64

@@ -102,3 +102,27 @@ def test_plan_flag_prints_the_runs_and_where_each_stands_and_trains_nothing(tmp_
         "rc 0 False False",
     ], (out.stdout, out.stderr[-1000:])
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_missing_or_foreign_device_crops_fail_before_tensorflow(tmp_path, repo_root):
+    """A recipe that trains on the device's crops names their file and the command that builds it when the file is
+    missing or was cut from other training images, before TensorFlow starts."""
+    import numpy as np
+
+    from core.devicecrops import DeviceCrops, device_crops_path, write_device_crops
+
+    data = write_fer_csv(tmp_path / "fer.csv", {"train": 2, "val": 1})
+    runs = tmp_path / "runs"
+    code = (
+        "import sys\n"
+        "from train.__main__ import main\n"
+        f"rc = main(['--data', {str(data)!r}, '--recipe', 'student-deep-device-tail', '--runs', {str(runs)!r}])\n"
+        "print('rc', rc, 'tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    path = device_crops_path(runs, "blazeface")
+    for problem in ("no device-crops file", "cut from other training images"):
+        out = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, timeout=120)
+        assert str(path) in out.stderr and problem in out.stderr and "make device-crops" in out.stderr, out.stderr
+        assert out.stdout.split()[-4:] == ["rc", "2", "False", "False"], (out.stdout, out.stderr[-1000:])
+        n = 14  # 2 faces of each class: crops of 14 other faces
+        write_device_crops(path, DeviceCrops(np.zeros((n, 48, 48), np.uint8), np.ones(n, bool), "0" * 64))

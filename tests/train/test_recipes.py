@@ -19,3 +19,15 @@ def test_every_model_file_a_recipe_learns_from_is_committed(recipe, teacher, tmp
 
 def test_some_recipe_learns_from_a_model_file():
     assert MODEL_TEACHERS, "the check above would pass vacuously"
+
+
+def test_device_crops_need_a_detector_and_a_share_between_0_and_1():
+    from dataclasses import replace
+
+    from train.recipes import TINY
+
+    for crops, share in (("", 0.5), ("blazeface", 0.0), ("blazeface", 1.5)):
+        with pytest.raises(ValueError, match="device_crop_share"):
+            replace(TINY, device_crops=crops, device_crop_share=share)
+    assert replace(TINY, device_crops="blazeface", device_crop_share=1.0).device_crop_share == 1.0
+    assert any(r.device_crops for r in RECIPES.values())
