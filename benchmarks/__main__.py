@@ -187,21 +187,28 @@ def _clip(args: argparse.Namespace, argv: list[str]) -> int:
     return EXIT_OK
 
 
+def _training_split(data: Path, seed: int, purpose: str):
+    """The Training split of ``data`` (BenchError naming the file when it cannot be read or has no Training faces)."""
+    from core.dataset import DataError
+    from device.datasets import load_fer2013
+
+    try:
+        train = load_fer2013(data, seed=seed, require_val=False).splits.get("train")
+    except DataError as exc:
+        raise BenchError(f"data: {exc}") from exc
+    if train is None or not len(train):
+        raise BenchError(f"data {data}: no Training faces {purpose}")
+    return train
+
+
 def _calibrate(args: argparse.Namespace, argv: list[str]) -> int:
     from benchmarks.calibrate import calibrate
     from benchmarks.host import command_line
-    from core.dataset import DataError
-    from device.datasets import load_fer2013
     from device.detector import make_detector
     from device.framing import framing_path, write_framing
 
     detectors = {name: make_detector(name, args.detector_model, 0) for name in args.detectors}  # bad models first
-    try:
-        train = load_fer2013(args.data, seed=args.seed, require_val=False).splits.get("train")
-    except DataError as exc:
-        raise BenchError(f"data: {exc}") from exc
-    if train is None or not len(train):
-        raise BenchError(f"data {args.data}: no Training faces to calibrate with")
+    train = _training_split(args.data, args.seed, "to calibrate with")
     out = args.out or framing_path()
     for name, detector in detectors.items():
         result = calibrate(detector, name, train.x, train.y, args.faces, args.seed, args.progress,
@@ -229,10 +236,8 @@ def _device_crops(args: argparse.Namespace, argv: list[str]) -> int:
     from benchmarks.camera import detector_framings
     from benchmarks.crops import training_crops
     from benchmarks.host import command_line
-    from core.dataset import DataError
     from core.devicecrops import DeviceCrops, device_crops_path, images_digest, write_device_crops
     from core.paths import folder_problem, shown
-    from device.datasets import load_fer2013
     from device.detector import make_detector
 
     out = args.out or device_crops_path(args.runs, args.detector)
@@ -242,12 +247,7 @@ def _device_crops(args: argparse.Namespace, argv: list[str]) -> int:
         raise BenchError(problem)
     detector = make_detector(args.detector, args.detector_model, 320, 1)  # a bad model fails before the data loads
     framing = detector_framings([args.detector])[args.detector][0]
-    try:
-        train = load_fer2013(args.data, seed=args.seed, require_val=False).splits.get("train")
-    except DataError as exc:
-        raise BenchError(f"data: {exc}") from exc
-    if train is None or not len(train):
-        raise BenchError(f"data {args.data}: no Training faces to crop")
+    train = _training_split(args.data, args.seed, "to crop")
     result = training_crops(detector, framing, train.x, args.repeats, args.seed, args.progress,
                             label=f"device crops ({args.detector})")
     record = {"detector": args.detector, "framing": framing.describe(), "repeats": args.repeats, "seed": args.seed,

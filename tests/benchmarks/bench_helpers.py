@@ -59,3 +59,18 @@ class ListDetector:
 
     def detect(self, gray, bgr=None) -> list[Box]:
         return self.answers.pop(0)
+
+
+def record_placements(monkeypatch: pytest.MonkeyPatch, module) -> list[Box]:
+    """Wrap ``module.place`` (the canvas placement a benchmark module imported) to record each placed face's box, in
+    order: a scripted detector can then answer with the truth."""
+    placed: list[Box] = []
+    real_place = module.place
+
+    def recording_place(face, rng, kind):
+        canvas, truth = real_place(face, rng, kind)
+        placed.append(truth)
+        return canvas, truth
+
+    monkeypatch.setattr(module, "place", recording_place)
+    return placed

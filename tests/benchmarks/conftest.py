@@ -80,3 +80,14 @@ def real_framed_faces() -> np.ndarray:
         gray = to_gray(photo.bgr)
         faces += [crop_face(gray, box, framing) for box in detector.detect(gray, photo.bgr)[: photo.faces]]
     return np.stack(faces)
+
+
+@pytest.fixture(scope="session")
+def real_faces_folder(real_framed_faces: np.ndarray, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Those faces as a Training split in the Kaggle folder layout (train/<class>/*.png), three classes in turn."""
+    data = tmp_path_factory.mktemp("real") / "faces"
+    for i, face in enumerate(real_framed_faces):
+        folder = data / "train" / ("angry", "happy", "neutral")[i % 3]
+        folder.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(folder / f"{i}.png"), face)
+    return data

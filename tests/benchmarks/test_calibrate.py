@@ -10,6 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from bench_helpers import record_placements
 from synthetic import synthetic_images
 
 import benchmarks.calibrate as cal
@@ -96,16 +97,7 @@ class _KnownFramingDetector:
 @pytest.fixture
 def truths(monkeypatch: pytest.MonkeyPatch) -> list[Box]:
     """The boxes of the faces ``calibrate`` places, in order (``place`` wrapped to record them)."""
-    placed: list[Box] = []
-    real_place = cal.place
-
-    def recording_place(face, rng, kind):
-        canvas, truth = real_place(face, rng, kind)
-        placed.append(truth)
-        return canvas, truth
-
-    monkeypatch.setattr(cal, "place", recording_place)
-    return placed
+    return record_placements(monkeypatch, cal)
 
 
 def test_calibrate_recovers_a_known_framing_and_counts_what_it_found(truths: list[Box]) -> None:
@@ -150,16 +142,12 @@ def test_blazeface_round_trip_refits_the_shipped_framing(real_framed_faces: np.n
     assert f.dx == pytest.approx(shipped.dx, abs=0.03) and f.dy == pytest.approx(shipped.dy, abs=0.04)
 
 
-def test_the_command_writes_its_detector_and_keeps_the_others(real_framed_faces: np.ndarray, tmp_path: Path,
+def test_the_command_writes_its_detector_and_keeps_the_others(real_faces_folder: Path, tmp_path: Path,
                                                                capsys: pytest.CaptureFixture) -> None:
     from benchmarks.__main__ import main
     from device.framing import framing_path
 
-    data = tmp_path / "faces"  # the Kaggle folder layout: train/<class>/*.png
-    for i, face in enumerate(real_framed_faces):
-        folder = data / "train" / ("angry", "happy", "neutral")[i % 3]
-        folder.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(folder / f"{i}.png"), face)
+    data = real_faces_folder
     out = tmp_path / "framing.json"
     out.write_bytes(framing_path().read_bytes())  # the shipped file: other detectors' entries must survive
     rc = main(["calibrate", "--data", str(data), "--detectors", "blazeface", "--faces", "24", "--out", str(out),

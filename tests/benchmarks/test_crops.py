@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from bench_helpers import ListDetector, fixture_model
+from bench_helpers import ListDetector, fixture_model, record_placements
 from synthetic import synthetic_images
 
 import benchmarks.crops as crops_module
@@ -71,16 +71,7 @@ class _Scripted:
 @pytest.fixture
 def placed_truths(monkeypatch: pytest.MonkeyPatch) -> list[Box]:
     """The boxes of the faces ``training_crops`` places, in order."""
-    placed: list[Box] = []
-    real_place = crops_module.place
-
-    def recording_place(face, rng, kind):
-        canvas, truth = real_place(face, rng, kind)
-        placed.append(truth)
-        return canvas, truth
-
-    monkeypatch.setattr(crops_module, "place", recording_place)
-    return placed
+    return record_placements(monkeypatch, crops_module)
 
 
 def test_training_crops_cut_each_face_from_its_first_canvas_found(placed_truths: list[Box]) -> None:
@@ -130,17 +121,13 @@ def test_blazeface_training_crops_frame_real_faces_as_the_dataset_does(real_fram
     assert error(calibrated) < 20 and error(calibrated) < 0.7 * error(plain)
 
 
-def test_the_command_writes_crops_training_reads_back(real_framed_faces: np.ndarray, tmp_path: Path,
+def test_the_command_writes_crops_training_reads_back(real_faces_folder: Path, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture) -> None:
     from benchmarks.__main__ import main
     from core.devicecrops import DeviceCropsError, device_crops_path, read_device_crops
     from device.datasets import load_fer2013
 
-    data = tmp_path / "faces"  # the Kaggle folder layout: train/<class>/*.png
-    for i, face in enumerate(real_framed_faces):
-        folder = data / "train" / ("angry", "happy", "neutral")[i % 3]
-        folder.mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(folder / f"{i}.png"), face)
+    data = real_faces_folder
     runs = tmp_path / "runs"
     rc = main(["device-crops", "--data", str(data), "--runs", str(runs), "--repeats", "3", "--no-progress"])
     assert rc == 0
