@@ -635,6 +635,16 @@ STUDENT_DEVICE_TAIL = replace(
     init_from="student-device-60ep/{variant}-seed{seed}",
 )
 
+# The device-crop base with the shipped tail (box jitter, the dataset's crops alone): do the 60 epochs on device crops
+# carry the camera's gain through a tail that wins back the dataset crops?
+STUDENT_DEVICE_JITTER_TAIL = replace(
+    STUDENT_DEEP_TAIL,
+    name="student-device-jitter-tail",
+    description="The student-device-60ep run of the same variant with student-deep-tail's 4 epochs (box jitter, no "
+    "device crops).",
+    init_from="student-device-60ep/{variant}-seed{seed}",
+)
+
 # A tiny recipe for tests and smoke runs: same code paths, seconds per epoch.
 TINY = replace(
     COMPACT,
@@ -655,7 +665,7 @@ RECIPES: dict[str, Recipe] = {
               STUDENT_DUO_TAIL, STUDENT_DUO_PLAIN_TAIL, STUDENT_DUO_2X, STUDENT_DUO_2X_TAIL, STUDENT_DUO_2X_PLAIN_TAIL,
               STUDENT_DUO_DEEP, STUDENT_DUO_DEEP_PLAIN_TAIL, STUDENT_DEEP, STUDENT_DEEP_PLAIN_TAIL, STUDENT_DEEP_TAIL,
               STUDENT_DEEP_MATCHED_TAIL, STUDENT_DEEP_DEVICE_TAIL, STUDENT_DEEP_DEVICE_QUARTER_TAIL,
-              STUDENT_DEVICE, STUDENT_DEVICE_TAIL,
+              STUDENT_DEVICE, STUDENT_DEVICE_TAIL, STUDENT_DEVICE_JITTER_TAIL,
               TINY)
 }
 DEFAULT_RECIPE = WIDE_BF16_TAIL.name  # what `make train`, `python -m train` and `python -m convert` use
