@@ -101,3 +101,13 @@ def read_device_crops(path: Path, images: np.ndarray | None = None) -> DeviceCro
             raise DeviceCropsError(f"{path}: cut from other training images (sha256 {crops.images_sha256[:12]}..., "
                                    f"these {digest[:12]}...)")
     return crops
+
+
+def crops_for_training(runs_root: Path, detector: str, images: np.ndarray, recipe: str) -> tuple[Path, DeviceCrops]:
+    """The crops of ``detector`` under ``runs_root`` that recipe ``recipe`` trains on, checked against its training
+    ``images``: DeviceCropsError naming the recipe, the file and the command that builds it."""
+    path = device_crops_path(runs_root, detector)
+    try:
+        return path, read_device_crops(path, images)
+    except DeviceCropsError as exc:
+        raise DeviceCropsError(f"recipe {recipe!r}: {exc}; {build_hint(detector, runs_root)}") from None

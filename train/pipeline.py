@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.dataset import Dataset, evaluation_split
-from core.devicecrops import DeviceCropsError, build_hint, device_crops_path, read_device_crops
+from core.devicecrops import build_hint, crops_for_training, device_crops_path
 from device.datasets import load_fer2013
 from train.recipes import RECIPES, VARIANTS, Recipe
 from train.runs import (
@@ -176,14 +176,10 @@ def check_class_weights(specs: list[RunSpec], ds: Dataset) -> None:
 def check_device_crops(specs: list[RunSpec], ds: Dataset) -> None:
     """A run still to train on device crops fails now when their file is missing or was cut from other training
     images (DeviceCropsError naming the file and the command that builds it), not after TensorFlow's start-up."""
-    for spec in specs:
-        if spec.recipe.device_crops and run_state(spec) != "complete":
-            path = device_crops_path(spec.runs_root, spec.recipe.device_crops)
-            try:
-                read_device_crops(path, ds.splits["train"].x)
-            except DeviceCropsError as exc:
-                raise DeviceCropsError(f"recipe {spec.recipe.name!r}: {exc}; "
-                                       f"{build_hint(spec.recipe.device_crops, spec.runs_root)}") from None
+    needed = {(spec.runs_root, spec.recipe.device_crops): spec.recipe.name for spec in specs
+              if spec.recipe.device_crops and run_state(spec) != "complete"}  # each file read once
+    for (runs_root, detector), recipe in needed.items():
+        crops_for_training(runs_root, detector, ds.splits["train"].x, recipe)
 
 
 def _train_prerequisites(recipe: Recipe, variants: tuple[str, ...], seed: int, ds: Dataset, runs_root: Path,

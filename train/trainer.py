@@ -21,7 +21,7 @@ import keras
 import numpy as np
 
 from core.dataset import Dataset, evaluation_split
-from core.devicecrops import DeviceCropsError, build_hint, device_crops_path, read_device_crops
+from core.devicecrops import crops_for_training
 from core.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file
 from core.labels import EMOTIONS, NUM_CLASSES
 from core.metrics import classification_metrics
@@ -56,12 +56,7 @@ def device_alternates(recipe: Recipe, runs_root: Path, x: np.ndarray) -> tuple[A
     file and the command that builds it) and what the run's config records of them; (None, None) without."""
     if not recipe.device_crops:
         return None, None
-    path = device_crops_path(runs_root, recipe.device_crops)
-    try:
-        crops = read_device_crops(path, x)
-    except DeviceCropsError as exc:
-        raise DeviceCropsError(f"recipe {recipe.name!r}: {exc}; {build_hint(recipe.device_crops, runs_root)}") \
-            from None
+    path, crops = crops_for_training(runs_root, recipe.device_crops, x, recipe.name)
     info = {"file": shown(path), "sha256": sha256_file(path), "found_share": round(crops.found_share, 4),
             "share": recipe.device_crop_share, **{k: crops.record.get(k) for k in ("detector", "framing", "command")}}
     images = crops.crops.reshape(x.shape).astype(x.dtype, copy=False)
