@@ -648,6 +648,31 @@ STUDENT_DEVICE_JITTER_TAIL = replace(
     init_from="student-device-60ep/{variant}-seed{seed}",
 )
 
+# The device-crop base with the plain-face tail (flips only), with and without the device's crops in it. From
+# student-deep-60ep the plain tail scored best on PublicTest's own crops (+0.61 pp on the shipped model) but lost on
+# the camera's crops and the smaller-box jitter row; the device base carried the camera's gain through a tail without
+# device crops. Do the two add up? Tried (unweighted): on PublicTest +0.81 pp with one view (69.80%), +0.20 with two,
+# on the calibrated crops +0.89 / +1.13 pp (the most yet), but the box-15%-smaller jitter row -1.42 / -1.62 pp; with
+# device crops in the tail +0.11 pp, +0.49 pp, -0.61 pp: none kept (docs/recipes.md).
+STUDENT_DEVICE_PLAIN_TAIL = replace(
+    STUDENT_DEEP_PLAIN_TAIL,
+    name="student-device-plain-tail",
+    description="The student-device-60ep run of the same variant with student-deep-plain-tail's 4 epochs (flips "
+    "only, no device crops).",
+    init_from="student-device-60ep/{variant}-seed{seed}",
+)
+STUDENT_DEVICE_PLAIN_DEVICE_TAIL = replace(
+    STUDENT_DEVICE_PLAIN_TAIL,
+    name="student-device-plain-device-tail",
+    description=(
+        "The student-device-60ep run of the same variant with student-deep-plain-tail's 4 epochs (flips only), each "
+        "training image replaced with probability 0.5 by BlazeFace's calibrated crop of that face. Needs the crops: "
+        "make device-crops DATA=..."
+    ),
+    device_crops="blazeface",
+    device_crop_share=0.5,
+)
+
 # A tiny recipe for tests and smoke runs: same code paths, seconds per epoch.
 TINY = replace(
     COMPACT,
@@ -668,7 +693,8 @@ RECIPES: dict[str, Recipe] = {
               STUDENT_DUO_TAIL, STUDENT_DUO_PLAIN_TAIL, STUDENT_DUO_2X, STUDENT_DUO_2X_TAIL, STUDENT_DUO_2X_PLAIN_TAIL,
               STUDENT_DUO_DEEP, STUDENT_DUO_DEEP_PLAIN_TAIL, STUDENT_DEEP, STUDENT_DEEP_PLAIN_TAIL, STUDENT_DEEP_TAIL,
               STUDENT_DEEP_MATCHED_TAIL, STUDENT_DEEP_DEVICE_TAIL, STUDENT_DEEP_DEVICE_QUARTER_TAIL,
-              STUDENT_DEVICE, STUDENT_DEVICE_TAIL, STUDENT_DEVICE_JITTER_TAIL,
+              STUDENT_DEVICE, STUDENT_DEVICE_TAIL, STUDENT_DEVICE_JITTER_TAIL, STUDENT_DEVICE_PLAIN_TAIL,
+              STUDENT_DEVICE_PLAIN_DEVICE_TAIL,
               TINY)
 }
 DEFAULT_RECIPE = WIDE_BF16_TAIL.name  # what `make train`, `python -m train` and `python -m convert` use
