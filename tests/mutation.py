@@ -344,6 +344,28 @@ MUTANTS: tuple[Mutant, ...] = (
            "np.clip(a * patch + (1.0 - a) * region, 0, 255)", "np.clip((1.0 - a) * patch + a * region, 0, 255)",
            ("tests/benchmarks/test_canvas.py::test_paste_blends_by_alpha_in_place",),
            "faces are blended in inside out: the feathered edge opaque, the face itself transparent"),
+    # --- the device's crops of the training faces (core.devicecrops, benchmarks.crops, train.batches)
+    Mutant("device-crops-digest-unchecked", "core/devicecrops.py",
+           "        if digest != crops.images_sha256:", "        if False:",
+           ("tests/core/test_devicecrops.py::test_crops_of_other_images_are_refused_naming_the_file",),
+           "a recipe trains on crops cut from other images, row i beside another face's targets"),
+    Mutant("alternates-ignore-availability", "train/batches.py",
+           "        return self.available[index] & (draws < self.share)", "        return draws < self.share",
+           ("tests/train/test_batches.py::test_alternates_replace_only_available_images_and_keep_their_targets",),
+           "a face the detector missed is swapped for its empty (black) crop"),
+    Mutant("alternates-same-each-epoch", "train/batches.py",
+           "self._mix_rng.random(len(take))", "np.random.default_rng(0).random(len(self.arrays[0]))[take]",
+           ("tests/train/test_batches.py::test_alternates_are_drawn_anew_each_epoch_at_their_share",),
+           "the same images are swapped every epoch: half the faces never seen on the dataset's crop"),
+    Mutant("tf-alternates-ignore-share", "train/batches.py",
+           "            use = tf.logical_and(available, u < alternates.share)", "            use = available",
+           ("tests/train/test_batches.py::test_the_tf_data_pipeline_swaps_alternates_alike",),
+           "the tf.data pipeline swaps every available image whatever the recipe's share"),
+    Mutant("training-crops-first-box", "benchmarks/crops.py",
+           "                best = max(boxes, key=truth.iou, default=None)\n                if best is None or truth.iou",
+           "                best = boxes[0] if boxes else None\n                if best is None or truth.iou",
+           ("tests/benchmarks/test_crops.py::test_training_crops_cut_each_face_from_its_first_canvas_found",),
+           "a false box listed first is cut instead of the face beside it"),
 )
 
 
