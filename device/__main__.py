@@ -31,6 +31,7 @@ from device.detector import (
     refine_problem,
 )
 from device.framing import FramingError
+from device.loop import DEFAULT_STILL_S
 from device.preprocess import DEFAULT_MARGIN
 from device.smoothing import (
     DEFAULT_LABEL_HOLD_S,
@@ -175,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
         f"were framed like) with a plain square margin per side, as a fraction of the face box side, {MARGIN_RANGE}; "
         f"default: the calibrated framing, or {DEFAULT_MARGIN} for a detector without one",
     )
+    p.add_argument("--speed", type=number_type(float, 0, "a number >= 0"), default=None,
+                   help="play a video file or image folder at this multiple of real time (1: as recorded; each "
+                   "still image shown --still-seconds); 0: as fast as the pipeline runs. Default: 1 when a window "
+                   "or the web view shows it, 0 for JSON lines and --record alone. A camera is never paced")
+    p.add_argument("--still-seconds", type=number_type(float, 0.01, "a number >= 0.01"), default=DEFAULT_STILL_S,
+                   help="paced image folder: seconds each image is shown (at --speed 1)")
     p.add_argument("--max-frames", type=count, default=None, help="stop after this many frames")
     p.add_argument("--duration", type=seconds, default=None, help="stop after this many seconds")
     p.add_argument(
@@ -235,6 +242,8 @@ def options_from_args(args: argparse.Namespace) -> DemoOptions:
         serve=args.serve,
         max_clients=args.max_clients,
         jpeg_quality=args.jpeg_quality,
+        speed=args.speed,
+        still_s=args.still_seconds,
     )
 
 

@@ -28,7 +28,7 @@ from core.paths import project_root
 from device.classifier import ClassifierOptions, EmotionClassifier
 from device.detector import DEFAULT_SEARCH_EVERY, make_detector, parse_setting, setting_key
 from device.framing import Framing, calibrated_framing
-from device.loop import FrameLoop, LoopOptions, LoopSummary, OutputError
+from device.loop import DEFAULT_STILL_S, FrameLoop, LoopOptions, LoopSummary, OutputError
 from device.pipeline import EmotionPipeline, FrameResult, to_json
 from device.preprocess import DEFAULT_MARGIN
 from device.smoothing import DEFAULT_LABEL_HOLD_S, DEFAULT_LABEL_MARGIN, DEFAULT_TAU_S, SmoothingConfig
@@ -77,6 +77,8 @@ class DemoOptions:
     width: int | None = None
     height: int | None = None
     serve: tuple[str, int] | None = None  # --serve: (host, port) of the web view (device.web), None: no server
+    speed: float | None = None  # pace a file at this multiple of real time; 0: unpaced; None: play_speed() decides
+    still_s: float = DEFAULT_STILL_S  # paced still images: seconds each is shown
     max_clients: int = DEFAULT_MAX_CLIENTS  # video and event streams at once
     jpeg_quality: int = DEFAULT_JPEG_QUALITY  # of the web view's video stream
 
@@ -214,6 +216,15 @@ def crop_framing(options: DemoOptions) -> Framing:
             or Framing.from_margin(DEFAULT_MARGIN))
 
 
+def play_speed(speed: float | None, shown: bool, live: bool) -> float:
+    """The pace of the loop: ``speed`` when given; else real time (1) when a window or the web view shows a video
+    file or image folder, as a player would, and unpaced (0: as fast as the pipeline runs) for JSON lines and
+    recordings alone. A live source is never paced (the loop ignores the speed for it)."""
+    if speed is not None:
+        return speed
+    return 1.0 if shown and not live else 0.0
+
+
 class WindowSink:
     """The annotated frame in an OpenCV window; "quit" on q, Esc or closing the window."""
 
@@ -221,7 +232,11 @@ class WindowSink:
 
     def write(self, frame: Frame, result: FrameResult, annotated: np.ndarray | None) -> str | None:
         cv2.imshow(WINDOW, annotated)
-        key = cv2.waitKey(1) & 0xFF
+        return self.idle(0.001)
+
+    def idle(self, seconds: float) -> str | None:
+        """Keep the window answering (keys, closing) for ``seconds``: a paced loop waits here."""
+        key = cv2.waitKey(max(1, round(seconds * 1000))) & 0xFF
         if key in QUIT_KEYS or cv2.getWindowProperty(WINDOW, cv2.WND_PROP_VISIBLE) < 1:
             return "quit"
         return None
@@ -329,9 +344,15 @@ def _run_demo(options: DemoOptions, out: TextIO, err: TextIO, web: WebView | Non
         if options.balance:
             web.info["balance"] = f"{options.balance:g}"
         sinks.extend(web.sinks)
+    speed = play_speed(options.speed, shown=show or web is not None, live=source.live)
+    if speed > 0 and not source.live:
+        pace = f"each image {options.still_s:g} s" if source.stills else "at its own frame times"
+        print(f"note: playing {options.source} {pace} at {speed:g}x (--speed 0: as fast as the pipeline runs)",
+              file=err, flush=True)
     loop = FrameLoop(
         source, pipeline, sinks,
-        LoopOptions(options.max_frames, options.duration, options.retries, options.retry_delay),
+        LoopOptions(options.max_frames, options.duration, options.retries, options.retry_delay, speed,
+                    options.still_s),
         reopen=lambda: open_source(options.source, options.width, options.height), err=err,
         caption=f"balance {options.balance:g}" if options.balance else "",
     )

@@ -9,7 +9,13 @@ to the other sinks (JSON lines, events, collectors). These are the stage names o
 A sink is anything with ``wants_annotation`` (read every frame: a web view wants pictures only while someone
 watches), ``write(frame, result, annotated) -> stop reason or None`` and ``close()``. Stop reasons: ``max-frames``,
 ``duration``, ``end-of-stream``, ``interrupted`` (Ctrl-C, SIGTERM), ``quit`` (a sink asked), ``stdout-closed``,
-``error``.
+``error``. A sink may also have ``idle(seconds) -> stop reason or None``: while a paced loop waits for a frame's
+time it calls that instead of sleeping (a window keeps answering its keys).
+
+Pacing (``LoopOptions.speed``): a video file or image folder is read as fast as the pipeline runs, which is right
+for JSON lines, a recording or a benchmark, but a window or web view would flash through it. Paced, each frame of a
+file waits for its media time (divided by the speed) and each still image is shown for ``still_s`` seconds, the
+last one too; a live source is never paced: it brings its own time.
 """
 
 from __future__ import annotations
@@ -49,12 +55,42 @@ class Sink(Protocol):
         ...
 
 
+DEFAULT_STILL_S = 2.0  # paced still images: seconds each is shown at speed 1
+MAX_LAG_S = 1.0  # a paced frame this late (a slow pipeline, a stall) takes the clock anew instead of racing to catch up
+IDLE_SLICE_S = 0.05  # a paced wait hands the sinks' idle() at most this long at a time
+
+
 @dataclass
 class LoopOptions:
     max_frames: int | None = None
     duration: float | None = None  # seconds of wall time
     retries: int = 0  # re-open a live source this many times when it stops
     retry_delay: float = 1.0
+    speed: float = 0.0  # a file's frames at this multiple of their media time (1: real time); 0: unpaced
+    still_s: float = DEFAULT_STILL_S  # paced still images: seconds each is shown (at speed 1)
+
+
+class Pacer:
+    """When a frame of media time ``media`` is due, on ``clock``: the first frame sets the origin, each later one
+    is due ``(media - first media) / speed`` seconds after it. A frame more than :data:`MAX_LAG_S` late, or one whose
+    media time goes back, sets the origin anew (played on from there, not raced through)."""
+
+    def __init__(self, speed: float, clock: Callable[[], float] = time.perf_counter) -> None:
+        if speed <= 0:
+            raise ValueError(f"pacing: speed {speed}, expected > 0")
+        self.speed, self.clock = speed, clock
+        self._origin: tuple[float, float] | None = None  # (wall time, media time)
+
+    def due_in(self, media: float) -> float:
+        """Seconds until the frame at ``media`` is due (0: now)."""
+        now = self.clock()
+        if self._origin is not None:
+            wall0, media0 = self._origin
+            wait = wall0 + (media - media0) / self.speed - now
+            if -MAX_LAG_S <= wait and media >= media0:
+                return max(wait, 0.0)
+        self._origin = (now, media)
+        return 0.0
 
 
 @dataclass
@@ -81,7 +117,8 @@ class FrameLoop:
 
     def __init__(self, source: FrameSource, pipeline: EmotionPipeline, sinks: Sequence[Sink],
                  options: LoopOptions | None = None, reopen: Callable[[], FrameSource] | None = None,
-                 err: TextIO | None = None, caption: str = "") -> None:
+                 err: TextIO | None = None, caption: str = "", clock: Callable[[], float] = time.perf_counter,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.source: FrameSource | None = source
         self.pipeline, self.sinks = pipeline, list(sinks)
         self.options = options or LoopOptions()
@@ -93,6 +130,9 @@ class FrameLoop:
         self.fps: float | None = None
         self.first_result_at: float | None = None
         self._last: float | None = None
+        self.clock, self.sleep = clock, sleep  # of the pacing only (tests drive them)
+        paced = self.options.speed > 0 and not source.live
+        self.pacer = Pacer(self.options.speed, clock) if paced else None
 
     def _warn(self, message: str) -> None:
         print(f"warning: {message}", file=self.err, flush=True)
@@ -125,14 +165,42 @@ class FrameLoop:
             return "duration"
         return None
 
+    def _media_time(self, frame: Frame | None) -> float:
+        """A paced frame's place in time: a still's turn times ``still_s``, else the source's media time; the end
+        of a folder is the last still's end."""
+        if self.stills or frame is None:
+            return self.frames * self.options.still_s
+        return frame.timestamp
+
+    def _wait(self, seconds: float) -> str | None:
+        """Wait ``seconds``, handing the time to the sinks' ``idle`` (a window answers its keys) if any have one;
+        their stop reason, if they give one."""
+        idlers = [s for s in self.sinks if callable(getattr(s, "idle", None))]
+        deadline = self.clock() + seconds
+        while (left := deadline - self.clock()) > 0:
+            if not idlers:
+                self.sleep(left)
+                break
+            for sink in idlers:
+                reason = sink.idle(min(left, IDLE_SLICE_S))
+                if reason:
+                    return reason
+        return None
+
     def step(self) -> str | None:
         """One frame through the pipeline and the sinks; a stop reason, or None to go on."""
         start = time.perf_counter()
         frame = self._read()
         if frame is None:
+            if self.pacer is not None and self.stills and self.frames:  # the last still is shown its time too
+                return self._wait(self.pacer.due_in(self._media_time(None))) or "end-of-stream"
             return "end-of-stream"
         self.failures = 0
         capture_ms = (time.perf_counter() - start) * 1000.0
+        if self.pacer is not None:
+            reason = self._wait(self.pacer.due_in(self._media_time(frame)))
+            if reason:
+                return reason
         frame.index = self.frames
         if self.stills:  # independent images: nothing tracked or averaged across them
             self.pipeline.reset()

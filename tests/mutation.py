@@ -344,6 +344,15 @@ MUTANTS: tuple[Mutant, ...] = (
            "np.clip(a * patch + (1.0 - a) * region, 0, 255)", "np.clip((1.0 - a) * patch + a * region, 0, 255)",
            ("tests/benchmarks/test_canvas.py::test_paste_blends_by_alpha_in_place",),
            "faces are blended in inside out: the feathered edge opaque, the face itself transparent"),
+    # --- the frame loop's pacing
+    Mutant("pacing-holds-a-camera", "device/loop.py",
+           "        paced = self.options.speed > 0 and not source.live\n", "        paced = self.options.speed > 0\n",
+           ("tests/device/test_loop.py::test_a_live_source_is_never_paced",),
+           "a camera's frames are held back to a media time they do not have: the view lags behind the camera"),
+    Mutant("pacing-drops-the-last-still", "device/loop.py",
+           "            if self.pacer is not None and self.stills and self.frames:", "            if False:",
+           ("tests/device/test_loop.py::test_stills_are_shown_their_seconds_each_the_last_one_too",),
+           "the last image of a folder (or a single photo) closes as soon as it is shown"),
     # --- the device's crops of the training faces (core.devicecrops, benchmarks.crops, train.batches)
     Mutant("device-crops-digest-unchecked", "core/devicecrops.py",
            "        if digest != crops.images_sha256:", "        if False:",
@@ -362,8 +371,8 @@ MUTANTS: tuple[Mutant, ...] = (
            ("tests/train/test_batches.py::test_the_tf_data_pipeline_swaps_alternates_alike",),
            "the tf.data pipeline swaps every available image whatever the recipe's share"),
     Mutant("training-crops-first-box", "benchmarks/crops.py",
-           "                best = max(boxes, key=truth.iou, default=None)\n                if best is None or truth.iou",
-           "                best = boxes[0] if boxes else None\n                if best is None or truth.iou",
+           "                best = max(boxes, key=truth.iou, default=None)\n",
+           "                best = boxes[0] if boxes else None\n",
            ("tests/benchmarks/test_crops.py::test_training_crops_cut_each_face_from_its_first_canvas_found",),
            "a false box listed first is cut instead of the face beside it"),
 )

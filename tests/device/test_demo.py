@@ -318,6 +318,22 @@ def stub_models(monkeypatch) -> None:
     monkeypatch.setattr(demo, "EmotionClassifier", ScoresByGray)
 
 
+def test_a_paced_folder_says_so_and_shows_each_image_its_seconds(monkeypatch, capsys, tmp_path: Path) -> None:
+    """--speed on a folder (what a window or the web view gets by default): a note on stderr, and the loop holds
+    each image its --still-seconds (the loop's own tests check the timing with a fake clock; here, that the flags
+    reach it)."""
+    stub_models(monkeypatch)
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"face{i}.png"), np.full((64, 64, 3), 40 * i, np.uint8))
+    summary = run_demo(DemoOptions(source=str(tmp_path), headless=True, speed=2.0, still_s=0.5))
+    err = capsys.readouterr().err
+    assert summary.exit_code == 0 and summary.frames == 3
+    assert f"note: playing {tmp_path} each image 0.5 s at 2x" in err, err
+    assert summary.elapsed_s >= 3 * 0.25  # three images, a quarter second each, the last one too (a lower bound)
+    run_demo(DemoOptions(source=str(tmp_path), headless=True))  # JSON lines alone: unpaced, no note
+    assert "note: playing" not in capsys.readouterr().err
+
+
 def test_images_of_a_folder_are_not_blended(monkeypatch, capsys, tmp_path: Path) -> None:
     """Eight different faces at the same place: each image is reported with exactly its own scores (the tracker
     used to treat them as one face and average them, giving some of them another image's label)."""
@@ -404,6 +420,9 @@ def nothing_opened(monkeypatch) -> None:
         ("--retry-delay", "nan", "not a finite number"),
         ("--retry-delay", "inf", "not a finite number"),
         ("--retry-delay", "1e12", "seconds"),
+        ("--speed", "-1", ">= 0"),
+        ("--speed", "inf", "not a finite number"),
+        ("--still-seconds", "0", ">= 0.01"),
     ],
 )
 def test_bad_numbers_exit_2_naming_the_flag(monkeypatch, capsys, flag: str, value: str, expected: str) -> None:
