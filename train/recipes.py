@@ -673,6 +673,19 @@ STUDENT_DEVICE_PLAIN_DEVICE_TAIL = replace(
     device_crop_share=0.5,
 )
 
+# The shipped tail again from the same shipped base, on other seeds of its own (`--seed 1`, `--seed 2`: the tail's
+# shuffling and box jitter; the base stays seed 0's run): how far do PublicTest, the calibrated crops and the jitter
+# rows move between two runs of the same 4 epochs? The ship rule's 0.5 pp and issue 16's 1 pp shortfall sit at
+# that scale. Measured (unweighted, int8, two views; seed 0 is the shipped run): PublicTest 68.99 / 68.32 / 68.54,
+# calibrated crops 68.88 / 68.39 / 68.83, shortfall 1.33 / 1.43 / 0.79 pp (docs/recipes.md).
+STUDENT_DEEP_TAIL_RESEEDED = replace(
+    STUDENT_DEEP_TAIL,
+    name="student-deep-tail-reseeded",
+    description="student-deep-tail from student-deep-60ep's seed-0 run whatever --seed is: the shipped tail on "
+    "other seeds of its own.",
+    init_from="student-deep-60ep/{variant}-seed0",
+)
+
 # A tiny recipe for tests and smoke runs: same code paths, seconds per epoch.
 TINY = replace(
     COMPACT,
@@ -694,7 +707,7 @@ RECIPES: dict[str, Recipe] = {
               STUDENT_DUO_DEEP, STUDENT_DUO_DEEP_PLAIN_TAIL, STUDENT_DEEP, STUDENT_DEEP_PLAIN_TAIL, STUDENT_DEEP_TAIL,
               STUDENT_DEEP_MATCHED_TAIL, STUDENT_DEEP_DEVICE_TAIL, STUDENT_DEEP_DEVICE_QUARTER_TAIL,
               STUDENT_DEVICE, STUDENT_DEVICE_TAIL, STUDENT_DEVICE_JITTER_TAIL, STUDENT_DEVICE_PLAIN_TAIL,
-              STUDENT_DEVICE_PLAIN_DEVICE_TAIL,
+              STUDENT_DEVICE_PLAIN_DEVICE_TAIL, STUDENT_DEEP_TAIL_RESEEDED,
               TINY)
 }
 DEFAULT_RECIPE = WIDE_BF16_TAIL.name  # what `make train`, `python -m train` and `python -m convert` use
