@@ -349,6 +349,8 @@ def _run_demo(options: DemoOptions, out: TextIO, err: TextIO, web: WebView | Non
         pace = f"each image {options.still_s:g} s" if source.stills else "at its own frame times"
         print(f"note: playing {options.source} {pace} at {speed:g}x (--speed 0: as fast as the pipeline runs)",
               file=err, flush=True)
+        if web is not None and source.stills:  # a long-shown image is not a stalled camera
+            web.stale_after = max(web.stale_after, 2.0 * options.still_s / speed)
     loop = FrameLoop(
         source, pipeline, sinks,
         LoopOptions(options.max_frames, options.duration, options.retries, options.retry_delay, speed,

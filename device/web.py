@@ -263,6 +263,7 @@ class WebView:
         if not 0 <= jpeg_quality <= 100:
             raise ValueError(f"jpeg_quality {jpeg_quality}: expected 0..100")
         self.max_clients, self.jpeg_quality = max_clients, jpeg_quality
+        self.stale_after = STALE_AFTER_S  # /healthz: "stale" (503) past this many seconds without a frame
         self.page = page(page_file)  # read before binding: a missing page fails before the camera opens
         self.info: dict[str, str] = dict(info or {})
         self.to_event = to_event
@@ -339,7 +340,7 @@ class WebView:
                 dropped += c.mailbox.dropped
         fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else None
         age = None if self.last_frame_at is None else now - self.last_frame_at
-        state = "waiting" if age is None else ("ok" if age < STALE_AFTER_S else "stale")
+        state = "waiting" if age is None else ("ok" if age < self.stale_after else "stale")
         return {
             "status": state,
             "frames": self.frames,
