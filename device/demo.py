@@ -345,12 +345,6 @@ def _run_demo(options: DemoOptions, out: TextIO, err: TextIO, web: WebView | Non
             web.info["balance"] = f"{options.balance:g}"
         sinks.extend(web.sinks)
     speed = play_speed(options.speed, shown=show or web is not None, live=source.live)
-    if speed > 0 and not source.live:
-        pace = f"each image {options.still_s:g} s" if source.stills else "at its own frame times"
-        print(f"note: playing {options.source} {pace} at {speed:g}x (--speed 0: as fast as the pipeline runs)",
-              file=err, flush=True)
-        if web is not None and source.stills:  # a long-shown image is not a stalled camera
-            web.stale_after = max(web.stale_after, 2.0 * options.still_s / speed)
     loop = FrameLoop(
         source, pipeline, sinks,
         LoopOptions(options.max_frames, options.duration, options.retries, options.retry_delay, speed,
@@ -358,4 +352,10 @@ def _run_demo(options: DemoOptions, out: TextIO, err: TextIO, web: WebView | Non
         reopen=lambda: open_source(options.source, options.width, options.height), err=err,
         caption=f"balance {options.balance:g}" if options.balance else "",
     )
+    if loop.pacer is not None:  # the loop decides (a live source is never paced); say what it will do
+        pace = f"each image {options.still_s:g} s" if source.stills else "at its own frame times"
+        print(f"note: playing {options.source} {pace} at {speed:g}x (--speed 0: as fast as the pipeline runs)",
+              file=err, flush=True)
+        if web is not None and source.stills:  # a long-shown image is not a stalled camera
+            web.stale_after = max(web.stale_after, 2.0 * options.still_s / speed)
     return demo_summary(loop.run(), options.source)

@@ -673,30 +673,29 @@ STUDENT_DEVICE_PLAIN_DEVICE_TAIL = replace(
     device_crop_share=0.5,
 )
 
+def reseeded(recipe: Recipe) -> Recipe:
+    """``recipe`` started from its ``init_from`` run's seed 0 whatever ``--seed`` is: its own epochs (a tail) on other
+    seeds of their own (shuffling, augmentation), the base held fixed, to measure how far one recipe moves by chance."""
+    if "{seed}" not in recipe.init_from:
+        raise ValueError(f"recipe {recipe.name!r}: no seeded init_from to hold at seed 0")
+    return replace(recipe, name=f"{recipe.name}-reseeded",
+                   description=f"{recipe.name} from {recipe.init_from.split('/')[0]}'s seed-0 run whatever --seed "
+                   "is: its tail on other seeds of its own.",
+                   init_from=recipe.init_from.replace("{seed}", "0"))
+
+
 # The shipped tail again from the same shipped base, on other seeds of its own (`--seed 1`, `--seed 2`: the tail's
 # shuffling and box jitter; the base stays seed 0's run): how far do PublicTest, the calibrated crops and the jitter
 # rows move between two runs of the same 4 epochs? The ship rule's 0.5 pp and issue 16's 1 pp shortfall sit at
 # that scale. Measured (unweighted, int8, two views; seed 0 is the shipped run): PublicTest 68.99 / 68.32 / 68.54,
 # calibrated crops 68.88 / 68.39 / 68.83, shortfall 1.33 / 1.43 / 0.79 pp (docs/recipes.md).
-STUDENT_DEEP_TAIL_RESEEDED = replace(
-    STUDENT_DEEP_TAIL,
-    name="student-deep-tail-reseeded",
-    description="student-deep-tail from student-deep-60ep's seed-0 run whatever --seed is: the shipped tail on "
-    "other seeds of its own.",
-    init_from="student-deep-60ep/{variant}-seed0",
-)
+STUDENT_DEEP_TAIL_RESEEDED = reseeded(STUDENT_DEEP_TAIL)
 
 # Likewise the best candidate on both kinds of crop so far, student-device-plain-tail (kept out by the jitter rule):
 # are its gains more than its tail's luck? Measured (one view, seeds 0/1/2): PublicTest 69.80 / 69.63 / 69.85,
 # calibrated crops 69.77 / 69.77 / 70.41 (the shipped recipe's runs: 68.62 and 68.70 on average), box-15%-smaller
 # row -1.42 / -2.06 / -1.53 pp: a steady trade, not luck (docs/recipes.md).
-STUDENT_DEVICE_PLAIN_TAIL_RESEEDED = replace(
-    STUDENT_DEVICE_PLAIN_TAIL,
-    name="student-device-plain-tail-reseeded",
-    description="student-device-plain-tail from student-device-60ep's seed-0 run whatever --seed is: its tail on "
-    "other seeds of its own.",
-    init_from="student-device-60ep/{variant}-seed0",
-)
+STUDENT_DEVICE_PLAIN_TAIL_RESEEDED = reseeded(STUDENT_DEVICE_PLAIN_TAIL)
 
 # A tiny recipe for tests and smoke runs: same code paths, seconds per epoch.
 TINY = replace(

@@ -36,12 +36,8 @@ class ScriptedSource:
 
     def __init__(self, times: list[float], live: bool = False, stills: bool = False) -> None:
         self.times, self.live, self.stills = list(times), live, stills
-        self.read_at: list[float] = []
-        self.clock: FakeClock | None = None
 
     def read(self) -> Frame | None:
-        if self.clock is not None:
-            self.read_at.append(self.clock.now)
         if not self.times:
             return None
         return Frame(0, np.zeros((4, 4, 3), np.uint8), None, self.times.pop(0))
@@ -73,11 +69,10 @@ class Shown:
         pass
 
 
-def _run(source: ScriptedSource, speed: float, still_s: float = 2.0, sinks=()):
+def _run(source: ScriptedSource, speed: float, still_s: float = 2.0):
     clock = FakeClock()
-    source.clock = clock
     shown = Shown(clock)
-    loop = FrameLoop(source, NoFaces(), [shown, *sinks], LoopOptions(speed=speed, still_s=still_s),
+    loop = FrameLoop(source, NoFaces(), [shown], LoopOptions(speed=speed, still_s=still_s),
                      err=io.StringIO(), clock=clock, sleep=clock.sleep)
     summary = loop.run()
     return summary, [round(t - 100.0, 6) for t in shown.at], clock

@@ -31,3 +31,15 @@ def test_device_crops_need_a_detector_and_a_share_between_0_and_1():
             replace(TINY, device_crops=crops, device_crop_share=share)
     assert replace(TINY, device_crops="blazeface", device_crop_share=1.0).device_crop_share == 1.0
     assert any(r.device_crops for r in RECIPES.values())
+
+
+def test_a_reseeded_recipe_holds_its_base_at_seed_0_and_needs_a_seeded_base() -> None:
+    from train.recipes import reseeded
+    from train.runs import init_run_name
+
+    tail = reseeded(RECIPES["student-deep-tail"])
+    assert tail.name == "student-deep-tail-reseeded" and RECIPES[tail.name] == tail
+    assert init_run_name(tail, "weighted", 2) == "student-deep-60ep/weighted-seed0"
+    assert init_run_name(RECIPES["student-deep-tail"], "weighted", 2) == "student-deep-60ep/weighted-seed2"
+    with pytest.raises(ValueError, match="init_from"):
+        reseeded(RECIPES["wide"])
