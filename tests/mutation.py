@@ -375,6 +375,20 @@ MUTANTS: tuple[Mutant, ...] = (
            "                best = boxes[0] if boxes else None\n",
            ("tests/benchmarks/test_crops.py::test_training_crops_cut_each_face_from_its_first_canvas_found",),
            "a false box listed first is cut instead of the face beside it"),
+    # --- the lent GPU machine's job
+    Mutant("stop-request-ignored", "train/trainer.py",
+           "        if STOP_ASKED.is_set():", "        if False:",
+           ("tests/train/test_cli.py::test_a_stop_whose_interrupt_was_discarded_still_stops_training",),
+           "a SIGTERM whose interrupt Python discarded is lost: the GPU job trains past its limit"),
+    Mutant("compiled-augment-same-draws", "train/batches.py",
+           "            y, self._state = self._compiled(self._state, x)",
+           "            y, _ = self._compiled(self._state, x)",
+           ("tests/train/test_batches.py::test_on_jax_the_augmenter_is_one_compiled_call_with_new_draws_each_batch",),
+           "on JAX every batch gets the same transforms: the seed states never move on"),
+    Mutant("best-only-keeps-backup", "train/gpu.py",
+           'lean = (folder / "metrics.json").is_file() or not resumable', 'lean = (folder / "metrics.json").is_file()',
+           ("tests/train/test_gpu.py::test_best_only_brings_a_partial_run_back_lean_without_its_backup",),
+           "a stopped large teacher comes back with its backup and optimiser slots: over what one call hands back"),
 )
 
 

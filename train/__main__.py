@@ -15,6 +15,7 @@ from pathlib import Path
 from core.argtypes import number_type
 from core.paths import folder_problem, project_root
 from train.recipes import DEFAULT_RECIPE, RECIPES, VARIANTS
+from train.runs import STOP_ASKED
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 2, 130
 
@@ -49,9 +50,12 @@ def check_runs_root(runs: Path) -> str | None:
 
 
 def _stop_on_sigterm() -> None:
-    """SIGTERM (kill, systemd, a CI timeout) stops training like Ctrl-C: the finished epochs are kept."""
+    """SIGTERM (kill, systemd, a CI timeout) stops training like Ctrl-C: the finished epochs are kept. The stop is
+    also recorded (:data:`train.runs.STOP_ASKED`), so that training raises it again at the next batch should this
+    raise land where Python discards it."""
 
     def interrupt(signum, frame):
+        STOP_ASKED.set()
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
@@ -71,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     recipe = RECIPES[args.recipe].with_epochs(args.epochs)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # train_and_report checks the input, then imports TensorFlow
     previous = signal.getsignal(signal.SIGTERM)
+    STOP_ASKED.clear()
     _stop_on_sigterm()
     try:
         if args.plan:  # the plan alone: the run folders checked, nothing loaded or trained
@@ -98,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     finally:
         signal.signal(signal.SIGTERM, previous)
+        STOP_ASKED.clear()
     return EXIT_OK
 
 

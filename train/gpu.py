@@ -25,6 +25,8 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 
@@ -85,7 +87,9 @@ def plan_calls(parts: list[Path], wheels: list[Path], tree: int, root: Path) -> 
                           else (root / c).stat().st_size for c in call)
         if mib(size) > CALL_LIMIT_MIB:
             raise GpuJobError(f"call {i + 1} would send {mib(size):.1f} MiB (tracked tree {mib(tree):.1f} MiB + "
-                              f"{', '.join(call)}), over {CALL_LIMIT_MIB:g} MiB: pack with more --parts")
+                              f"{', '.join(call)}), over {CALL_LIMIT_MIB:g} MiB: take the tracked files training "
+                              "does not read out of the working tree for the calls (README: Training on a lent GPU "
+                              "machine) or pack with more --parts")
     return calls
 
 
@@ -117,10 +121,12 @@ def _strip_optimizer(checkpoint: Path, into: Path) -> None:
     keras.models.load_model(checkpoint, compile=False).save(into)
 
 
-def collect(runs: Path, out: Path, chunk_mib: float = CHUNK_MIB) -> dict:
+def collect(runs: Path, out: Path, chunk_mib: float = CHUNK_MIB, resumable: bool = True) -> dict:
     """Every run folder under ``runs`` (``<recipe>-<E>ep/<variant>-seed<S>``) as one tar in chunks under ``out``
     with ``runs.json`` (the tar's sha256 and the chunks'); finished runs' checkpoints lose their optimiser state,
-    partial runs (stopped by ``timeout``) keep their Keras backup so that ``python -m train`` resumes them."""
+    partial runs (stopped by ``timeout``) keep their Keras backup so that ``python -m train`` resumes them, unless
+    ``resumable`` is False: then every run comes back as its best checkpoint without optimiser state or backup (a
+    large teacher's backup holds the weights and the optimiser's slots, too much to hand back)."""
     folders = sorted(p.parent for p in runs.glob("*/*/config.json"))
     if not folders:
         raise GpuJobError(f"{runs}: no run folders (*/*/config.json) to collect")
@@ -128,13 +134,13 @@ def collect(runs: Path, out: Path, chunk_mib: float = CHUNK_MIB) -> dict:
     stripped: list[Path] = []  # the checkpoints re-saved without optimiser state, one file each
     with tempfile.TemporaryDirectory() as tmp, tarfile.open(fileobj=buf, mode="w") as tar:
         for folder in folders:
-            finished = (folder / "metrics.json").is_file()
+            lean = (folder / "metrics.json").is_file() or not resumable
             for f in sorted(folder.rglob("*")):
                 rel = f.relative_to(runs)
-                if not f.is_file() or (finished and SKIP & set(rel.parts)):
+                if not f.is_file() or (lean and SKIP & set(rel.parts)):
                     continue  # a partial run keeps its Keras backup: it resumes from it, here or there
                 source = f
-                if finished and f.suffix == ".keras":
+                if lean and f.suffix == ".keras":
                     source = Path(tmp) / f"{len(stripped)}.keras"
                     stripped.append(source)
                     _strip_optimizer(f, source)
@@ -159,6 +165,48 @@ def collect(runs: Path, out: Path, chunk_mib: float = CHUNK_MIB) -> dict:
               "runs": [str(f.relative_to(runs)) for f in folders]}
     atomic_write_json(out / RUNS_JSON, record)
     return record
+
+
+def smoke(names: list[str], steps: int = 20, train_images: int = 28_709) -> list[dict]:
+    """For each recipe, on random faces: the seconds per batch of its augmentation (the training pipeline's, outside
+    the model) and of a training step after the first (which compiles), and the epoch time they imply when the
+    two overlap (the slower one sets the pace). The first call's command on a GPU machine: it shows that Keras,
+    the backend and the accelerator work before the long call, and what an epoch will cost there."""
+    import keras
+    import numpy as np
+
+    from train.backend import configure
+    from train.batches import CompiledAugmenter
+    from train.models import build_augmenter, build_model
+    from train.precision import training_precision
+    from train.recipes import RECIPES
+
+    backend = configure()
+    rng = np.random.default_rng(0)
+    results = []
+    for name in names:
+        recipe = RECIPES[name]
+        precision, _ = training_precision(recipe, backend.accelerators)
+        model = build_model(replace(recipe, precision=precision))
+        model.compile(optimizer=keras.optimizers.SGD(0.01, momentum=0.9), loss="categorical_crossentropy")
+        augment = CompiledAugmenter(build_augmenter(recipe, 0))  # as the training batches run it
+        x = rng.integers(0, 256, (recipe.batch_size, 48, 48, 1)).astype(np.float32)
+        y = keras.utils.to_categorical(rng.integers(0, 7, recipe.batch_size), 7)
+        augment(x)
+        model.train_on_batch(x, y)
+        start = time.perf_counter()
+        for _ in range(steps):
+            augment(x)
+        aug_s = (time.perf_counter() - start) / steps
+        start = time.perf_counter()
+        for _ in range(steps):
+            model.train_on_batch(x, y)
+        step_s = (time.perf_counter() - start) / steps
+        batches = -(-train_images // recipe.batch_size)
+        results.append({"recipe": name, "backend": backend.record(), "precision": precision,
+                        "batch": recipe.batch_size, "augment_ms": round(aug_s * 1e3, 2),
+                        "step_ms": round(step_s * 1e3, 2), "epoch_s": round(batches * max(aug_s, step_s), 1)})
+    return results
 
 
 def unpack(source: Path, runs: Path, replace: bool = False) -> list[str]:
@@ -206,6 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--runs", type=Path, required=True, help="the runs root the training wrote")
     c.add_argument("--out", type=Path, required=True, help="$OUT")
     c.add_argument("--chunk-mib", type=float, default=CHUNK_MIB, help="chunk size (16 MiB come back a file)")
+    c.add_argument("--best-only", action="store_true", help="every run as its best checkpoint without optimiser "
+                   "state or Keras backup, partial runs too (they cannot resume; for large teachers)")
+    s = sub.add_parser("smoke", help="on the GPU machine: augmentation and step time per batch on random faces",
+                       formatter_class=ap.formatter_class)
+    s.add_argument("--recipes", nargs="+", required=True, help="recipes to time")
+    s.add_argument("--steps", type=int, default=20, help="batches timed after the first")
     u = sub.add_parser("unpack", help="here: the returned run folders into the runs root",
                        formatter_class=ap.formatter_class)
     u.add_argument("--from", dest="source", type=Path, required=True, help="the folder the files came back to")
@@ -227,12 +281,20 @@ def main(argv: list[str] | None = None) -> int:
                   f"{', '.join(result['wheels']) or 'none'}")
             for i, carry in enumerate(result["calls"]):
                 last = i == len(result["calls"]) - 1
-                print(f"call {i + 1}: carry {json.dumps(carry)}" + ("; command: see README (GPU training)" if last
-                                                                     else "; command: true (lands the files)"))
+                command = "see README (GPU training)" if last else "the smoke check (lands the files; README)"
+                print(f"call {i + 1}: carry {json.dumps(carry)}; command: {command}")
         elif args.step == "collect":
-            record = collect(args.runs, args.out, args.chunk_mib)
+            record = collect(args.runs, args.out, args.chunk_mib, resumable=not args.best_only)
             print(f"collected {len(record['runs'])} run(s), {mib(record['bytes']):.1f} MiB in "
                   f"{len(record['chunks'])} chunk(s): {', '.join(record['runs'])}")
+        elif args.step == "smoke":
+            from train.recipes import RECIPES
+
+            unknown = [r for r in args.recipes if r not in RECIPES]
+            if unknown or args.steps < 1:
+                raise GpuJobError(f"smoke: unknown recipe(s) {unknown} or --steps {args.steps} below 1")
+            for row in smoke(args.recipes, args.steps):
+                print(json.dumps(row))
         else:
             names = unpack(args.source, args.runs, args.replace)
             print(f"unpacked into {args.runs}: {', '.join(names)}")

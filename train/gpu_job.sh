@@ -2,9 +2,12 @@
 # The command of the second call on a lent GPU machine (README: "Training on a lent GPU machine"): install the
 # carried Keras wheels, train on Keras' JAX backend for at most LIMIT seconds (SIGTERM then stops training like
 # Ctrl-C, finished epochs kept), and collect the run folders into $OUT, whatever training did.
-#   bash train/gpu_job.sh LIMIT_SECONDS MODULE [its arguments]
+#   bash train/gpu_job.sh LIMIT_SECONDS MODULE [its arguments] [::: other arguments ...]
 #   MODULE: train (e.g. --recipe teacher-vgg --variants unweighted) or train.study (e.g. --recipe paper --epochs 100
 #   --jobs 1: the study's runs; make study-report here reports them once they are unpacked)
+#   Argument groups separated by ':::' train at the same time, one process each, sharing the accelerator (a small
+#   model leaves most of it idle); each logs to $OUT/train-<n>.log. COLLECT_ARGS go to `train.gpu collect`
+#   (--best-only: checkpoints without optimiser state or backup, partial runs too).
 set -u
 usage="usage: bash train/gpu_job.sh LIMIT_SECONDS train|train.study [arguments]"
 limit=${1:?$usage}
@@ -24,6 +27,28 @@ export XLA_PYTHON_CLIENT_PREALLOCATE=false  # the study's parallel runs share th
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
 start=$(date +%s)
 runs=${RUNS:-/tmp/runs}
-timeout "$limit" "$py" -m "$module" --data "$carried/data" --runs "$runs" "$@" 2>&1 | tee "$out/train.log"
-echo "train: exit ${PIPESTATUS[0]} after $(( $(date +%s) - start )) s"
-"$py" -m train.gpu collect --runs "$runs" --out "$out"
+groups=()
+current=""
+for arg in "$@"; do
+    if [ "$arg" = ":::" ]; then groups+=("$current"); current=""; else current+="${current:+ }$arg"; fi
+done
+groups+=("$current")
+if [ ${#groups[@]} -eq 1 ]; then
+    timeout -k 60 "$limit" "$py" -m "$module" --data "$carried/data" --runs "$runs" "$@" 2>&1 | tee "$out/train.log"
+    echo "train: exit ${PIPESTATUS[0]} after $(( $(date +%s) - start )) s"
+else
+    pids=()
+    for n in "${!groups[@]}"; do
+        # shellcheck disable=SC2086  # each group is a list of words
+        timeout -k 60 "$limit" "$py" -m "$module" --data "$carried/data" --runs "$runs" ${groups[$n]} \
+            > "$out/train-$((n + 1)).log" 2>&1 &
+        pids+=($!)
+    done
+    for n in "${!pids[@]}"; do
+        wait "${pids[$n]}"
+        echo "train $((n + 1)) (${groups[$n]}): exit $? after $(( $(date +%s) - start )) s"
+        tail -n 5 "$out/train-$((n + 1)).log"
+    done
+fi
+# shellcheck disable=SC2086  # COLLECT_ARGS is a list of words
+"$py" -m train.gpu collect --runs "$runs" --out "$out" ${COLLECT_ARGS:-}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import threading
 from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 
@@ -35,6 +36,13 @@ class TrainingInterrupted(Exception):  # noqa: N818 (an event, not an error: exi
     def __init__(self, out: Path, finished: int, epochs: int) -> None:
         super().__init__(f"{out}: stopped after epoch {finished} of {epochs}; run the same command to resume")
         self.out, self.finished, self.epochs = out, finished, epochs
+
+
+# Set when SIGTERM or Ctrl-C asked training to stop (train.__main__). The signal handler also raises
+# KeyboardInterrupt, but Python discards an exception raised while it runs a weakref callback or a finaliser, and on
+# Keras' JAX backend those run often enough that one SIGTERM was lost and a GPU job trained on past its time limit;
+# trainer.StopWhenAsked raises again from the training loop itself at the next batch.
+STOP_ASKED = threading.Event()
 
 
 class ClassWeightError(ValueError):

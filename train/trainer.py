@@ -35,6 +35,7 @@ from train.precision import training_precision
 from train.recipes import VARIANTS, Recipe
 from train.runs import (
     PREDICTIONS,
+    STOP_ASKED,
     ClassWeightError,
     RunMismatchError,
     RunSpec,
@@ -203,6 +204,7 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
 
     best_so_far = max((r.get("val_accuracy", 0.0) for r in history), default=None)
     callbacks = [
+        StopWhenAsked(),
         EpochTimer(),
         keras.callbacks.BackupAndRestore(str(out / "backup")),
         keras.callbacks.ModelCheckpoint(
@@ -272,6 +274,17 @@ def _load_init_weights(model, checkpoint: Path) -> None:
         model.set_weights(source.get_weights())
     except ValueError as exc:
         raise RunMismatchError(f"{checkpoint}: its model does not match this recipe's architecture ({exc})") from exc
+
+
+class StopWhenAsked(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt at the next batch once a stop was asked (:data:`train.runs.STOP_ASKED`), where
+    nothing can discard it: the finished epochs are kept and the run resumes."""
+
+    def _check(self, *_args, **_kwargs):
+        if STOP_ASKED.is_set():
+            raise KeyboardInterrupt
+
+    on_train_batch_end = on_test_batch_end = on_epoch_end = _check
 
 
 class EpochTimer(keras.callbacks.Callback):

@@ -64,6 +64,16 @@ def test_a_partial_run_keeps_its_backup_to_resume_from(tmp_path: Path) -> None:
     assert (tmp_path / "here" / "tiny-1ep" / "unweighted-seed0" / "backup" / "state.bin").stat().st_size == 1000
 
 
+def test_best_only_brings_a_partial_run_back_lean_without_its_backup(tmp_path: Path) -> None:
+    """A large teacher stopped by the job's limit: its backup and optimiser slots would not fit what comes back."""
+    original = _run_folder(tmp_path / "remote", finished=False)
+    collect(tmp_path / "remote", tmp_path / "out", resumable=False)
+    unpack(tmp_path / "out", tmp_path / "here")
+    back = tmp_path / "here" / "tiny-1ep" / "unweighted-seed0"
+    assert not (back / "backup").exists() and not (back / "metrics.json").exists()
+    assert (back / "best.keras").stat().st_size < (original / "best.keras").stat().st_size
+
+
 def test_a_damaged_or_missing_chunk_is_named_and_nothing_is_written(tmp_path: Path) -> None:
     _run_folder(tmp_path / "remote")
     collect(tmp_path / "remote", tmp_path / "out", chunk_mib=0.01)
@@ -176,7 +186,38 @@ def test_the_job_script_trains_under_its_limit_and_collects(tmp_path: Path, repo
     assert unpack(out, tmp_path / "here") == ["tiny-1ep/unweighted-seed0"]
 
 
+def test_the_job_script_trains_argument_groups_side_by_side(tmp_path: Path, repo_root: Path) -> None:
+    """Groups separated by ':::' train as processes of their own, each logged; COLLECT_ARGS reach the collection."""
+    pytest.importorskip("jax", reason="jax is in requirements/dev.txt: the GPU machine's backend")
+    from core.packed import write_packed
+
+    (xt, yt), (xv, yv) = synthetic_images(8, 0), synthetic_images(3, 1)
+    write_packed({"train": (xt.reshape(-1, 48, 48, 1), yt), "val": (xv.reshape(-1, 48, 48, 1), yv)},
+                 tmp_path / "carried" / "data", 1, source="synthetic")
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {**os.environ, "OUT": str(out), "PYTHON": sys.executable, "GPU_DIR": str(tmp_path / "carried"),
+           "RUNS": str(tmp_path / "runs"), "JAX_PLATFORMS": "cpu", "COLLECT_ARGS": "--best-only"}
+    common = ["--recipe", "tiny", "--epochs", "1", "--variants", "unweighted", "--no-report"]
+    done = subprocess.run(["bash", "train/gpu_job.sh", "300", "train", *common, ":::", *common, "--seed", "1"],
+                          cwd=repo_root, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
+    assert "train 1 (" in done.stdout and "train 2 (" in done.stdout and "exit 0" in done.stdout
+    assert "seed 1" in (out / "train-2.log").read_text()
+    assert sorted(unpack(out, tmp_path / "here")) == ["tiny-1ep/unweighted-seed0", "tiny-1ep/unweighted-seed1"]
+
+
 def test_the_job_script_names_its_usage_on_a_wrong_module(repo_root: Path, tmp_path: Path) -> None:
     done = subprocess.run(["bash", "train/gpu_job.sh", "10", "convert"], cwd=repo_root, capture_output=True,
                           text=True, env={**os.environ, "OUT": str(tmp_path)})
     assert done.returncode == 2 and "train|train.study" in done.stderr
+
+
+def test_the_smoke_check_times_a_recipe_and_names_an_unknown_one(capsys) -> None:
+    assert gpu.main(["smoke", "--recipes", "tiny", "--steps", "1"]) == 0
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert row["recipe"] == "tiny" and row["batch"] == 32
+    assert row["augment_ms"] > 0 and row["step_ms"] > 0
+    assert row["epoch_s"] == pytest.approx(-(-28_709 // 32) * max(row["augment_ms"], row["step_ms"]) / 1e3, rel=0.01)
+    assert gpu.main(["smoke", "--recipes", "no-such-recipe"]) == 2
+    assert "no-such-recipe" in capsys.readouterr().err
