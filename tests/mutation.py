@@ -287,7 +287,7 @@ MUTANTS: tuple[Mutant, ...] = (
            "a plateau recipe trains at its first learning rate throughout"),
     # --- training on a lent GPU machine
     Mutant("gpu-backup-dropped-from-partial-run", "train/gpu.py",
-           "if not f.is_file() or (finished and SKIP & set(rel.parts)):",
+           "if not f.is_file() or (lean and SKIP & set(rel.parts)):",
            "if not f.is_file() or SKIP & set(rel.parts):",
            ("tests/train/test_gpu.py::test_a_partial_run_keeps_its_backup_to_resume_from",),
            "a run stopped by the job's timeout comes back without its backup and would restart at epoch 1"),
