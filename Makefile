@@ -6,6 +6,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 DATA ?= data/fer2013.csv
 RECIPE ?= wide-bf16-tail
+PARTS ?= 2
 # The study's recipe and per-run budget: cheaper than the shipped models' so 3 seeds x 2 variants fit a session
 STUDY_RECIPE ?= compact
 EPOCHS ?=
@@ -58,7 +59,7 @@ help:
 	@echo "make calibrate DATA=...    fit each detector's box -> FER2013 framing (device/models/framing.json)"
 	@echo "make device-crops DATA=... Training faces placed, re-detected and cut as the device cuts them"
 	@echo "                            ($(RUNS)/device-crops/; RECIPE=student-deep-device-tail trains on them)"
-	@echo "make gpu-pack DATA=...     data and wheels to carry to a lent GPU machine (.gpu/; README: GPU training)"
+	@echo "make gpu-pack DATA=...     data and wheels to carry to a lent GPU machine (.gpu/, PARTS=2; README: GPU training)"
 	@echo "make clip DATA=...         labelled benchmark video from the dataset's test faces (CLIP_STYLE=photos"
 	@echo "                            CLIP_DIR=benchmarks/clips/photos: put where real photos' faces were)"
 	@echo "make bench DATA=...        accuracy + latency report in benchmarks/results/<host>-<date>/"
@@ -101,7 +102,7 @@ study:
 		--jobs $(JOBS)
 
 gpu-pack:
-	$(PYTHON) -m train.gpu pack --data $(DATA)
+	$(PYTHON) -m train.gpu pack --data $(DATA) --parts $(PARTS)
 
 study-report:
 	$(PYTHON) -m train.study --data $(DATA) --recipe $(STUDY_RECIPE) --epochs $(STUDY_EPOCHS) --seeds $(SEEDS) --runs $(RUNS) \

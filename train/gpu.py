@@ -52,11 +52,56 @@ def mib(n: int) -> float:
 
 def tracked_bytes(root: Path) -> int:
     """Bytes of the files git tracks under ``root`` (what every call sends besides the carried paths)."""
+    return sum((root / name).stat().st_size for name in _tracked(root) if (root / name).is_file())
+
+
+LEAN_RECORD = "lean.json"  # under the pack folder: the tracked files `lean` took out, for `restore`
+
+
+def _tracked(root: Path) -> list[str]:
     try:
         out = subprocess.run(["git", "-C", str(root), "ls-files", "-z"], capture_output=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
         raise GpuJobError(f"{root}: not a git checkout ({exc}); the calls send a checkout's tracked files") from exc
-    return sum((root / name).stat().st_size for name in out.decode().split("\0") if name and (root / name).is_file())
+    return [name for name in out.decode().split("\0") if name]
+
+
+def lean(root: Path, pack_dir: Path, keep: list[str], min_bytes: int = 256 * 1024) -> list[str]:
+    """Take the tracked files of at least ``min_bytes`` that no ``keep`` path (a file or a folder, relative to
+    ``root``) covers out of the working tree, since a call sends what is there and the committed checkpoints and
+    models alone outgrew its 64 MiB; they are listed in ``pack_dir``/lean.json first, and :func:`restore` brings
+    them back from git. A file with changes git has not committed is never taken: the call is refused, naming it."""
+    record = pack_dir / LEAN_RECORD
+    if record.exists():
+        raise GpuJobError(f"{record}: files are out already; python -m train.gpu restore first")
+    prefixes = [k.strip("/") for k in keep]
+
+    def kept(name: str) -> bool:
+        return any(name == k or name.startswith(k + "/") for k in prefixes)
+
+    big = [n for n in _tracked(root) if (root / n).is_file() and (root / n).stat().st_size >= min_bytes
+           and not kept(n)]
+    changed = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "-z", "--", *big],
+                             capture_output=True, check=True).stdout.decode().split("\0") if big else []
+    changed = [c[3:] for c in changed if c]
+    if changed:
+        raise GpuJobError(f"not taking out files with uncommitted changes: {', '.join(changed)}; commit them first")
+    atomic_write_json(record, {"removed": big})
+    for name in big:
+        (root / name).unlink()
+    return big
+
+
+def restore(root: Path, pack_dir: Path) -> list[str]:
+    """Bring back from git what :func:`lean` took out, and forget the record."""
+    record = pack_dir / LEAN_RECORD
+    if not record.exists():
+        return []
+    names = json.loads(record.read_text())["removed"]
+    if names:
+        subprocess.run(["git", "-C", str(root), "checkout", "--", *names], check=True, capture_output=True)
+    record.unlink()
+    return names
 
 
 def download_wheels(folder: Path, python: str) -> list[Path]:
@@ -260,6 +305,15 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=ap.formatter_class)
     s.add_argument("--recipes", nargs="+", required=True, help="recipes to time")
     s.add_argument("--steps", type=int, default=20, help="batches timed after the first")
+    le = sub.add_parser("lean", help="here: take the large tracked files a GPU call does not need out of the "
+                        "working tree (restore brings them back)", formatter_class=ap.formatter_class)
+    le.add_argument("--keep", nargs="*", default=[], help="tracked files or folders the job reads (e.g. the "
+                    "teachers a student recipe names), kept whatever their size")
+    le.add_argument("--min-kib", type=int, default=256, help="take out tracked files of at least this size")
+    le.add_argument("--out", type=Path, default=project_root() / ".gpu", help="the pack folder (holds lean.json)")
+    re_ = sub.add_parser("restore", help="here: bring back what lean took out (from git)",
+                         formatter_class=ap.formatter_class)
+    re_.add_argument("--out", type=Path, default=project_root() / ".gpu", help="the pack folder (holds lean.json)")
     u = sub.add_parser("unpack", help="here: the returned run folders into the runs root",
                        formatter_class=ap.formatter_class)
     u.add_argument("--from", dest="source", type=Path, required=True, help="the folder the files came back to")
@@ -287,6 +341,13 @@ def main(argv: list[str] | None = None) -> int:
             record = collect(args.runs, args.out, args.chunk_mib, resumable=not args.best_only)
             print(f"collected {len(record['runs'])} run(s), {mib(record['bytes']):.1f} MiB in "
                   f"{len(record['chunks'])} chunk(s): {', '.join(record['runs'])}")
+        elif args.step == "lean":
+            args.out.mkdir(parents=True, exist_ok=True)
+            removed = lean(project_root(), args.out, args.keep, args.min_kib * 1024)
+            print(f"took out {len(removed)} tracked file(s), {mib(tracked_bytes(project_root())):.1f} MiB of tracked "
+                  f"files left to send; python -m train.gpu restore brings them back")
+        elif args.step == "restore":
+            print(f"restored {len(restore(project_root(), args.out))} file(s) from git")
         elif args.step == "smoke":
             from train.recipes import RECIPES
 

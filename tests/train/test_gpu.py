@@ -221,3 +221,43 @@ def test_the_smoke_check_times_a_recipe_and_names_an_unknown_one(capsys) -> None
     assert row["epoch_s"] == pytest.approx(-(-28_709 // 32) * max(row["augment_ms"], row["step_ms"]) / 1e3, rel=0.01)
     assert gpu.main(["smoke", "--recipes", "no-such-recipe"]) == 2
     assert "no-such-recipe" in capsys.readouterr().err
+
+
+def _git_repo(root: Path, files: dict[str, int]) -> None:
+    root.mkdir()
+    for cmd in (["init", "-q"], ["config", "user.email", "t@t"], ["config", "user.name", "t"]):
+        subprocess.run(["git", "-C", str(root), *cmd], check=True)
+    for name, size in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(bytes(range(256)) * (size // 256))
+    subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
+    subprocess.run(["git", "-C", str(root), "commit", "-qm", "files"], check=True)
+
+
+def test_lean_takes_out_large_tracked_files_but_kept_ones_and_restore_brings_them_back(tmp_path: Path) -> None:
+    from train.gpu import lean, restore, tracked_bytes
+
+    root = tmp_path / "repo"
+    _git_repo(root, {"reports/a.keras": 4096, "models/teachers/t/x.tflite": 4096, "train/code.py": 256,
+                     "models/shipped.tflite": 2048})
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file() and ".git" not in p.parts}
+    removed = lean(root, tmp_path / "pack", keep=["models/teachers/t"], min_bytes=1024)
+    assert sorted(removed) == ["models/shipped.tflite", "reports/a.keras"]
+    assert not (root / "reports/a.keras").exists() and (root / "models/teachers/t/x.tflite").exists()
+    assert tracked_bytes(root) == 4096 + 256
+    with pytest.raises(GpuJobError, match="restore first"):
+        lean(root, tmp_path / "pack", keep=[])
+    assert sorted(restore(root, tmp_path / "pack")) == sorted(removed)
+    assert {p: p.read_bytes() for p in before} == before
+    assert restore(root, tmp_path / "pack") == []
+
+
+def test_lean_never_takes_a_file_with_uncommitted_changes(tmp_path: Path) -> None:
+    from train.gpu import lean
+
+    root = tmp_path / "repo"
+    _git_repo(root, {"reports/a.keras": 4096, "reports/b.keras": 4096})
+    (root / "reports/b.keras").write_bytes(b"changed" * 1000)
+    with pytest.raises(GpuJobError, match="uncommitted changes: reports/b.keras"):
+        lean(root, tmp_path / "pack", keep=[], min_bytes=1024)
+    assert (root / "reports/a.keras").exists() and not (tmp_path / "pack" / "lean.json").exists()
