@@ -165,8 +165,9 @@ def test_training_runs_on_jax_without_tensorflow_and_comes_back(tmp_path: Path, 
     assert model.predict(xv[:3].reshape(-1, 48, 48, 1).astype("float32"), verbose=0).shape == (3, 7)
 
 
-def test_the_job_script_trains_under_its_limit_and_collects(tmp_path: Path, repo_root: Path) -> None:
-    """train/gpu_job.sh as the second call runs it (here with this Python and without wheels to install)."""
+def _run_job(tmp_path: Path, repo_root: Path, args: list[str], **env_extra: str) -> tuple[Path, str]:
+    """train/gpu_job.sh as the last call runs it (here with this Python, without wheels to install, on synthetic
+    packed data): the folder that would come back and what it printed."""
     pytest.importorskip("jax", reason="jax is in requirements/dev.txt: the GPU machine's backend")
     from core.packed import write_packed
 
@@ -176,33 +177,27 @@ def test_the_job_script_trains_under_its_limit_and_collects(tmp_path: Path, repo
     out = tmp_path / "out"
     out.mkdir()
     env = {**os.environ, "OUT": str(out), "PYTHON": sys.executable, "GPU_DIR": str(tmp_path / "carried"),
-           "RUNS": str(tmp_path / "runs"), "JAX_PLATFORMS": "cpu"}
-    done = subprocess.run(["bash", "train/gpu_job.sh", "300", "train", "--recipe", "tiny", "--epochs", "1",
-                           "--variants", "unweighted", "--no-report"], cwd=repo_root, env=env, capture_output=True,
-                          text=True, timeout=600)
+           "RUNS": str(tmp_path / "runs"), "JAX_PLATFORMS": "cpu", **env_extra}
+    done = subprocess.run(["bash", "train/gpu_job.sh", "300", "train", *args], cwd=repo_root, env=env,
+                          capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
-    assert "train: exit 0" in done.stdout
+    return out, done.stdout
+
+
+def test_the_job_script_trains_under_its_limit_and_collects(tmp_path: Path, repo_root: Path) -> None:
+    out, printed = _run_job(tmp_path, repo_root, ["--recipe", "tiny", "--epochs", "1", "--variants", "unweighted",
+                                                  "--no-report"])
+    assert "train: exit 0" in printed
     assert "[unweighted] val: accuracy" in (out / "train.log").read_text()
     assert unpack(out, tmp_path / "here") == ["tiny-1ep/unweighted-seed0"]
 
 
 def test_the_job_script_trains_argument_groups_side_by_side(tmp_path: Path, repo_root: Path) -> None:
     """Groups separated by ':::' train as processes of their own, each logged; COLLECT_ARGS reach the collection."""
-    pytest.importorskip("jax", reason="jax is in requirements/dev.txt: the GPU machine's backend")
-    from core.packed import write_packed
-
-    (xt, yt), (xv, yv) = synthetic_images(8, 0), synthetic_images(3, 1)
-    write_packed({"train": (xt.reshape(-1, 48, 48, 1), yt), "val": (xv.reshape(-1, 48, 48, 1), yv)},
-                 tmp_path / "carried" / "data", 1, source="synthetic")
-    out = tmp_path / "out"
-    out.mkdir()
-    env = {**os.environ, "OUT": str(out), "PYTHON": sys.executable, "GPU_DIR": str(tmp_path / "carried"),
-           "RUNS": str(tmp_path / "runs"), "JAX_PLATFORMS": "cpu", "COLLECT_ARGS": "--best-only"}
     common = ["--recipe", "tiny", "--epochs", "1", "--variants", "unweighted", "--no-report"]
-    done = subprocess.run(["bash", "train/gpu_job.sh", "300", "train", *common, ":::", *common, "--seed", "1"],
-                          cwd=repo_root, env=env, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-1500:] + done.stderr[-1500:]
-    assert "train 1 (" in done.stdout and "train 2 (" in done.stdout and "exit 0" in done.stdout
+    out, printed = _run_job(tmp_path, repo_root, [*common, ":::", *common, "--seed", "1"],
+                            COLLECT_ARGS="--best-only")
+    assert "train 1 (" in printed and "train 2 (" in printed and "exit 0" in printed
     assert "seed 1" in (out / "train-2.log").read_text()
     assert sorted(unpack(out, tmp_path / "here")) == ["tiny-1ep/unweighted-seed0", "tiny-1ep/unweighted-seed1"]
 
