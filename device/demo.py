@@ -216,13 +216,13 @@ def crop_framing(options: DemoOptions) -> Framing:
             or Framing.from_margin(DEFAULT_MARGIN))
 
 
-def play_speed(speed: float | None, shown: bool, live: bool) -> float:
-    """The pace of the loop: ``speed`` when given; else real time (1) when a window or the web view shows a video
-    file or image folder, as a player would, and unpaced (0: as fast as the pipeline runs) for JSON lines and
-    recordings alone. A live source is never paced (the loop ignores the speed for it)."""
+def play_speed(speed: float | None, shown: bool) -> float:
+    """The pace of the loop for a file source: ``speed`` when given; else real time (1) when a window or the web
+    view shows it, as a player would, and unpaced (0: as fast as the pipeline runs) for JSON lines and recordings
+    alone. The loop never paces a live source, whatever this says (:class:`device.loop.FrameLoop`)."""
     if speed is not None:
         return speed
-    return 1.0 if shown and not live else 0.0
+    return 1.0 if shown else 0.0
 
 
 class WindowSink:
@@ -344,7 +344,7 @@ def _run_demo(options: DemoOptions, out: TextIO, err: TextIO, web: WebView | Non
         if options.balance:
             web.info["balance"] = f"{options.balance:g}"
         sinks.extend(web.sinks)
-    speed = play_speed(options.speed, shown=show or web is not None, live=source.live)
+    speed = play_speed(options.speed, shown=show or web is not None)
     loop = FrameLoop(
         source, pipeline, sinks,
         LoopOptions(options.max_frames, options.duration, options.retries, options.retry_delay, speed,

@@ -147,12 +147,11 @@ def test_the_pacer_takes_the_clock_anew_after_a_stall_or_a_jump_back() -> None:
         Pacer(0.0, clock)
 
 
-@pytest.mark.parametrize(("speed", "shown", "live", "expected"), [
-    (None, True, False, 1.0),   # a window or web view on a file: real time
-    (None, False, False, 0.0),  # JSON lines or a recording alone: as fast as it goes
-    (None, True, True, 0.0),    # a camera brings its own time
-    (0.5, False, False, 0.5),   # asked for: as asked
-    (0.0, True, False, 0.0),
+@pytest.mark.parametrize(("speed", "shown", "expected"), [
+    (None, True, 1.0),   # a window or web view on a file: real time
+    (None, False, 0.0),  # JSON lines or a recording alone: as fast as it goes
+    (0.5, False, 0.5),   # asked for: as asked
+    (0.0, True, 0.0),
 ])
-def test_the_demo_plays_files_in_real_time_only_where_someone_watches(speed, shown, live, expected) -> None:
-    assert play_speed(speed, shown=shown, live=live) == expected
+def test_the_demo_plays_files_in_real_time_only_where_someone_watches(speed, shown, expected) -> None:
+    assert play_speed(speed, shown=shown) == expected
