@@ -389,6 +389,11 @@ MUTANTS: tuple[Mutant, ...] = (
            'lean = (folder / "metrics.json").is_file() or not resumable', 'lean = (folder / "metrics.json").is_file()',
            ("tests/train/test_gpu.py::test_best_only_brings_a_partial_run_back_lean_without_its_backup",),
            "a stopped large teacher comes back with its backup and optimiser slots: over what one call hands back"),
+    Mutant("job-steps-not-split", "train/gpu_job.sh",
+           """mapfile -t steps < <(printf '%s\\n' "$1" | sed 's/ :: /\\n/g')""",
+           """mapfile -t steps < <(printf '%s\\n' "$1")""",
+           ("tests/train/test_gpu.py::test_the_job_script_trains_argument_groups_side_by_side_each_in_steps",),
+           "a group's steps reach train as one command line, '::' and all"),
 )
 
 

@@ -192,14 +192,17 @@ def test_the_job_script_trains_under_its_limit_and_collects(tmp_path: Path, repo
     assert unpack(out, tmp_path / "here") == ["tiny-1ep/unweighted-seed0"]
 
 
-def test_the_job_script_trains_argument_groups_side_by_side(tmp_path: Path, repo_root: Path) -> None:
-    """Groups separated by ':::' train as processes of their own, each logged; COLLECT_ARGS reach the collection."""
+def test_the_job_script_trains_argument_groups_side_by_side_each_in_steps(tmp_path: Path, repo_root: Path) -> None:
+    """Groups separated by ':::' train as processes of their own, each logged; steps separated by '::' run in turn
+    within a group; COLLECT_ARGS reach the collection."""
     common = ["--recipe", "tiny", "--epochs", "1", "--variants", "unweighted", "--no-report"]
-    out, printed = _run_job(tmp_path, repo_root, [*common, ":::", *common, "--seed", "1"],
+    out, printed = _run_job(tmp_path, repo_root, [*common, "::", *common, "--seed", "2", ":::", *common, "--seed", "1"],
                             COLLECT_ARGS="--best-only")
     assert "train 1 (" in printed and "train 2 (" in printed and "exit 0" in printed
+    first = (out / "train-1.log").read_text()
+    assert first.index("seed 0") < first.index("seed 2")
     assert "seed 1" in (out / "train-2.log").read_text()
-    assert sorted(unpack(out, tmp_path / "here")) == ["tiny-1ep/unweighted-seed0", "tiny-1ep/unweighted-seed1"]
+    assert sorted(unpack(out, tmp_path / "here")) == [f"tiny-1ep/unweighted-seed{s}" for s in range(3)]
 
 
 def test_the_job_script_names_its_usage_on_a_wrong_module(repo_root: Path, tmp_path: Path) -> None:
