@@ -335,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{', '.join(result['wheels']) or 'none'}")
             for i, carry in enumerate(result["calls"]):
                 last = i == len(result["calls"]) - 1
-                command = "see README (GPU training)" if last else "the smoke check (lands the files; README)"
+                command = ("see README (GPU training)" if last else
+                           "the smoke check (lands the files; README)" if i == 0 else "true (lands the files)")
                 print(f"call {i + 1}: carry {json.dumps(carry)}; command: {command}")
         elif args.step == "collect":
             record = collect(args.runs, args.out, args.chunk_mib, resumable=not args.best_only)
