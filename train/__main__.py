@@ -49,16 +49,20 @@ def check_runs_root(runs: Path) -> str | None:
     return folder_problem("--runs", runs, "run folders")
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM (kill, systemd, a CI timeout) stops training like Ctrl-C: the finished epochs are kept. The stop is
-    also recorded (:data:`train.runs.STOP_ASKED`), so that training raises it again at the next batch should this
-    raise land where Python discards it."""
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def _stop_on_signals() -> None:
+    """SIGTERM (kill, systemd, a CI timeout) stops training like Ctrl-C (SIGINT): the finished epochs are kept. The
+    stop is also recorded (:data:`train.runs.STOP_ASKED`), so that training raises it again at the next batch should
+    this raise land where Python discards it."""
 
     def interrupt(signum, frame):
         STOP_ASKED.set()
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, interrupt)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, interrupt)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,9 +78,9 @@ def main(argv: list[str] | None = None) -> int:
 
     recipe = RECIPES[args.recipe].with_epochs(args.epochs)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # train_and_report checks the input, then imports TensorFlow
-    previous = signal.getsignal(signal.SIGTERM)
+    previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
     STOP_ASKED.clear()
-    _stop_on_sigterm()
+    _stop_on_signals()
     try:
         if args.plan:  # the plan alone: the run folders checked, nothing loaded or trained
             check_run_folders(recipe, tuple(args.variants), args.seed, args.runs)
@@ -102,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         print("stopped before an epoch finished; run the same command to resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         STOP_ASKED.clear()
     return EXIT_OK
 

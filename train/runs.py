@@ -38,7 +38,7 @@ class TrainingInterrupted(Exception):  # noqa: N818 (an event, not an error: exi
         self.out, self.finished, self.epochs = out, finished, epochs
 
 
-# Set when SIGTERM or Ctrl-C asked training to stop (train.__main__). The signal handler also raises
+# Set when SIGTERM or Ctrl-C asked `python -m train` to stop (train.__main__). The signal handler also raises
 # KeyboardInterrupt, but Python discards an exception raised while it runs a weakref callback or a finaliser, and on
 # Keras' JAX backend those run often enough that one SIGTERM was lost and a GPU job trained on past its time limit;
 # trainer.StopWhenAsked raises again from the training loop itself at the next batch.
