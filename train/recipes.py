@@ -712,6 +712,29 @@ STUDENT_DEEP_TAIL_RESEEDED = reseeded(STUDENT_DEEP_TAIL)
 # row -1.42 / -2.06 / -1.53 pp: a steady trade, not luck (docs/recipes.md).
 STUDENT_DEVICE_PLAIN_TAIL_RESEEDED = reseeded(STUDENT_DEVICE_PLAIN_TAIL)
 
+# The same two teachers on a schedule that fits a GPU lease and does not stand still: on the H200 the plateau rule
+# cut the rate below 1e-4 by epoch ~130-160 of 300, and nothing moved after (reports/teachers/*/history.png). A
+# warm-up then cosine to zero over 120 epochs (about 3.5 minutes side by side there) spends every epoch learning.
+# Not trained yet.
+TEACHER_VGGNET_COSINE = replace(
+    TEACHER_VGGNET,
+    name="teacher-vggnet-cosine",
+    description="teacher-vggnet with a 3-epoch warm-up, then the rate cosine to zero over 120 epochs instead of "
+    "plateau cuts over 300. For a GPU machine.",
+    epochs=120,
+    schedule="cosine",
+    warmup_epochs=3,
+)
+TEACHER_VGGNET_GAP_COSINE = replace(
+    TEACHER_VGGNET_GAP,
+    name="teacher-vggnet-gap-cosine",
+    description="teacher-vggnet-gap with a 3-epoch warm-up, then the rate cosine to zero over 120 epochs instead of "
+    "plateau cuts over 300. For a GPU machine.",
+    epochs=120,
+    schedule="cosine",
+    warmup_epochs=3,
+)
+
 # Issue 20's stronger teachers, trained on a lent H200 (README: Training on a lent GPU machine): teacher-vggnet and
 # teacher-vggnet-gap, 273 and 290 of their 300 epochs side by side in about 510 s each, kept as float16 model files
 # (python -m convert --recipe teacher-vggnet[-gap] --epochs 300 --variants unweighted --formats float16 --no-mirror
@@ -773,6 +796,7 @@ RECIPES: dict[str, Recipe] = {
               STUDENT_DEVICE, STUDENT_DEVICE_TAIL, STUDENT_DEVICE_JITTER_TAIL, STUDENT_DEVICE_PLAIN_TAIL,
               STUDENT_DEVICE_PLAIN_DEVICE_TAIL, STUDENT_DEEP_TAIL_RESEEDED,
               STUDENT_DEVICE_PLAIN_TAIL_RESEEDED, STUDENT_VGGNET, STUDENT_VGGNET_TAIL, STUDENT_VGGNET_PLAIN_TAIL,
+              TEACHER_VGGNET_COSINE, TEACHER_VGGNET_GAP_COSINE,
               TINY)
 }
 DEFAULT_RECIPE = WIDE_BF16_TAIL.name  # what `make train`, `python -m train` and `python -m convert` use
