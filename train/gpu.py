@@ -81,9 +81,9 @@ def lean(root: Path, pack_dir: Path, keep: list[str], min_bytes: int = 256 * 102
 
     big = [n for n in _tracked(root) if (root / n).is_file() and (root / n).stat().st_size >= min_bytes
            and not kept(n)]
-    changed = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "-z", "--", *big],
-                             capture_output=True, check=True).stdout.decode().split("\0") if big else []
-    changed = [c[3:] for c in changed if c]
+    status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "-z", "--", *big],
+                            capture_output=True, check=True).stdout.decode() if big else ""
+    changed = [entry[3:] for entry in status.split("\0") if entry]  # "XY path"
     if changed:
         raise GpuJobError(f"not taking out files with uncommitted changes: {', '.join(changed)}; commit them first")
     atomic_write_json(record, {"removed": big})
