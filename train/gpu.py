@@ -284,6 +284,9 @@ def unpack(source: Path, runs: Path, replace: bool = False) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from core.argtypes import number_type
+    from train.recipes import RECIPES
+
     ap = argparse.ArgumentParser(prog="python -m train.gpu", description=__doc__.splitlines()[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     sub = ap.add_subparsers(dest="step", required=True)
@@ -291,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, required=True, help="FER2013 csv(.gz) or folder")
     p.add_argument("--out", type=Path, default=project_root() / ".gpu", help="folder inside the repository "
                    "(git-ignored) that the calls carry")
-    p.add_argument("--parts", type=int, default=2, help="data parts, one per call")
+    p.add_argument("--parts", type=number_type(int, 1, "a whole number of parts, at least 1"), default=2,
+                   help="data parts, one per call")
     p.add_argument("--python", default="3.12", help="the GPU machine's Python version, for the wheels")
     p.add_argument("--no-wheels", action="store_true", help="skip downloading the wheels")
     c = sub.add_parser("collect", help="on the GPU machine: the run folders into $OUT",
@@ -303,8 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "state or Keras backup, partial runs too (they cannot resume; for large teachers)")
     s = sub.add_parser("smoke", help="on the GPU machine: augmentation and step time per batch on random faces",
                        formatter_class=ap.formatter_class)
-    s.add_argument("--recipes", nargs="+", required=True, help="recipes to time")
-    s.add_argument("--steps", type=int, default=20, help="batches timed after the first")
+    s.add_argument("--recipes", nargs="+", required=True, choices=sorted(RECIPES), metavar="RECIPE",
+                   help="recipes to time")
+    s.add_argument("--steps", type=number_type(int, 1, "a whole number of batches, at least 1"), default=20,
+                   help="batches timed after the first")
     le = sub.add_parser("lean", help="here: take the large tracked files a GPU call does not need out of the "
                         "working tree (restore brings them back)", formatter_class=ap.formatter_class)
     le.add_argument("--keep", nargs="*", default=[], help="tracked files or folders the job reads (e.g. the "
@@ -328,8 +334,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.step == "pack":
-            if args.parts < 1:
-                raise GpuJobError(f"--parts {args.parts}: expected at least 1")
             result = pack(args.data, args.out, args.parts, args.python, not args.no_wheels)
             print(f"data parts: {', '.join(f'{n} ({s} MiB)' for n, s in result['parts'])}; wheels: "
                   f"{', '.join(result['wheels']) or 'none'}")
@@ -350,11 +354,6 @@ def main(argv: list[str] | None = None) -> int:
         elif args.step == "restore":
             print(f"restored {len(restore(project_root(), args.out))} file(s) from git")
         elif args.step == "smoke":
-            from train.recipes import RECIPES
-
-            unknown = [r for r in args.recipes if r not in RECIPES]
-            if unknown or args.steps < 1:
-                raise GpuJobError(f"smoke: unknown recipe(s) {unknown} or --steps {args.steps} below 1")
             for row in smoke(args.recipes, args.steps):
                 print(json.dumps(row))
         else:

@@ -217,8 +217,10 @@ def test_the_smoke_check_times_a_recipe_and_names_an_unknown_one(capsys) -> None
     assert row["recipe"] == "tiny" and row["batch"] == 32
     assert row["augment_ms"] > 0 and row["step_ms"] > 0
     assert row["epoch_s"] == pytest.approx(-(-28_709 // 32) * max(row["augment_ms"], row["step_ms"]) / 1e3, rel=0.01)
-    assert gpu.main(["smoke", "--recipes", "no-such-recipe"]) == 2
-    assert "no-such-recipe" in capsys.readouterr().err
+    for argv, named in ((["--recipes", "no-such-recipe"], "no-such-recipe"), (["--recipes", "tiny", "--steps", "0"], "'0'")):
+        with pytest.raises(SystemExit) as stop:
+            gpu.main(["smoke", *argv])
+        assert stop.value.code == 2 and named in capsys.readouterr().err
 
 
 def _git_repo(root: Path, files: dict[str, int]) -> None:
