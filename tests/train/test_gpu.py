@@ -217,7 +217,8 @@ def test_the_smoke_check_times_a_recipe_and_names_an_unknown_one(capsys) -> None
     assert row["recipe"] == "tiny" and row["batch"] == 32
     assert row["augment_ms"] > 0 and row["step_ms"] > 0
     assert row["epoch_s"] == pytest.approx(-(-28_709 // 32) * max(row["augment_ms"], row["step_ms"]) / 1e3, rel=0.01)
-    for argv, named in ((["--recipes", "no-such-recipe"], "no-such-recipe"), (["--recipes", "tiny", "--steps", "0"], "'0'")):
+    for argv, named in ((["--recipes", "no-such-recipe"], "no-such-recipe"),
+                        (["--recipes", "tiny", "--steps", "0"], "'0'")):
         with pytest.raises(SystemExit) as stop:
             gpu.main(["smoke", *argv])
         assert stop.value.code == 2 and named in capsys.readouterr().err
