@@ -55,9 +55,10 @@ def tensor_contract(path: Path) -> dict:
 
 
 def _prior_runs(runs_root: Path, config: dict) -> list[str]:
-    """Every run a run needed first (its starting run, its teachers, theirs in turn), each once, from config.json."""
+    """Every run a run needed first (its starting run, its teachers, a soup's members, theirs in turn), each once,
+    from config.json."""
     found: list[str] = []
-    pending = [((config.get("init_from") or {}).get("run")), *((config.get("teachers") or {}).get("runs", []))]
+    pending = _needed(config)
     while pending:
         name = without_views(pending.pop(0) or "")  # a teacher's pinned views name no other run
         if not name or name in found:
@@ -65,9 +66,14 @@ def _prior_runs(runs_root: Path, config: dict) -> list[str]:
         found.append(name)
         p = runs_root / name / "config.json"
         if p.exists():
-            prior = json.loads(p.read_text())
-            pending += [(prior.get("init_from") or {}).get("run"), *((prior.get("teachers") or {}).get("runs", []))]
+            pending += _needed(json.loads(p.read_text()))
     return found
+
+
+def _needed(config: dict) -> list[str | None]:
+    """The runs one run's config.json says it needed: its starting run, its teachers, the runs a soup averaged."""
+    return [(config.get("init_from") or {}).get("run"), *((config.get("teachers") or {}).get("runs", [])),
+            *((config.get("soup") or {}).get("runs", []))]
 
 
 def _prior_walls(runs_root: Path, config: dict) -> list[tuple[str, float | None]]:

@@ -394,6 +394,11 @@ MUTANTS: tuple[Mutant, ...] = (
            """mapfile -t steps < <(printf '%s\\n' "$1")""",
            ("tests/train/test_gpu.py::test_the_job_script_trains_argument_groups_side_by_side_each_in_steps",),
            "a group's steps reach train as one command line, '::' and all"),
+    Mutant("soup-first-member", "train/trainer.py",
+           "model.set_weights([np.mean(np.stack(group), axis=0) for group in zip(*weights, strict=True)])",
+           "model.set_weights(weights[0])",
+           ("tests/train/test_soup.py::test_a_soup_trains_its_members_first_and_is_their_mean",),
+           "a soup is its first member, not the mean of its members"),
 )
 
 

@@ -31,8 +31,19 @@ def teacher_labels(recipe: Recipe) -> list[str]:
     return labels
 
 
+def _placeholders(name: str) -> str:
+    return name.replace("{variant}", "<variant>").replace("{seed}", "<seed>")
+
+
 def _starts_from(recipe: Recipe) -> str:
-    return recipe.init_from.replace("{variant}", "<variant>").replace("{seed}", "<seed>")
+    return _placeholders(recipe.init_from)
+
+
+def _start_cell(recipe: Recipe) -> str:
+    """The table's "starts from" cell: the starting run, or the runs a soup averages."""
+    if recipe.soup:
+        return "mean of " + " + ".join(f"`{_placeholders(name)}`" for name in recipe.soup)
+    return f"`{_starts_from(recipe)}`" if recipe.init_from else "-"
 
 
 def shipped_recipes(models: Path) -> set[str]:
@@ -58,8 +69,8 @@ def render_table(recipes: Iterable[Recipe], shipped: Collection[str] = ()) -> st
     for r in recipes:
         params, macs = r.cost()
         teachers = "<br>".join(f"`{t}`" for t in teacher_labels(r)) or "-"
-        start = f"`{_starts_from(r)}`" if r.init_from else "-"
-        lines.append(f"| `{r.name}`{_role(r, shipped)} | {params:,} | {macs / 1e6:.1f}M | {r.epochs} | {start} | "
+        lines.append(f"| `{r.name}`{_role(r, shipped)} | {params:,} | {macs / 1e6:.1f}M | {r.epochs} | "
+                     f"{_start_cell(r)} | "
                      f"{teachers} | {r.precision} |")
     return "\n".join([*lines, "", end])
 
@@ -73,6 +84,8 @@ def render_text(recipes: Iterable[Recipe], shipped: Collection[str] = ()) -> str
                    f"{r.epochs} epoch{'s' if r.epochs != 1 else ''}, {r.precision}")
         if r.init_from:
             out.append(f"  starts from {_starts_from(r)}")
+        if r.soup:
+            out.append(f"  averages the weights of {', '.join(_placeholders(name) for name in r.soup)}")
         if r.teachers:
             out.append(f"  teachers: {', '.join(teacher_labels(r))} ({100 * r.distill_weight:.0f}% of the target, "
                        f"temperature {r.distill_temperature:g})")

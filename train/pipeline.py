@@ -22,6 +22,7 @@ from train.runs import (
     init_run_name,
     read_log,
     run_state,
+    soup_run_names,
 )
 from train.teachers import Teacher, TeacherFileError, parse_teacher
 
@@ -88,11 +89,19 @@ def init_spec(recipe: Recipe, variant: str, seed: int, runs_root: Path, threads:
     return _run_spec(recipe, "init_from", init_run_name(recipe, variant, seed), runs_root, threads, command)
 
 
+def soup_specs(recipe: Recipe, variant: str, seed: int, runs_root: Path, threads: int = 0,
+               command: str = "") -> list[RunSpec]:
+    """The runs a soup recipe averages (for this variant and seed); none for other recipes."""
+    return [_run_spec(recipe, "soup", name, runs_root, threads, command)
+            for name in soup_run_names(recipe, variant, seed)]
+
+
 def prerequisite_specs(recipe: Recipe, variants: tuple[str, ...], seed: int, runs_root: Path, threads: int = 0,
                        command: str = "") -> list[RunSpec]:
     """Every run ``recipe`` needs before its own runs (teachers, starting checkpoints), theirs first, no repeats."""
     needed = teacher_specs(recipe, runs_root, threads, command)
     needed += [s for v in variants if (s := init_spec(recipe, v, seed, runs_root, threads, command)) is not None]
+    needed += [s for v in variants for s in soup_specs(recipe, v, seed, runs_root, threads, command)]
     ordered: list[RunSpec] = []
     for spec in needed:
         for dep in [*prerequisite_specs(spec.recipe, (spec.variant,), spec.seed, runs_root, threads, command), spec]:

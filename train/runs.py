@@ -112,6 +112,11 @@ def init_run_name(recipe: Recipe, variant: str, seed: int) -> str:
     return recipe.init_from.format(variant=variant, seed=seed)
 
 
+def soup_run_names(recipe: Recipe, variant: str, seed: int) -> list[str]:
+    """The run folders (under the runs root) whose best checkpoints a soup recipe averages."""
+    return [name.format(variant=variant, seed=seed) for name in recipe.soup]
+
+
 def check_run_config(out: Path, recipe: Recipe) -> None:
     """Refuse to resume or reuse ``out`` when its ``config.json`` records a different recipe (a stale run folder).
 

@@ -47,6 +47,7 @@ from train.runs import (
     recorded_sessions,
     run_dir,
     run_state,
+    soup_run_names,
 )
 
 __all__ = ["VARIANTS", "ClassWeightError", "RunMismatchError", "RunSpec", "TrainingInterrupted", "check_run_config",
@@ -134,6 +135,8 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
         history = read_log(out / "log.csv")
         print(f"[{spec.variant}] {out}: all {len(history)} epochs are trained; evaluating the best checkpoint")
         return evaluate_run(out, ds, history)
+    if spec.recipe.soup:
+        return soup_variant(spec, ds)
 
     backend = configure_backend(spec.threads)
     from train.models import build_augmenter, build_model
@@ -236,6 +239,52 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
     except KeyboardInterrupt:
         raise TrainingInterrupted(out, len(read_log(out / "log.csv")), recipe.epochs) from None
     return evaluate_run(out, ds, read_log(out / "log.csv"))
+
+
+def soup_variant(spec: RunSpec, ds: Dataset) -> dict:
+    """A soup recipe's run: the mean of its member runs' best checkpoints, weight for weight (BatchNorm statistics
+    too), saved as this run's best checkpoint and evaluated like a trained run. A missing member or one of another
+    architecture is an error naming its checkpoint, before anything is written."""
+    from train.models import build_model
+
+    out, recipe = spec.run_dir, spec.recipe
+    members = []
+    for name in soup_run_names(recipe, spec.variant, spec.seed):
+        checkpoint = spec.runs_root / name / "best.keras"
+        if not checkpoint.is_file():
+            raise RunMismatchError(f"recipe {recipe.name!r} averages {checkpoint}, which does not exist: train run "
+                                   f"{name} first (make train trains it when it is missing)")
+        members.append((name, checkpoint))
+    configure_backend(spec.threads)
+    model = build_model(replace(recipe, precision="float32"))
+    weights = []
+    for _name, checkpoint in members:
+        source = load_float32(checkpoint).get_weights()
+        if [w.shape for w in source] != [w.shape for w in model.get_weights()]:
+            raise RunMismatchError(f"{checkpoint}: its model does not match recipe {recipe.name!r}'s architecture, so "
+                                   "it cannot be averaged into it")
+        weights.append(source)
+    model.set_weights([np.mean(np.stack(group), axis=0) for group in zip(*weights, strict=True)])
+    info = []
+    for name, checkpoint in members:
+        metrics = spec.runs_root / name / "metrics.json"
+        done = json.loads(metrics.read_text()) if metrics.is_file() else {}
+        info.append({"run": name, "checkpoint_sha256": sha256_file(checkpoint),
+                     "train_wall_s": done.get("train_wall_s"),
+                     "val_accuracy": done.get("splits", {}).get("val", {}).get("accuracy")})
+    prov = provenance(spec.command or command_line(module="train"))
+    atomic_write_json(out / "config.json", {
+        "recipe": recipe.to_dict(), "variant": spec.variant, "seed": spec.seed, "data": ds.source,
+        "data_summary": ds.summary(), "data_notes": ds.notes, "soup": {"runs": [m["run"] for m in info],
+                                                                        "members": info},
+        "precision": "float32", **prov, "keras": keras.__version__,
+    })
+    partial = out / "best.partial.keras"  # Keras wants the suffix; renamed into place whole
+    model.save(partial)
+    os.replace(partial, out / "best.keras")
+    print(f"[{spec.variant}] averaged {len(members)} runs into {out / 'best.keras'}: "
+          f"{', '.join(name for name, _ in members)}")
+    return evaluate_run(out, ds, [])
 
 
 def _init_info(spec: RunSpec) -> dict | None:
