@@ -40,6 +40,23 @@ def write_fer_csv(path: Path, sizes: dict[str, int], seed: int = 0, drop_train: 
     return path
 
 
+def finished_run(runs: Path, recipe_name: str, epochs: int = 1, variant: str = "unweighted", seed: int = 0) -> Path:
+    """A run folder that looks finished (config, metrics, an untrained best checkpoint of the recipe's architecture):
+    for tests where only the architecture of a run another recipe needs matters. Needs TensorFlow."""
+    from core.fileio import atomic_write_json
+    from train.models import build_model
+    from train.recipes import RECIPES
+    from train.runs import run_dir
+
+    recipe = RECIPES[recipe_name].with_epochs(epochs)
+    folder = run_dir(runs, recipe_name, epochs, variant, seed)
+    folder.mkdir(parents=True)
+    build_model(recipe).save(folder / "best.keras")
+    atomic_write_json(folder / "config.json", {"recipe": recipe.to_dict()})
+    atomic_write_json(folder / "metrics.json", {"completed_epochs": epochs, "splits": {}})
+    return folder
+
+
 def study_metrics(acc: float, disgust_prec: float) -> dict:
     """A run's metrics.json as the study reads it: every class at ``acc``, disgust precision apart."""
     from core.labels import EMOTIONS

@@ -8,7 +8,7 @@ from dataclasses import replace
 import keras
 import numpy as np
 import pytest
-from synthetic import write_fer_csv
+from synthetic import finished_run, write_fer_csv
 
 from core.fileio import sha256_file
 from train.pipeline import TeacherError, prerequisite_specs, train_and_report
@@ -50,17 +50,8 @@ def test_fine_tuning_starts_from_the_runs_own_variant_and_trains_it_first(tmp_pa
 
 def test_a_run_of_another_architecture_is_refused(tmp_path, data):
     """The starting run is a finished compact run (written here, not trained: only its architecture matters)."""
-    from core.fileio import atomic_write_json
-    from train.models import build_model
-    from train.runs import run_dir
-
     runs = tmp_path / "runs"
-    compact = RECIPES["compact"].with_epochs(1)
-    start = run_dir(runs, "compact", 1, "unweighted", 0)
-    start.mkdir(parents=True)
-    build_model(compact).save(start / "best.keras")
-    atomic_write_json(start / "config.json", {"recipe": compact.to_dict()})
-    atomic_write_json(start / "metrics.json", {"completed_epochs": 1, "splits": {}})
+    finished_run(runs, "compact")
     ft = replace(FROZEN, init_from="compact-1ep/{variant}-seed{seed}")  # a compact model, not tiny
     with pytest.raises(RunMismatchError, match=r"compact-1ep/unweighted-seed0/best\.keras.*architecture"):
         train_and_report(data, ft, ("unweighted",), seed=0, runs_root=runs, report=False)

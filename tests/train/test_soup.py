@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from synthetic import write_fer_csv
+from synthetic import finished_run, write_fer_csv
 
 from core.fileio import sha256_file
 from train.models import load_float32
@@ -48,17 +48,8 @@ def test_a_soup_trains_its_members_first_and_is_their_mean(tmp_path, data):
 
 
 def test_a_member_of_another_architecture_is_refused_before_anything_is_written(tmp_path, data):
-    from core.fileio import atomic_write_json
-    from train.models import build_model
-    from train.runs import run_dir
-
     runs = tmp_path / "runs"
-    compact = RECIPES["compact"].with_epochs(1)
-    other = run_dir(runs, "compact", 1, "unweighted", 0)
-    other.mkdir(parents=True)
-    build_model(compact).save(other / "best.keras")
-    atomic_write_json(other / "config.json", {"recipe": compact.to_dict()})
-    atomic_write_json(other / "metrics.json", {"completed_epochs": 1, "splits": {}})
+    finished_run(runs, "compact")
     soup = replace(SOUP, soup=("tiny-1ep/{variant}-seed0", "compact-1ep/{variant}-seed{seed}"))
     with pytest.raises(RunMismatchError, match=r"compact-1ep/unweighted-seed0/best\.keras.*architecture"):
         train_and_report(data, soup, ("unweighted",), seed=0, runs_root=runs, report=False)
