@@ -76,7 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     from train.pipeline import TeacherError, check_run_folders, plan_text, train_and_report
     from train.runs import ClassWeightError, RunMismatchError, TrainingInterrupted
 
-    recipe = RECIPES[args.recipe].with_epochs(args.epochs)
+    try:
+        recipe = RECIPES[args.recipe].with_epochs(args.epochs)
+    except ValueError as exc:  # e.g. --epochs for a soup, which trains nothing
+        print(f"error: --epochs {args.epochs}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # train_and_report checks the input, then imports TensorFlow
     previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
     STOP_ASKED.clear()

@@ -98,7 +98,8 @@ def soup_specs(recipe: Recipe, variant: str, seed: int, runs_root: Path, threads
 
 def prerequisite_specs(recipe: Recipe, variants: tuple[str, ...], seed: int, runs_root: Path, threads: int = 0,
                        command: str = "") -> list[RunSpec]:
-    """Every run ``recipe`` needs before its own runs (teachers, starting checkpoints), theirs first, no repeats."""
+    """Every run ``recipe`` needs before its own runs (teachers, starting checkpoints, a soup's members), theirs
+    first, no repeats."""
     needed = teacher_specs(recipe, runs_root, threads, command)
     needed += [s for v in variants if (s := init_spec(recipe, v, seed, runs_root, threads, command)) is not None]
     needed += [s for v in variants for s in soup_specs(recipe, v, seed, runs_root, threads, command)]

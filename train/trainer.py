@@ -277,7 +277,7 @@ def soup_variant(spec: RunSpec, ds: Dataset) -> dict:
         "recipe": recipe.to_dict(), "variant": spec.variant, "seed": spec.seed, "data": ds.source,
         "data_summary": ds.summary(), "data_notes": ds.notes, "soup": {"runs": [m["run"] for m in info],
                                                                         "members": info},
-        "precision": "float32", **prov, "keras": keras.__version__,
+        "precision": "float32", **prov, "keras": keras.__version__, "threads": spec.threads or os.cpu_count(),
     })
     partial = out / "best.partial.keras"  # Keras wants the suffix; renamed into place whole
     model.save(partial)

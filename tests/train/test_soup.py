@@ -69,3 +69,11 @@ def test_the_shipped_chains_soup_needs_both_tails_of_one_run_each_variant(tmp_pa
 def test_a_soup_that_would_train_or_has_one_member_is_refused(change):
     with pytest.raises(ValueError, match="a soup averages at least two runs"):
         replace(SOUP, **change)
+
+
+def test_the_cli_refuses_epochs_for_a_soup(tmp_path, capsys):
+    from train.__main__ import main
+
+    assert main(["--data", str(tmp_path / "absent.csv"), "--recipe", "student-vggnet-soup", "--epochs", "3",
+                 "--runs", str(tmp_path / "runs")]) == 2
+    assert "--epochs 3" in capsys.readouterr().err
