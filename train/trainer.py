@@ -248,30 +248,18 @@ def soup_variant(spec: RunSpec, ds: Dataset) -> dict:
     from train.models import build_model
 
     out, recipe = spec.run_dir, spec.recipe
-    members = []
-    for name in soup_run_names(recipe, spec.variant, spec.seed):
-        checkpoint = spec.runs_root / name / "best.keras"
-        if not checkpoint.is_file():
-            raise RunMismatchError(f"recipe {recipe.name!r} averages {checkpoint}, which does not exist: train run "
-                                   f"{name} first (make train trains it when it is missing)")
-        members.append((name, checkpoint))
+    info = [_needed_run(spec, name, "averages") for name in soup_run_names(recipe, spec.variant, spec.seed)]
     configure_backend(spec.threads)
     model = build_model(replace(recipe, precision="float32"))
     weights = []
-    for _name, checkpoint in members:
+    for member in info:
+        checkpoint = spec.runs_root / member["run"] / "best.keras"
         source = load_float32(checkpoint).get_weights()
         if [w.shape for w in source] != [w.shape for w in model.get_weights()]:
             raise RunMismatchError(f"{checkpoint}: its model does not match recipe {recipe.name!r}'s architecture, so "
                                    "it cannot be averaged into it")
         weights.append(source)
     model.set_weights([np.mean(np.stack(group), axis=0) for group in zip(*weights, strict=True)])
-    info = []
-    for name, checkpoint in members:
-        metrics = spec.runs_root / name / "metrics.json"
-        done = json.loads(metrics.read_text()) if metrics.is_file() else {}
-        info.append({"run": name, "checkpoint_sha256": sha256_file(checkpoint),
-                     "train_wall_s": done.get("train_wall_s"),
-                     "val_accuracy": done.get("splits", {}).get("val", {}).get("accuracy")})
     prov = provenance(spec.command or command_line(module="train"))
     atomic_write_json(out / "config.json", {
         "recipe": recipe.to_dict(), "variant": spec.variant, "seed": spec.seed, "data": ds.source,
@@ -282,8 +270,8 @@ def soup_variant(spec: RunSpec, ds: Dataset) -> dict:
     partial = out / "best.partial.keras"  # Keras wants the suffix; renamed into place whole
     model.save(partial)
     os.replace(partial, out / "best.keras")
-    print(f"[{spec.variant}] averaged {len(members)} runs into {out / 'best.keras'}: "
-          f"{', '.join(name for name, _ in members)}")
+    print(f"[{spec.variant}] averaged {len(info)} runs into {out / 'best.keras'}: "
+          f"{', '.join(m['run'] for m in info)}")
     return evaluate_run(out, ds, [])
 
 
@@ -292,13 +280,8 @@ def _init_info(spec: RunSpec) -> dict | None:
     if not spec.recipe.init_from:
         return None
     name = init_run_name(spec.recipe, spec.variant, spec.seed)
+    info = _needed_run(spec, name, "starts from")
     checkpoint = spec.runs_root / name / "best.keras"
-    if not checkpoint.is_file():
-        raise RunMismatchError(
-            f"recipe {spec.recipe.name!r} starts from {checkpoint}, which does not exist: train run {name} first "
-            "(make train trains it when it is missing)"
-        )
-    info: dict = {"run": name, "checkpoint_sha256": sha256_file(checkpoint)}
     recorded_path = spec.run_dir / "config.json"
     if recorded_path.exists() and (spec.run_dir / "log.csv").exists():
         recorded = (json.loads(recorded_path.read_text()).get("init_from") or {}).get("checkpoint_sha256")
@@ -308,6 +291,18 @@ def _init_info(spec: RunSpec) -> dict | None:
                 f"{info['checkpoint_sha256'][:12]}...): its starting run was retrained; move the folder away to "
                 "start afresh"
             )
+    return info
+
+
+def _needed_run(spec: RunSpec, name: str, needs: str) -> dict:
+    """The record of a run ``spec`` needs (its starting run, a soup's member): the run, its best checkpoint's sha256,
+    and the run's own budget and validation accuracy where it was evaluated. A missing checkpoint is an error
+    naming it (``needs``: what the recipe does with it)."""
+    checkpoint = spec.runs_root / name / "best.keras"
+    if not checkpoint.is_file():
+        raise RunMismatchError(f"recipe {spec.recipe.name!r} {needs} {checkpoint}, which does not exist: train run "
+                               f"{name} first (make train trains it when it is missing)")
+    info: dict = {"run": name, "checkpoint_sha256": sha256_file(checkpoint)}
     metrics = spec.runs_root / name / "metrics.json"
     if metrics.is_file():
         done = json.loads(metrics.read_text())
