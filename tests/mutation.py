@@ -397,8 +397,13 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("soup-first-member", "train/trainer.py",
            "model.set_weights([np.mean(np.stack(group), axis=0) for group in zip(*weights, strict=True)])",
            "model.set_weights(weights[0])",
-           ("tests/train/test_soup.py::test_a_soup_trains_its_members_first_and_is_their_mean",),
+           ("tests/train/test_soup.py::test_a_soup_trains_its_members_first_and_is_their_mean_and_follows_them",),
            "a soup is its first member, not the mean of its members"),
+    Mutant("soup-stale-reused", "train/trainer.py",
+           "if not checkpoint.is_file() or digests.get(name) != sha256_file(checkpoint):",
+           "if not checkpoint.is_file():",
+           ("tests/train/test_soup.py::test_a_soup_trains_its_members_first_and_is_their_mean_and_follows_them",),
+           "a finished soup is reused after a member was retrained: it averages checkpoints that are gone"),
 )
 
 

@@ -128,6 +128,12 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
     check_run_config(out, spec.recipe)
     out.mkdir(parents=True, exist_ok=True)
     state = run_state(spec)
+    if spec.recipe.soup and state in ("complete", "trained"):
+        changed = _changed_soup_members(spec)
+        if changed:  # a soup is a function of its members and costs seconds: it is averaged again, said so
+            print(f"[{spec.variant}] {out}: member(s) {', '.join(changed)} changed since this soup was averaged; "
+                  "averaging it again")
+            return soup_variant(spec, ds)
     if state == "complete":
         print(f"[{spec.variant}] {out}: already complete, skipping (delete metrics.json to re-evaluate)")
         return json.loads((out / "metrics.json").read_text())
@@ -273,6 +279,20 @@ def soup_variant(spec: RunSpec, ds: Dataset) -> dict:
     print(f"[{spec.variant}] averaged {len(info)} runs into {out / 'best.keras'}: "
           f"{', '.join(m['run'] for m in info)}")
     return evaluate_run(out, ds, [])
+
+
+def _changed_soup_members(spec: RunSpec) -> list[str]:
+    """The members of a finished soup whose best checkpoint is no longer the one it averaged (retrained, or gone:
+    averaging again then names the missing checkpoint)."""
+    config = spec.run_dir / "config.json"
+    recorded = json.loads(config.read_text()).get("soup", {}).get("members", []) if config.is_file() else []
+    digests = {m["run"]: m["checkpoint_sha256"] for m in recorded}
+    changed = []
+    for name in soup_run_names(spec.recipe, spec.variant, spec.seed):
+        checkpoint = spec.runs_root / name / "best.keras"
+        if not checkpoint.is_file() or digests.get(name) != sha256_file(checkpoint):
+            changed.append(name)
+    return changed
 
 
 def _init_info(spec: RunSpec) -> dict | None:

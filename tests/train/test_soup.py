@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 
 import numpy as np
@@ -25,7 +26,7 @@ def data(tmp_path):
     return write_fer_csv(tmp_path / "fer.csv.gz", {"train": 40, "val": 10, "test": 10})
 
 
-def test_a_soup_trains_its_members_first_and_is_their_mean(tmp_path, data):
+def test_a_soup_trains_its_members_first_and_is_their_mean_and_follows_them(tmp_path, data, capsys):
     from convert.pipeline import _prior_runs
 
     runs = tmp_path / "runs"
@@ -45,6 +46,13 @@ def test_a_soup_trains_its_members_first_and_is_their_mean(tmp_path, data):
     stamp = (out / "best.keras").stat().st_mtime_ns
     train_and_report(data, SOUP, ("unweighted",), seed=0, runs_root=runs, report=False)
     assert (out / "best.keras").stat().st_mtime_ns == stamp, "a finished soup is reused, not averaged again"
+    shutil.copyfile(members[0], members[1])  # as if seed 1 were retrained: the soup is stale
+    train_and_report(data, SOUP, ("unweighted",), seed=0, runs_root=runs, report=False)
+    assert "tiny-1ep/unweighted-seed1 changed since this soup was averaged" in capsys.readouterr().out
+    for got, x in zip(load_float32(out / "best.keras").get_weights(), a, strict=True):
+        np.testing.assert_allclose(got, x, rtol=1e-6, atol=1e-7)
+    config = json.loads((out / "config.json").read_text())
+    assert [m["checkpoint_sha256"] for m in config["soup"]["members"]] == [sha256_file(m) for m in members]
 
 
 def test_a_member_of_another_architecture_is_refused_before_anything_is_written(tmp_path, data):
