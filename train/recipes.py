@@ -793,6 +793,24 @@ STUDENT_VGGNET_SOUP = replace(
     soup=("student-vggnet-tail-4ep/{variant}-seed{seed}", "student-vggnet-plain-tail-4ep/{variant}-seed{seed}"),
 )
 
+# Both variants of that soup were judged together (reports/compare/student-vggnet-soup-both): PublicTest +0.50 and
+# +0.70 pp, every jitter row no worse, but the weighted soup 0.34 pp below the shipped weighted model on the
+# detector's calibrated crops, so the rule kept it out. Two tails of one recipe differ by about a point by their
+# seeds alone (student-deep-tail-reseeded), and a soup of more fine-tunings from one start is the usual remedy
+# (Wortsman et al.'s uniform soup): each tail once more on seed 1 of its own, from the same seed-0 60-epoch run,
+# and the plain mean of the four, fixed before it was scored.
+STUDENT_VGGNET_TAIL_RESEEDED = reseeded(STUDENT_VGGNET_TAIL)
+STUDENT_VGGNET_PLAIN_TAIL_RESEEDED = reseeded(STUDENT_VGGNET_PLAIN_TAIL)
+STUDENT_VGGNET_SOUP4 = replace(
+    STUDENT_VGGNET_SOUP,
+    name="student-vggnet-soup4",
+    description="The weight average of four 4-epoch tails of one student-vggnet-60ep run (seed 0) of the same "
+    "variant: student-vggnet-tail and student-vggnet-plain-tail on seed 0, their -reseeded runs on seed 1, whatever "
+    "--seed is; nothing trained, trains the four tails first.",
+    soup=("student-vggnet-tail-4ep/{variant}-seed0", "student-vggnet-plain-tail-4ep/{variant}-seed0",
+          "student-vggnet-tail-reseeded-4ep/{variant}-seed1", "student-vggnet-plain-tail-reseeded-4ep/{variant}-seed1"),
+)
+
 # A tiny recipe for tests and smoke runs: same code paths, seconds per epoch.
 TINY = replace(
     COMPACT,
@@ -817,7 +835,8 @@ RECIPES: dict[str, Recipe] = {
               STUDENT_DEVICE, STUDENT_DEVICE_TAIL, STUDENT_DEVICE_JITTER_TAIL, STUDENT_DEVICE_PLAIN_TAIL,
               STUDENT_DEVICE_PLAIN_DEVICE_TAIL, STUDENT_DEEP_TAIL_RESEEDED,
               STUDENT_DEVICE_PLAIN_TAIL_RESEEDED, STUDENT_VGGNET, STUDENT_VGGNET_TAIL, STUDENT_VGGNET_PLAIN_TAIL,
-              STUDENT_VGGNET_SOUP, TEACHER_VGGNET_COSINE, TEACHER_VGGNET_GAP_COSINE,
+              STUDENT_VGGNET_SOUP, STUDENT_VGGNET_TAIL_RESEEDED, STUDENT_VGGNET_PLAIN_TAIL_RESEEDED,
+              STUDENT_VGGNET_SOUP4, TEACHER_VGGNET_COSINE, TEACHER_VGGNET_GAP_COSINE,
               TINY)
 }
 DEFAULT_RECIPE = WIDE_BF16_TAIL.name  # what `make train`, `python -m train` and `python -m convert` use
