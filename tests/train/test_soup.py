@@ -85,3 +85,11 @@ def test_the_cli_refuses_epochs_for_a_soup(tmp_path, capsys):
     assert main(["--data", str(tmp_path / "absent.csv"), "--recipe", "student-vggnet-soup", "--epochs", "3",
                  "--runs", str(tmp_path / "runs")]) == 2
     assert "--epochs 3" in capsys.readouterr().err
+
+
+def test_the_four_tail_soup_averages_seed_0_and_seed_1_tails_of_one_seed_0_run_whatever_the_seed(tmp_path):
+    names = [str(s.run_dir.relative_to(tmp_path)) for s in
+             prerequisite_specs(RECIPES["student-vggnet-soup4"], ("weighted",), 3, tmp_path)]
+    assert names == ["student-vggnet-60ep/weighted-seed0", "student-vggnet-tail-4ep/weighted-seed0",
+                     "student-vggnet-plain-tail-4ep/weighted-seed0", "student-vggnet-tail-reseeded-4ep/weighted-seed1",
+                     "student-vggnet-plain-tail-reseeded-4ep/weighted-seed1"]
