@@ -71,30 +71,42 @@ def calibration_sample(x: np.ndarray, y: np.ndarray | None, size: int, seed: int
 
 def convert(model, fmt: ModelFormat, calibration: np.ndarray | None = None) -> bytes:
     """Return the ``.tflite`` flatbuffer of ``model`` in format ``fmt``."""
-    import tensorflow as tf
-
-    if fmt.representative_data and (calibration is None or len(calibration) == 0):
-        raise ConversionError(f"format {fmt.name!r} needs a non-empty calibration set")
     with tempfile.TemporaryDirectory(prefix="feredge-export-") as tmp:
-        model.export(tmp, format="tf_saved_model", verbose=False)
-        converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
-        if fmt.optimize:
-            converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        if fmt.supported_types and not fmt.int8_io:
-            converter.target_spec.supported_types = [getattr(tf, t) for t in fmt.supported_types]
-        if fmt.representative_data:
-            samples = np.asarray(calibration, dtype=np.float32).reshape((-1, *INPUT_SHAPE))
-
-            def representative():
-                for i in range(len(samples)):
-                    yield [samples[i : i + 1]]
-
-            converter.representative_dataset = representative
-        if fmt.int8_io:
-            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-            converter.inference_input_type = tf.int8
-            converter.inference_output_type = tf.int8
+        converter = configured_converter(model, fmt, calibration, Path(tmp))
         try:
             return bytes(converter.convert())
         except Exception as exc:
             raise ConversionError(f"TFLite conversion to {fmt.name} failed: {exc}") from exc
+
+
+def representative_images(images: np.ndarray):
+    """A representative-dataset callable over ``images``, one face a call, as the TFLite converter wants."""
+    samples = np.asarray(images, dtype=np.float32).reshape((-1, *INPUT_SHAPE))
+
+    def representative():
+        for i in range(len(samples)):
+            yield [samples[i : i + 1]]
+
+    return representative
+
+
+def configured_converter(model, fmt: ModelFormat, calibration: np.ndarray | None, export_dir: Path):
+    """A ``TFLiteConverter`` for ``model`` (exported as a SavedModel into ``export_dir``, which must outlive the
+    conversion) set up for format ``fmt``: what :func:`convert` converts and :mod:`convert.layers` inspects."""
+    import tensorflow as tf
+
+    if fmt.representative_data and (calibration is None or len(calibration) == 0):
+        raise ConversionError(f"format {fmt.name!r} needs a non-empty calibration set")
+    model.export(str(export_dir), format="tf_saved_model", verbose=False)
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(export_dir))
+    if fmt.optimize:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if fmt.supported_types and not fmt.int8_io:
+        converter.target_spec.supported_types = [getattr(tf, t) for t in fmt.supported_types]
+    if fmt.representative_data:
+        converter.representative_dataset = representative_images(calibration)
+    if fmt.int8_io:
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    return converter
