@@ -93,10 +93,10 @@ def representative_images(images: np.ndarray):
 def configured_converter(model, fmt: ModelFormat, calibration: np.ndarray | None, export_dir: Path):
     """A ``TFLiteConverter`` for ``model`` (exported as a SavedModel into ``export_dir``, which must outlive the
     conversion) set up for format ``fmt``: what :func:`convert` converts and :mod:`convert.layers` inspects."""
-    import tensorflow as tf
-
     if fmt.representative_data and (calibration is None or len(calibration) == 0):
         raise ConversionError(f"format {fmt.name!r} needs a non-empty calibration set")
+    import tensorflow as tf
+
     model.export(str(export_dir), format="tf_saved_model", verbose=False)
     converter = tf.lite.TFLiteConverter.from_saved_model(str(export_dir))
     if fmt.optimize:

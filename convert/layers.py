@@ -57,7 +57,7 @@ def _steps(value: str, scale: float) -> float:
 
 def int8_tensor_errors(model, calibration: np.ndarray, faces: np.ndarray) -> list[TensorError]:
     """Every tensor of ``model``'s int8 conversion (calibrated on ``calibration``, as :func:`convert.converter.convert`
-    does), compared with the float model on ``faces``, in graph order."""
+    does), run on ``faces``: each op's int8 output against the same op in float on the same inputs, in graph order."""
     import tensorflow as tf
 
     if len(faces) == 0:
