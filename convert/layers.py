@@ -50,9 +50,12 @@ class TensorError:
     max_error_steps: float
 
 
-def _steps(value: str, scale: float) -> float:
-    number = float(value) if value not in ("", None) else float("nan")
-    return number / scale if scale > 0 else float("nan")
+def _number(text: str | None) -> float:
+    return float(text) if text not in ("", None) else float("nan")
+
+
+def _steps(value: float, scale: float) -> float:
+    return value / scale if scale > 0 else float("nan")
 
 
 def int8_tensor_errors(model, calibration: np.ndarray, faces: np.ndarray) -> list[TensorError]:
@@ -74,8 +77,9 @@ def int8_tensor_errors(model, calibration: np.ndarray, faces: np.ndarray) -> lis
         scale = float(row["scale"])
         errors.append(TensorError(
             op=row["op_name"], tensor=row["tensor_name"], scale=scale,
-            rmse_steps=math.sqrt(max(float(row["mean_squared_error"]), 0.0)) / scale if scale > 0 else float("nan"),
-            mean_error_steps=_steps(row["mean_error"], scale), max_error_steps=_steps(row["max_abs_error"], scale)))
+            rmse_steps=_steps(math.sqrt(max(_number(row["mean_squared_error"]), 0.0)), scale),
+            mean_error_steps=_steps(_number(row["mean_error"]), scale),
+            max_error_steps=_steps(_number(row["max_abs_error"]), scale)))
     return errors
 
 
@@ -88,11 +92,20 @@ def _short(tensor: str, width: int = 60) -> str:
     return tensor if len(tensor) <= width else "..." + tensor[-(width - 3):]
 
 
+def summary_line(errors: list[TensorError]) -> str:
+    """The worst tensor and how many are above twice the rounding error ("" when none was measured)."""
+    measured = [e for e in errors if not math.isnan(e.rmse_steps)]
+    if not measured:
+        return ""
+    worst = max(measured, key=lambda e: e.rmse_steps)
+    above = sum(e.rmse_steps > 2 * ROUNDING_RMSE_STEPS for e in measured)
+    return (f"Largest RMS error: {worst.rmse_steps:.2f} steps ({worst.op}, `{_short(worst.tensor)}`); "
+            f"{above} of {len(measured)} tensors above twice the rounding error.")
+
+
 def report_markdown(errors: list[TensorError], made: dict, checkpoint: Path, faces: int, calibration: int,
                     split: str) -> str:
     """The tensors as a table, worst first named in a summary line."""
-    measured = [e for e in errors if not math.isnan(e.rmse_steps)]
-    worst = max(measured, key=lambda e: e.rmse_steps, default=None)
     lines = [
         "# int8 quantisation error, tensor by tensor", "",
         f"`{made['command']}` on `{made['host']}` ({made['platform']}), {made['created']}. Checkpoint "
@@ -102,10 +115,8 @@ def report_markdown(errors: list[TensorError], made: dict, checkpoint: Path, fac
         f"Errors in quantisation steps of each tensor; rounding alone gives an RMS error of "
         f"{ROUNDING_RMSE_STEPS:.2f} steps.", "",
     ]
-    if worst is not None:
-        above = sum(e.rmse_steps > 2 * ROUNDING_RMSE_STEPS for e in measured)
-        lines += [f"Largest RMS error: {worst.rmse_steps:.2f} steps ({worst.op}, `{_short(worst.tensor)}`); "
-                  f"{above} of {len(measured)} tensors above twice the rounding error.", ""]
+    if summary := summary_line(errors):
+        lines += [summary, ""]
     lines += ["| # | op | tensor | scale | RMS error (steps) | mean error (steps) | max abs error (steps) |",
               "|--:|---|---|--:|--:|--:|--:|"]
     lines += [f"| {i} | {e.op} | `{_short(e.tensor)}` | {e.scale:.4g} | {e.rmse_steps:.3f} | {e.mean_error_steps:+.3f} "
@@ -157,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         **made, "checkpoint": shown(args.checkpoint), "split": split, "faces": len(faces),
         "calibration_size": len(calibration), "mirror": args.mirror,
         "tensors": [_json_safe(asdict(e)) for e in errors]})
-    print(text.split("\n| # |")[0].rstrip())
+    print(summary_line(errors) or "no tensor was measured")
     print(f"wrote {args.out / 'layers.md'} (and layers.json)")
     return 0
 

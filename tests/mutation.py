@@ -405,8 +405,8 @@ MUTANTS: tuple[Mutant, ...] = (
            ("tests/train/test_soup.py::test_a_soup_trains_its_members_first_and_is_their_mean_and_follows_them",),
            "a finished soup is reused after a member was retrained: it averages checkpoints that are gone"),
     Mutant("layer-error-not-in-steps", "convert/layers.py",
-           "rmse_steps=math.sqrt(max(float(row[\"mean_squared_error\"]), 0.0)) / scale if scale > 0 else",
-           "rmse_steps=math.sqrt(max(float(row[\"mean_squared_error\"]), 0.0)) if scale > 0 else",
+           "rmse_steps=_steps(math.sqrt(max(_number(row[\"mean_squared_error\"]), 0.0)), scale),",
+           "rmse_steps=math.sqrt(max(_number(row[\"mean_squared_error\"]), 0.0)),",
            ("tests/convert/test_layers.py::test_every_quantised_tensor_is_reported_and_a_plain_model_only_rounds",),
            "the layer report gives errors in activation units, not quantisation steps: rounding looks like nothing"),
 )

@@ -35,15 +35,11 @@ def _placeholders(name: str) -> str:
     return name.replace("{variant}", "<variant>").replace("{seed}", "<seed>")
 
 
-def _starts_from(recipe: Recipe) -> str:
-    return _placeholders(recipe.init_from)
-
-
 def _start_cell(recipe: Recipe) -> str:
     """The table's "starts from" cell: the starting run, or the runs a soup averages."""
     if recipe.soup:
         return "mean of " + " + ".join(f"`{_placeholders(name)}`" for name in recipe.soup)
-    return f"`{_starts_from(recipe)}`" if recipe.init_from else "-"
+    return f"`{_placeholders(recipe.init_from)}`" if recipe.init_from else "-"
 
 
 def shipped_recipes(models: Path) -> set[str]:
@@ -83,7 +79,7 @@ def render_text(recipes: Iterable[Recipe], shipped: Collection[str] = ()) -> str
         out.append(f"{r.name}{_role(r, shipped)}: {params:,} parameters, {macs / 1e6:.1f}M multiply-adds a face, "
                    f"{r.epochs} epoch{'s' if r.epochs != 1 else ''}, {r.precision}")
         if r.init_from:
-            out.append(f"  starts from {_starts_from(r)}")
+            out.append(f"  starts from {_placeholders(r.init_from)}")
         if r.soup:
             out.append(f"  averages the weights of {', '.join(_placeholders(name) for name in r.soup)}")
         if r.teachers:

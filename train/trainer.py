@@ -257,11 +257,12 @@ def soup_variant(spec: RunSpec, ds: Dataset) -> dict:
     info = [_needed_run(spec, name, "averages") for name in soup_run_names(recipe, spec.variant, spec.seed)]
     configure_backend(spec.threads)
     model = build_model(replace(recipe, precision="float32"))
+    shapes = [w.shape for w in model.get_weights()]
     weights = []
     for member in info:
         checkpoint = spec.runs_root / member["run"] / "best.keras"
         source = load_float32(checkpoint).get_weights()
-        if [w.shape for w in source] != [w.shape for w in model.get_weights()]:
+        if [w.shape for w in source] != shapes:
             raise RunMismatchError(f"{checkpoint}: its model does not match recipe {recipe.name!r}'s architecture, so "
                                    "it cannot be averaged into it")
         weights.append(source)
