@@ -43,8 +43,12 @@ def test_manifest_matches_files(manifest, repo_root):
         assert hashlib.sha256(data).hexdigest() == e["sha256"], path
         assert len(data) == e["size_bytes"], path
         assert e["labels"] == list(EMOTIONS)
-        for key in ("command", "host", "epochs", "train_wall_s"):
+        for key in ("command", "host"):
             assert e["training"].get(key), f"{path}: training.{key} missing from the manifest"
+        for key in ("epochs", "train_wall_s"):  # 0 for a weight average (a soup), which trains nothing itself
+            assert e["training"].get(key) is not None, f"{path}: training.{key} missing from the manifest"
+        # what the model cost in all, the runs it needed first (a soup's members, a tail's base) included
+        assert e["training"].get("total_train_min", 0) > 0, f"{path}: training.total_train_min missing or 0"
     assert total < 10 * 1024 * 1024, "shipped models must stay well under 10 MB together"
 
 
