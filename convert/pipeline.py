@@ -76,6 +76,17 @@ def _needed(config: dict) -> list[str | None]:
             *((config.get("soup") or {}).get("runs", []))]
 
 
+def _inherited_teachers(runs_root: Path, config: dict) -> dict | None:
+    """For a run that distilled nothing itself (a weight average, a plain tail): the teachers record of the nearest
+    run it was made from that did distil, with ``"via"`` naming that run; None when no run in its chain distilled."""
+    for name in _prior_runs(runs_root, config):
+        p = runs_root / name / "config.json"
+        teachers = json.loads(p.read_text()).get("teachers") if p.is_file() else None
+        if teachers:
+            return {**teachers, "via": name}
+    return None
+
+
 def _prior_walls(runs_root: Path, config: dict) -> list[tuple[str, float | None]]:
     """(run, training wall seconds or None) for each run in :func:`_prior_runs`."""
     walls = []
@@ -129,8 +140,10 @@ def _training_info(checkpoint: Path) -> dict:
                 info["precision"] = data.get("precision") or data.get("recipe", {}).get("precision", "float32")
                 info["threads"] = data.get("threads")
                 info["gpus"] = data.get("gpus")
-                info["teachers"] = data.get("teachers")
+                info["teachers"] = data.get("teachers") or _inherited_teachers(run.parent.parent, data)
                 info["init_from"] = data.get("init_from")
+                if data.get("soup"):
+                    info["soup"] = {"runs": data["soup"].get("runs", [])}
             else:
                 info["completed_epochs"] = data.get("completed_epochs")
                 info["best_epoch"] = data.get("best_epoch")

@@ -21,19 +21,29 @@ BEGIN, END = markers(BLOCK)
 
 def _lineage(training: dict) -> str:
     """", fine-tuned from `A`, distilled from `B` + `C` (...); N min with the runs it needed first" or ""."""
-    init, t = training.get("init_from"), training.get("teachers")
+    init, t, soup = training.get("init_from"), training.get("teachers"), training.get("soup")
     parts = []
+    if soup:
+        parts.append(f"the weight average of {' + '.join(f'`{r}`' for r in soup['runs'])}")
     if init:
         start = f" ({100 * init['val_accuracy']:.2f}% on val)" if init.get("val_accuracy") is not None else ""
         parts.append(f"fine-tuned from `{init['run']}`{start}")
     if t:
-        parts.append(f"distilled from {' + '.join(f'`{r}`' for r in t['runs'])} (their ensemble: "
+        by = f" (by way of `{t['via']}`)" if t.get("via") else ""
+        parts.append(f"distilled from {' + '.join(f'`{r}`' for r in t['runs'])}{by} (their ensemble: "
                      f"{100 * t['val_accuracy']:.2f}% on val)")
     if not parts:
         return ""
     total = training.get("total_train_min")
     total_text = f"; {total:.0f} min with the runs it needed first" if total else ""
     return f", {', '.join(parts)}{total_text}; full budget in the manifest"
+
+
+def _own_work(training: dict) -> str:
+    """What the run itself trained: "N epochs in M min", or that it trained none (a weight average)."""
+    if training.get("soup") and not training.get("completed_epochs"):
+        return "no epochs of its own"
+    return f"{training.get('completed_epochs')} epochs in {(training.get('train_wall_s') or 0) / 60:.0f} min"
 
 
 def _interval(a: dict) -> str:
@@ -59,8 +69,8 @@ def models_section(manifest: dict, models_dir: str) -> list[str]:
         "interpreter (with the development data this is FER2013 PublicTest, which also selected the checkpoint; "
         "PrivateTest is withheld). Trained by:",
         "",
-        *[f"- {v}: `{t.get('command')}` on `{t.get('host')}` ({t.get('platform')}), {t.get('completed_epochs')} "
-          f"epochs in {t.get('train_wall_s', 0) / 60:.0f} min{_lineage(t)}" for v, t in trained.items()],
+        *[f"- {v}: `{t.get('command')}` on `{t.get('host')}` ({t.get('platform')}), {_own_work(t)}{_lineage(t)}"
+          for v, t in trained.items()],
         "",
         "views 2: the model classifies each face and its mirror image as one batch and outputs the mean scores "
         "(`python -m convert --mirror`, the default; its Keras reference is the same mirrored graph); views 1: one "

@@ -255,7 +255,7 @@ def soup_variant(spec: RunSpec, ds: Dataset) -> dict:
 
     out, recipe = spec.run_dir, spec.recipe
     info = [_needed_run(spec, name, "averages") for name in soup_run_names(recipe, spec.variant, spec.seed)]
-    configure_backend(spec.threads)
+    backend = configure_backend(spec.threads)
     model = build_model(replace(recipe, precision="float32"))
     shapes = [w.shape for w in model.get_weights()]
     weights = []
@@ -272,7 +272,8 @@ def soup_variant(spec: RunSpec, ds: Dataset) -> dict:
         "recipe": recipe.to_dict(), "variant": spec.variant, "seed": spec.seed, "data": ds.source,
         "data_summary": ds.summary(), "data_notes": ds.notes, "soup": {"runs": [m["run"] for m in info],
                                                                         "members": info},
-        "precision": "float32", **prov, "keras": keras.__version__, "threads": spec.threads or os.cpu_count(),
+        "precision": "float32", **prov, **backend.record(), "keras": keras.__version__,
+        "threads": spec.threads or os.cpu_count(),
     })
     partial = out / "best.partial.keras"  # Keras wants the suffix; renamed into place whole
     model.save(partial)

@@ -101,3 +101,30 @@ def test_a_teachers_pinned_views_name_the_same_run_and_model_file(tmp_path):
         "needed first: student-duo-60ep/unweighted-seed0 (20 min), teacher-vgg-60ep/unweighted-seed0 (10 min), "
         f"{model} (a converted model: its own budget is in the manifest it shipped with); 35 min in all"
     )
+
+
+def test_weight_average_names_its_members_and_inherits_the_teachers_of_the_run_that_distilled(tmp_path):
+    runs = tmp_path / "runs"
+    teachers = {"runs": ["wide-40ep/unweighted-seed0"], "val_accuracy": 0.70}
+    _run(runs / "wide-40ep" / "unweighted-seed0", {"recipe": {"name": "wide"}}, {"train_wall_s": 600.0})
+    _run(runs / "tail-4ep" / "unweighted-seed0", {"recipe": {"name": "tail"}, "teachers": teachers},
+         {"train_wall_s": 300.0})
+    _run(runs / "plain-4ep" / "unweighted-seed0", {"recipe": {"name": "plain"}}, {"train_wall_s": 300.0})
+    ckpt = _run(runs / "soup-0ep" / "unweighted-seed0",
+                {"recipe": {"name": "soup", "epochs": 0}, "host": "h", "threads": 2, "gpus": [],
+                 "tensorflow": "2.21.0",
+                 "soup": {"runs": ["plain-4ep/unweighted-seed0", "tail-4ep/unweighted-seed0"]}},
+                {"train_wall_s": 0, "completed_epochs": 0, "splits": {}})
+    info = _training_info(ckpt)
+    assert info["soup"] == {"runs": ["plain-4ep/unweighted-seed0", "tail-4ep/unweighted-seed0"]}
+    assert info["teachers"] == {**teachers, "via": "tail-4ep/unweighted-seed0"}
+    assert info["tensorflow"] == "2.21.0" and info["total_train_min"] == 20.0
+
+
+def test_run_that_distilled_nothing_anywhere_has_no_teachers(tmp_path):
+    runs = tmp_path / "runs"
+    _run(runs / "plain-4ep" / "unweighted-seed0", {"recipe": {"name": "plain"}}, {"train_wall_s": 300.0})
+    ckpt = _run(runs / "soup-0ep" / "unweighted-seed0",
+                {"recipe": {"name": "soup"}, "soup": {"runs": ["plain-4ep/unweighted-seed0"]}},
+                {"train_wall_s": 0})
+    assert _training_info(ckpt)["teachers"] is None

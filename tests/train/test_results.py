@@ -87,3 +87,20 @@ def test_study_reports_are_listed_by_recipe_then_budget(tmp_path: Path):
         (tmp_path / "reports" / "study" / name / "study.json").write_text("{}")
     assert [p.parent.name for p in default_studies(tmp_path)] == [
         "compact-16ep", "compact-32ep", "compact-128ep", "notes", "paper-100ep"]
+
+
+def test_models_section_says_a_weight_average_trained_nothing_itself_and_names_its_members_and_teachers():
+    training = {"command": "python -m train --recipe soup", "host": "h", "platform": "p",
+                "completed_epochs": 0, "best_epoch": 0, "train_wall_s": 0, "total_train_min": 162.2,
+                "soup": {"runs": ["tail-4ep/unweighted-seed0", "plain-tail-4ep/unweighted-seed0"]},
+                "teachers": {"runs": ["big.tflite"], "val_accuracy": 0.7113, "via": "tail-4ep/unweighted-seed0"},
+                "keras_metrics": {"val": {"accuracy": 0.68}}}
+    entry = {"variant": "unweighted", "format": "int8", "file": "unweighted_int8.tflite", "size_bytes": 2048,
+             "conversion": {"command": "convert"}, "training": training,
+             "accuracy": {"val": {"accuracy": 0.68, "macro_f1": 0.6, "agreement": 0.98}},
+             "keras": {"val": {"accuracy": 0.68}}, "mirror_average": True}
+    text = "\n".join(results.models_section({"host": "h", "models": [entry]}, "models"))
+    assert "0 epochs in 0 min" not in text
+    assert ("no epochs of its own, the weight average of `tail-4ep/unweighted-seed0` + "
+            "`plain-tail-4ep/unweighted-seed0`, distilled from `big.tflite` (by way of `tail-4ep/unweighted-seed0`) "
+            "(their ensemble: 71.13% on val); 162 min with the runs it needed first") in text

@@ -6,6 +6,7 @@ import json
 import shutil
 from dataclasses import replace
 
+import keras
 import numpy as np
 import pytest
 from synthetic import finished_run, write_fer_csv
@@ -43,6 +44,7 @@ def test_a_soup_trains_its_members_first_and_is_their_mean_and_follows_them(tmp_
     assert config["soup"]["runs"] == ["tiny-1ep/unweighted-seed0", "tiny-1ep/unweighted-seed1"]
     assert [m["checkpoint_sha256"] for m in config["soup"]["members"]] == [sha256_file(m) for m in members]
     assert _prior_runs(runs, config) == config["soup"]["runs"], "the budget counts the members' training"
+    assert config["backend"] == keras.backend.backend() and config[config["backend"]], "the framework it ran on"
     stamp = (out / "best.keras").stat().st_mtime_ns
     train_and_report(data, SOUP, ("unweighted",), seed=0, runs_root=runs, report=False)
     assert (out / "best.keras").stat().st_mtime_ns == stamp, "a finished soup is reused, not averaged again"
