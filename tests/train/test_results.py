@@ -46,17 +46,22 @@ def test_models_section_lists_each_conversion_and_the_teachers():
     assert "| weighted_int8.tflite | 1 | 2.0 | 66.00 (64.4-67.5) |" in text
 
 
+def _section_of_one_model(training: dict) -> str:
+    """The README models section of a manifest holding one unweighted int8 model trained as ``training`` says."""
+    entry = {"variant": "unweighted", "format": "int8", "file": "unweighted_int8.tflite", "size_bytes": 2048,
+             "conversion": {"command": "convert"}, "training": training,
+             "accuracy": {"val": {"accuracy": 0.68, "macro_f1": 0.6, "agreement": 0.98}},
+             "keras": {"val": {"accuracy": 0.68}}, "mirror_average": True}
+    return "\n".join(results.models_section({"host": "h", "models": [entry]}, "models"))
+
+
 def test_models_section_names_the_starting_run_and_the_whole_budget():
     training = {"command": "python -m train --recipe finetuned", "host": "h", "platform": "p",
                 "completed_epochs": 4, "best_epoch": 4, "train_wall_s": 360.0, "total_train_min": 390.4,
                 "init_from": {"run": "distilled-60ep/unweighted-seed0", "val_accuracy": 0.6567},
                 "teachers": {"runs": ["wide-40ep/unweighted-seed0"], "val_accuracy": 0.6687},
                 "keras_metrics": {"val": {"accuracy": 0.68}}}
-    entry = {"variant": "unweighted", "format": "int8", "file": "unweighted_int8.tflite", "size_bytes": 2048,
-             "conversion": {"command": "convert"}, "training": training,
-             "accuracy": {"val": {"accuracy": 0.68, "macro_f1": 0.6, "agreement": 0.98}},
-             "keras": {"val": {"accuracy": 0.68}}, "mirror_average": True}
-    text = "\n".join(results.models_section({"host": "h", "models": [entry]}, "models"))
+    text = _section_of_one_model(training)
     assert ("4 epochs in 6 min, fine-tuned from `distilled-60ep/unweighted-seed0` (65.67% on val), distilled from "
             "`wide-40ep/unweighted-seed0` (their ensemble: 66.87% on val); 390 min with the runs it needed first"
             ) in text
@@ -95,11 +100,7 @@ def test_models_section_says_a_weight_average_trained_nothing_itself_and_names_i
                 "soup": {"runs": ["tail-4ep/unweighted-seed0", "plain-tail-4ep/unweighted-seed0"]},
                 "teachers": {"runs": ["big.tflite"], "val_accuracy": 0.7113, "via": "tail-4ep/unweighted-seed0"},
                 "keras_metrics": {"val": {"accuracy": 0.68}}}
-    entry = {"variant": "unweighted", "format": "int8", "file": "unweighted_int8.tflite", "size_bytes": 2048,
-             "conversion": {"command": "convert"}, "training": training,
-             "accuracy": {"val": {"accuracy": 0.68, "macro_f1": 0.6, "agreement": 0.98}},
-             "keras": {"val": {"accuracy": 0.68}}, "mirror_average": True}
-    text = "\n".join(results.models_section({"host": "h", "models": [entry]}, "models"))
+    text = _section_of_one_model(training)
     assert "0 epochs in 0 min" not in text
     assert ("no epochs of its own, the weight average of `tail-4ep/unweighted-seed0` + "
             "`plain-tail-4ep/unweighted-seed0`, distilled from `big.tflite` (by way of `tail-4ep/unweighted-seed0`) "
