@@ -506,6 +506,19 @@ def test_record_into_a_read_only_mount_exits_2(monkeypatch, capsys, tmp_path: Pa
     assert f"folder {tmp_path} is not writable (Read-only file system)" in err
 
 
+class _NoCodecWriter:
+    """A cv2.VideoWriter stand-in that, like one without the codec, never opens."""
+
+    def __init__(self, *args) -> None:
+        pass
+
+    def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
+        return False
+
+    def release(self) -> None:
+        pass
+
+
 def test_recorder_tells_an_unwritable_folder_from_a_missing_codec(monkeypatch, tmp_path: Path) -> None:
     frame = np.zeros((48, 64, 3), np.uint8)
     gone = demo.VideoRecorder(tmp_path / "gone" / "out.avi", 10.0)  # the folder vanished after the up-front check
@@ -513,17 +526,7 @@ def test_recorder_tells_an_unwritable_folder_from_a_missing_codec(monkeypatch, t
         gone.write(frame)
     assert "codec" not in str(info.value)
 
-    class NoCodec:
-        def __init__(self, *args) -> None:
-            pass
-
-        def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
-            return False
-
-        def release(self) -> None:
-            pass
-
-    monkeypatch.setattr(demo.cv2, "VideoWriter", NoCodec)
+    monkeypatch.setattr(demo.cv2, "VideoWriter", _NoCodecWriter)
     recorder = demo.VideoRecorder(tmp_path / "out.mp4", 10.0)
     with pytest.raises(demo.OutputError, match=r"out.mp4: cannot open a video writer \(.mp4 codec missing"):
         recorder.write(frame)
@@ -532,17 +535,7 @@ def test_recorder_tells_an_unwritable_folder_from_a_missing_codec(monkeypatch, t
 
 
 def test_writer_error_mid_run_exits_1(monkeypatch, float_model: Path, tmp_path: Path) -> None:
-    class NoCodec:
-        def __init__(self, *args) -> None:
-            pass
-
-        def isOpened(self) -> bool:  # noqa: N802 - OpenCV's name
-            return False
-
-        def release(self) -> None:
-            pass
-
-    monkeypatch.setattr(demo.cv2, "VideoWriter", NoCodec)
+    monkeypatch.setattr(demo.cv2, "VideoWriter", _NoCodecWriter)
     handed = fake_opener(monkeypatch, [FakeLiveSource(None)])
     summary = run_demo(options(float_model, record=tmp_path / "out.avi", max_frames=3))
     assert summary.exit_code == 1 and summary.stop_reason == "error" and summary.frames == 0
