@@ -854,6 +854,21 @@ STUDENT_VGGNET_RESTART_SOUP = replace(
           "student-vggnet-restart-plain-tail-4ep/{variant}-seed{seed}"),
 )
 
+# The two cosine cycles' ends averaged, fixed before it was scored (session 29): stochastic weight averaging
+# (Izmailov et al. 2018) averages the checkpoints a cyclic learning rate ends its cycles on, which lie in one basin
+# and whose mean sits nearer its centre; here both cycles' tails (student-vggnet-60ep's and the restart's, all four
+# from one 60-epoch run, so one basin) go into one uniform soup. It trains nothing: the four tails exist.
+STUDENT_VGGNET_CYCLES_SOUP = replace(
+    STUDENT_VGGNET_SOUP,
+    name="student-vggnet-cycles-soup",
+    description="The weight average of the four tails of both cosine cycles of the same variant and seed: "
+    "student-vggnet-tail and -plain-tail (after the 60-epoch cycle) and student-vggnet-restart-tail and "
+    "-restart-plain-tail (after the 30-epoch restart); nothing trained, trains them (and their cycles) first.",
+    soup=("student-vggnet-tail-4ep/{variant}-seed{seed}", "student-vggnet-plain-tail-4ep/{variant}-seed{seed}",
+          "student-vggnet-restart-tail-4ep/{variant}-seed{seed}",
+          "student-vggnet-restart-plain-tail-4ep/{variant}-seed{seed}"),
+)
+
 # A tiny recipe for tests and smoke runs: same code paths, seconds per epoch.
 TINY = replace(
     COMPACT,
@@ -880,8 +895,8 @@ RECIPES: dict[str, Recipe] = {
               STUDENT_DEVICE_PLAIN_TAIL_RESEEDED, STUDENT_VGGNET, STUDENT_VGGNET_TAIL, STUDENT_VGGNET_PLAIN_TAIL,
               STUDENT_VGGNET_SOUP, STUDENT_VGGNET_TAIL_RESEEDED, STUDENT_VGGNET_PLAIN_TAIL_RESEEDED,
               STUDENT_VGGNET_SOUP4, STUDENT_VGGNET_RESTART, STUDENT_VGGNET_RESTART_TAIL,
-              STUDENT_VGGNET_RESTART_PLAIN_TAIL, STUDENT_VGGNET_RESTART_SOUP, TEACHER_VGGNET_COSINE,
-              TEACHER_VGGNET_GAP_COSINE,
+              STUDENT_VGGNET_RESTART_PLAIN_TAIL, STUDENT_VGGNET_RESTART_SOUP, STUDENT_VGGNET_CYCLES_SOUP,
+              TEACHER_VGGNET_COSINE, TEACHER_VGGNET_GAP_COSINE,
               TINY)
 }
 DEFAULT_RECIPE = WIDE_BF16_TAIL.name  # what `make train`, `python -m train` and `python -m convert` use
