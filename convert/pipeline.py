@@ -76,10 +76,11 @@ def _needed(config: dict) -> list[str | None]:
             *((config.get("soup") or {}).get("runs", []))]
 
 
-def _inherited_teachers(runs_root: Path, config: dict) -> dict | None:
+def _inherited_teachers(runs_root: Path, needed: list[str]) -> dict | None:
     """For a run that distilled nothing itself (a weight average, a plain tail): the teachers record of the nearest
-    run it was made from that did distil, with ``"via"`` naming that run; None when no run in its chain distilled."""
-    for name in _prior_runs(runs_root, config):
+    run it needed (``needed``: :func:`_prior_runs`) that did distil, with ``"via"`` naming that run; None when no run
+    in its chain distilled."""
+    for name in needed:
         p = runs_root / name / "config.json"
         teachers = json.loads(p.read_text()).get("teachers") if p.is_file() else None
         if teachers:
@@ -87,10 +88,10 @@ def _inherited_teachers(runs_root: Path, config: dict) -> dict | None:
     return None
 
 
-def _prior_walls(runs_root: Path, config: dict) -> list[tuple[str, float | None]]:
-    """(run, training wall seconds or None) for each run in :func:`_prior_runs`."""
+def _prior_walls(runs_root: Path, needed: list[str]) -> list[tuple[str, float | None]]:
+    """(run, training wall seconds or None) for each run in ``needed`` (:func:`_prior_runs`)."""
     walls = []
-    for name in _prior_runs(runs_root, config):
+    for name in needed:
         p = runs_root / name / "metrics.json"
         walls.append((name, json.loads(p.read_text()).get("train_wall_s") if p.exists() else None))
     return walls
@@ -126,13 +127,12 @@ def class_priors_of_run(checkpoint: Path) -> dict[str, float] | None:
 def _training_info(checkpoint: Path) -> dict:
     run = checkpoint.parent
     info: dict = {"run_dir": shown(run)}
-    config: dict = {}
+    needed: list[str] = []  # the runs it needed first (none known without its config.json)
     for name in ("config.json", "metrics.json"):
         p = run / name
         if p.exists():
             data = json.loads(p.read_text())
             if name == "config.json":
-                config = data
                 info.update({k: data.get(k) for k in ("command", "host", "platform", "seed", "variant", "tensorflow")})
                 info["recipe"] = data.get("recipe", {}).get("name")
                 info["epochs"] = data.get("recipe", {}).get("epochs")
@@ -140,7 +140,8 @@ def _training_info(checkpoint: Path) -> dict:
                 info["precision"] = data.get("precision") or data.get("recipe", {}).get("precision", "float32")
                 info["threads"] = data.get("threads")
                 info["gpus"] = data.get("gpus")
-                info["teachers"] = data.get("teachers") or _inherited_teachers(run.parent.parent, data)
+                needed = _prior_runs(run.parent.parent, data)
+                info["teachers"] = data.get("teachers") or _inherited_teachers(run.parent.parent, needed)
                 info["init_from"] = data.get("init_from")
                 if data.get("soup"):
                     info["soup"] = {"runs": data["soup"].get("runs", [])}
@@ -149,7 +150,7 @@ def _training_info(checkpoint: Path) -> dict:
                 info["best_epoch"] = data.get("best_epoch")
                 info["train_wall_s"] = data.get("train_wall_s")
                 own = data.get("train_wall_s") or 0.0
-                prior = _prior_walls(run.parent.parent, config)
+                prior = _prior_walls(run.parent.parent, needed)
                 total = own + sum(w or 0.0 for _, w in prior)
                 info["budget"] = _budget(info, own, prior, total)
                 info["total_train_min"] = round(total / 60, 1)

@@ -46,7 +46,7 @@ MUTANTS: tuple[Mutant, ...] = (
            ("tests/train/test_training.py::test_resume_after_kill",),
            "without BackupAndRestore a resumed run starts again at epoch 1"),
     Mutant("soup-teachers-lost", "convert/pipeline.py",
-           'info["teachers"] = data.get("teachers") or _inherited_teachers(run.parent.parent, data)',
+           'info["teachers"] = data.get("teachers") or _inherited_teachers(run.parent.parent, needed)',
            'info["teachers"] = data.get("teachers")',
            ("tests/convert/test_budget.py::"
             "test_weight_average_names_its_members_and_inherits_the_teachers_of_the_run_that_distilled",),
