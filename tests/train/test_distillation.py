@@ -135,14 +135,13 @@ def test_teacher_predictions_are_cached_until_a_teacher_or_the_images_change(tmp
     teacher = tmp_path / "runs" / "t-1ep" / "unweighted-seed0" / "best.keras"
     teacher.parent.mkdir(parents=True)
     teacher.write_bytes(b"weights v1")
-    cache = tmp_path / "student" / "teachers.npz"
-    cache.parent.mkdir()
+    cache = tmp_path / "runs" / TEACHER_CACHE
     x, v = np.zeros((5, 48, 48, 1), np.uint8), np.ones((3, 48, 48, 1), np.uint8)
     args = (tmp_path / "runs", ("t-1ep/unweighted-seed0",))
 
     first = cached_teacher_probs(cache, *args, x, v)
     again = cached_teacher_probs(cache, *args, x, v)
-    assert len(calls) == 1 and cache.is_file()
+    assert len(calls) == 1 and len(list(cache.glob("*.npz"))) == 1
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a, b)
     assert [a.shape for a in again] == [(5, 7), (3, 7)]
@@ -151,7 +150,8 @@ def test_teacher_predictions_are_cached_until_a_teacher_or_the_images_change(tmp
     assert cached_teacher_probs(cache, *args, x, v)[0][0, 0] == 2.0
     cached_teacher_probs(cache, *args, x, v + 1)  # so do other images
     assert len(calls) == 3
-    cache.write_bytes(b"not an npz")  # a damaged cache is rebuilt, not fatal
+    for kept in cache.glob("*.npz"):
+        kept.write_bytes(b"not an npz")  # a damaged cache is rebuilt, not fatal
     cached_teacher_probs(cache, *args, x, v + 1)
     assert len(calls) == 4
     cached_teacher_probs(cache, *args, x, v + 1, views="tencrop")  # other views: other predictions
@@ -166,10 +166,70 @@ def test_a_cache_folder_keeps_one_file_per_teachers_views_and_images(tmp_path, m
     folder = tmp_path / "runs" / TEACHER_CACHE
     x = np.zeros((4, 48, 48, 1), np.uint8)
     args = (tmp_path / "runs", ("t-1ep/unweighted-seed0",))
+    (tmp_path / "runs" / "t-1ep" / "unweighted-seed0").mkdir(parents=True)
+    (tmp_path / "runs" / "t-1ep" / "unweighted-seed0" / "best.keras").write_bytes(b"weights")
     for views in ("mirror", "tencrop", "mirror", "tencrop"):
         cached_teacher_probs(folder, *args, x, views=views)
     assert calls == ["mirror", "tencrop"], "each student after the first reuses the file"
     assert len(list(folder.glob("*.npz"))) == 2
+
+
+def _fake_teachers(tmp_path, monkeypatch, names):
+    """Teacher runs whose 'predictions' are a constant per teacher (its index + 1); the names each call predicted."""
+    calls = []
+
+    def fake_teacher_probs(runs_root, teachers, *arrays, views="mirror"):
+        calls.append(teachers)
+        value = np.mean([names.index(t) + 1.0 for t in teachers])
+        return [np.full((len(x), 7), value, np.float32) for x in arrays]
+
+    monkeypatch.setattr(distill, "teacher_probs", fake_teacher_probs)
+    for name in names:
+        folder = tmp_path / "runs" / name
+        folder.mkdir(parents=True)
+        (folder / "best.keras").write_bytes(name.encode())
+    return calls
+
+
+def test_an_ensemble_is_put_together_from_the_kept_predictions_of_its_parts(tmp_path, monkeypatch):
+    """A kept pair (an earlier student's whole-ensemble file) plus a new teacher: only the new one predicts, and the
+    three-teacher mean weights the pair by its two teachers; a retrained teacher predicts again alone."""
+    names = ["a-1ep/unweighted-seed0", "b-1ep/unweighted-seed0", "c-1ep/unweighted-seed0"]
+    calls = _fake_teachers(tmp_path, monkeypatch, names)
+    runs, folder = tmp_path / "runs", tmp_path / "runs" / TEACHER_CACHE
+    x, v = np.zeros((4, 48, 48, 1), np.uint8), np.ones((2, 48, 48, 1), np.uint8)
+    digests = distill._teacher_digests(runs, tuple(names))
+    pair = tuple(names[:2])
+    distill._write_kept(folder, distill._teacher_fingerprint(pair, digests, (x, v), "tencrop"),
+                        [np.full((4, 7), 1.5, np.float32), np.full((2, 7), 1.5, np.float32)])
+
+    logp, val_logp = cached_teacher_probs(folder, runs, tuple(names), x, v, views="tencrop")
+    assert calls == [(names[2],)], "the kept pair is not predicted again"
+    np.testing.assert_allclose(logp, (2 * 1.5 + 3.0) / 3, rtol=1e-6)
+    assert logp.shape == (4, 7) and val_logp.shape == (2, 7) and logp.dtype == np.float32
+
+    again = cached_teacher_probs(folder, runs, tuple(names), x, v, views="tencrop")
+    assert len(calls) == 1, "the new teacher's own file is kept"
+    np.testing.assert_array_equal(again[0], logp)
+    alone = cached_teacher_probs(folder, runs, (names[2], names[0]), x, v, views="tencrop")
+    assert calls == [(names[2],), (names[0],)], "another set reuses the parts it shares"
+    np.testing.assert_allclose(alone[0], (3.0 + 1.0) / 2, rtol=1e-6)
+
+    (runs / names[1] / "best.keras").write_bytes(b"retrained")  # the pair's file is stale now
+    cached_teacher_probs(folder, runs, tuple(names), x, v, views="tencrop")
+    assert calls[2:] == [(names[1],)], "only the retrained teacher predicts; the others' own files are used"
+    cached_teacher_probs(folder, runs, tuple(names), x, v, views="mirror")
+    assert len(calls) == 6, "other views: every teacher predicts again"
+
+
+def test_every_teacher_to_predict_is_checked_before_the_first_predicts(tmp_path, monkeypatch):
+    names = ["a-1ep/unweighted-seed0", "b-1ep/unweighted-seed0"]
+    calls = _fake_teachers(tmp_path, monkeypatch, names)
+    (tmp_path / "runs" / names[1] / "best.keras").unlink()
+    with pytest.raises(FileNotFoundError, match="b-1ep"):
+        cached_teacher_probs(tmp_path / "runs" / TEACHER_CACHE, tmp_path / "runs", tuple(names),
+                             np.zeros((2, 48, 48, 1), np.uint8))
+    assert calls == []
 
 
 def test_teacher_views_average_the_ensembles_views(monkeypatch, tmp_path):
