@@ -145,7 +145,8 @@ def cached_teacher_probs(folder: Path, runs_root: Path, teachers: tuple[str, ...
     if whole is not None:
         return whole
     groups, remaining = _kept_groups(folder, tuple(teachers), key_of, count)
-    kept_alone = {name: _read_kept(folder, key_of((name,)), count) for name in remaining}
+    alone_keys = {name: key_of((name,)) for name in remaining}  # each hashes the images: once a teacher
+    kept_alone = {name: _read_kept(folder, key, count) for name, key in alone_keys.items()}
     for name in remaining:  # every teacher still to predict is checked before the first one predicts
         if kept_alone[name] is None:
             parse_teacher(name, runs_root).check()
@@ -153,7 +154,7 @@ def cached_teacher_probs(folder: Path, runs_root: Path, teachers: tuple[str, ...
         alone = kept_alone[name]
         if alone is None:
             alone = teacher_probs(runs_root, (name,), *(x.astype(np.float32) for x in arrays), views=views)
-            _write_kept(folder, key_of((name,)), alone)
+            _write_kept(folder, alone_keys[name], alone)
         groups.append((1, alone))
     total = sum(size for size, _ in groups)
     return [(sum(size * kept[i].astype(np.float64) for size, kept in groups) / total).astype(np.float32)
