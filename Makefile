@@ -40,7 +40,7 @@ QUICK_EPOCHS ?= 2
 
 EPOCHS_FLAG := $(if $(strip $(EPOCHS)),--epochs $(EPOCHS))
 
-.PHONY: help setup setup-device test lint train convert study study-report readme calibrate device-crops clip bench compare demo clean quickstart mutation gpu-pack
+.PHONY: help setup setup-device test lint train convert study study-report readme calibrate device-crops clip bench compare demo clean quickstart mutation gpu-pack carry
 
 help:
 	@echo "make setup                 venv in $(VENV) with everything (training, device, tests)"
@@ -51,6 +51,8 @@ help:
 	@echo "                            convert, quick benchmark, bundle, all under $(QUICK_DIR)/"
 	@echo "make mutation              mutation check: does the suite catch the known bugs? (MUTANTS=name ...)"
 	@echo "make train DATA=...        train (RECIPE=$(RECIPE) EPOCHS=<recipe's> SEED=$(SEED) VARIANTS='$(VARIANTS)')"
+	@echo "make carry RUNS_TO_CARRY=...  keep unfinished SGD runs (<recipe>-<E>ep/<variant>-seed<S>) in reports/carry/ to"
+	@echo "                            commit: make train resumes them in a new checkout"
 	@echo "make convert DATA=...      TFLite float32/float16/dynamic/int8 of VARIANTS into $(MODELS_DIR)/ (others kept;"
 	@echo "                            mirror averaging built in, CONVERT_ARGS=--no-mirror for one view per face)"
 	@echo "make study DATA=...        class weights or not: STUDY_RECIPE=$(STUDY_RECIPE) STUDY_EPOCHS=$(STUDY_EPOCHS) SEEDS='$(SEEDS)'"
@@ -91,6 +93,9 @@ lint:
 train:
 	$(PYTHON) -m train --data $(DATA) --recipe $(RECIPE) $(EPOCHS_FLAG) --seed $(SEED) --variants $(VARIANTS) \
 		--runs $(RUNS)
+
+carry:
+	$(PYTHON) -m train.carry --runs-root $(RUNS) $(RUNS_TO_CARRY)
 
 convert:
 	$(PYTHON) -m convert --data $(DATA) --recipe $(RECIPE) $(EPOCHS_FLAG) --seed $(SEED) --variants $(VARIANTS) \

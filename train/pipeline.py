@@ -10,7 +10,9 @@ from pathlib import Path
 
 from core.dataset import Dataset, evaluation_split
 from core.devicecrops import build_hint, crops_for_training, device_crops_path
+from core.paths import shown
 from device.datasets import load_fer2013
+from train.carry import carried_for
 from train.recipes import RECIPES, VARIANTS, Recipe
 from train.runs import (
     ClassWeightError,
@@ -130,6 +132,8 @@ def plan_line(spec: RunSpec, runs_root: Path, prefix: str = "", status: tuple[st
     :func:`run_status`, when the caller has it."""
     state, log = status or run_status(spec)
     words = _STATE_WORDS[state]
+    if state == "new" and (carried := carried_for(spec)) is not None:
+        words = f"resumes after epoch {carried.epoch} from its carried state, {shown(carried.folder)}"
     if state == "partial":
         best = max((row["val_accuracy"] for row in log if "val_accuracy" in row), default=None)
         words = f"resumes after epoch {len(log)}" + (f", best val_accuracy so far {best:.4f}" if best else "")

@@ -29,6 +29,7 @@ from core.paths import shown
 from core.provenance import command_line, provenance
 from train.backend import configure as configure_backend
 from train.batches import Alternates, stream_seed, training_batches, validation_batches
+from train.carry import Carried, restore_record
 from train.distill import cached_teacher_probs, distillation_targets, teacher_cache_dir
 from train.models import load_float32, predict_probs
 from train.precision import training_precision
@@ -114,6 +115,23 @@ def _optimizer(keras, recipe: Recipe, steps_per_epoch: int):
     return keras.optimizers.Adam(learning_rate=rate)
 
 
+def compile_model(keras, model, recipe: Recipe, steps_per_epoch: int, distilling: bool) -> None:
+    """Compile ``model`` for training with the recipe's optimiser and loss (soft targets when ``distilling``)."""
+    model.compile(
+        optimizer=_optimizer(keras, recipe, steps_per_epoch),
+        loss="categorical_crossentropy" if distilling else "sparse_categorical_crossentropy",
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")] if distilling else ["accuracy"],
+    )
+
+
+def _save_carried_best(model, carried: Carried, path: Path) -> None:
+    """Write a restored run's best checkpoint from its carried state (``model`` holds the latest epoch's weights)."""
+    latest = model.get_weights()
+    model.set_weights(carried.best())
+    model.save(path)
+    model.set_weights(latest)
+
+
 def _schedule_callbacks(keras, recipe: Recipe) -> list:
     """Callbacks that carry the learning-rate schedule (the plateau rule); the others are set per schedule."""
     if recipe.schedule != "plateau":
@@ -127,6 +145,10 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
     out = spec.run_dir
     check_run_config(out, spec.recipe)
     out.mkdir(parents=True, exist_ok=True)
+    carried = None if spec.recipe.soup else restore_record(spec, ds.summary())  # a run kept across a checkout
+    if carried is not None:
+        print(f"[{spec.variant}] {out}: restored from its carried state ({shown(carried.folder)}) after epoch "
+              f"{carried.epoch}; momentum restarts at zero")
     state = run_state(spec)
     if spec.recipe.soup and state in ("complete", "trained"):
         changed = _changed_soup_members(spec)
@@ -178,6 +200,9 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
     threads = spec.threads or os.cpu_count()
     session = {"created": prov["created"], "host": prov["host"], "threads": threads, "precision": precision,
                "epochs_done": len(history), "stream_seed": data_seed}
+    if carried is not None:
+        session["restored_from"] = {"carried": shown(carried.folder), "epoch": carried.epoch,
+                                    "iterations": carried.iterations}
     config = {
         "recipe": recipe.to_dict(),
         "variant": spec.variant,
@@ -202,11 +227,11 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
         model = build_model(replace(recipe, precision=precision))
         if init:
             _load_init_weights(model, spec.runs_root / init["run"] / "best.keras")
-        model.compile(
-            optimizer=_optimizer(keras, recipe, steps),
-            loss="sparse_categorical_crossentropy" if targets is None else "categorical_crossentropy",
-            metrics=["accuracy"] if targets is None else [keras.metrics.CategoricalAccuracy(name="accuracy")],
-        )
+        compile_model(keras, model, recipe, steps, distilling=targets is not None)
+        if carried is not None:
+            carried.apply(model)
+            if not (out / "best.keras").is_file():
+                _save_carried_best(model, carried, out / "best.keras")
     lines: list[str] = []
     model.summary(print_fn=lambda s, **_: lines.append(s))
     atomic_write_text(out / "model_summary.txt", "\n".join(lines) + "\n")
@@ -239,6 +264,7 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
             validation_data=val_ds,
             epochs=recipe.epochs,
             class_weight=weights if targets is None else None,  # distilling: sample weights in train_ds
+            initial_epoch=carried.epoch if carried is not None else 0,  # a local backup sets its own
             callbacks=callbacks,
             verbose=(1 if sys.stdout.isatty() else 2) if verbose is None else verbose,
         )

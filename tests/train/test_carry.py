@@ -1,0 +1,167 @@
+"""Carried runs (train.carry): an unfinished SGD run kept in a committable form and resumed in a new checkout."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from synthetic import write_fer_csv
+
+from train import carry
+from train.carry import CarryError, carry_run, load_carried, restore_record
+from train.recipes import RECIPES, TINY
+from train.runs import RunSpec, TrainingInterrupted
+
+# a tiny SGD run on a cosine schedule: what a teacher is, at the size of a test
+SGD = replace(TINY, name="tiny-sgd", optimizer="sgd", schedule="cosine", warmup_epochs=0, epochs=3,
+              weight_decay=1e-4)
+SUMMARY = {"train": {"n": 40}}
+
+
+@pytest.fixture()
+def repo(tmp_path, monkeypatch):
+    """A project root of the test's own, where carried runs are kept and looked for."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    monkeypatch.setattr(carry, "project_root", lambda: root)
+    monkeypatch.setitem(RECIPES, SGD.name, SGD)
+    return root
+
+
+def _fake_carried(root, name, epoch=2, summary=SUMMARY):
+    folder = root / carry.CARRY / name
+    folder.mkdir(parents=True)
+    (folder / "log.csv").write_text("epoch,accuracy,val_accuracy\n" + "".join(
+        f"{e},0.5,0.4\n" for e in range(epoch)))
+    (folder / "config.json").write_text(json.dumps({"data_summary": summary, "sessions": []}))
+    (folder / "carry.json").write_text(json.dumps({"epoch": epoch, "iterations": 7 * epoch, "best": False,
+                                                   "arrays": [{"path": "b0_conv0/kernel"}]}))
+    return folder
+
+
+def test_a_carried_record_seeds_a_new_run_folder(tmp_path, repo):
+    _fake_carried(repo, "tiny-sgd-3ep/unweighted-seed0")
+    spec = RunSpec(recipe=SGD, variant="unweighted", seed=0, runs_root=tmp_path / "runs")
+    carried = restore_record(spec, SUMMARY)
+    assert (carried.epoch, carried.iterations, carried.paths) == (2, 14, ("b0_conv0/kernel",))
+    assert (spec.run_dir / "log.csv").read_text().count("\n") == 3, "the log so far, header and two epochs"
+    assert json.loads((spec.run_dir / "config.json").read_text())["data_summary"] == SUMMARY
+
+
+def test_a_run_folder_with_epochs_of_its_own_is_not_overwritten(tmp_path, repo):
+    _fake_carried(repo, "tiny-sgd-3ep/unweighted-seed0")
+    spec = RunSpec(recipe=SGD, variant="unweighted", seed=0, runs_root=tmp_path / "runs")
+    spec.run_dir.mkdir(parents=True)
+    (spec.run_dir / "log.csv").write_text("epoch,accuracy\n0,0.3\n")
+    assert restore_record(spec, SUMMARY) is None, "the local backup is newer than any carried state"
+    assert (spec.run_dir / "log.csv").read_text() == "epoch,accuracy\n0,0.3\n"
+    other = RunSpec(recipe=SGD, variant="weighted", seed=0, runs_root=tmp_path / "runs")
+    assert restore_record(other, SUMMARY) is None, "nothing is carried for this run"
+
+
+def test_a_run_carried_from_other_data_is_refused(tmp_path, repo):
+    _fake_carried(repo, "tiny-sgd-3ep/unweighted-seed0")
+    spec = RunSpec(recipe=SGD, variant="unweighted", seed=0, runs_root=tmp_path / "runs")
+    with pytest.raises(CarryError, match=r"tiny-sgd-3ep/unweighted-seed0: carried from a run on other data"):
+        restore_record(spec, {"train": {"n": 41}})
+    assert not (spec.run_dir / "log.csv").exists()
+
+
+def test_a_half_written_or_damaged_carry_is_not_taken(tmp_path, repo):
+    folder = _fake_carried(repo, "tiny-sgd-3ep/unweighted-seed0")
+    (folder / "carry.json").unlink()  # what a save cut short leaves
+    assert load_carried(folder) is None
+    (folder / "carry.json").write_text("{}")
+    with pytest.raises(CarryError, match=r"carry\.json: unreadable carried state"):
+        load_carried(folder)
+
+
+def test_what_cannot_be_carried_is_said_before_anything_is_written(tmp_path, repo):
+    runs = tmp_path / "runs"
+    with pytest.raises(CarryError, match="only SGD runs are carried"):
+        carry_run(runs, "tiny-1ep/unweighted-seed0")  # AdamW
+    with pytest.raises(CarryError, match=r"tiny-sgd-3ep/unweighted-seed0/backup/latest\.weights\.h5: missing"):
+        carry_run(runs, "tiny-sgd-3ep/unweighted-seed0")
+    with pytest.raises(CarryError, match="no recipe named 'nope'"):
+        carry_run(runs, "nope-3ep/unweighted-seed0")
+    with pytest.raises(CarryError, match="is not <recipe>-<epochs>ep"):
+        carry_run(runs, "tiny-sgd/unweighted")
+    assert not (repo / carry.CARRY).exists()
+
+
+def test_arrays_are_kept_in_float16_unless_float16_cannot_hold_them():
+    small = np.array([0.1, -2.5, 3e-5], dtype=np.float32)
+    assert carry._stored(small).dtype == np.float16
+    np.testing.assert_allclose(carry._stored(small), small, rtol=1e-3)
+    assert carry._stored(np.array([1e6], dtype=np.float32)).dtype == np.float32
+    assert carry._stored(np.array([np.inf], dtype=np.float32)).dtype == np.float32
+    assert carry._stored(np.array([3], dtype=np.int64)).dtype == np.int64
+
+
+@pytest.mark.slow
+def test_a_stopped_run_carried_into_a_new_checkout_resumes_where_it_stopped(tmp_path, repo, monkeypatch, capsys):
+    import keras
+
+    from device.datasets import load_fer2013
+    from train import trainer
+    from train.runs import STOP_ASKED
+
+    data = write_fer_csv(tmp_path / "fer.csv.gz", {"train": 40, "val": 10})
+    ds = load_fer2013(data)
+    spec = RunSpec(recipe=SGD, variant="unweighted", seed=0, runs_root=tmp_path / "runs")
+    begin = trainer.EpochTimer.on_epoch_begin
+
+    def stop_in_epoch_three(self, epoch, logs=None):
+        begin(self, epoch, logs)
+        if epoch == 2:
+            STOP_ASKED.set()
+
+    with monkeypatch.context() as mp:
+        mp.setattr(trainer.EpochTimer, "on_epoch_begin", stop_in_epoch_three)
+        with pytest.raises(TrainingInterrupted):
+            trainer.train_variant(spec, ds, verbose=0)
+    STOP_ASKED.clear()
+
+    folder = carry_run(spec.runs_root, spec.ref.name)
+    carried = load_carried(folder)
+    steps = int(np.ceil(len(ds.splits["train"]) / SGD.batch_size))
+    assert (carried.epoch, carried.iterations) == (2, 2 * steps)
+    with np.load(folder / "weights.npz") as kept:
+        assert {kept[k].dtype for k in kept.files} == {np.dtype(np.float16)}
+    info = json.loads((folder / "carry.json").read_text())
+    assert info["run"] == "tiny-sgd-3ep/unweighted-seed0" and "momentum" in info["dropped"]
+
+    import shutil
+
+    shutil.rmtree(tmp_path / "runs")  # a new checkout: the run folder is gone, the carried state is committed
+    seen = {}
+    real_fit = keras.Model.fit
+
+    def spy_fit(self, *args, **kwargs):
+        seen.update(weights=[np.array(w) for w in self.get_weights()], step=int(self.optimizer.iterations.numpy()),
+                    initial_epoch=kwargs.get("initial_epoch"), best=(spec.run_dir / "best.keras").is_file())
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", spy_fit)
+    metrics = trainer.train_variant(spec, ds, verbose=0)
+    assert "restored from its carried state" in capsys.readouterr().out
+    assert seen["initial_epoch"] == 2 and seen["step"] == 2 * steps, "the schedule goes on where it stopped"
+    assert seen["best"], "the best checkpoint so far is back before training goes on"
+    for got, kept in zip(seen["weights"], carried.latest()):
+        np.testing.assert_array_equal(got, kept)
+    assert metrics["completed_epochs"] == 3
+    sessions = json.loads((spec.run_dir / "config.json").read_text())["sessions"]
+    assert [s["epochs_done"] for s in sessions] == [0, 2]
+    assert sessions[1]["restored_from"]["epoch"] == 2
+
+
+def test_the_training_plan_says_a_run_resumes_from_its_carried_state(tmp_path, repo):
+    from train.pipeline import plan_line
+
+    _fake_carried(repo, "tiny-sgd-3ep/unweighted-seed0")
+    runs = tmp_path / "runs"
+    carried = RunSpec(recipe=SGD, variant="unweighted", seed=0, runs_root=runs)
+    assert "resumes after epoch 2 from its carried state, " in plan_line(carried, runs)
+    assert plan_line(replace(carried, variant="weighted"), runs).endswith("(3 epochs, to train)")

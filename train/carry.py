@@ -1,0 +1,265 @@
+"""Carried state of an unfinished run: what lets a long run (a teacher on these CPUs) outlive a checkout.
+
+A run folder (``runs/...``) lives only on the machine that trains it, and a rebuilt checkout has lost a teacher run
+three times, each time hours into it. Keras' ``BackupAndRestore`` keeps a run's last finished epoch in its
+``backup/`` folder, but in float32 with the optimiser's slots: 38 MB for a 4.7M-parameter teacher, too much to commit
+each session. ``python -m train.carry RUN`` keeps what resuming needs, in a size the repository can hold, under
+``reports/carry/<recipe>-<E>ep/<variant>-seed<S>/`` (:data:`CARRY`):
+
+- ``weights.npz``: the model's variables at the last finished epoch (``backup/``), in float16 (an array float16
+  cannot hold, larger than :data:`FLOAT16_LIMIT`, stays float32), named by their Keras paths;
+- ``best.npz``: the best checkpoint's variables alike, only when the best epoch is not the last;
+- ``log.csv`` and ``config.json``: the run's record so far;
+- ``carry.json``, written last: the epochs done, the optimiser's step count (so the learning-rate schedule goes on
+  where it was) and how each array was stored.
+
+The optimiser's slots are not kept: SGD's momentum restarts at zero and rebuilds within about ten steps (momentum
+0.9). Adam-family moments cannot restart at zero without a first step several times too large, so only SGD runs are
+carried; the others are short enough to finish within a session. Weights rounded to float16 move by at most 0.05%
+of their size, below the bfloat16 rounding the mixed-precision maths applies to them at every step.
+
+``python -m train`` restores a carried run by itself when the run's folder has no log yet (:func:`restore_record`,
+then :func:`Carried.apply` once the model is compiled): training goes on from the epoch after the carried one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from core.fileio import atomic_write_bytes, atomic_write_json
+from core.paths import project_root, shown
+from core.provenance import provenance
+from train.recipes import RECIPES, Recipe
+from train.runs import RunNameError, RunRef, RunSpec, check_run_config, read_log
+
+CARRY = Path("reports") / "carry"
+FLOAT16_LIMIT = 60000.0  # float16's largest finite value is 65504; an array beyond this stays float32
+RECORD_FILES = ("log.csv", "config.json")  # copied as they are; carry.json is written last
+
+
+class CarryError(ValueError):
+    """A run that cannot be carried or restored; the message names the run or file and what was expected."""
+
+
+def carry_root(root: Path | None = None) -> Path:
+    """Where carried runs live: :data:`CARRY` under ``root`` (the project by default)."""
+    return Path(root or project_root()) / CARRY
+
+
+def _stored(array: np.ndarray) -> np.ndarray:
+    """``array`` as it is kept: float16 when it is finite and within float16's range, else unchanged."""
+    if array.dtype.kind == "f" and np.isfinite(array).all() and float(np.abs(array).max(initial=0.0)) < FLOAT16_LIMIT:
+        return array.astype(np.float16)
+    return array
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class Carried:
+    """A carried run's state, as :func:`load_carried` reads it from ``folder``."""
+
+    folder: Path
+    epoch: int  # finished epochs: training goes on with the next
+    iterations: int  # optimiser steps taken
+    paths: tuple[str, ...]  # the model's variable paths, in model.weights order
+    has_best: bool  # best.npz is kept (the best epoch is not the last)
+
+    def _arrays(self, name: str) -> list[np.ndarray]:
+        with np.load(self.folder / name) as data:
+            arrays = [np.asarray(data[f"v{i:04d}"], dtype=np.float32) for i in range(len(self.paths))]
+        return arrays
+
+    def latest(self) -> list[np.ndarray]:
+        """The last finished epoch's variables, float32, in model.weights order."""
+        return self._arrays("weights.npz")
+
+    def best(self) -> list[np.ndarray]:
+        """The best checkpoint's variables (the latest when the best epoch was the last)."""
+        return self._arrays("best.npz" if self.has_best else "weights.npz")
+
+    def apply(self, model) -> None:
+        """Put the carried epoch into ``model`` (compiled like the run's): its variables, and the optimiser's step
+        count (its slots start at zero). CarryError when the model's variables are not the carried ones."""
+        _check_paths(self, model)
+        model.set_weights(self.latest())
+        model.optimizer.build(model.trainable_variables)
+        model.optimizer.iterations.assign(self.iterations)
+
+
+def _check_paths(carried: Carried, model) -> None:
+    paths = tuple(v.path for v in model.weights)
+    if paths != carried.paths:
+        raise CarryError(f"{carried.folder}: carried for a model with other variables ({len(carried.paths)} "
+                         f"carried, {len(paths)} in this recipe's model); delete the folder to train afresh")
+
+
+def load_carried(folder: Path) -> Carried | None:
+    """The carried run in ``folder``, or None when there is none (no carry.json: nothing, or a save cut short)."""
+    path = Path(folder) / "carry.json"
+    if not path.is_file():
+        return None
+    try:
+        info = json.loads(path.read_text())
+        return Carried(Path(folder), int(info["epoch"]), int(info["iterations"]),
+                       tuple(a["path"] for a in info["arrays"]), bool(info["best"]))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CarryError(f"{path}: unreadable carried state ({exc}); expected what python -m train.carry "
+                         "writes") from None
+
+
+def carried_for(spec: RunSpec, root: Path | None = None) -> Carried | None:
+    """The carried state of ``spec``'s run, if one is kept."""
+    return load_carried(spec.ref.folder(carry_root(root)))
+
+
+def restore_record(spec: RunSpec, data_summary: dict, root: Path | None = None) -> Carried | None:
+    """Seed ``spec``'s run folder from its carried state when the folder has no log yet (a new checkout): copy its
+    ``log.csv`` and ``config.json`` and return the state for :meth:`Carried.apply`. None when there is nothing to
+    restore (no carried state, or the folder already has epochs of its own: the local backup is newer). CarryError
+    when the carried run was trained on other data."""
+    out = spec.run_dir
+    if read_log(out / "log.csv") or (out / "backup").exists():
+        return None
+    carried = carried_for(spec, root)
+    if carried is None:
+        return None
+    config = json.loads((carried.folder / "config.json").read_text())
+    if config.get("data_summary") != data_summary:
+        raise CarryError(f"{carried.folder}: carried from a run on other data (its split and class counts differ "
+                         "from this data's); train with the data it was carried from, or delete the folder")
+    out.mkdir(parents=True, exist_ok=True)
+    for name in RECORD_FILES:
+        atomic_write_bytes(out / name, (carried.folder / name).read_bytes())
+    return carried
+
+
+def _compiled(recipe: Recipe):
+    """``recipe``'s model in float32, compiled with its optimiser (what BackupAndRestore's weights file holds)."""
+    import keras
+
+    from train.models import build_model
+    from train.trainer import compile_model
+
+    model = build_model(replace(recipe, precision="float32"))
+    compile_model(keras, model, recipe, steps_per_epoch=1, distilling=False)
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+def carry_run(runs_root: Path, name: str, root: Path | None = None) -> Path:
+    """Keep the unfinished run ``name`` (``<recipe>-<E>ep/<variant>-seed<S>``) under :func:`carry_root`; returns the
+    folder. CarryError, before anything is written, for a misnamed, finished or non-SGD run or one without a backup."""
+    try:
+        ref = RunRef.parse(name)
+    except RunNameError as exc:
+        raise CarryError(str(exc)) from None
+    if ref.recipe not in RECIPES:
+        raise CarryError(f"{name}: no recipe named {ref.recipe!r}")
+    recipe = RECIPES[ref.recipe].with_epochs(ref.epochs)
+    run = ref.folder(runs_root)
+    if recipe.optimizer != "sgd":
+        raise CarryError(f"{run}: recipe {recipe.name!r} trains with {recipe.optimizer}; only SGD runs are carried "
+                         "(momentum can restart at zero, Adam's moments cannot): let it finish within a session")
+    backup, meta = run / "backup" / "latest.weights.h5", run / "backup" / "training_metadata.json"
+    if not (backup.is_file() and meta.is_file()):
+        raise CarryError(f"{backup}: missing; only a run that is training or was stopped between epochs (Keras "
+                         "BackupAndRestore keeps its last finished epoch there) can be carried")
+    check_run_config(run, recipe)
+    before = (backup.stat().st_mtime_ns, meta.read_text())
+    epoch = int(json.loads(before[1])["epoch"])
+    logged = len(read_log(run / "log.csv"))
+    if logged != epoch:
+        raise CarryError(f"{run}: log.csv has {logged} epochs but the backup {epoch}; an epoch is being written, "
+                         "run it again in a moment")
+
+    from train.models import load_float32
+
+    model = _compiled(recipe)
+    model.load_weights(backup)
+    if (backup.stat().st_mtime_ns, meta.read_text()) != before:  # the run finished an epoch while it was read
+        raise CarryError(f"{backup}: rewritten while it was read (the run finished an epoch); run it again")
+    latest = [_stored(np.asarray(v.numpy())) for v in model.weights]
+    best_path = run / "best.keras"
+    best = [_stored(np.asarray(w)) for w in load_float32(best_path).get_weights()] if best_path.is_file() else latest
+    has_best = any(not np.array_equal(a, b) for a, b in zip(latest, best))
+
+    dest = ref.folder(carry_root(root))
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "carry.json").unlink(missing_ok=True)  # an incomplete save is never taken for a whole one
+    atomic_write_bytes(dest / "weights.npz", _npz_bytes({f"v{i:04d}": a for i, a in enumerate(latest)}))
+    if has_best:
+        atomic_write_bytes(dest / "best.npz", _npz_bytes({f"v{i:04d}": a for i, a in enumerate(best)}))
+    else:
+        (dest / "best.npz").unlink(missing_ok=True)
+    for file in RECORD_FILES:
+        atomic_write_bytes(dest / file, (run / file).read_bytes())
+    atomic_write_json(dest / "carry.json", {
+        "run": ref.name,
+        "epoch": epoch,
+        "iterations": int(model.optimizer.iterations.numpy()),
+        "best": has_best,
+        "dropped": "the optimiser's slots (momentum restarts at zero)",
+        "arrays": [{"path": v.path, "shape": list(a.shape), "stored": str(a.dtype)}
+                   for v, a in zip(model.weights, latest)],
+        **provenance(f"python -m train.carry {name}"),
+    })
+    return dest
+
+
+def drop_carried(name: str, root: Path | None = None) -> bool:
+    """Remove the carried state of run ``name`` (once it has finished and is kept); whether there was one."""
+    folder = RunRef.parse(name).folder(carry_root(root))
+    if not folder.is_dir():
+        return False
+    (folder / "carry.json").unlink(missing_ok=True)  # first, so a removal cut short leaves no usable half
+    for path in folder.iterdir():
+        path.unlink()
+    folder.rmdir()
+    return True
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m train.carry",
+        description="Keep unfinished SGD runs (a teacher trained across sessions) in a committable form under "
+        f"{CARRY}/, so that `python -m train` resumes them in a new checkout; --drop removes a finished run's.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("runs", nargs="+", help="runs as <recipe>-<epochs>ep/<variant>-seed<seed>")
+    p.add_argument("--runs-root", type=Path, default=project_root() / "runs", help="root folder of the run folders")
+    p.add_argument("--drop", action="store_true", help="remove these runs' carried state instead of keeping it")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        for name in args.runs:
+            if args.drop:
+                print(f"{name}: {'carried state removed' if drop_carried(name) else 'nothing carried'}")
+                continue
+            dest = carry_run(args.runs_root, name)
+            carried = load_carried(dest)
+            size = sum(p.stat().st_size for p in dest.iterdir()) / 2**20
+            print(f"carried {name} after epoch {carried.epoch} -> {shown(dest)} ({size:.1f} MiB); commit it, and "
+                  "python -m train with the same recipe resumes it in a new checkout")
+    except (CarryError, RunNameError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
