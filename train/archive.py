@@ -32,6 +32,8 @@ from train.runs import PREDICTIONS, RunNameError, RunRef, evaluated
 ARCHIVED_FILES: tuple[str, ...] = ("config.json", PREDICTIONS, "metrics.json")
 # a kept run's record: what its report, the README and convert's manifest read (metrics.json last)
 KEPT_FILES: tuple[str, ...] = ("config.json", "log.csv", "history.png", PREDICTIONS, "metrics.json")
+# where kept runs are looked for when a recipe needs a run its checkout lacks (the first is keep_run's default)
+KEPT_ROOTS: tuple[Path, ...] = (Path("reports") / "students", Path("reports") / "teachers")
 
 
 def data_summary(folder: Path) -> dict | None:
@@ -99,6 +101,31 @@ def keep_run(runs_root: Path, name: str, dest_root: Path, checkpoint: bool = Fal
         _keep_model(run / "best.keras", dest / "best.keras")
     archive_run(run, dest, KEPT_FILES)
     return dest
+
+
+def kept_run(ref: RunRef, root: Path | None = None) -> Path | None:
+    """The kept copy of run ``ref`` with its model (under :data:`KEPT_ROOTS` of ``root``, the project by default):
+    finished (:func:`train.runs.evaluated`) and holding ``best.keras``; None when there is none."""
+    for kept_root in KEPT_ROOTS:
+        folder = ref.folder(Path(root or project_root()) / kept_root)
+        if (folder / "best.keras").is_file() and evaluated(folder, ref.epochs):
+            return folder
+    return None
+
+
+def restore_kept(ref: RunRef, runs_root: Path, root: Path | None = None) -> Path | None:
+    """Put the kept copy of run ``ref`` (:func:`kept_run`) into its run folder under ``runs_root`` when that folder
+    holds nothing of its own (no log, no checkpoint), so a recipe that needs the run starts from it instead of
+    training it again; returns the kept folder, or None when nothing was restored. metrics.json is copied last."""
+    run = ref.folder(runs_root)
+    if (run / "log.csv").exists() or (run / "best.keras").exists():
+        return None
+    kept = kept_run(ref, root)
+    if kept is None:
+        return None
+    run.mkdir(parents=True, exist_ok=True)
+    archive_run(kept, run, ("best.keras", *KEPT_FILES))
+    return kept
 
 
 def _keep_model(src: Path, dst: Path) -> None:

@@ -12,6 +12,7 @@ from core.dataset import Dataset, evaluation_split
 from core.devicecrops import build_hint, crops_for_training, device_crops_path
 from core.paths import shown
 from device.datasets import load_fer2013
+from train.archive import kept_run, restore_kept
 from train.carry import carried_for
 from train.recipes import RECIPES, VARIANTS, Recipe
 from train.runs import (
@@ -127,11 +128,15 @@ def run_status(spec: RunSpec) -> tuple[str, list[dict]]:
     return state, read_log(spec.run_dir / "log.csv") if state == "partial" else []
 
 
-def plan_line(spec: RunSpec, runs_root: Path, prefix: str = "", status: tuple[str, list[dict]] | None = None) -> str:
+def plan_line(spec: RunSpec, runs_root: Path, prefix: str = "", status: tuple[str, list[dict]] | None = None,
+              needed: bool = False) -> str:
     """One run's folder, epochs and state (for the training and study plans); ``status``: its
-    :func:`run_status`, when the caller has it."""
+    :func:`run_status`, when the caller has it; ``needed``: a run another needs first, for which a kept copy
+    (:func:`train.archive.restore_kept`) is used."""
     state, log = status or run_status(spec)
     words = _STATE_WORDS[state]
+    if state == "new" and needed and (kept := kept_run(spec.ref)) is not None:
+        words = f"kept in {shown(kept)}: put in place, not trained"
     if state == "new" and (carried := carried_for(spec)) is not None:
         words = f"resumes after epoch {carried.epoch} from its carried state, {shown(carried.folder)}"
     if state == "partial":
@@ -145,8 +150,8 @@ def plan_lines(recipe: Recipe, variants: tuple[str, ...], seed: int, runs_root: 
     """What ``python -m train`` will do, in order, one line per run: its folder, epochs and state. A recipe that
     starts from other runs (teachers, a starting checkpoint) trains those first with their own epochs, whatever
     ``--epochs`` says; the plan says so before anything starts."""
-    lines = [plan_line(spec, runs_root, "needed first: ") for spec in prerequisite_specs(recipe, variants, seed,
-                                                                                        runs_root)]
+    lines = [plan_line(spec, runs_root, "needed first: ", needed=True)
+             for spec in prerequisite_specs(recipe, variants, seed, runs_root)]
     lines += [f"  teacher model: {t.located()} (sha256 {t.digest}..., checked)"
               for t in model_teachers(recipe, runs_root)]
     if recipe.device_crops:
@@ -203,6 +208,9 @@ def _train_prerequisites(recipe: Recipe, variants: tuple[str, ...], seed: int, d
 
     for spec in prerequisite_specs(recipe, variants, seed, runs_root, threads, command):
         print(f"== needed by {recipe.name}: {spec.recipe.name} / {spec.variant} / seed {spec.seed} -> {spec.run_dir}")
+        kept = restore_kept(spec.ref, runs_root)
+        if kept is not None:
+            print(f"[{spec.variant}] {spec.run_dir}: the kept run {shown(kept)} (its record and model) put in place")
         train_variant(spec, ds)  # a complete run is skipped, an interrupted one resumes
 
 

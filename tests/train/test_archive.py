@@ -111,3 +111,31 @@ def test_a_kept_model_predicts_as_the_run_did_without_its_optimiser(tmp_path):
     assert getattr(again, "optimizer", None) is None
     np.testing.assert_allclose(again.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
     assert json.loads((kept.parent / "metrics.json").read_text())["completed_epochs"] == 2
+
+
+def test_a_kept_run_with_its_model_is_put_in_place_only_where_the_checkout_has_none(tmp_path):
+    from train.archive import KEPT_ROOTS, kept_run, restore_kept
+    from train.runs import RunRef
+
+    ref = RunRef("tiny", 2, "weighted", 1)
+    kept = _run(ref.folder(tmp_path / "repo" / KEPT_ROOTS[1]))  # a kept teacher run
+    runs = tmp_path / "runs"
+    assert kept_run(ref, tmp_path / "repo") == kept
+    assert restore_kept(ref, runs, tmp_path / "repo") == kept
+    run = ref.folder(runs)
+    assert {p.name for p in run.iterdir()} == {"best.keras", "config.json", "log.csv", "metrics.json", PREDICTIONS}
+    assert (run / "best.keras").read_bytes() == b"checkpoint" and evaluated(run, 2)
+
+    own = RunRef("tiny", 2, "weighted", 2).folder(runs)
+    own.mkdir(parents=True)
+    (own / "best.keras").write_bytes(b"its own")
+    _run(RunRef("tiny", 2, "weighted", 2).folder(tmp_path / "repo" / KEPT_ROOTS[0]))
+    assert restore_kept(RunRef("tiny", 2, "weighted", 2), runs, tmp_path / "repo") is None
+    assert (own / "best.keras").read_bytes() == b"its own", "a run folder of the checkout's own is left alone"
+
+    unfinished = RunRef("tiny", 3, "weighted", 1)
+    _run(unfinished.folder(tmp_path / "repo" / KEPT_ROOTS[0]), epochs_done=2, epochs=3)
+    assert kept_run(unfinished, tmp_path / "repo") is None, "only a finished run stands in"
+    no_model = RunRef("tiny", 2, "unweighted", 1)
+    (_run(no_model.folder(tmp_path / "repo" / KEPT_ROOTS[0])) / "best.keras").unlink()
+    assert kept_run(no_model, tmp_path / "repo") is None, "a record without its model cannot be started from"

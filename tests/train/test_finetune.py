@@ -101,3 +101,27 @@ def test_a_run_whose_starting_checkpoint_changed_is_not_resumed(tmp_path, data):
     parent.write_bytes(parent.read_bytes() + b"\0")  # the starting run was retrained meanwhile
     with pytest.raises(RunMismatchError, match="its starting run was retrained"):
         train_and_report(data, FROZEN, ("unweighted",), seed=0, runs_root=runs, report=False)
+
+
+def test_a_needed_run_kept_in_the_repository_is_put_in_place_not_trained(tmp_path, data, monkeypatch, capsys):
+    """A fresh checkout has no runs/: the starting run kept with its model (python -m train.archive --checkpoint)
+    is used as it is, while the asked-for run itself trains."""
+    from synthetic import finished_run
+
+    import train.archive as archive
+
+    repo = tmp_path / "repo"
+    monkeypatch.setattr(archive, "project_root", lambda: repo)
+    kept = finished_run(repo / archive.KEPT_ROOTS[0], "tiny")
+    runs = tmp_path / "runs"
+    from train.pipeline import plan_text
+
+    assert "tiny-1ep/unweighted-seed0 (1 epoch, kept in " in plan_text(FROZEN, ("unweighted",), 0, runs)
+    train_and_report(data, FROZEN, ("unweighted",), seed=0, runs_root=runs, report=False)
+    start = runs / "tiny-1ep" / "unweighted-seed0"
+    assert "the kept run" in capsys.readouterr().out
+    assert (start / "best.keras").read_bytes() == (kept / "best.keras").read_bytes(), "not trained again"
+    assert not (start / "log.csv").exists()
+    config = json.loads((runs / "ft-1ep" / "unweighted-seed0" / "config.json").read_text())
+    assert config["init_from"]["checkpoint_sha256"] == sha256_file(kept / "best.keras")
+    assert (runs / "ft-1ep" / "unweighted-seed0" / "log.csv").is_file(), "the asked-for run trains"
