@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from convert.rounding import WEIGHT_ROUNDINGS
 from core.formats import FORMATS_BY_NAME
 from core.paths import project_root
 from train.recipes import DEFAULT_RECIPE, RECIPES
@@ -43,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
                    help="build test-time mirroring into each model: classify the face and its mirror image in one "
                    "batch and output the mean scores (twice the classifier compute; --no-mirror: one view)")
+    p.add_argument("--weight-rounding", choices=WEIGHT_ROUNDINGS, default="nearest",
+                   help="int8 weights: the converter's nearest step, or sum-kept (each output channel keeps its "
+                   "kernel's sum: convert.rounding)")
     p.add_argument("--threads", type=int, default=1, help="interpreter threads for the parity check")
     return p
 
@@ -109,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         result = convert_all(jobs, args.out, eval_splits, calibration, args.calibration_size,
                              args.seed, args.max_int8_drop, args.threads,
                              command=" ".join(["python", "-m", "convert", *(sys.argv[1:] if argv is None else argv)]),
-                             mirror=args.mirror)
+                             mirror=args.mirror, weight_rounding=args.weight_rounding)
     except (ConversionError, DataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,12 +1,15 @@
 """Keras checkpoint -> TFLite in every format of :data:`core.formats.FORMATS`.
 
 Conversion goes through ``model.export()`` (a SavedModel) and ``TFLiteConverter.from_saved_model``; the
-full-integer format is calibrated on a stratified sample of the training split.
+full-integer format is calibrated on a stratified sample of the training split. Its weights are rounded by the
+converter to the nearest int8 step, or, with ``weight_rounding="sum-kept"``, handed to it already on their grid,
+rounded so that each output channel keeps its kernel's sum (:mod:`convert.rounding`).
 """
 
 from __future__ import annotations
 
 import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -69,10 +72,11 @@ def calibration_sample(x: np.ndarray, y: np.ndarray | None, size: int, seed: int
     return x[np.sort(idx)]
 
 
-def convert(model, fmt: ModelFormat, calibration: np.ndarray | None = None) -> bytes:
-    """Return the ``.tflite`` flatbuffer of ``model`` in format ``fmt``."""
+def convert(model, fmt: ModelFormat, calibration: np.ndarray | None = None, weight_rounding: str = "nearest") -> bytes:
+    """Return the ``.tflite`` flatbuffer of ``model`` in format ``fmt`` (``weight_rounding``: how the full-integer
+    format's weights are rounded, one of :data:`convert.rounding.WEIGHT_ROUNDINGS`)."""
     with tempfile.TemporaryDirectory(prefix="feredge-export-") as tmp:
-        converter = configured_converter(model, fmt, calibration, Path(tmp))
+        converter = configured_converter(model, fmt, calibration, Path(tmp), weight_rounding)
         try:
             return bytes(converter.convert())
         except Exception as exc:
@@ -90,14 +94,20 @@ def representative_images(images: np.ndarray):
     return representative
 
 
-def configured_converter(model, fmt: ModelFormat, calibration: np.ndarray | None, export_dir: Path):
+def configured_converter(model, fmt: ModelFormat, calibration: np.ndarray | None, export_dir: Path,
+                         weight_rounding: str = "nearest"):
     """A ``TFLiteConverter`` for ``model`` (exported as a SavedModel into ``export_dir``, which must outlive the
     conversion) set up for format ``fmt``: what :func:`convert` converts and :mod:`convert.layers` inspects."""
     if fmt.representative_data and (calibration is None or len(calibration) == 0):
         raise ConversionError(f"format {fmt.name!r} needs a non-empty calibration set")
     import tensorflow as tf
 
-    model.export(str(export_dir), format="tf_saved_model", verbose=False)
+    from convert.rounding import WEIGHT_ROUNDINGS, int8_grid_weights
+
+    if weight_rounding not in WEIGHT_ROUNDINGS:
+        raise ConversionError(f"weight rounding {weight_rounding!r}: expected one of {', '.join(WEIGHT_ROUNDINGS)}")
+    with int8_grid_weights(model) if (fmt.int8_io and weight_rounding == "sum-kept") else nullcontext():
+        model.export(str(export_dir), format="tf_saved_model", verbose=False)
     converter = tf.lite.TFLiteConverter.from_saved_model(str(export_dir))
     if fmt.optimize:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]

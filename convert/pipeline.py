@@ -192,6 +192,14 @@ def _save_manifest(out_dir: Path, manifest: dict) -> None:
     write_manifest(out_dir, manifest)
 
 
+def weight_rounding_of(fmt, asked: str) -> str | None:
+    """How a format's weights were rounded, as the manifest records it: ``asked`` for the full-integer format, the
+    converter's nearest step for dynamic-range, none for the float formats."""
+    if fmt.int8_io:
+        return asked
+    return "nearest" if fmt.optimize and not fmt.supported_types else None
+
+
 def convert_all(
     jobs: list[ConvertJob],
     out_dir: Path,
@@ -203,6 +211,7 @@ def convert_all(
     threads: int = 1,
     command: str = "",
     mirror: bool = True,
+    weight_rounding: str = "nearest",
 ) -> ConvertResult:
     """Convert, verify and record every job; return entries, failures and int8 threshold violations.
 
@@ -236,7 +245,7 @@ def convert_all(
                 e for e in manifest["models"] if not (e["variant"] == job.variant and e["format"] == fmt_name)
             ]
             try:
-                data = convert(model, fmt, cal)
+                data = convert(model, fmt, cal, weight_rounding)
                 if not (path.is_file() and path.read_bytes() == data):  # the same model again replaces nothing
                     kept = keep_teacher_file(path, teacher_names)
                     atomic_write_bytes(path, data)
@@ -265,6 +274,7 @@ def convert_all(
                 "conversion": conversion,
                 "training": training,
                 "calibration_size": int(len(cal)) if (cal is not None and fmt.representative_data) else None,
+                "weight_rounding": weight_rounding_of(fmt, weight_rounding),
                 "keras": keras_scores,
                 "accuracy": scores,
             }

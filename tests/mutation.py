@@ -65,6 +65,17 @@ MUTANTS: tuple[Mutant, ...] = (
            "        kept = restore_kept(spec.ref, runs_root)\n", "        kept = None\n",
            ("tests/train/test_finetune.py::test_a_needed_run_kept_in_the_repository_is_put_in_place_not_trained",),
            "a fresh checkout trains again the runs a recipe needs although they are kept with their models"),
+    Mutant("int8-nearest-rounding", "convert/converter.py",
+           "    with int8_grid_weights(model) if (fmt.int8_io and weight_rounding == \"sum-kept\") else nullcontext():",
+           "    with nullcontext():",
+           ("tests/convert/test_rounding.py::"
+            "test_sum_kept_int8_weights_reach_the_file_and_the_float_model_is_left_as_it_was",),
+           "sum-kept rounding asked for, the int8 converter still rounds each weight to its nearest step"),
+    Mutant("int8-grid-not-undone", "convert/rounding.py",
+           "            layer.kernel.assign(kernel)\n", "            pass\n",
+           ("tests/convert/test_rounding.py::"
+            "test_sum_kept_int8_weights_reach_the_file_and_the_float_model_is_left_as_it_was",),
+           "converting to int8 leaves the grid weights in the float model, which the other formats then convert"),
     Mutant("soup-teachers-lost", "convert/pipeline.py",
            'info["teachers"] = data.get("teachers") or _inherited_teachers(run.parent.parent, needed)',
            'info["teachers"] = data.get("teachers")',

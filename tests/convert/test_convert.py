@@ -272,6 +272,17 @@ def test_int8_models_record_the_calibration_size_asked_for(converted):
         assert entry["calibration_size"] == (100 if FORMATS_BY_NAME[entry["format"]].representative_data else None)
 
 
+def test_each_entry_says_how_its_weights_were_rounded(converted):
+    """The default conversion: int8 and dynamic-range weights on the converter's nearest step, float ones not."""
+    entries = json.loads((converted / "manifest.json").read_text())["models"]
+    rounding = {e["format"]: e["weight_rounding"] for e in entries}
+    assert rounding == {"float32": None, "float16": None, "dynamic": "nearest", "int8": "nearest"}
+    from convert.pipeline import weight_rounding_of
+
+    assert weight_rounding_of(FORMATS_BY_NAME["int8"], "sum-kept") == "sum-kept"
+    assert weight_rounding_of(FORMATS_BY_NAME["dynamic"], "sum-kept") == "nearest", "an int8-only option"
+
+
 def test_calibration_size_is_the_number_of_faces_the_int8_converter_sees(trained, tmp_path, monkeypatch):
     """``--calibration-size 21`` of 70 calibration faces: TensorFlow's calibration is fed exactly 21 of them, three
     per class (class-stratified), and the manifest records 21."""
