@@ -37,7 +37,7 @@ from core.fileio import atomic_write_bytes, atomic_write_json
 from core.paths import project_root, shown
 from core.provenance import provenance
 from train.recipes import RECIPES, Recipe
-from train.runs import RunNameError, RunRef, RunSpec, check_run_config, read_log
+from train.runs import RunNameError, RunRef, RunSpec, check_run_config, evaluated, read_log
 
 CARRY = Path("reports") / "carry"
 FLOAT16_LIMIT = 60000.0  # float16's largest finite value is 65504; an array beyond this stays float32
@@ -173,6 +173,9 @@ def carry_run(runs_root: Path, name: str, root: Path | None = None) -> Path:
         raise CarryError(f"{run}: recipe {recipe.name!r} trains with {recipe.optimizer}; only SGD runs are carried "
                          "(momentum can restart at zero, Adam's moments cannot): let it finish within a session")
     backup, meta = run / "backup" / "latest.weights.h5", run / "backup" / "training_metadata.json"
+    if evaluated(run, ref.epochs):
+        raise CarryError(f"{run}: finished, nothing to carry; keep it with python -m train.archive {name} "
+                         "--checkpoint, or convert it (python -m convert), and drop its carried state (--drop)")
     if not (backup.is_file() and meta.is_file()):
         raise CarryError(f"{backup}: missing; only a run that is training or was stopped between epochs (Keras "
                          "BackupAndRestore keeps its last finished epoch there) can be carried")

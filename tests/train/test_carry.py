@@ -84,6 +84,12 @@ def test_what_cannot_be_carried_is_said_before_anything_is_written(tmp_path, rep
         carry_run(runs, "tiny-1ep/unweighted-seed0")  # AdamW
     with pytest.raises(CarryError, match=r"tiny-sgd-3ep/unweighted-seed0/backup/latest\.weights\.h5: missing"):
         carry_run(runs, "tiny-sgd-3ep/unweighted-seed0")
+    finished = runs / "tiny-sgd-3ep" / "unweighted-seed1"
+    finished.mkdir(parents=True)
+    (finished / "metrics.json").write_text(json.dumps({"completed_epochs": 3}))
+    with pytest.raises(CarryError, match=r"unweighted-seed1: finished, nothing to carry; keep it with python -m "
+                                         r"train\.archive"):
+        carry_run(runs, "tiny-sgd-3ep/unweighted-seed1")
     with pytest.raises(CarryError, match="no recipe named 'nope'"):
         carry_run(runs, "nope-3ep/unweighted-seed0")
     with pytest.raises(CarryError, match="is not <recipe>-<epochs>ep"):
