@@ -153,7 +153,7 @@ def _compiled(recipe: Recipe):
     from train.trainer import compile_model
 
     model = build_model(replace(recipe, precision="float32"))
-    compile_model(keras, model, recipe, steps_per_epoch=1, distilling=False)
+    compile_model(keras, model, recipe, steps_per_epoch=1, distilling=bool(recipe.teachers and recipe.distill_weight))
     model.optimizer.build(model.trainable_variables)
     return model
 
