@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from convert.head import HEAD_PRECISIONS
 from convert.rounding import WEIGHT_ROUNDINGS
 from core.formats import FORMATS_BY_NAME
 from core.paths import project_root
@@ -47,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-rounding", choices=WEIGHT_ROUNDINGS, default="nearest",
                    help="int8 weights: the converter's nearest step, or sum-kept (each output channel keeps its "
                    "kernel's sum: convert.rounding)")
+    p.add_argument("--head", choices=HEAD_PRECISIONS, default="int8",
+                   help="int8 format: its dense head (from the first fully-connected layer on) in int8, or kept in "
+                   "float32 inside the integer model, input and output still int8 (convert.head)")
     p.add_argument("--threads", type=int, default=1, help="interpreter threads for the parity check")
     return p
 
@@ -113,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         result = convert_all(jobs, args.out, eval_splits, calibration, args.calibration_size,
                              args.seed, args.max_int8_drop, args.threads,
                              command=" ".join(["python", "-m", "convert", *(sys.argv[1:] if argv is None else argv)]),
-                             mirror=args.mirror, weight_rounding=args.weight_rounding)
+                             mirror=args.mirror, weight_rounding=args.weight_rounding,
+                             head=args.head)
     except (ConversionError, DataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

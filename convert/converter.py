@@ -3,7 +3,8 @@
 Conversion goes through ``model.export()`` (a SavedModel) and ``TFLiteConverter.from_saved_model``; the
 full-integer format is calibrated on a stratified sample of the training split. Its weights are rounded by the
 converter to the nearest int8 step, or, with ``weight_rounding="sum-kept"``, handed to it already on their grid,
-rounded so that each output channel keeps its kernel's sum (:mod:`convert.rounding`).
+rounded so that each output channel keeps its kernel's sum (:mod:`convert.rounding`); its dense head is int8, or,
+with ``head="float32"``, kept in float32 inside the integer model (:mod:`convert.head`).
 """
 
 from __future__ import annotations
@@ -72,12 +73,18 @@ def calibration_sample(x: np.ndarray, y: np.ndarray | None, size: int, seed: int
     return x[np.sort(idx)]
 
 
-def convert(model, fmt: ModelFormat, calibration: np.ndarray | None = None, weight_rounding: str = "nearest") -> bytes:
+def convert(model, fmt: ModelFormat, calibration: np.ndarray | None = None, weight_rounding: str = "nearest",
+            head: str = "int8") -> bytes:
     """Return the ``.tflite`` flatbuffer of ``model`` in format ``fmt`` (``weight_rounding``: how the full-integer
-    format's weights are rounded, one of :data:`convert.rounding.WEIGHT_ROUNDINGS`)."""
+    format's weights are rounded, one of :data:`convert.rounding.WEIGHT_ROUNDINGS`; ``head``: the full-integer
+    format's dense head in int8 or kept in float32, one of :data:`convert.head.HEAD_PRECISIONS`)."""
+    from convert.head import float_head_model
+
     with tempfile.TemporaryDirectory(prefix="feredge-export-") as tmp:
-        converter = configured_converter(model, fmt, calibration, Path(tmp), weight_rounding)
+        converter = configured_converter(model, fmt, calibration, Path(tmp), weight_rounding, head)
         try:
+            if fmt.int8_io and head == "float32":
+                return float_head_model(converter, Path(tmp), calibration)
             return bytes(converter.convert())
         except Exception as exc:
             raise ConversionError(f"TFLite conversion to {fmt.name} failed: {exc}") from exc
@@ -95,17 +102,20 @@ def representative_images(images: np.ndarray):
 
 
 def configured_converter(model, fmt: ModelFormat, calibration: np.ndarray | None, export_dir: Path,
-                         weight_rounding: str = "nearest"):
+                         weight_rounding: str = "nearest", head: str = "int8"):
     """A ``TFLiteConverter`` for ``model`` (exported as a SavedModel into ``export_dir``, which must outlive the
     conversion) set up for format ``fmt``: what :func:`convert` converts and :mod:`convert.layers` inspects."""
     if fmt.representative_data and (calibration is None or len(calibration) == 0):
         raise ConversionError(f"format {fmt.name!r} needs a non-empty calibration set")
     import tensorflow as tf
 
+    from convert.head import HEAD_PRECISIONS
     from convert.rounding import WEIGHT_ROUNDINGS, int8_grid_weights
 
     if weight_rounding not in WEIGHT_ROUNDINGS:
         raise ConversionError(f"weight rounding {weight_rounding!r}: expected one of {', '.join(WEIGHT_ROUNDINGS)}")
+    if head not in HEAD_PRECISIONS:
+        raise ConversionError(f"head {head!r}: expected one of {', '.join(HEAD_PRECISIONS)}")
     with int8_grid_weights(model) if (fmt.int8_io and weight_rounding == "sum-kept") else nullcontext():
         model.export(str(export_dir), format="tf_saved_model", verbose=False)
     converter = tf.lite.TFLiteConverter.from_saved_model(str(export_dir))

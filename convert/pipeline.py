@@ -192,6 +192,12 @@ def _save_manifest(out_dir: Path, manifest: dict) -> None:
     write_manifest(out_dir, manifest)
 
 
+def head_of(fmt, asked: str) -> str | None:
+    """The precision of a format's dense head, as the manifest records it: ``asked`` for the full-integer format
+    (:mod:`convert.head`), none for the others (their heads compute as the rest of the model does)."""
+    return asked if fmt.int8_io else None
+
+
 def weight_rounding_of(fmt, asked: str) -> str | None:
     """How a format's weights were rounded, as the manifest records it: ``asked`` for the full-integer format, the
     converter's nearest step for dynamic-range, none for the float formats."""
@@ -212,6 +218,7 @@ def convert_all(
     command: str = "",
     mirror: bool = True,
     weight_rounding: str = "nearest",
+    head: str = "int8",
 ) -> ConvertResult:
     """Convert, verify and record every job; return entries, failures and int8 threshold violations.
 
@@ -245,7 +252,7 @@ def convert_all(
                 e for e in manifest["models"] if not (e["variant"] == job.variant and e["format"] == fmt_name)
             ]
             try:
-                data = convert(model, fmt, cal, weight_rounding)
+                data = convert(model, fmt, cal, weight_rounding, head)
                 if not (path.is_file() and path.read_bytes() == data):  # the same model again replaces nothing
                     kept = keep_teacher_file(path, teacher_names)
                     atomic_write_bytes(path, data)
@@ -275,6 +282,7 @@ def convert_all(
                 "training": training,
                 "calibration_size": int(len(cal)) if (cal is not None and fmt.representative_data) else None,
                 "weight_rounding": weight_rounding_of(fmt, weight_rounding),
+                "head": head_of(fmt, head),
                 "keras": keras_scores,
                 "accuracy": scores,
             }

@@ -76,6 +76,18 @@ MUTANTS: tuple[Mutant, ...] = (
            ("tests/convert/test_rounding.py::"
             "test_sum_kept_int8_weights_reach_the_file_and_the_float_model_is_left_as_it_was",),
            "converting to int8 leaves the grid weights in the float model, which the other formats then convert"),
+    Mutant("float-head-not-kept", "convert/head.py",
+           "QuantizationDebugOptions(denylisted_nodes=nodes, fully_quantize=True)",
+           "QuantizationDebugOptions(denylisted_nodes=[], fully_quantize=True)",
+           ("tests/convert/test_head.py::"
+            "test_the_float_head_keeps_the_dense_head_float_and_the_rest_integer_with_the_int8_contract",),
+           "--head float32 asked for, the converter still quantises the dense head to int8"),
+    Mutant("float-head-float-io", "convert/head.py",
+           "QuantizationDebugOptions(denylisted_nodes=nodes, fully_quantize=True)",
+           "QuantizationDebugOptions(denylisted_nodes=nodes, fully_quantize=False)",
+           ("tests/convert/test_head.py::"
+            "test_the_float_head_keeps_the_dense_head_float_and_the_rest_integer_with_the_int8_contract",),
+           "the int8 model with a float head takes float32 input and gives float32 output, not the int8 contract"),
     Mutant("soup-teachers-lost", "convert/pipeline.py",
            'info["teachers"] = data.get("teachers") or _inherited_teachers(run.parent.parent, needed)',
            'info["teachers"] = data.get("teachers")',

@@ -277,6 +277,8 @@ def test_each_entry_says_how_its_weights_were_rounded(converted):
     entries = json.loads((converted / "manifest.json").read_text())["models"]
     rounding = {e["format"]: e["weight_rounding"] for e in entries}
     assert rounding == {"float32": None, "float16": None, "dynamic": "nearest", "int8": "nearest"}
+    assert {e["format"]: e["head"] for e in entries} == {"float32": None, "float16": None, "dynamic": None,
+                                                         "int8": "int8"}, "the full-integer head by default"
     from convert.pipeline import weight_rounding_of
 
     assert weight_rounding_of(FORMATS_BY_NAME["int8"], "sum-kept") == "sum-kept"

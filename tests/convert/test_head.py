@@ -1,0 +1,110 @@
+"""convert.head: the full-integer format with its dense head kept in float32."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+
+
+def _tiny(seed: int = 0):
+    """The tiny recipe's model with trained-looking normalisation statistics and a head whose logits span a wide
+    range (a coarse int8 grid) while the classes that matter stay close (a softmax far from saturated)."""
+    import keras
+
+    from train.models import build_model
+    from train.recipes import TINY
+
+    keras.utils.set_random_seed(seed)
+    model = build_model(TINY)
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 2, n), rng.normal(size=n), rng.normal(size=n), rng.uniform(0.1, 3, n)])
+    dense = model.get_layer("probabilities")
+    kernel, bias = dense.get_weights()
+    bias = np.zeros_like(bias)
+    bias[-1] = -30.0  # one class far below the others, as the shipped model's rare ones: the logits' range is wide
+    dense.set_weights([rng.normal(scale=0.5, size=kernel.shape), bias])
+    return model
+
+
+def test_the_float_head_keeps_the_dense_head_float_and_the_rest_integer_with_the_int8_contract():
+    from ai_edge_litert.interpreter import Interpreter
+
+    from convert.converter import convert, mirror_averaged
+    from convert.head import float_ops
+    from core.formats import FORMATS_BY_NAME
+
+    wrapped = mirror_averaged(_tiny())  # as shipped: the head is followed by the mirror averaging
+    rng = np.random.default_rng(3)
+    calibration = rng.integers(0, 256, size=(32, 48, 48, 1)).astype(np.float32)
+    int8 = FORMATS_BY_NAME["int8"]
+    default = convert(wrapped, int8, calibration)
+    data = convert(wrapped, int8, calibration, head="float32")
+
+    assert float_ops(default) == [], "the default stays full-integer"
+    floats = float_ops(data)
+    assert floats[:2] == ["DEQUANTIZE", "FULLY_CONNECTED"] and "SOFTMAX" in floats, floats
+    assert "CONV_2D" not in floats, "the convolutions stay int8"
+
+    def contract(content: bytes) -> list:
+        interpreter = Interpreter(model_content=content)
+        return [(d["dtype"], tuple(d["shape"]), d["quantization"][0] > 0)
+                for d in (*interpreter.get_input_details(), *interpreter.get_output_details())]
+
+    assert contract(data) == contract(default), "input and output keep the full-integer format's types"
+
+    # nearer its float model than the all-integer head, whose logits sit on a coarse grid (here about a fifth of
+    # the all-integer model's mean error)
+    faces = rng.integers(0, 256, size=(64, 48, 48, 1)).astype(np.float32)
+    reference = wrapped.predict(faces, verbose=0)
+
+    def predict(content: bytes) -> np.ndarray:
+        interpreter = Interpreter(model_content=content)
+        interpreter.allocate_tensors()
+        inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+        scale, zero = out["quantization"]
+        rows = []
+        for face in faces:
+            interpreter.set_tensor(inp["index"], (face[None] - 128).astype(np.int8))
+            interpreter.invoke()
+            rows.append((interpreter.get_tensor(out["index"])[0].astype(np.float32) - zero) * scale)
+        return np.array(rows)
+
+    err_float_head = np.abs(predict(data) - reference).mean()
+    err_int8_head = np.abs(predict(default) - reference).mean()
+    assert err_float_head < 0.6 * err_int8_head, (err_float_head, err_int8_head)
+
+
+def test_a_model_without_a_dense_layer_has_no_head_to_keep(tmp_path):
+    import keras
+
+    from convert.converter import ConversionError, convert
+    from core.formats import FORMATS_BY_NAME
+
+    inputs = keras.Input((48, 48, 1))
+    x = keras.layers.Conv2D(7, 3, padding="same")(keras.layers.Rescaling(1 / 255)(inputs))
+    outputs = keras.layers.Softmax()(keras.layers.GlobalAveragePooling2D()(x))
+    model = keras.Model(inputs, outputs)
+    calibration = np.random.default_rng(0).integers(0, 256, size=(8, 48, 48, 1)).astype(np.float32)
+    with pytest.raises(ConversionError, match="no FULLY_CONNECTED op in the model"):
+        convert(model, FORMATS_BY_NAME["int8"], calibration, head="float32")
+
+
+def test_an_unknown_head_is_refused_before_anything_is_exported():
+    from convert.converter import ConversionError, configured_converter
+    from core.formats import FORMATS_BY_NAME
+
+    with pytest.raises(ConversionError, match="head 'int4': expected one of int8, float32"):
+        configured_converter(object(), FORMATS_BY_NAME["int8"], np.zeros((1, 48, 48, 1)), None, "nearest", "int4")
+
+
+def test_the_manifest_records_the_head_of_the_full_integer_format_only():
+    from convert.pipeline import head_of
+    from core.formats import FORMATS
+
+    assert {f.name: head_of(f, "float32") for f in FORMATS} == {
+        "float32": None, "float16": None, "dynamic": None, "int8": "float32"}
