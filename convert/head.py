@@ -1,12 +1,11 @@
 """The full-integer format with its dense head kept in float32 (``python -m convert --head float32``).
 
-A full-integer model hands its logits from one int8 tensor to the softmax: on the shipped student the seven logits
-span about 20 (-13 to +9 over the calibration faces), so the tensor's step is about 0.08, and two classes whose
-logits are closer than that come out of the model in whichever order rounding puts them. Simulated in numpy on
-4,000 Training faces (the float model's own features, only that tensor rounded), that alone changes the top-1
-label of 0.65% of them: more than the int8 convolutions do together. Nothing in the float model can narrow the
-range (adding one linear function of the features to every logit leaves the softmax as it is, and the narrowest
-range such a shift reaches is 19.5).
+A full-integer model hands its logits from one int8 tensor to the softmax. On the shipped student that tensor's step
+is 0.080 (``python -m convert.layers``: 255 steps span the logits' range, about 20), so two classes whose logits
+are closer than that come out of the model in whichever order rounding puts them: more of the int8 model's
+disagreement with its float model than any convolution's rounding (README: Results, int8). Nothing in the float
+model can narrow that range much: adding one linear function of the features to every logit leaves the softmax as
+it is, but the range it reaches is hardly narrower.
 
 TFLite's selective quantisation keeps chosen ops in float inside an otherwise integer model
 (``tf.lite.experimental.QuantizationDebugger`` with ``denylisted_nodes``): here every op from the first
