@@ -88,6 +88,16 @@ MUTANTS: tuple[Mutant, ...] = (
            ("tests/convert/test_head.py::"
             "test_the_float_head_keeps_the_dense_head_float_and_the_rest_integer_with_the_int8_contract",),
            "the int8 model with a float head takes float32 input and gives float32 output, not the int8 contract"),
+    Mutant("conversion-rule-asks-a-gain", "benchmarks/compare.py",
+           "    if rule.faithful:\n        ship = _faithful(result, rule, reasons)\n    elif",
+           "    if False:\n        pass\n    elif",
+           ("tests/benchmarks/test_compare.py::"
+            "test_a_conversion_of_the_same_float_models_ships_when_more_faithful_within_the_band",),
+           "a conversion of the shipped float models is judged by the gain a new student must make"),
+    Mutant("any-float-model-is-the-shipped-one", "benchmarks/compare.py",
+           "a.path.read_bytes() == b.path.read_bytes()", "True",
+           ("tests/benchmarks/test_compare.py::test_another_float_model_is_judged_as_a_new_student",),
+           "a retrained student is judged by the conversion rule, which asks for no gain"),
     Mutant("soup-teachers-lost", "convert/pipeline.py",
            'info["teachers"] = data.get("teachers") or _inherited_teachers(run.parent.parent, needed)',
            'info["teachers"] = data.get("teachers")',

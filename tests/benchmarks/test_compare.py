@@ -14,6 +14,7 @@ from bench_helpers import fixture_model, make_models_dir
 from benchmarks.__main__ import main
 from benchmarks.accuracy import JITTERS, tflite_predict
 from benchmarks.compare import (
+    CONVERSION_RULE,
     RULE,
     ShipRule,
     TimedDetector,
@@ -115,10 +116,15 @@ def test_identical_folders_differ_by_nothing(folders, synthetic_data: Path) -> N
         q = v["quantisation"]
         assert 0.0 <= q["near_tie_pct"] <= 100.0 and q["agreement_pct"] <= 100.0
         assert q["agreement_clear_pct"] is None or q["agreement_clear_pct"] >= 0.0
-    assert result["decision"]["ship"] is False  # no gain
+    assert result["rule"] == "conversion" and result["same_float_models"] is True  # the same float32 files
+    assert result["decision"]["ship"] is False  # no more faithful than the shipped conversion
+    assert "unweighted: agreement with its float32 100.00% against the shipped 100.00%, +0.00 pp from it: not more " \
+        "faithful than the shipped conversion" in result["decision"]["reasons"]
     assert result["size"]["projected_mib"] == pytest.approx(result["size"]["shipped_mib"])
     text = render(result, {"command": "c", "machine": "m", "date": "d", "split": "val", "data": "x.csv"})
     assert "## Size" in text and "unweighted 1.00x" in text
+    assert "(the candidate's float32 models are the shipped ones, so the rule for a conversion: every variant's int8 " \
+        "agrees with its float32 more often" in text
     assert "## Quantisation (candidate): int8 against its float32 model" in text
     assert "| unweighted | " in text.split("## Quantisation")[1]
 
@@ -317,3 +323,42 @@ def test_a_candidate_worse_on_the_detectors_crops_is_kept_out() -> None:
                for r in lost["reasons"])
     assert decide(_with_crops(_result(1.4), 0.6849, 0.6805), ShipRule(crop_tolerance_pp=0.5))["ship"] is True
     assert decide(_with_crops(_result(1.0), 0.6849, None))["ship"] is True  # no face found: nothing to judge
+
+
+def _conversion(agreement: float, shipped_agreement: float, delta_pp: float = 0.1,
+                jitter: float = 0.0, crop_pp: float = 0.0, cost: float = 1.0) -> dict:
+    """A compare result for a candidate converted from the shipped float models: both variants alike."""
+    result = _with_crops(_result(0.1, {"unweighted": [jitter], "weighted": [0.0]}), 0.70, 0.70 + crop_pp / 100)
+    for v in result["variants"].values():
+        v["quantisation"] = {"agreement_pct": agreement, "delta_pp": delta_pp, "abs_delta_pp": abs(delta_pp)}
+        v["shipped_quantisation"] = {"agreement_pct": shipped_agreement, "delta_pp": 0.0, "abs_delta_pp": 0.0}
+    return _with_cost(result, cost, 0.3)
+
+
+def test_a_conversion_of_the_same_float_models_ships_when_more_faithful_within_the_band() -> None:
+    """No gain asked for; the classifier's share of the frame is the shipped network's, so not judged either."""
+    ok = decide(_conversion(99.44, 98.80, delta_pp=0.2, jitter=-0.2, crop_pp=-0.2), CONVERSION_RULE)
+    assert ok["ship"] is True, ok["reasons"]
+    assert "weighted: agreement with its float32 99.44% against the shipped 98.80%, +0.20 pp from it" in ok["reasons"]
+    assert decide(_conversion(99.44, 98.80), RULE)["ship"] is False, "the student rule asks for a gain"
+    for kept in (_conversion(98.80, 98.80), _conversion(98.70, 98.80),  # not more faithful
+                 _conversion(99.44, 98.80, delta_pp=-0.35),  # outside the int8 band of its float32
+                 _conversion(99.44, 98.80, jitter=-0.35),  # a jitter row below the shipped model's band
+                 _conversion(99.44, 98.80, crop_pp=-0.35),  # the detector's crops likewise
+                 _conversion(99.44, 98.80, cost=1.15)):  # dearer
+        assert decide(kept, CONVERSION_RULE)["ship"] is False
+    missing = _conversion(99.44, 98.80)
+    missing["variants"]["weighted"]["shipped_quantisation"] = None
+    assert "weighted: no float32 model in both folders to judge the conversion by" in \
+        decide(missing, CONVERSION_RULE)["reasons"]
+
+
+def test_another_float_model_is_judged_as_a_new_student(folders, tmp_path: Path, fixtures_dir: Path) -> None:
+    from benchmarks.compare import same_float_models
+
+    shipped, same, _ = folders
+    other = make_models_dir(tmp_path / "retrained", fixtures_dir)
+    shutil.copyfile(fixture_model(fixtures_dir, "tiny_int8"), model_path(other, "weighted", "float32"))
+    variants = ["unweighted", "weighted"]
+    assert same_float_models(find_models(shipped), find_models(same), variants) is True
+    assert same_float_models(find_models(shipped), find_models(other), variants) is False
