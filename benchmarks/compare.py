@@ -24,7 +24,8 @@ no candidate costs more than ``max_cost_ratio`` times the shipped model's classi
 ``max_classifier_share`` of the frame (issue "stronger teachers": a student of at most twice the classifier's cost,
 while the classifier stays well under a quarter of the frame), and the committed models stay under ``max_models_mib``
 together (they must stay well under 10 MB; a student of twice the parameters makes all eight formats about 17 MiB).
-A candidate whose float32 models are the shipped ones byte for byte (the same checkpoints converted another way)
+A candidate whose float32 models are the shipped ones (the same scores on every evaluation face: the same
+checkpoints converted another way)
 is judged by :data:`CONVERSION_RULE` instead: it cannot gain what a new student must, so it ships when every
 variant's quantised model agrees with its float32 more often than the shipped one does, within the issue's int8
 band of it and of the shipped model on every jitter row and on the detector's crops, at the same cost.
@@ -99,6 +100,8 @@ RULE = ShipRule()
 # the int8 head) cannot gain what a new student must; it ships when it is more faithful to the float models that
 # ship, within the issue's int8 band everywhere users meet it, at the same cost (the same network: the share of the
 # frame is the shipped model's). Written down before the first such comparison was read (README: Results, int8).
+# Two float32 models score every evaluation face alike to this (probability): the same float model.
+SAME_FLOAT_ATOL = 1e-5
 CONVERSION_RULE = ShipRule(faithful=True, jitter_tolerance_pp=0.3, crop_tolerance_pp=0.3, max_cost_ratio=1.1,
                            max_classifier_share=1.0)
 
@@ -237,12 +240,16 @@ def _faithful(result: dict, rule: ShipRule, reasons: list[str]) -> bool:
     return ok
 
 
-def same_float_models(shipped: ModelSet, candidate: ModelSet, variants: list[str]) -> bool:
-    """Whether the candidate's float32 model of every variant is the shipped one, byte for byte (a conversion of the
-    same checkpoints, judged by :data:`CONVERSION_RULE`)."""
+def same_float_models(shipped: ModelSet, candidate: ModelSet, variants: list[str], x: np.ndarray) -> bool:
+    """Whether the candidate's float32 model of every variant is the shipped one: the same scores, within
+    :data:`SAME_FLOAT_ATOL`, on the evaluation faces ``x`` (a conversion of the same checkpoints, judged by
+    :data:`CONVERSION_RULE`; the converter need not write the same bytes on another machine)."""
+    from benchmarks.accuracy import tflite_predict
+
     pairs = [(shipped.get(v, REFERENCE_FORMAT), candidate.get(v, REFERENCE_FORMAT)) for v in variants]
-    return bool(pairs) and all(a is not None and b is not None and a.path.read_bytes() == b.path.read_bytes()
-                               for a, b in pairs)
+    if not pairs or any(a is None or b is None for a, b in pairs):
+        return False
+    return all(float(np.abs(tflite_predict(a, x) - tflite_predict(b, x)).max()) <= SAME_FLOAT_ATOL for a, b in pairs)
 
 
 def projected_size(shipped_dir: Path, candidate_dir: Path, fmt: str) -> dict:
@@ -424,7 +431,7 @@ def compare(shipped: ModelSet, candidate: ModelSet, x: np.ndarray, y: np.ndarray
         result["variants"][variant] = entry
     result["size"] = projected_size(shipped.models_dir, candidate.models_dir, fmt)
     result["targets"] = check_targets(result)
-    result["same_float_models"] = same_float_models(shipped, candidate, variants)
+    result["same_float_models"] = same_float_models(shipped, candidate, variants, x)
     result["rule"] = "conversion" if result["same_float_models"] else "student"
     result["decision"] = decide(result, CONVERSION_RULE if result["same_float_models"] else RULE)
     return result

@@ -2,10 +2,9 @@
 
 A full-integer model hands its logits from one int8 tensor to the softmax. On the shipped student that tensor's step
 is 0.080 (``python -m convert.layers``: 255 steps span the logits' range, about 20), so two classes whose logits
-are closer than that come out of the model in whichever order rounding puts them: more of the int8 model's
-disagreement with its float model than any convolution's rounding (README: Results, int8). Nothing in the float
-model can narrow that range much: adding one linear function of the features to every logit leaves the softmax as
-it is, but the range it reaches is hardly narrower.
+are closer than that come out of the model in whichever order rounding puts them (what it costs the shipped models:
+README, Results, int8). Nothing in the float model can narrow that range much: adding one linear function of the
+features to every logit leaves the softmax as it is, but hardly narrows the range.
 
 TFLite's selective quantisation keeps chosen ops in float inside an otherwise integer model
 (``tf.lite.experimental.QuantizationDebugger`` with ``denylisted_nodes``): here every op from the first

@@ -353,12 +353,14 @@ def test_a_conversion_of_the_same_float_models_ships_when_more_faithful_within_t
         decide(missing, CONVERSION_RULE)["reasons"]
 
 
-def test_another_float_model_is_judged_as_a_new_student(folders, tmp_path: Path, fixtures_dir: Path) -> None:
+def test_another_float_model_is_judged_as_a_new_student(folders, tmp_path: Path, fixtures_dir: Path,
+                                                        synthetic_data: Path) -> None:
     from benchmarks.compare import same_float_models
 
     shipped, same, _ = folders
     other = make_models_dir(tmp_path / "retrained", fixtures_dir)
     shutil.copyfile(fixture_model(fixtures_dir, "tiny_int8"), model_path(other, "weighted", "float32"))
     variants = ["unweighted", "weighted"]
-    assert same_float_models(find_models(shipped), find_models(same), variants) is True
-    assert same_float_models(find_models(shipped), find_models(other), variants) is False
+    x = load_eval_faces(synthetic_data).x
+    assert same_float_models(find_models(shipped), find_models(same), variants, x) is True
+    assert same_float_models(find_models(shipped), find_models(other), variants, x) is False
