@@ -175,7 +175,9 @@ def decide(result: dict, rule: ShipRule = RULE) -> dict:
         reasons += [f"{variant} / {row['jitter']}: {100 * row['candidate']:.1f}% against the shipped "
                     f"{100 * row['shipped']:.1f}% ({row['delta_pp']:+.2f} pp)" for variant, row in worse]
     elif any(v["jitter"] for v in result["variants"].values()):
-        reasons.append("face-box jitter table: no row worse than the shipped model's")
+        reasons.append("face-box jitter table: no row worse than the shipped model's" if not rule.jitter_tolerance_pp
+                       else f"face-box jitter table: no row more than {rule.jitter_tolerance_pp:g} pp below the "
+                       "shipped model's")
     for variant, v in result["variants"].items():
         crops = v.get("crops")
         if not crops or crops["shipped"]["acc_calibrated"] is None or crops["candidate"]["acc_calibrated"] is None:

@@ -340,6 +340,7 @@ def test_a_conversion_of_the_same_float_models_ships_when_more_faithful_within_t
     ok = decide(_conversion(99.44, 98.80, delta_pp=0.2, jitter=-0.2, crop_pp=-0.2), CONVERSION_RULE)
     assert ok["ship"] is True, ok["reasons"]
     assert "weighted: agreement with its float32 99.44% against the shipped 98.80%, +0.20 pp from it" in ok["reasons"]
+    assert "face-box jitter table: no row more than 0.3 pp below the shipped model's" in ok["reasons"]
     assert decide(_conversion(99.44, 98.80), RULE)["ship"] is False, "the student rule asks for a gain"
     for kept in (_conversion(98.80, 98.80), _conversion(98.70, 98.80),  # not more faithful
                  _conversion(99.44, 98.80, delta_pp=-0.35),  # outside the int8 band of its float32
