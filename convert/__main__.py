@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from convert.head import HEAD_PRECISIONS
-from convert.rounding import WEIGHT_ROUNDINGS
+from convert.head import DEFAULT_HEAD, HEAD_PRECISIONS
+from convert.rounding import DEFAULT_WEIGHT_ROUNDING, WEIGHT_ROUNDINGS
 from core.formats import FORMATS_BY_NAME
 from core.paths import project_root
 from train.recipes import DEFAULT_RECIPE, RECIPES
@@ -45,10 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
                    help="build test-time mirroring into each model: classify the face and its mirror image in one "
                    "batch and output the mean scores (twice the classifier compute; --no-mirror: one view)")
-    p.add_argument("--weight-rounding", choices=WEIGHT_ROUNDINGS, default="nearest",
-                   help="int8 weights: the converter's nearest step, or sum-kept (each output channel keeps its "
-                   "kernel's sum: convert.rounding)")
-    p.add_argument("--head", choices=HEAD_PRECISIONS, default="int8",
+    p.add_argument("--weight-rounding", choices=WEIGHT_ROUNDINGS, default=DEFAULT_WEIGHT_ROUNDING,
+                   help="int8 weights: sum-kept (on the int8 grid, each output channel keeping its kernel's sum: "
+                   "convert.rounding), or the converter's nearest step")
+    p.add_argument("--head", choices=HEAD_PRECISIONS, default=DEFAULT_HEAD,
                    help="int8 format: its dense head (from the first fully-connected layer on) in int8, or kept in "
                    "float32 inside the integer model, input and output still int8 (convert.head)")
     p.add_argument("--threads", type=int, default=1, help="interpreter threads for the parity check")

@@ -1,10 +1,11 @@
 """Keras checkpoint -> TFLite in every format of :data:`core.formats.FORMATS`.
 
 Conversion goes through ``model.export()`` (a SavedModel) and ``TFLiteConverter.from_saved_model``; the
-full-integer format is calibrated on a stratified sample of the training split. Its weights are rounded by the
-converter to the nearest int8 step, or, with ``weight_rounding="sum-kept"``, handed to it already on their grid,
-rounded so that each output channel keeps its kernel's sum (:mod:`convert.rounding`); its dense head is int8, or,
-with ``head="float32"``, kept in float32 inside the integer model (:mod:`convert.head`).
+full-integer format is calibrated on a stratified sample of the training split. Its weights are handed to the
+converter already on their int8 grid, rounded so that each output channel keeps its kernel's sum
+(``weight_rounding="sum-kept"``, :mod:`convert.rounding`), or rounded by the converter to the nearest step
+(``"nearest"``); its dense head is kept in float32 inside the integer model (``head="float32"``,
+:mod:`convert.head`), or quantised like the rest (``"int8"``). The defaults are what ships.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from convert.head import DEFAULT_HEAD
+from convert.rounding import DEFAULT_WEIGHT_ROUNDING
 from core.formats import ModelFormat
 from core.labels import INPUT_SHAPE
 
@@ -73,8 +76,8 @@ def calibration_sample(x: np.ndarray, y: np.ndarray | None, size: int, seed: int
     return x[np.sort(idx)]
 
 
-def convert(model, fmt: ModelFormat, calibration: np.ndarray | None = None, weight_rounding: str = "nearest",
-            head: str = "int8") -> bytes:
+def convert(model, fmt: ModelFormat, calibration: np.ndarray | None = None,
+            weight_rounding: str = DEFAULT_WEIGHT_ROUNDING, head: str = DEFAULT_HEAD) -> bytes:
     """Return the ``.tflite`` flatbuffer of ``model`` in format ``fmt`` (``weight_rounding``: how the full-integer
     format's weights are rounded, one of :data:`convert.rounding.WEIGHT_ROUNDINGS`; ``head``: the full-integer
     format's dense head in int8 or kept in float32, one of :data:`convert.head.HEAD_PRECISIONS`)."""
@@ -102,7 +105,7 @@ def representative_images(images: np.ndarray):
 
 
 def configured_converter(model, fmt: ModelFormat, calibration: np.ndarray | None, export_dir: Path,
-                         weight_rounding: str = "nearest", head: str = "int8"):
+                         weight_rounding: str = DEFAULT_WEIGHT_ROUNDING, head: str = DEFAULT_HEAD):
     """A ``TFLiteConverter`` for ``model`` (exported as a SavedModel into ``export_dir``, which must outlive the
     conversion) set up for format ``fmt``: what :func:`convert` converts and :mod:`convert.layers` inspects."""
     if fmt.representative_data and (calibration is None or len(calibration) == 0):

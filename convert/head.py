@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-HEAD_PRECISIONS: tuple[str, ...] = ("int8", "float32")  # the full-integer format's head: int8 (default) or float32
+HEAD_PRECISIONS: tuple[str, ...] = ("int8", "float32")  # the full-integer format's head: int8, or float32
+DEFAULT_HEAD = "float32"  # shipped since session 32 (reports/compare/int8-float-head)
 HEAD_START_OP = "FULLY_CONNECTED"  # the head begins at the first op of this kind
 
 

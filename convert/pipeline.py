@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from convert.converter import calibration_sample, convert, load_checkpoint, mirror_averaged
+from convert.head import DEFAULT_HEAD
+from convert.rounding import DEFAULT_WEIGHT_ROUNDING
 from core.balance import priors_from_counts
 from core.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file
 from core.formats import FORMATS_BY_NAME, model_path
@@ -217,8 +219,8 @@ def convert_all(
     threads: int = 1,
     command: str = "",
     mirror: bool = True,
-    weight_rounding: str = "nearest",
-    head: str = "int8",
+    weight_rounding: str = DEFAULT_WEIGHT_ROUNDING,
+    head: str = DEFAULT_HEAD,
 ) -> ConvertResult:
     """Convert, verify and record every job; return entries, failures and int8 threshold violations.
 

@@ -15,8 +15,9 @@ is its float sum rounded. :func:`int8_grid_weights` puts those weights into a Ke
 the grid, so the converter's own rounding leaves them there) and its float weights back afterwards. It is an option
 of the full-integer format (``python -m convert --weight-rounding sum-kept``; the dynamic-range converter leaves
 tensors under 1,024 weights in float, where a grid would only add rounding), checked, like every format, against
-the float model as trained. Judged against the shipped models (reports/compare/int8-sum-kept-rounding), it did not
-clear the ship rule, so the shipped models and the default keep nearest rounding.
+the float model as trained. Judged alone against the shipped models (reports/compare/int8-sum-kept-rounding), it
+did not clear the ship rule for a new student; with the float head (:mod:`convert.head`) it shipped in session 32
+under the rule for a conversion of the same float models (reports/compare/int8-float-head), and is the default.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from contextlib import contextmanager
 import numpy as np
 
 INT8_MAX = 127  # TFLite's symmetric int8 weights: -127..127 steps of max|w| / 127
-# how the full-integer format's weights may be rounded: the converter's nearest step (the default), or sum-kept
+# how the full-integer format's weights may be rounded: the converter's nearest step, or sum-kept (the default)
 WEIGHT_ROUNDINGS: tuple[str, ...] = ("nearest", "sum-kept")
+DEFAULT_WEIGHT_ROUNDING = "sum-kept"
 
 
 def sum_preserving_round(steps: np.ndarray) -> np.ndarray:

@@ -42,10 +42,10 @@ def test_the_float_head_keeps_the_dense_head_float_and_the_rest_integer_with_the
     rng = np.random.default_rng(3)
     calibration = rng.integers(0, 256, size=(32, 48, 48, 1)).astype(np.float32)
     int8 = FORMATS_BY_NAME["int8"]
-    default = convert(wrapped, int8, calibration)
+    default = convert(wrapped, int8, calibration, head="int8")  # the converter's own: every op integer
     data = convert(wrapped, int8, calibration, head="float32")
 
-    assert float_ops(default) == [], "the default stays full-integer"
+    assert float_ops(default) == [], "--head int8 is full-integer throughout"
     floats = float_ops(data)
     assert floats[:2] == ["DEQUANTIZE", "FULLY_CONNECTED"] and "SOFTMAX" in floats, floats
     assert "CONV_2D" not in floats, "the convolutions stay int8"

@@ -72,7 +72,8 @@ def test_sum_kept_int8_weights_reach_the_file_and_the_float_model_is_left_as_it_
     calibration = rng.integers(0, 256, size=(16, 48, 48, 1)).astype(np.float32)
     data = convert(wrapped, FORMATS_BY_NAME["int8"], calibration, weight_rounding="sum-kept")
     assert all(np.array_equal(a, b) for a, b in zip(before, wrapped.get_weights())), "float weights put back"
-    nearest = Interpreter(model_content=convert(wrapped, FORMATS_BY_NAME["int8"], calibration))  # the default
+    nearest = Interpreter(model_content=convert(wrapped, FORMATS_BY_NAME["int8"], calibration,
+                                                weight_rounding="nearest"))
 
     interpreter = Interpreter(model_content=data)
     stored = {tuple(d["shape"]): interpreter.get_tensor(d["index"]) for d in interpreter.get_tensor_details()
