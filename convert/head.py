@@ -1,4 +1,4 @@
-"""The full-integer format with its dense head kept in float32 (``python -m convert --head float32``).
+"""The int8 format with its dense head kept in float32 (``python -m convert``'s default; ``--head int8``: full integer).
 
 A full-integer model hands its logits from one int8 tensor to the softmax. On the shipped student that tensor's step
 is 0.080 (``python -m convert.layers``: 255 steps span the logits' range, about 20), so two classes whose logits
@@ -67,5 +67,5 @@ def float_head_model(converter, saved_model_dir: Path, calibration) -> bytes:
 
 
 def float_ops(model_content: bytes) -> list[str]:
-    """The names of the ops of a flatbuffer whose output is float32 (tests and the manifest check use it)."""
+    """The names of the ops of a flatbuffer whose output is float32 (what the manifest's ``head`` is read from)."""
     return [name for name, _, dtype in _ops(model_content) if dtype == "float32"]

@@ -194,10 +194,15 @@ def _save_manifest(out_dir: Path, manifest: dict) -> None:
     write_manifest(out_dir, manifest)
 
 
-def head_of(fmt, asked: str) -> str | None:
-    """The precision of a format's dense head, as the manifest records it: ``asked`` for the full-integer format
-    (:mod:`convert.head`), none for the others (their heads compute as the rest of the model does)."""
-    return asked if fmt.int8_io else None
+def head_of(fmt, data: bytes) -> str | None:
+    """The precision of the dense head of ``data`` (a flatbuffer in format ``fmt``) as the manifest records it, read
+    from the file: float32 or int8 for the int8 format (:mod:`convert.head`), none for the others (their heads compute
+    as the rest of the model does)."""
+    if not fmt.int8_io:
+        return None
+    from convert.head import float_ops
+
+    return "float32" if float_ops(data) else "int8"
 
 
 def weight_rounding_of(fmt, asked: str) -> str | None:
@@ -284,7 +289,7 @@ def convert_all(
                 "training": training,
                 "calibration_size": int(len(cal)) if (cal is not None and fmt.representative_data) else None,
                 "weight_rounding": weight_rounding_of(fmt, weight_rounding),
-                "head": head_of(fmt, head),
+                "head": head_of(fmt, data),
                 "keras": keras_scores,
                 "accuracy": scores,
             }

@@ -32,7 +32,8 @@ FORMATS: tuple[ModelFormat, ...] = (
     ModelFormat("float32", "no quantisation", False, (), False, False, 1e-4),
     ModelFormat("float16", "float16 weights, float32 compute", True, ("float16",), False, False, 1e-2),
     ModelFormat("dynamic", "dynamic-range: int8 weights, float activations", True, (), False, False, 0.1),
-    ModelFormat("int8", "full integer: int8 weights, activations, input and output", True, ("int8",), True, True, 0.15),
+    ModelFormat("int8", "int8 weights and activations, int8 input and output; the dense head in float32 unless "
+                "converted with --head int8 (full integer)", True, ("int8",), True, True, 0.15),
 )
 FORMATS_BY_NAME: dict[str, ModelFormat] = {f.name: f for f in FORMATS}
 REFERENCE_FORMAT = "float32"

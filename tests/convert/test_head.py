@@ -102,9 +102,15 @@ def test_an_unknown_head_is_refused_before_anything_is_exported():
         configured_converter(object(), FORMATS_BY_NAME["int8"], np.zeros((1, 48, 48, 1)), None, "nearest", "int4")
 
 
-def test_the_manifest_records_the_head_of_the_full_integer_format_only():
+def test_the_manifest_records_the_head_the_int8_file_has():
+    from convert.converter import convert, mirror_averaged
     from convert.pipeline import head_of
-    from core.formats import FORMATS
+    from core.formats import FORMATS, FORMATS_BY_NAME
 
-    assert {f.name: head_of(f, "float32") for f in FORMATS} == {
-        "float32": None, "float16": None, "dynamic": None, "int8": "float32"}
+    wrapped = mirror_averaged(_tiny())
+    calibration = np.random.default_rng(3).integers(0, 256, size=(8, 48, 48, 1)).astype(np.float32)
+    int8 = FORMATS_BY_NAME["int8"]
+    assert head_of(int8, convert(wrapped, int8, calibration, head="float32")) == "float32"
+    assert head_of(int8, convert(wrapped, int8, calibration, head="int8")) == "int8"
+    assert {f.name: head_of(f, b"") for f in FORMATS if not f.int8_io} == {
+        "float32": None, "float16": None, "dynamic": None}
