@@ -25,8 +25,8 @@ no candidate costs more than ``max_cost_ratio`` times the shipped model's classi
 while the classifier stays well under a quarter of the frame), and the committed models stay under ``max_models_mib``
 together (they must stay well under 10 MB; a student of twice the parameters makes all eight formats about 17 MiB).
 A candidate whose float32 models are the shipped ones (the same scores on every evaluation face: the same
-checkpoints converted another way)
-is judged by :data:`CONVERSION_RULE` instead: it cannot gain what a new student must, so it ships when every
+checkpoints converted another way) is judged by :data:`CONVERSION_RULE` instead: it cannot gain what a new student
+must, so it ships when every
 variant's quantised model agrees with its float32 more often than the shipped one does, within the issue's int8
 band of it and of the shipped model on every jitter row and on the detector's crops, at the same cost.
 :data:`TARGETS` are the issue's targets, checked for the candidate. Writes ``compare.md`` and ``compare.json`` with

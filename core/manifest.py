@@ -15,7 +15,7 @@ from core.fileio import atomic_write_json, sha256_file
 
 MANIFEST_NAME = "manifest.json"
 # The model the demo runs when no --model is given: the unweighted int8 model (best accuracy and macro-F1 in the
-# study, the smallest and fastest full-integer format). The bundle makes it the Pi's default too.
+# study, the int8 format: the smallest and fastest). The bundle makes it the Pi's default too.
 DEFAULT_MODEL_FILE = "unweighted_int8.tflite"
 
 
