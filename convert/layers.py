@@ -29,6 +29,7 @@ from convert.converter import (
     mirror_averaged,
     representative_images,
 )
+from convert.rounding import DEFAULT_WEIGHT_ROUNDING, WEIGHT_ROUNDINGS
 from core.dataset import evaluation_split
 from core.fileio import atomic_write_json, atomic_write_text
 from core.formats import FORMATS_BY_NAME
@@ -58,15 +59,18 @@ def _steps(value: float, scale: float) -> float:
     return value / scale if scale > 0 else float("nan")
 
 
-def int8_tensor_errors(model, calibration: np.ndarray, faces: np.ndarray) -> list[TensorError]:
-    """Every tensor of ``model``'s int8 conversion (calibrated on ``calibration``, as :func:`convert.converter.convert`
-    does), run on ``faces``: each op's int8 output against the same op in float on the same inputs, in graph order."""
+def int8_tensor_errors(model, calibration: np.ndarray, faces: np.ndarray,
+                       weight_rounding: str = DEFAULT_WEIGHT_ROUNDING) -> list[TensorError]:
+    """Every tensor of ``model``'s full-integer conversion (calibrated on ``calibration``, weights rounded by
+    ``weight_rounding``, as :func:`convert.converter.convert` does; every op in int8, the dense head too, as
+    ``--head int8`` converts it), run on ``faces``: each op's int8 output against the same op in float on the same
+    inputs, in graph order."""
     import tensorflow as tf
 
     if len(faces) == 0:
         raise ConversionError("no faces to compare the int8 and float models on")
     with tempfile.TemporaryDirectory(prefix="feredge-layers-") as tmp:
-        converter = configured_converter(model, FORMATS_BY_NAME["int8"], calibration, Path(tmp))
+        converter = configured_converter(model, FORMATS_BY_NAME["int8"], calibration, Path(tmp), weight_rounding)
         debugger = tf.lite.experimental.QuantizationDebugger(converter=converter,
                                                              debug_dataset=representative_images(faces))
         debugger.run()
@@ -134,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--faces", type=int, default=200, help="evaluation faces both models run on")
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
                    help="the model with test-time mirroring in its graph, as python -m convert builds it")
+    p.add_argument("--weight-rounding", choices=WEIGHT_ROUNDINGS, default=DEFAULT_WEIGHT_ROUNDING,
+                   help="how the int8 weights are rounded, as python -m convert --weight-rounding")
     p.add_argument("--seed", type=int, default=0, help="seed of the calibration and face samples")
     p.add_argument("--out", type=Path, default=project_root() / "reports" / "quantisation",
                    help="folder for layers.md and layers.json")
@@ -157,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         calibration = calibration_sample(train.x, train.y, args.calibration_size, args.seed)
         pool = ds.splits[split].x
         faces = pool[np.random.default_rng(args.seed).permutation(len(pool))[:args.faces]]
-        errors = int8_tensor_errors(mirror_averaged(model) if args.mirror else model, calibration, faces)
+        errors = int8_tensor_errors(mirror_averaged(model) if args.mirror else model, calibration, faces,
+                                    args.weight_rounding)
     except (ConversionError, DataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -166,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_text(args.out / "layers.md", text)
     atomic_write_json(args.out / "layers.json", {
         **made, "checkpoint": shown(args.checkpoint), "split": split, "faces": len(faces),
-        "calibration_size": len(calibration), "mirror": args.mirror,
+        "calibration_size": len(calibration), "mirror": args.mirror, "weight_rounding": args.weight_rounding,
         "tensors": [_json_safe(asdict(e)) for e in errors]})
     print(summary_line(errors) or "no tensor was measured")
     print(f"wrote {args.out / 'layers.md'} (and layers.json)")
