@@ -243,12 +243,15 @@ def _faithful(result: dict, rule: ShipRule, reasons: list[str]) -> bool:
     return ok
 
 
-def same_float_models(shipped: ModelSet, candidate: ModelSet, variants: list[str], x: np.ndarray) -> bool:
+def same_float_models(shipped: ModelSet, candidate: ModelSet, variants: list[str], x: np.ndarray,
+                      predict: Callable | None = None) -> bool:
     """Whether the candidate's float32 model of every variant is the shipped one: the same scores, within
     :data:`SAME_FLOAT_ATOL`, on the evaluation faces ``x`` (a conversion of the same checkpoints, judged by
-    :data:`CONVERSION_RULE`; the converter need not write the same bytes on another machine)."""
+    :data:`CONVERSION_RULE`; the converter need not write the same bytes on another machine). ``predict``: how a
+    model scores ``x`` (default :func:`benchmarks.accuracy.tflite_predict`)."""
     from benchmarks.accuracy import tflite_predict
 
+    tflite_predict = predict or tflite_predict
     pairs = [(shipped.get(v, REFERENCE_FORMAT), candidate.get(v, REFERENCE_FORMAT)) for v in variants]
     if not pairs or any(a is None or b is None for a, b in pairs):
         return False
@@ -307,8 +310,10 @@ def _jitter_rows(shipped: ModelFile | None, candidate: ModelFile | None, x: np.n
 
 
 def _quantisation(candidate: ModelSet, variant: str, fmt: str, probs: np.ndarray, x: np.ndarray,
-                  y: np.ndarray) -> dict | None:
+                  y: np.ndarray, predict: Callable | None = None) -> dict | None:
     from benchmarks.accuracy import tflite_predict
+
+    tflite_predict = predict or tflite_predict
 
     reference = candidate.get(variant, REFERENCE_FORMAT)
     if reference is None or fmt == REFERENCE_FORMAT:
@@ -409,6 +414,13 @@ def compare(shipped: ModelSet, candidate: ModelSet, x: np.ndarray, y: np.ndarray
     if not variants:
         raise BenchError(f"{shipped.models_dir} and {candidate.models_dir}: no variant with a {fmt} model in both")
     result: dict = {"format": fmt, "faces": int(len(y)), "detector": detector, "variants": {}}
+    scored: dict[Path, np.ndarray] = {}  # each float32 model scores the faces once (quantisation and same_float_models)
+
+    def float_predict(model: ModelFile, faces: np.ndarray) -> np.ndarray:
+        if model.path not in scored:
+            scored[model.path] = tflite_predict(model, faces)
+        return scored[model.path]
+
     detected = _detect(detector, x, y, crop_faces, seed, progress, detector_model) if detector else None
     for variant in variants:
         s_model, c_model = shipped.get(variant, fmt), candidate.get(variant, fmt)
@@ -423,8 +435,8 @@ def compare(shipped: ModelSet, candidate: ModelSet, x: np.ndarray, y: np.ndarray
             base = tuple(float((tflite_predict(m, x).argmax(1) == y).mean()) for m in (s_j, c_j) if m is not None)
             jitter_rows = _jitter_rows(s_j, c_j, x, y, base) if len(base) == 2 else []
         entry = {"shipped": s_sum, "candidate": c_sum, **paired_gain(y, s_probs, c_probs), "jitter": jitter_rows,
-                 "quantisation": _quantisation(candidate, variant, fmt, c_probs, x, y),
-                 "shipped_quantisation": _quantisation(shipped, variant, fmt, s_probs, x, y)}
+                 "quantisation": _quantisation(candidate, variant, fmt, c_probs, x, y, float_predict),
+                 "shipped_quantisation": _quantisation(shipped, variant, fmt, s_probs, x, y, float_predict)}
         if detected is not None:
             entry["crops"] = {"shipped": detected.score(s_model), "candidate": detected.score(c_model)}
         if cost_rounds:
@@ -434,7 +446,7 @@ def compare(shipped: ModelSet, candidate: ModelSet, x: np.ndarray, y: np.ndarray
         result["variants"][variant] = entry
     result["size"] = projected_size(shipped.models_dir, candidate.models_dir, fmt)
     result["targets"] = check_targets(result)
-    result["same_float_models"] = same_float_models(shipped, candidate, variants, x)
+    result["same_float_models"] = same_float_models(shipped, candidate, variants, x, float_predict)
     result["rule"] = "conversion" if result["same_float_models"] else "student"
     result["decision"] = decide(result, CONVERSION_RULE if result["same_float_models"] else RULE)
     return result
