@@ -24,6 +24,7 @@ MODEL ?= $(MODELS_DIR)/unweighted_int8.tflite
 DEMO_ARGS ?=
 BENCH_ARGS ?=
 CALIBRATE_ARGS ?=
+SMOOTHING_ARGS ?=
 # make device-crops: the Training faces cut as the device cuts them (recipes with device_crops train on them)
 DEVICE_CROPS_ARGS ?=
 CONVERT_ARGS ?=
@@ -40,7 +41,7 @@ QUICK_EPOCHS ?= 2
 
 EPOCHS_FLAG := $(if $(strip $(EPOCHS)),--epochs $(EPOCHS))
 
-.PHONY: help setup setup-device test lint train convert study study-report readme calibrate device-crops clip bench compare demo clean quickstart mutation gpu-pack carry
+.PHONY: help setup setup-device test lint train convert study study-report readme calibrate smoothing device-crops clip bench compare demo clean quickstart mutation gpu-pack carry
 
 help:
 	@echo "make setup                 venv in $(VENV) with everything (training, device, tests)"
@@ -59,6 +60,7 @@ help:
 	@echo "                            (STUDY_EPOCHS='16 32 64': the training budget as a factor)"
 	@echo "make study-report DATA=... the same study's reports from the budgets already trained, training nothing"
 	@echo "make calibrate DATA=...    fit each detector's box -> FER2013 framing (device/models/framing.json)"
+	@echo "make smoothing DATA=...    choose the label smoothing's settings on Training faces (reports/smoothing/)"
 	@echo "make device-crops DATA=... Training faces placed, re-detected and cut as the device cuts them"
 	@echo "                            ($(RUNS)/device-crops/; RECIPE=student-deep-device-tail trains on them)"
 	@echo "make gpu-pack DATA=...     data and wheels to carry to a lent GPU machine (.gpu/, PARTS=2; README: GPU training)"
@@ -119,6 +121,9 @@ readme:
 
 calibrate:
 	$(PYTHON) -m benchmarks calibrate --data $(DATA) $(CALIBRATE_ARGS)
+
+smoothing:
+	$(PYTHON) -m benchmarks smoothing --data $(DATA) $(SMOOTHING_ARGS)
 
 clip:
 	$(PYTHON) -m benchmarks clip --data $(DATA) --out $(CLIP_DIR) --style $(CLIP_STYLE)

@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_HelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True,
-                                metavar="{clip,calibrate,device-crops,tradeoff,compare,run}")
+                                metavar="{clip,calibrate,device-crops,tradeoff,compare,smoothing,run}")
 
     clip = sub.add_parser("clip", help="build a labelled video (clip.mp4 + clip.json) from a dataset's test faces",
                           formatter_class=_HelpFormatter)
@@ -108,6 +108,28 @@ def build_parser() -> argparse.ArgumentParser:
     trade.add_argument("--format", choices=list(FORMATS_BY_NAME), default="int8", help="model format to score")
     trade.add_argument("--out", type=Path, default=project_root() / "reports" / "tradeoff",
                        help="folder for tradeoff.md, tradeoff.json and tradeoff.png")
+
+    smooth = sub.add_parser("smoothing", help="choose the label smoothing's settings on Training faces: flicker on "
+                            "steady faces against reaction to a change, every setting of a grid replayed over one "
+                            "recording", formatter_class=_HelpFormatter)
+    smooth.add_argument("--data", type=Path, required=True, help="FER2013 CSV(.gz) or image folder (its train split)")
+    smooth.add_argument("--model", type=Path, default=None,
+                        help="model file (default: the demo's, models/ + the manifest's default)")
+    smooth.add_argument("--detector", choices=DETECTOR_SETTINGS, default="blazeface", help="detector setting")
+    smooth.add_argument("--detector-model", type=Path, default=None, help="YuNet ONNX model (for yunet)")
+    smooth.add_argument("--real-faces", type=Path, default=None,
+                        help="folder of real photos with faces.json (default: ../shared/data/real-faces beside the "
+                             "repository)")
+    smooth.add_argument("--pairs", type=positive, default=60, help="changes of expression (pairs of Training faces)")
+    smooth.add_argument("--steady-faces", type=positive, default=40, help="Training faces held still")
+    smooth.add_argument("--steady-seconds", type=number_type(float, 1.0, "a number >= 1"), default=15.0,
+                        help="seconds each steady photo or face is held")
+    smooth.add_argument("--change-seconds", type=number_type(float, 1.0, "a number >= 1"), default=4.0,
+                        help="seconds each face of a change is shown")
+    smooth.add_argument("--seed", type=int, default=0, help="random seed (faces, pairs, jitter)")
+    smooth.add_argument("--out", type=Path, default=project_root() / "reports" / "smoothing",
+                        help="folder for smoothing.md and smoothing.json")
+    smooth.add_argument("--no-progress", dest="progress", action="store_false", help="no progress output")
 
     cmp = sub.add_parser("compare", help="a candidate models folder against the shipped one: accuracy with intervals, "
                          "face-box jitter, detector crops, and whether to ship it", formatter_class=_HelpFormatter)
@@ -306,6 +328,49 @@ def _compare(args: argparse.Namespace, argv: list[str]) -> int:
     return EXIT_OK
 
 
+def _smoothing(args: argparse.Namespace, argv: list[str]) -> int:
+    import datetime as dt
+
+    from benchmarks.host import command_line, host_facts
+    from benchmarks.scenes import default_real_faces
+    from benchmarks.smoothing import TuneSettings, measure, tune, write
+    from core.fileio import sha256_file
+    from core.paths import shown
+    from device.demo import default_model_path
+    from device.smoothing import SmoothingConfig
+
+    model = args.model or default_model_path()
+    if not model.is_file():
+        raise BenchError(f"--model {model}: no such file (make convert, or pass a .tflite file)")
+    settings = TuneSettings(pairs=args.pairs, steady_faces=args.steady_faces, steady_seconds=args.steady_seconds,
+                            change_seconds=args.change_seconds)
+
+    def training(data: Path, seed: int):
+        train = _training_split(data, seed, "to tune the smoothing with")
+        return train.x, train.y
+
+    streams, facts_of_run = measure(args.data, model, args.detector, args.detector_model,
+                                    args.real_faces or default_real_faces(), settings, args.seed, args.progress,
+                                    training)
+    result = tune(streams, SmoothingConfig(), progress=args.progress)
+    facts = host_facts()
+    meta = {"command": command_line(argv), "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": f"`{facts['hostname']}` ({facts['cpu_model']}, {facts['cores']} cores, {facts['os']})",
+            "model": shown(model), "model_sha256": sha256_file(model), "detector": args.detector,
+            "data": Path(args.data).name, "settings": settings.__dict__, "seed": args.seed, **facts_of_run}
+    path = write(result, args.out, meta)
+    chosen = result["chosen"]
+    if chosen is None:
+        print("no setting of the grid meets the flicker rule")
+    else:
+        c = chosen["config"]
+        print(f"chosen: tau {c['tau']:g} s, margin {c['margin']:g}, hold {c['hold']:g} s, settle {c['settle']:g} s: "
+              f"flicker {chosen['flicker_per_minute']:.2f}/min, {100 * chosen['within_target']:.0f}% of changes "
+              f"followed within 0.5 s (current defaults: {100 * result['current']['within_target']:.0f}%)")
+    print(f"wrote {shown(path)} (and smoothing.json)")
+    return EXIT_OK
+
+
 def _run(args: argparse.Namespace, argv: list[str]) -> int:
     from benchmarks.runner import RunConfig, run_benchmark
 
@@ -332,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         commands = {"clip": _clip, "calibrate": _calibrate, "device-crops": _device_crops, "tradeoff": _tradeoff,
-                    "compare": _compare, "run": _run}
+                    "compare": _compare, "smoothing": _smoothing, "run": _run}
         return commands[args.command](args, argv)
     except (BenchError, ModelError, DetectorError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -142,8 +142,9 @@ TARGETS: tuple[Target, ...] = (
            _shortfall_pp, True, 1.0, "pp"),
     Target("flicker", "steady face: displayed label changes per minute", lambda n: True,
            lambda r: _get(r, "steady", "changes_per_minute"), True, 10.0, "/min"),
-    Target("reaction", "real change: seconds until the label follows (mean over pairs)", lambda n: True,
-           lambda r: _get(r, "change", "mean_reaction_s"), True, 0.5, "s"),
+    Target("reaction", "real change: median seconds until the label follows, over the pairs the classifier "
+           "sees (one never followed counts as the slowest)", lambda n: True,
+           lambda r: _get(r, "change", "median_all_s"), True, 0.5, "s"),
     Target("fps", "whole pipeline, frames per second (real-content frames)", _is_blazeface,
            lambda r: _get(r, "pipeline", "fps"), False, 120.0, "FPS"),
     Target("vs_haar", "whole pipeline, times the Haar pipeline's FPS", _is_blazeface,

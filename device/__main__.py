@@ -36,6 +36,7 @@ from device.preprocess import DEFAULT_MARGIN
 from device.smoothing import (
     DEFAULT_LABEL_HOLD_S,
     DEFAULT_LABEL_MARGIN,
+    DEFAULT_SETTLE_S,
     DEFAULT_TAU_S,
     MAX_HOLD_S,
     MAX_TAU_S,
@@ -54,7 +55,7 @@ class _Default(float):
     """A flag's default value, told apart from the same number given on the command line."""
 
 
-TIME_SMOOTHING_FLAGS = ("smooth_tau", "label_margin", "label_hold")
+TIME_SMOOTHING_FLAGS = ("smooth_tau", "label_margin", "label_hold", "label_settle")
 
 
 def _check_smoothing_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
@@ -159,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                     high=MAX_HOLD_S),
                    default=_Default(DEFAULT_LABEL_HOLD_S), metavar="SECONDS",
                    help="... for this long without a break")
+    p.add_argument("--label-settle", type=number_type(float, 0.0, f"a number of seconds, 0..{MAX_HOLD_S:g}",
+                                                      high=MAX_HOLD_S),
+                   default=_Default(DEFAULT_SETTLE_S), metavar="SECONDS",
+                   help="slow rule for a face whose scores are split between classes: a class takes over the label "
+                   "once its smoothed score has been the highest for this many seconds more than it was not, "
+                   "whatever its lead; 0: off")
     p.add_argument(
         "--smoothing",
         type=_smoothing,
@@ -226,6 +233,7 @@ def options_from_args(args: argparse.Namespace) -> DemoOptions:
         smoothing_tau=float(args.smooth_tau),
         label_margin=float(args.label_margin),
         label_hold=float(args.label_hold),
+        label_settle=float(args.label_settle),
         smoothing_window=window,
         smoothing_alpha=alpha,
         margin=args.margin,

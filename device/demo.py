@@ -31,7 +31,13 @@ from device.framing import Framing, calibrated_framing
 from device.loop import DEFAULT_STILL_S, FrameLoop, LoopOptions, LoopSummary, OutputError
 from device.pipeline import EmotionPipeline, FrameResult, to_json
 from device.preprocess import DEFAULT_MARGIN
-from device.smoothing import DEFAULT_LABEL_HOLD_S, DEFAULT_LABEL_MARGIN, DEFAULT_TAU_S, SmoothingConfig
+from device.smoothing import (
+    DEFAULT_LABEL_HOLD_S,
+    DEFAULT_LABEL_MARGIN,
+    DEFAULT_SETTLE_S,
+    DEFAULT_TAU_S,
+    SmoothingConfig,
+)
 from device.sources import Frame, open_source
 from device.tracking import FaceTracker
 from device.web import DEFAULT_JPEG_QUALITY, DEFAULT_MAX_CLIENTS, WebView, pipeline_info
@@ -63,6 +69,7 @@ class DemoOptions:
     smoothing_tau: float = DEFAULT_TAU_S  # seconds: per-face average of the log-probabilities in source time (0: off)
     label_margin: float = DEFAULT_LABEL_MARGIN  # log-probability lead another class needs to replace the label
     label_hold: float = DEFAULT_LABEL_HOLD_S  # seconds it must keep that lead
+    label_settle: float = DEFAULT_SETTLE_S  # slow rule: seconds a class must lead more than not to take over
     smoothing_window: int | None = None  # the earlier frame-count smoothing instead (--smoothing): a window...
     smoothing_alpha: float | None = None  # ... or a per-frame EMA alpha
     margin: float | None = None  # None: the detector's calibrated framing (framing.json); a number overrides it
@@ -201,7 +208,8 @@ def build_pipeline(options: DemoOptions) -> EmotionPipeline:
     if options.smoothing_window is not None or options.smoothing_alpha is not None:  # --smoothing: frame counts
         tracker = FaceTracker(window=options.smoothing_window, alpha=options.smoothing_alpha)
     else:
-        config = SmoothingConfig(options.smoothing_tau, options.label_margin, options.label_hold)
+        config = SmoothingConfig(options.smoothing_tau, options.label_margin, options.label_hold,
+                                 options.label_settle)
         tracker = FaceTracker(smoothing=config)
     return EmotionPipeline(detector, classifier, tracker, crop_framing(options), options.max_faces)
 

@@ -85,7 +85,8 @@ def _row(name: str, ms: float, rate: float, cal: float, flicker: float, reaction
                   "acc_placed_box": 0.68, "shortfall_ci_pp": [100 * (0.70 - cal) - 0.9, 100 * (0.70 - cal) + 0.9]},
         "steady": {"changes_per_minute": flicker, "raw_changes_per_minute": 40.0},
         "change": {"pairs": 3, "classifier_agrees": 2, "followed": 2 if reaction else 0, "mean_reaction_s": reaction,
-                   "median_reaction_s": reaction and 0.3},
+                   "median_reaction_s": reaction and 0.3, "median_all_s": reaction,
+                   "within_target": 2 if reaction and reaction <= 0.5 else 0},
         "pipeline": {"fps": fps, "frame_ms": {"median": 6.0}, "stages_ms": {"classify": {"median": 0.6}}}
         if fps else {"error": "worker exited with code 1 and no result"},
     }
@@ -130,7 +131,7 @@ def test_the_report_section_renders_from_a_crafted_results_dict() -> None:
     text = "\n".join(camera_section({"camera": camera}))
     assert text.startswith("## Camera path") and "### Targets" in text and "### Views that earn their cost" in text
     assert "| blazeface | 2.50 / 5.00 | 2.50 / 2.50 | 100.0 | 10 / 11 | 1 | 50.0 | 0.200 | 60.0 | 70.0 | 69.5 | " \
-           "65.0 | 68.0 | 4.0 (40.0) | 0.35 / 0.30 (2/2/3) | 150.0 | – |" in text
+           "65.0 | 68.0 | 4.0 (40.0) | 0.35 / 0.35 (2/2/2/3) | 150.0 | – |" in text
     assert "False detections on real-content frames, by photo: blazeface: img3.jpg 1; " in text
     assert "(paired, normal approximation): blazeface +0.50 [-0.40, +1.40]; blazeface-full +2.00 " in text
     assert "| haar |" in text and "| failed | – |" in text

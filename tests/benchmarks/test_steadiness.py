@@ -8,7 +8,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from benchmarks.steadiness import Observation, pick_pairs, reaction_stats, steady_stats
+from benchmarks.steadiness import (
+    Observation,
+    censored_median,
+    pick_pairs,
+    reaction_stats,
+    steady_stats,
+    summarize_changes,
+)
 
 
 def test_pairs_are_right_in_their_dataset_crops_and_of_different_labels() -> None:
@@ -52,3 +59,22 @@ def test_reaction_is_measured_from_the_switch() -> None:
     never = reaction_stats(_stream(["sad"] * 20), 1.0, "sad", "happy")
     assert never["measured"] and never["reaction_s"] is None and never["classifier_agrees"] is False
     assert reaction_stats(_stream(["sad"] * 10 + [None] * 10), 1.0, "sad", "happy")["measured"] is False
+
+
+def test_a_change_never_followed_counts_as_the_slowest() -> None:
+    assert censored_median([0.2, None, 0.4]) == pytest.approx(0.4)
+    assert censored_median([0.2, None, None]) is None  # the middle pair is a never
+    assert censored_median([0.3, 0.1, None, 0.2]) == pytest.approx(0.25)
+    assert censored_median([]) is None
+
+    def pair(reaction: float | None, agrees: bool = True) -> dict:
+        return {"measured": True, "reaction_s": reaction, "classifier_agrees": agrees}
+
+    # the followed ones are quick, but two of the four pairs the classifier sees are never followed
+    totals = summarize_changes([pair(0.2), pair(0.3), pair(None), pair(None), pair(0.1, agrees=False),
+                                {"measured": False, "reaction_s": None, "classifier_agrees": None}])
+    assert totals["mean_reaction_s"] == pytest.approx(0.25)  # the followed ones alone would meet 0.5 s
+    assert totals["median_all_s"] is None and totals["never"] == 2 and totals["within_target"] == 2
+    assert (totals["pairs"], totals["measured"], totals["classifier_agrees"], totals["followed"]) == (6, 5, 4, 2)
+    one_never = summarize_changes([pair(0.2), pair(0.6), pair(None)])
+    assert one_never["median_all_s"] == pytest.approx(0.6) and one_never["within_target"] == 1

@@ -18,7 +18,13 @@ from device import demo
 from device.__main__ import main
 from device.demo import DemoOptions, default_model_path, run_demo
 from device.pipeline import STAGES
-from device.smoothing import LabelSmoother
+from device.smoothing import (
+    DEFAULT_LABEL_HOLD_S,
+    DEFAULT_LABEL_MARGIN,
+    DEFAULT_SETTLE_S,
+    DEFAULT_TAU_S,
+    LabelSmoother,
+)
 from device.sources import CameraError, Frame
 
 TIMINGS = {"capture", *STAGES, "draw"}
@@ -617,6 +623,7 @@ def test_closed_stdout_is_a_clean_stop(monkeypatch, capsys, float_model: Path) -
         ("--label-hold", "inf", "not a finite number"),
         ("--label-hold", "-0.5", "seconds, 0..60"),
         ("--label-hold", "1e5", "seconds, 0..60"),
+        ("--label-settle", "-1", "seconds, 0..60"),
     ],
 )
 def test_bad_smoothing_numbers_exit_2_naming_the_flag(monkeypatch, capsys, flag: str, value: str, expected: str):
@@ -627,7 +634,8 @@ def test_bad_smoothing_numbers_exit_2_naming_the_flag(monkeypatch, capsys, flag:
     assert info.value.code == 2 and f"argument {flag}: " in err and expected in err, err
 
 
-@pytest.mark.parametrize("flags", [["--smooth-tau", "0.3"], ["--label-hold", "0.2", "--label-margin", "1"]])
+@pytest.mark.parametrize("flags", [["--smooth-tau", "0.3"], ["--label-hold", "0.2", "--label-margin", "1"],
+                                   ["--label-settle", "0.5"]])
 def test_frame_count_smoothing_and_time_flags_exclude_each_other(monkeypatch, capsys, flags: list[str]) -> None:
     nothing_opened(monkeypatch)
     with pytest.raises(SystemExit) as info:
@@ -640,8 +648,10 @@ def test_help_shows_the_smoothing_flags_and_their_defaults() -> None:
     from device.__main__ import build_parser
 
     help_text = " ".join(build_parser().format_help().split())
-    for flag, default in (("--smooth-tau SECONDS", "0.2"), ("--label-margin NATS", "0.8"),
-                          ("--label-hold SECONDS", "0.15")):
+    for flag, default in (("--smooth-tau SECONDS", f"{DEFAULT_TAU_S}"),
+                          ("--label-margin NATS", f"{DEFAULT_LABEL_MARGIN}"),
+                          ("--label-hold SECONDS", f"{DEFAULT_LABEL_HOLD_S}"),
+                          ("--label-settle SECONDS", f"{DEFAULT_SETTLE_S}")):
         start = help_text.index(flag + " ")
         assert f"(default: {default})" in help_text[start : help_text.index("(default:", start) + 20]
     assert "0: off" in help_text and "frame-count smoothing, kept for old scripts" in help_text
@@ -650,9 +660,10 @@ def test_help_shows_the_smoothing_flags_and_their_defaults() -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        ([], {"smoothing": (0.2, 0.8, 0.15)}),
-        (["--smooth-tau", "0.5", "--label-margin", "1.5", "--label-hold", "0.3"], {"smoothing": (0.5, 1.5, 0.3)}),
-        (["--smooth-tau", "0"], {"smoothing": (0.0, 0.8, 0.15)}),
+        ([], {"smoothing": (DEFAULT_TAU_S, DEFAULT_LABEL_MARGIN, DEFAULT_LABEL_HOLD_S, DEFAULT_SETTLE_S)}),
+        (["--smooth-tau", "0.5", "--label-margin", "1.5", "--label-hold", "0.3", "--label-settle", "0.7"],
+         {"smoothing": (0.5, 1.5, 0.3, 0.7)}),
+        (["--smooth-tau", "0"], {"smoothing": (0.0, DEFAULT_LABEL_MARGIN, DEFAULT_LABEL_HOLD_S, DEFAULT_SETTLE_S)}),
         (["--smoothing", "5"], {"window": 5, "alpha": None}),
         (["--smoothing", "0.3"], {"window": 1, "alpha": 0.3}),
         (["--smoothing", "0"], {"window": 1, "alpha": None}),
@@ -676,7 +687,8 @@ def test_smoothing_flags_reach_the_tracker(monkeypatch, capsys, tmp_path: Path, 
     (kwargs,) = made
     if "smoothing" in expected:
         config = kwargs["smoothing"]
-        assert (config.tau, config.margin, config.hold) == expected["smoothing"] and "window" not in kwargs
+        assert (config.tau, config.margin, config.hold, config.settle) == expected["smoothing"]
+        assert "window" not in kwargs
     else:
         assert kwargs == expected
 
