@@ -58,6 +58,12 @@ class _Default(float):
 TIME_SMOOTHING_FLAGS = ("smooth_tau", "label_margin", "label_hold", "label_settle")
 
 
+def _seconds_flag(parser: argparse.ArgumentParser, flag: str, default: float, high: float, help_text: str) -> None:
+    """A smoothing flag in seconds, 0..``high``; its default marked so that giving it can be told apart."""
+    parser.add_argument(flag, type=number_type(float, 0.0, f"a number of seconds, 0..{high:g}", high=high),
+                        default=_Default(default), metavar="SECONDS", help=help_text)
+
+
 def _check_smoothing_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.Namespace:
     """``--smoothing`` (frame counts) and the time-based flags choose different smoothers: not both."""
     given = [name for name in TIME_SMOOTHING_FLAGS if not isinstance(getattr(args, name), _Default)]
@@ -145,27 +151,20 @@ def build_parser() -> argparse.ArgumentParser:
                    "(manifest.json's class_priors) and renormalise. 0 is the model as trained (best overall "
                    "accuracy); higher finds more rare expressions (disgust, fear) at some precision: the README's "
                    "trade-off table has the measured figures")
-    p.add_argument("--smooth-tau", type=number_type(float, 0.0, f"a number of seconds, 0..{MAX_TAU_S:g}",
-                                                    high=MAX_TAU_S),
-                   default=_Default(DEFAULT_TAU_S), metavar="SECONDS",
-                   help="per-face smoothing: time constant of an exponential average of the log-probabilities, in "
-                   "the source's time (a video's media time, a camera's capture time), so it smooths alike at any "
-                   "frame rate and processing speed; 0: off (each frame's own scores and label)")
+    _seconds_flag(p, "--smooth-tau", DEFAULT_TAU_S, MAX_TAU_S,
+                  "per-face smoothing: time constant of an exponential average of the log-probabilities, in "
+                  "the source's time (a video's media time, a camera's capture time), so it smooths alike at any "
+                  "frame rate and processing speed; 0: off (each frame's own scores and label)")
     p.add_argument("--label-margin", type=number_type(float, 0.0, f"a log-probability lead, 0..{MAX_LABEL_MARGIN:g}",
                                                       high=MAX_LABEL_MARGIN),
                    default=_Default(DEFAULT_LABEL_MARGIN), metavar="NATS",
                    help="hysteresis: another class replaces a face's label once its smoothed log-probability leads "
                    "the label's by more than this (0.8: 2.2 times as likely) ...")
-    p.add_argument("--label-hold", type=number_type(float, 0.0, f"a number of seconds, 0..{MAX_HOLD_S:g}",
-                                                    high=MAX_HOLD_S),
-                   default=_Default(DEFAULT_LABEL_HOLD_S), metavar="SECONDS",
-                   help="... for this long without a break")
-    p.add_argument("--label-settle", type=number_type(float, 0.0, f"a number of seconds, 0..{MAX_HOLD_S:g}",
-                                                      high=MAX_HOLD_S),
-                   default=_Default(DEFAULT_SETTLE_S), metavar="SECONDS",
-                   help="slow rule for a face whose scores are split between classes: a class takes over the label "
-                   "once its smoothed score has been the highest for this many seconds more than it was not, "
-                   "whatever its lead; 0: off")
+    _seconds_flag(p, "--label-hold", DEFAULT_LABEL_HOLD_S, MAX_HOLD_S, "... for this long without a break")
+    _seconds_flag(p, "--label-settle", DEFAULT_SETTLE_S, MAX_HOLD_S,
+                  "slow rule for a face whose scores are split between classes: a class takes over the label "
+                  "once its smoothed score has been the highest for this many seconds more than it was not, "
+                  "whatever its lead; 0: off")
     p.add_argument(
         "--smoothing",
         type=_smoothing,
