@@ -84,12 +84,14 @@ SMOOTHEST_FIRST: tuple[str, ...] = ("tau", "settle", "hold", "margin")  # the ti
 FLICKER_SHARE = 0.25  # the chosen setting's flicker over all steady streams: at most this share of the target
 SYNTHETIC_SHARE = 0.5  # ... and on the synthetic ambiguous face, its worst frame rate and noise model
 SYNTHETIC_FPS: tuple[float, ...] = (10.0, 30.0, 60.0)
+# ... alike at every frame rate, within this many changes a minute (tests/device/test_smoothing.py's bound), under
+# the noise model that is the same in time at every rate (frame-by-frame noise is not: more frames a second average
+# more of it away, so flicker rightly falls with the frame rate)
+SYNTHETIC_RATE_SPREAD = 3.0
+SAME_NOISE_IN_TIME = "confusion in 0.1 s episodes"
 # ... and its changes (device.smoothing.STEPS): the slowest of each kind, at every frame rate and noise model, within
 # these seconds (a change to an expression unlike the calm face's: the target; the others compete with a class the
 # calm face already showed: tests/device/test_smoothing.py's bound)
-SYNTHETIC_RATE_SPREAD = 3.0  # changes a minute: its flicker alike at every frame rate (ditto) under the noise model
-SAME_NOISE_IN_TIME = "confusion in 0.1 s episodes"  # whose noise is the same in time at every rate (frame by frame
-# noise is not: more frames a second average more of it away, so flicker rightly falls with the frame rate)
 SYNTHETIC_REACTION_S: dict[str, float] = {"distinct": TARGET_REACTION_S, "shared confusable": 1.5,
                                           "old becomes confusable": 1.5}
 LOW_RATE_STEP = 3  # the low-frame-rate check keeps every third frame (30 -> 10 FPS)
@@ -100,10 +102,10 @@ class Stream:
     """One stream: the frames where a face was found (``t`` seconds, ``track`` ids, ``probs`` (n, 7) raw
     probabilities, ``index`` the frame numbers) out of ``frames`` shown. A change stream has ``switch_s`` (B's
     first frame time) and ``labels`` (A's and B's class indices). Kinds: ``steady`` and ``change`` are recorded
-    through the pipeline; ``synthetic`` is ``device.smoothing``'s ambiguous steady face (its ``name`` is the
-    noise model and frame rate it stands for)."""
+    through the pipeline; ``synthetic`` is ``device.smoothing``'s ambiguous steady face (``name``: its noise
+    model, ``fps``: its frame rate) and ``synthetic-change`` one of its changes (``name``: the kind of change)."""
 
-    kind: str  # "steady" or "change"
+    kind: str  # "steady", "change", "synthetic" or "synthetic-change"
     name: str
     t: np.ndarray
     track: np.ndarray
