@@ -467,18 +467,6 @@ def write(result: dict, out: Path, meta: dict) -> Path:
     return atomic_write_text(out / "smoothing.md", render(result, meta))
 
 
-def chosen_config(path: Path) -> SmoothingConfig | None:
-    """The chosen setting of a written report (None when it chose none)."""
-    import json
-
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BenchError(f"smoothing report {path}: unreadable ({exc})") from exc
-    chosen = data.get("chosen")
-    return None if chosen is None else SmoothingConfig(**chosen["config"])
-
-
 def measure(data: Path, model: Path, detector: str, detector_model: Path | None, real_faces: Path,
             settings: TuneSettings, seed: int, progress: bool,
             training: Callable[[Path, int], tuple[np.ndarray, np.ndarray]]) -> tuple[list[Stream], dict]:
