@@ -285,22 +285,19 @@ def _device_crops(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _tradeoff(args: argparse.Namespace, argv: list[str]) -> int:
-    from benchmarks.host import command_line, host_facts
+    from benchmarks.host import report_meta
     from benchmarks.tradeoff import measure, write
 
-    facts = host_facts()
-    machine = f"`{facts['hostname']}` ({facts['cpu_model']}, {facts['cores']} cores, {facts['os']})"
-    path = write(measure(args.models, args.data, args.format), args.out, command_line(argv), machine)
+    meta = report_meta(argv)
+    path = write(measure(args.models, args.data, args.format), args.out, meta["command"], meta["machine"])
     print(f"wrote {path} (and tradeoff.json, tradeoff.png)")
     return EXIT_OK
 
 
 def _compare(args: argparse.Namespace, argv: list[str]) -> int:
-    import datetime as dt
-
     from benchmarks.compare import compare, write
     from benchmarks.data import load_eval_faces
-    from benchmarks.host import command_line, host_facts
+    from benchmarks.host import report_meta
     from benchmarks.models import find_models
 
     if args.candidate.resolve() == args.models.resolve():
@@ -316,10 +313,7 @@ def _compare(args: argparse.Namespace, argv: list[str]) -> int:
     faces = load_eval_faces(args.data)
     result = compare(shipped, candidate, faces.x, faces.y, args.format, detector, args.crop_faces, args.seed,
                      args.progress, args.detector_model, args.cost_rounds)
-    facts = host_facts()
-    meta = {"command": command_line(argv), "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "machine": f"`{facts['hostname']}` ({facts['cpu_model']}, {facts['cores']} cores, {facts['os']})",
-            "split": faces.split, "data": Path(args.data).name, "notes": faces.notes}
+    meta = {**report_meta(argv), "split": faces.split, "data": Path(args.data).name, "notes": faces.notes}
     path = write(result, args.out, meta)
     decision = result["decision"]
     print(f"{'ship the candidate' if decision['ship'] else 'keep the shipped models'}: "
@@ -329,9 +323,7 @@ def _compare(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def _smoothing(args: argparse.Namespace, argv: list[str]) -> int:
-    import datetime as dt
-
-    from benchmarks.host import command_line, host_facts
+    from benchmarks.host import report_meta
     from benchmarks.scenes import default_real_faces
     from benchmarks.smoothing import TuneSettings, measure, tune, write
     from core.fileio import sha256_file
@@ -353,10 +345,7 @@ def _smoothing(args: argparse.Namespace, argv: list[str]) -> int:
                                     args.real_faces or default_real_faces(), settings, args.seed, args.progress,
                                     training)
     result = tune(streams, SmoothingConfig(), progress=args.progress)
-    facts = host_facts()
-    meta = {"command": command_line(argv), "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "machine": f"`{facts['hostname']}` ({facts['cpu_model']}, {facts['cores']} cores, {facts['os']})",
-            "model": shown(model), "model_sha256": sha256_file(model), "detector": args.detector,
+    meta = {**report_meta(argv), "model": shown(model), "model_sha256": sha256_file(model), "detector": args.detector,
             "data": Path(args.data).name, "settings": settings.__dict__, "seed": args.seed, **facts_of_run}
     path = write(result, args.out, meta)
     chosen = result["chosen"]

@@ -121,6 +121,18 @@ def host_facts(argv: list[str] | None = None) -> dict:
     }
 
 
+def machine_line(facts: dict) -> str:
+    """The machine as a report's header names it: hostname, CPU, cores, OS."""
+    return f"`{facts['hostname']}` ({facts['cpu_model']}, {facts['cores']} cores, {facts['os']})"
+
+
+def report_meta(argv: list[str] | None = None) -> dict:
+    """The header of a small report (compare, smoothing, trade-off): the command, the UTC time and the machine."""
+    return {"command": command_line(argv),
+            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": machine_line(host_facts(argv))}
+
+
 def command_line(argv: list[str] | None = None) -> str:
     """The command as typed, for the report: ``python -m benchmarks <args>`` (core.provenance's form)."""
     from core.provenance import command_line as typed

@@ -392,7 +392,8 @@ def _row(label: str, row: dict) -> str:
             f"{_num(row['mean_followed_s'])} |")
 
 
-HEADER = ("| setting | flicker /min | worst stream /min | synthetic face /min (spread over rates) | "
+HEADER = ("| setting | flicker /min | worst stream /min | "
+          f"synthetic face /min (spread over rates, {SAME_NOISE_IN_TIME}) | "
           "synthetic changes, slowest s | "
           "followed within 0.5 s | followed at all | median s (never: slowest) | mean s of followed |\n"
           "|---|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -106,13 +106,12 @@ def pick_pairs(labels: np.ndarray, predicted: np.ndarray, count: int, seed: int)
 
 
 def censored_median(values: Sequence[float | None]) -> float | None:
-    """Median of reaction times where None (never followed) is slower than any number; None when there are none
-    or when the middle one is a never."""
-    if not values:
-        return None
-    ordered = sorted(values, key=lambda v: math.inf if v is None else v)
-    middle = ordered[(len(ordered) - 1) // 2], ordered[len(ordered) // 2]
-    return None if any(v is None for v in middle) else float(np.mean(middle))
+    """``device.smoothing.median_reaction`` for a JSON report: None when there are none or when the middle one is
+    a never (JSON has no infinity)."""
+    from device.smoothing import median_reaction
+
+    median = median_reaction(values)
+    return None if median is None or math.isinf(median) else median
 
 
 def summarize_changes(results: list[dict]) -> dict:

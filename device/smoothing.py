@@ -275,9 +275,7 @@ class LabelStats:
 
     @property
     def median_reaction_s(self) -> float | None:
-        if not self.reactions_s:
-            return None
-        return float(np.median([math.inf if r is None else r for r in self.reactions_s]))
+        return median_reaction(self.reactions_s)
 
     def __add__(self, other: LabelStats) -> LabelStats:
         return LabelStats(self.duration_s + other.duration_s, self.frames + other.frames,
@@ -286,6 +284,14 @@ class LabelStats:
 
 
 EMPTY_STATS = LabelStats(0.0, 0, 0, 0, 0, ())
+
+
+def median_reaction(reactions_s: Sequence[float | None]) -> float | None:
+    """Median seconds of reactions where None (never followed) is slower than any: inf when the middle one is a
+    never; None without reactions."""
+    if not reactions_s:
+        return None
+    return float(np.median([math.inf if r is None else r for r in reactions_s]))
 
 
 def _index(label: str | int) -> int:
