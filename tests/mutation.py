@@ -391,6 +391,11 @@ MUTANTS: tuple[Mutant, ...] = (
            ("tests/device/test_web.py::test_the_page_is_self_contained",),
            "the page is served without its labels and colours (the browser shows no bars)"),
     # --- the camera path: the smoothing rules, the framing and its calibration, box decoding; the clip's interval
+    Mutant("median-reaction-never-as-zero", "device/smoothing.py",
+           "return float(np.median([math.inf if r is None else r for r in reactions_s]))",
+           "return float(np.median([0.0 if r is None else r for r in reactions_s]))",
+           ("tests/benchmarks/test_steadiness.py",),
+           "a change the label never followed counts as followed at once: the median reaction looks quick"),
     Mutant("smoothing-margin-ignored", "device/smoothing.py",
            "average[best] - average[label] <= self.config.margin:", "average[best] - average[label] <= 0.0:",
            ("tests/device/test_smoothing.py",),
