@@ -54,6 +54,26 @@ absolute() { # absolute OPTION VALUE: VALUE made absolute when it is a relative 
     esac
 }
 
+release_file() { # a relative path typed on the command line: from here when it is here, else from the release
+    case "$1" in
+        /* | '') printf '%s' "$1" ;;
+        *) if [ ! -e "$1" ] && [ -e "$REL/$1" ]; then printf '%s' "$REL/$1"; else printf '%s' "$1"; fi ;;
+    esac
+}
+
+with_release_models() { # args=(...): "$@" with a --model path that names a file of the release made absolute
+    args=()
+    while [ $# -gt 0 ]; do
+        a=$1
+        shift
+        case "$a" in
+            --model) args+=("$a" "$(release_file "${1-}")"); [ $# -gt 0 ] && shift ;;
+            --model=*) args+=("--model=$(release_file "${a#*=}")") ;;
+            *) args+=("$a") ;;
+        esac
+    done
+}
+
 model_path() {
     [ -n "$FEREDGE_MODEL" ] || die "FEREDGE_MODEL is not set in $CONFIG"
     local m
@@ -86,6 +106,8 @@ case "$cmd" in
     demo)
         model=()
         has_option --model "$@" || model=(--model "$(model_path)")
+        with_release_models "$@" # --model models/weighted_int8.tflite works from any folder
+        set -- ${args[@]+"${args[@]}"}
         # shellcheck disable=SC2086
         exec "$PY" -m device --source "$FEREDGE_SOURCE" "${model[@]}" $FEREDGE_DEMO_ARGS "$@"
         ;;

@@ -63,6 +63,19 @@ def test_headless_demo_runs_from_the_install(installed: Installed, clip: Path, t
     assert all("faces" in f for f in frames)
 
 
+def test_a_model_of_the_release_is_found_from_any_folder(installed: Installed, clip: Path, tmp_path: Path) -> None:
+    """``feredge demo --model models/<file>`` (as README-pi shows it) from the home folder, not the release: the
+    relative path names the release's model; a path that exists where the user is wins."""
+    for model in ("models/tiny_int8.tflite", "--model=models/tiny_int8.tflite"):
+        flag = [] if model.startswith("--") else ["--model"]
+        proc = run([str(installed.launcher), "demo", "--source", str(clip), "--headless", "--max-frames", "2",
+                    *flag, model], env=clean_env(), cwd=tmp_path, timeout=180)
+        assert [f["frame"] for f in json_lines(proc.stdout)] == [0, 1], proc.stdout + proc.stderr
+    missing = run([str(installed.launcher), "demo", "--source", str(clip), "--headless", "--max-frames", "2",
+                   "--model", "models/no_such.tflite"], env=clean_env(), cwd=tmp_path, timeout=180, check=False)
+    assert missing.returncode == 2 and "no_such.tflite" in missing.stderr
+
+
 def test_latency_benchmark_runs_from_the_install(installed: Installed, clip: Path, tmp_path: Path) -> None:
     shutil.copy(clip, tmp_path / "clip.avi")
     out = tmp_path / "bench"  # relative paths, as a user types them
