@@ -45,12 +45,13 @@ class Reference:
 
 
 def resolve_checkpoint(text: str | None, models_dir: Path) -> Path | None:
-    """The manifest's checkpoint path: absolute, or relative to the cwd, the repo root or the models folder."""
+    """The manifest's checkpoint path: absolute, or relative to the repo root (``python -m convert`` records it so)
+    or the models folder; never the working directory, where the same relative path could name another model."""
     if not text:
         return None
     path = Path(text).expanduser()
-    candidates = [path] if path.is_absolute() else [Path.cwd() / path, project_root() / path,
-                                                     models_dir.parent / path, models_dir / path]
+    candidates = [path] if path.is_absolute() else [project_root() / path, models_dir.parent / path,
+                                                     models_dir / path]
     return next((c for c in candidates if c.is_file()), None)
 
 

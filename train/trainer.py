@@ -128,8 +128,15 @@ def _save_carried_best(model, carried: Carried, path: Path) -> None:
     """Write a restored run's best checkpoint from its carried state (``model`` holds the latest epoch's weights)."""
     latest = model.get_weights()
     model.set_weights(carried.best())
-    model.save(path)
+    partial = partial_checkpoint(path)
+    model.save(partial)
+    os.replace(partial, path)
     model.set_weights(latest)
+
+
+def partial_checkpoint(path: Path) -> Path:
+    """Where a checkpoint is written before it is renamed into place whole (Keras wants the .keras suffix)."""
+    return path.with_name(path.stem + ".partial" + path.suffix)
 
 
 def _schedule_callbacks(keras, recipe: Recipe) -> list:
@@ -237,17 +244,20 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
     atomic_write_text(out / "model_summary.txt", "\n".join(lines) + "\n")
 
     best_so_far = max((r.get("val_accuracy", 0.0) for r in history), default=None)
+    partial = partial_checkpoint(out / "best.keras")
+    partial.unlink(missing_ok=True)  # a save cut short by a stop or a crash: never promoted
     callbacks = [
         StopWhenAsked(),
         EpochTimer(),
         keras.callbacks.BackupAndRestore(str(out / "backup")),
-        keras.callbacks.ModelCheckpoint(
-            str(out / "best.keras"),
+        keras.callbacks.ModelCheckpoint(  # the best epoch, written aside and renamed into place whole
+            str(partial),
             monitor="val_accuracy",
             mode="max",
             save_best_only=True,
             initial_value_threshold=best_so_far,
         ),
+        PromoteCheckpoint(partial, out / "best.keras"),
         *_schedule_callbacks(keras, recipe),
         keras.callbacks.CSVLogger(str(out / "log.csv"), append=True),
     ]
@@ -377,6 +387,19 @@ class StopWhenAsked(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
     on_train_batch_end = on_test_batch_end = on_epoch_end = _check
+
+
+class PromoteCheckpoint(keras.callbacks.Callback):
+    """After ``ModelCheckpoint`` wrote ``partial`` (this epoch was the best so far), rename it onto ``final``: a stop
+    or a crash during the save leaves the previous best checkpoint whole."""
+
+    def __init__(self, partial: Path, final: Path) -> None:
+        super().__init__()
+        self.partial, self.final = partial, final
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.partial.is_file():
+            os.replace(self.partial, self.final)
 
 
 class EpochTimer(keras.callbacks.Callback):

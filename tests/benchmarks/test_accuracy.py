@@ -10,7 +10,7 @@ import pytest
 from bench_helpers import make_models_dir
 from synthetic import synthetic_images
 
-from benchmarks.accuracy import measure_accuracy
+from benchmarks.accuracy import measure_accuracy, resolve_checkpoint
 from benchmarks.models import find_models
 from benchmarks.report import accuracy_section, latency_section
 from core.fileio import sha256_file
@@ -165,3 +165,17 @@ def test_tflite_predict_keeps_the_faces_in_order_across_chunks(fixtures_dir: Pat
         expected = EmotionClassifier(ClassifierOptions(path, 1)).predict_proba(x)
         np.testing.assert_array_equal(tflite_predict(model, x, chunk=5), expected)
 
+
+
+def test_a_relative_checkpoint_is_never_read_from_the_working_directory(tmp_path: Path, monkeypatch) -> None:
+    """The manifest records checkpoints relative to the repository; a file of the same relative name where the
+    benchmark happens to run must not become the float reference."""
+    models = tmp_path / "models"
+    models.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "runs" / "x-1ep" / "unweighted-seed0").mkdir(parents=True)
+    (elsewhere / "runs" / "x-1ep" / "unweighted-seed0" / "best.keras").write_bytes(b"not this one")
+    monkeypatch.chdir(elsewhere)
+    assert resolve_checkpoint("runs/x-1ep/unweighted-seed0/best.keras", models) is None
+    (models / "best.keras").write_bytes(b"beside the models")
+    assert resolve_checkpoint("best.keras", models) == models / "best.keras"

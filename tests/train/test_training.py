@@ -142,6 +142,10 @@ def test_resume_after_kill(tmp_path, repo_root):
     proc.wait()
     done_before = _epochs_logged(log)
     assert 1 <= len(done_before) < 4, "the kill must land mid-training for this test to mean anything"
+    best = log.parent / "best.keras"
+    kept = best.read_bytes()
+    partial = log.parent / "best.partial.keras"
+    partial.write_bytes(b"a save cut short")  # as a kill during ModelCheckpoint's save leaves it
     out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "resuming" in out.stdout
@@ -154,6 +158,7 @@ def test_resume_after_kill(tmp_path, repo_root):
     assert started and started[0] == len(done_before) + 1, f"resumed at epoch {started[:1]}, not after {done_before}"
     metrics = json.loads((log.parent / "metrics.json").read_text())
     assert metrics["completed_epochs"] == 4 and metrics["sessions"] == 2
+    assert not partial.exists() and best.read_bytes() != b"a save cut short" and len(kept) > 0
     sessions = json.loads((log.parent / "config.json").read_text())["sessions"]
     assert [(x["epochs_done"], x["stream_seed"]) for x in sessions] == [
         (0, 0), (len(done_before), stream_seed(0, len(done_before)))], "each process that trained the run is recorded"
@@ -227,3 +232,20 @@ def test_a_recipe_with_an_unknown_schedule_or_optimiser_is_refused():
         replace(TINY, schedule="linear")
     with pytest.raises(ValueError, match="optimizer 'rmsprop'"):
         replace(TINY, optimizer="rmsprop")
+
+
+def test_the_best_checkpoint_is_renamed_into_place_whole(tmp_path):
+    """ModelCheckpoint writes beside the best checkpoint; PromoteCheckpoint renames it over the old one at the
+    epoch's end, so a stop during the save never leaves a truncated best.keras."""
+    from train.trainer import PromoteCheckpoint, partial_checkpoint
+
+    final = tmp_path / "best.keras"
+    partial = partial_checkpoint(final)
+    assert partial == tmp_path / "best.partial.keras"
+    final.write_bytes(b"epoch 1")
+    promote = PromoteCheckpoint(partial, final)
+    promote.on_epoch_end(1)  # not the best epoch: nothing written aside
+    assert final.read_bytes() == b"epoch 1"
+    partial.write_bytes(b"epoch 2")
+    promote.on_epoch_end(2)
+    assert final.read_bytes() == b"epoch 2" and not partial.exists()
