@@ -190,12 +190,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _writable(flag: str, folder: Path, purpose: str) -> None:
+    """Refuse an output folder that cannot be written before any heavy work (names the flag and the folder)."""
+    from core.paths import folder_problem
+
+    if problem := folder_problem(flag, folder, purpose):
+        raise BenchError(problem)
+
+
 def _clip(args: argparse.Namespace, argv: list[str]) -> int:
     from benchmarks.clip import ClipOptions, build_clip
     from benchmarks.host import command_line
 
     if args.real_faces is not None and args.style != "photos":
         raise BenchError("clip: --real-faces is for --style photos")
+    _writable("--out", args.out, "the clip")
     options = ClipOptions(args.data, args.out, args.frames_per_face, args.faces, args.seed, args.size, args.fps,
                           check=args.check, style=args.style, real_faces=args.real_faces)
     result = build_clip(options, command=command_line(argv), progress=args.progress)
@@ -227,11 +236,18 @@ def _calibrate(args: argparse.Namespace, argv: list[str]) -> int:
     from benchmarks.calibrate import calibrate
     from benchmarks.host import command_line
     from device.detector import make_detector
-    from device.framing import framing_path, write_framing
+    from device.framing import FramingError, framing_path, read_framings, write_framing
 
+    out = args.out or framing_path()
+    if out.is_dir():
+        raise BenchError(f"--out {out}: a folder, expected a framing.json file")
+    _writable("--out", out.parent, "framing.json")
+    try:
+        read_framings(out)  # an existing file must be one to add to, before 600 canvases are detected
+    except FramingError as exc:
+        raise BenchError(f"--out {exc}") from exc
     detectors = {name: make_detector(name, args.detector_model, 0) for name in args.detectors}  # bad models first
     train = _training_split(args.data, args.seed, "to calibrate with")
-    out = args.out or framing_path()
     for name, detector in detectors.items():
         result = calibrate(detector, name, train.x, train.y, args.faces, args.seed, args.progress,
                            repeats=args.repeats)
@@ -259,14 +275,13 @@ def _device_crops(args: argparse.Namespace, argv: list[str]) -> int:
     from benchmarks.crops import training_crops
     from benchmarks.host import command_line
     from core.devicecrops import DeviceCrops, device_crops_path, images_digest, write_device_crops
-    from core.paths import folder_problem, shown
+    from core.paths import shown
     from device.detector import make_detector
 
     out = args.out or device_crops_path(args.runs, args.detector)
     if out.suffix != ".npz":
         raise BenchError(f"--out {out}: expected an .npz file")
-    if problem := folder_problem("--out", out.parent, "the device crops"):
-        raise BenchError(problem)
+    _writable("--out", out.parent, "the device crops")
     detector = make_detector(args.detector, args.detector_model, 320, 1)  # a bad model fails before the data loads
     framing = detector_framings([args.detector])[args.detector][0]
     train = _training_split(args.data, args.seed, "to crop")
@@ -288,6 +303,7 @@ def _tradeoff(args: argparse.Namespace, argv: list[str]) -> int:
     from benchmarks.host import report_meta
     from benchmarks.tradeoff import measure, write
 
+    _writable("--out", args.out, "the trade-off report")
     meta = report_meta(argv)
     path = write(measure(args.models, args.data, args.format), args.out, meta["command"], meta["machine"])
     print(f"wrote {path} (and tradeoff.json, tradeoff.png)")
@@ -302,6 +318,7 @@ def _compare(args: argparse.Namespace, argv: list[str]) -> int:
 
     if args.candidate.resolve() == args.models.resolve():
         raise BenchError(f"--candidate {args.candidate} is the shipped folder itself: convert the candidate elsewhere")
+    _writable("--out", args.out, "the comparison")
     formats = list(dict.fromkeys((args.format, "int8", "float32")))  # the compared one, the jitter's, the reference
     shipped = find_models(args.models, formats=formats)
     candidate = find_models(args.candidate, formats=formats)
@@ -334,6 +351,7 @@ def _smoothing(args: argparse.Namespace, argv: list[str]) -> int:
     model = args.model or default_model_path()
     if not model.is_file():
         raise BenchError(f"--model {model}: no such file (make convert, or pass a .tflite file)")
+    _writable("--out", args.out, "the smoothing report")
     settings = TuneSettings(pairs=args.pairs, steady_faces=args.steady_faces, steady_seconds=args.steady_seconds,
                             change_seconds=args.change_seconds)
 

@@ -13,6 +13,7 @@ from benchmarks.host import default_out_dir, host_facts, load_average, peak_rss_
 from benchmarks.models import ModelSet, find_models
 from benchmarks.progress import note
 from core.formats import FORMATS, FORMATS_BY_NAME
+from core.paths import folder_problem
 
 SCHEMA = "feredge-bench/1"
 QUICK_FACES = 200
@@ -213,6 +214,8 @@ def run_benchmark(config: RunConfig) -> RunOutcome:
     if unknown or not config.parts:
         raise BenchError(f"--parts {unknown or '(none)'}: expected some of {', '.join(PARTS)}")
     out = Path(config.out) if config.out else default_out_dir()
+    if problem := folder_problem("--out", out, "the benchmark report"):
+        raise BenchError(problem)
     models = find_models(config.models, config.variants, config.formats)
     if "camera" in config.parts:
         from benchmarks.camera import make_detectors

@@ -12,6 +12,7 @@ import numpy as np
 from convert.head import DEFAULT_HEAD, HEAD_PRECISIONS
 from convert.rounding import DEFAULT_WEIGHT_ROUNDING, WEIGHT_ROUNDINGS
 from core.formats import FORMATS_BY_NAME
+from core.labels import NUM_CLASSES
 from core.paths import project_root
 from train.recipes import DEFAULT_RECIPE, RECIPES
 from train.teachers import model_teacher_name
@@ -85,6 +86,19 @@ def _load_calibration(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
         raise ConversionError(f"{path}: calibration images have shape {x.shape[1:]}, expected (48, 48[, 1])")
     if len(x) == 0:
         raise ConversionError(f"{path}: calibration set is empty")
+    if not np.issubdtype(x.dtype, np.number) or not np.all(np.isfinite(x)) or x.min() < 0 or x.max() > 255:
+        raise ConversionError(f"{path}: calibration images must be gray pixels 0..255 (as FER2013's), got "
+                              f"{x.dtype} in {x.min()}..{x.max()}")
+    if x.dtype != np.uint8 and x.max() <= 1.0:
+        raise ConversionError(f"{path}: calibration images look scaled to 0..1 ({x.dtype}, max {x.max()}); the "
+                              "model takes pixels 0..255: save them unscaled (uint8)")
+    if y is not None:
+        y = np.asarray(y).reshape(-1)
+        if len(y) != len(x):
+            raise ConversionError(f"{path}: 'y' has {len(y)} labels for {len(x)} images: expected one label each")
+        if not np.issubdtype(y.dtype, np.integer) or y.min() < 0 or y.max() >= NUM_CLASSES:
+            raise ConversionError(f"{path}: 'y' must hold class indices 0..{NUM_CLASSES - 1}, got {y.dtype} in "
+                                  f"{y.min()}..{y.max()}")
     return x, y
 
 

@@ -193,3 +193,41 @@ def test_bad_input_is_one_line_exit_2(args: list[str], message: str, bench_model
     assert err.startswith("error: ") and message in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["run", "--models", "{models}", "--quick", "--no-progress", "--out", "{blocked}"],
+        ["clip", "--data", "{data}", "--out", "{blocked}", "--no-progress"],
+        ["calibrate", "--data", "{data}", "--out", "{blocked}/framing.json", "--no-progress"],
+        ["tradeoff", "--models", "{models}", "--data", "{data}", "--out", "{blocked}"],
+        ["compare", "--candidate", "{tmp}", "--models", "{models}", "--data", "{data}", "--out", "{blocked}"],
+        ["smoothing", "--data", "{data}", "--model", "{model}", "--out", "{blocked}", "--no-progress"],
+    ],
+    ids=lambda a: a[0],
+)
+def test_an_output_folder_that_cannot_be_written_is_refused_first(args: list[str], bench_models: Path,
+                                                                   synthetic_data: Path, tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    """Every command checks its --out before it loads data or measures anything: a file in the way is one line,
+    exit 2, naming the flag."""
+    (tmp_path / "a-file").write_text("in the way")
+    model = next(bench_models.glob("*.tflite"))
+    argv = [a.format(models=bench_models, data=synthetic_data, blocked=tmp_path / "a-file" / "out", tmp=tmp_path,
+                     model=model) for a in args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --out ") and "a-file" in err and "Traceback" not in err, err
+
+
+def test_calibrate_refuses_a_framing_file_it_cannot_add_to_before_detecting(synthetic_data: Path, tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture) -> None:
+    broken = tmp_path / "framing.json"
+    broken.write_text("{not json")
+    assert main(["calibrate", "--data", str(synthetic_data), "--out", str(broken), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --out ") and "framing.json" in err and "Traceback" not in err, err
+    assert broken.read_text() == "{not json"
+    assert main(["calibrate", "--data", str(synthetic_data), "--out", str(tmp_path), "--no-progress"]) == 2
+    assert "expected a framing.json file" in capsys.readouterr().err

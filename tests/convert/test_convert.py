@@ -195,6 +195,28 @@ def test_empty_calibration_set(trained, tmp_path, capsys):
     assert "empty.npz: calibration set is empty" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"x": np.zeros((4, 48, 48), np.uint8), "y": np.zeros(5, np.int64)}, "'y' has 5 labels for 4 images"),
+        ({"x": np.zeros((4, 48, 48), np.uint8), "y": np.array([0, 1, 7, 2])}, "class indices 0..6"),
+        ({"x": np.full((4, 48, 48), 0.5, np.float32)}, "look scaled to 0..1"),
+        ({"x": np.full((4, 48, 48), 300.0, np.float32)}, "gray pixels 0..255"),
+    ],
+    ids=["labels-count", "label-range", "scaled", "range"],
+)
+def test_a_calibration_set_that_does_not_fit_is_refused(trained, tmp_path, capsys, arrays, message):
+    cal = tmp_path / "cal.npz"
+    np.savez(cal, **arrays)
+    ckpt = trained["runs"] / f"tiny-{EPOCHS}ep" / "weighted-seed0" / "best.keras"
+    rc = convert_main(["--checkpoint", f"weighted={ckpt}", "--calibration", str(cal), "--formats", "int8",
+                       "--out", str(tmp_path / "m")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "cal.npz: " in err and message in err, err
+    assert not (tmp_path / "m").exists()
+
+
 def test_calibration_sample_alone_is_enough(trained, tmp_path):
     """No dataset needed when a calibration sample is given (no parity figures then)."""
     x, y = synthetic_images(10, seed=4)
