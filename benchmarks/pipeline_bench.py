@@ -319,6 +319,9 @@ def load_truth(path: Path | None) -> tuple[list[dict] | None, dict | None]:
             for face in entry["faces"]:
                 if len(face["box"]) != 4 or not isinstance(face["label"], str):
                     raise ValueError("a face needs box [x, y, w, h] and label")
+                if face["label"] not in EMOTIONS:
+                    raise ValueError(f"frame {entry.get('index', '?')}: label {face['label']!r} is not one of "
+                                     f"{', '.join(EMOTIONS)}")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise BenchError(f"ground truth {path}: unreadable ({type(exc).__name__}: {exc})") from exc
     return frames, document

@@ -27,19 +27,26 @@ def measure(models_dir: Path, data: Path, fmt: str = "int8", taus: tuple[float, 
     models = find_models(models_dir, formats=[fmt])
     if not models.models:
         raise BenchError(f"models folder {models_dir}: no {fmt} models")
-    faces = load_eval_faces(data)
-    result: dict = {"split": faces.split, "faces": len(faces), "format": fmt, "data": Path(data).name,
-                    "notes": faces.notes, "variants": {}}
-    for model in models.models:
+    priors = {}
+    for model in models.models:  # every model's priors checked before the faces load or a model runs
         entry = find_entry(models.manifest, model.path.name) or {}
         if not entry.get("class_priors"):
             raise BenchError(f"{model.path}: manifest.json records no class_priors (python -m convert.priors "
                              "--data ... records the training split's)")
+        try:
+            priors[model.path] = (entry["class_priors"], prior_vector(entry["class_priors"]))
+        except ValueError as exc:
+            raise BenchError(f"{models_dir / 'manifest.json'}: {model.path.name}: {exc}") from exc
+    faces = load_eval_faces(data)
+    result: dict = {"split": faces.split, "faces": len(faces), "format": fmt, "data": Path(data).name,
+                    "notes": faces.notes, "variants": {}}
+    for model in models.models:
+        recorded, vector = priors[model.path]
         probs = tflite_predict(model, faces.x)
         result["variants"][model.variant] = {
             "model": model.path.name, "views": 2 if model.mirror_in_graph else 1,
-            "class_priors": entry["class_priors"],
-            "rows": tradeoff_curve(probs, faces.y, prior_vector(entry["class_priors"]), taus),
+            "class_priors": recorded,
+            "rows": tradeoff_curve(probs, faces.y, vector, taus),
         }
     return result
 

@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     from core.dataset import DataError
     from core.devicecrops import DeviceCropsError
+    from train.carry import CarryError
     from train.pipeline import TeacherError, check_run_folders, plan_text, train_and_report
     from train.runs import ClassWeightError, RunMismatchError, TrainingInterrupted
 
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             report=not args.no_report,
             command=" ".join(["python", "-m", "train", *(sys.argv[1:] if argv is None else argv)]),
         )
-    except (DataError, RunMismatchError, TeacherError, ClassWeightError, DeviceCropsError) as exc:
+    except (DataError, RunMismatchError, TeacherError, ClassWeightError, DeviceCropsError, CarryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except TrainingInterrupted as exc:

@@ -88,3 +88,14 @@ def test_the_runner_adds_the_same_faces_to_each_row_with_per_face_results(bench_
     _same_faces(pipeline := {"rows": [{"variant": variant, "format": fmt, "end_to_end": {"per_face": per_face}}]},
                 models, RunConfig(models=bench_models), None)
     assert "same_faces" not in pipeline["rows"][0]  # no --data: nothing to compare with
+
+
+def test_a_clip_json_label_that_is_no_emotion_is_refused_before_the_run(tmp_path):
+    import json
+
+    from benchmarks.pipeline_bench import load_truth
+
+    path = tmp_path / "clip.json"
+    path.write_text(json.dumps({"frames": [{"index": 3, "faces": [{"box": [1, 2, 3, 4], "label": "joy"}]}]}))
+    with pytest.raises(BenchError, match=r"clip\.json: unreadable .*frame 3: label 'joy' is not one of angry"):
+        load_truth(path)

@@ -39,3 +39,30 @@ def test_answer_picks_the_least_tau_that_reaches_the_weighted_models_balance():
     assert "comes closest, short of the weighted model" in answer(result)
     md = render(result, "python -m benchmarks tradeoff", "`host`")
     assert md.count("| 0.0 |") == 2 and "## Reading" in md
+
+
+def test_a_manifest_with_unusable_priors_is_refused_before_the_faces_load(tmp_path, fixtures_dir, monkeypatch):
+    """Every model's priors are read first: a broken entry is a BenchError naming manifest.json and the model,
+    before the evaluation faces load or any model runs."""
+    import json
+
+    from bench_helpers import make_models_dir
+
+    import benchmarks.data
+    from benchmarks.errors import BenchError
+    from benchmarks.tradeoff import measure
+
+    models = make_models_dir(tmp_path / "models", fixtures_dir)
+    good = dict(zip(["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"], PRIORS.tolist(),
+                    strict=True))
+    (models / "manifest.json").write_text(json.dumps({"models": [
+        {"file": "unweighted_int8.tflite", "class_priors": good},
+        {"file": "weighted_int8.tflite", "class_priors": {**good, "disgust": -1.0}},
+    ]}))
+
+    def no_faces(*_args, **_kwargs):
+        raise AssertionError("the faces were loaded before the priors were checked")
+
+    monkeypatch.setattr(benchmarks.data, "load_eval_faces", no_faces)
+    with pytest.raises(BenchError, match=r"manifest\.json: weighted_int8\.tflite: class priors"):
+        measure(models, tmp_path / "fer.csv")

@@ -171,3 +171,16 @@ def test_the_training_plan_says_a_run_resumes_from_its_carried_state(tmp_path, r
     carried = RunSpec(recipe=SGD, variant="unweighted", seed=0, runs_root=runs)
     assert "resumes after epoch 2 from its carried state, " in plan_line(carried, runs)
     assert plan_line(replace(carried, variant="weighted"), runs).endswith("(3 epochs, to train)")
+
+
+def test_the_cli_reports_a_damaged_carry_as_bad_input(tmp_path, repo, capsys):
+    """``python -m train --plan`` reads the carried state to say where a run resumes: a damaged carry.json is one
+    line and exit 2, naming the file, not a traceback."""
+    from train.__main__ import main
+
+    folder = _fake_carried(repo, "tiny-sgd-3ep/unweighted-seed0")
+    (folder / "carry.json").write_text("{")
+    rc = main(["--data", str(tmp_path / "fer.csv"), "--recipe", SGD.name, "--variants", "unweighted", "--runs",
+               str(tmp_path / "runs"), "--plan"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error: ") and "carry.json: unreadable carried state" in err, err
