@@ -254,6 +254,22 @@ def smoke(names: list[str], steps: int = 20, train_images: int = 28_709) -> list
     return results
 
 
+def _record_problem(record: object) -> str | None:
+    """What is wrong with a runs.json's shape (None when nothing is): chunks, sha256 and run names that stay
+    inside the runs root."""
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    if not isinstance(record.get("chunks"), list) or not isinstance(record.get("sha256"), str):
+        return "no 'chunks' list or 'sha256' string"
+    names = record.get("runs")
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        return "no 'runs' list of run names"
+    escaping = [n for n in names if Path(n).is_absolute() or ".." in Path(n).parts]
+    if escaping:
+        return f"run name(s) outside the runs root: {', '.join(escaping)}"
+    return None
+
+
 def unpack(source: Path, runs: Path, replace: bool = False) -> list[str]:
     """Check ``collect``'s chunks under ``source`` and put their run folders under ``runs``; an existing run folder
     is left alone (an error) unless ``replace``. Nothing is written until every check has passed."""
@@ -261,6 +277,9 @@ def unpack(source: Path, runs: Path, replace: bool = False) -> list[str]:
         record = json.loads((source / RUNS_JSON).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise GpuJobError(f"{source / RUNS_JSON}: not readable ({exc}); is this the GPU job's $OUT?") from exc
+    problem = _record_problem(record)
+    if problem:
+        raise GpuJobError(f"{source / RUNS_JSON}: {problem}; expected what python -m train.gpu collect writes")
     try:
         parts = read_listed(source, record["chunks"], source / RUNS_JSON)
     except ListedFileError as exc:
@@ -302,7 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=ap.formatter_class)
     c.add_argument("--runs", type=Path, required=True, help="the runs root the training wrote")
     c.add_argument("--out", type=Path, required=True, help="$OUT")
-    c.add_argument("--chunk-mib", type=float, default=CHUNK_MIB, help="chunk size (16 MiB come back a file)")
+    c.add_argument("--chunk-mib", type=number_type(float, 0.01, f"a chunk size in MiB, 0.01..{RETURN_FILE_MIB:g}",
+                                                   high=RETURN_FILE_MIB),
+                   default=CHUNK_MIB, help="chunk size (16 MiB come back a file)")
     c.add_argument("--best-only", action="store_true", help="every run as its best checkpoint without optimiser "
                    "state or Keras backup, partial runs too (they cannot resume; for large teachers)")
     s = sub.add_parser("smoke", help="on the GPU machine: augmentation and step time per batch on random faces",
@@ -315,7 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "working tree (restore brings them back)", formatter_class=ap.formatter_class)
     le.add_argument("--keep", nargs="*", default=[], help="tracked files or folders the job reads (e.g. the "
                     "teachers a student recipe names), kept whatever their size")
-    le.add_argument("--min-kib", type=int, default=256, help="take out tracked files of at least this size")
+    le.add_argument("--min-kib", type=number_type(int, 0, "a whole number of KiB, at least 0"), default=256,
+                    help="take out tracked files of at least this size")
     le.add_argument("--out", type=Path, default=project_root() / ".gpu", help="the pack folder (holds lean.json)")
     re_ = sub.add_parser("restore", help="here: bring back what lean took out (from git)",
                          formatter_class=ap.formatter_class)

@@ -262,3 +262,30 @@ def test_lean_never_takes_a_file_with_uncommitted_changes(tmp_path: Path) -> Non
     with pytest.raises(GpuJobError, match="uncommitted changes: reports/b.keras"):
         lean(root, tmp_path / "pack", keep=[], min_bytes=1024)
     assert (root / "reports/a.keras").exists() and not (tmp_path / "pack" / "lean.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("record", "message"),
+    [
+        ([], "not a JSON object"),
+        ({"chunks": [], "runs": ["a-1ep/unweighted-seed0"]}, "no 'chunks' list or 'sha256' string"),
+        ({"chunks": [], "sha256": "0" * 64, "runs": "a-1ep"}, "no 'runs' list of run names"),
+        ({"chunks": [], "sha256": "0" * 64, "runs": ["../../etc"]}, "outside the runs root: ../../etc"),
+    ],
+    ids=["list", "no-sha", "runs-not-list", "escaping"],
+)
+def test_a_foreign_or_truncated_runs_json_is_refused_naming_it(tmp_path: Path, capsys, record, message) -> None:
+    source = tmp_path / "out"
+    source.mkdir()
+    (source / "runs.json").write_text(json.dumps(record))
+    assert gpu.main(["unpack", "--from", str(source), "--runs", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert "out/runs.json: " in err and message in err, err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_collect_refuses_a_chunk_size_it_cannot_use(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        gpu.main(["collect", "--runs", str(tmp_path), "--out", str(tmp_path / "o"), "--chunk-mib", "0"])
+    assert exit_info.value.code == 2
+    assert "--chunk-mib" in capsys.readouterr().err
