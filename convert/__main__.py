@@ -11,6 +11,7 @@ import numpy as np
 
 from convert.head import DEFAULT_HEAD, HEAD_PRECISIONS
 from convert.rounding import DEFAULT_WEIGHT_ROUNDING, WEIGHT_ROUNDINGS
+from core.argtypes import number_type
 from core.formats import FORMATS_BY_NAME
 from core.labels import NUM_CLASSES
 from core.paths import project_root
@@ -30,18 +31,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="FER2013 csv(.gz)/folder: calibration from its train split, parity on val/test")
     p.add_argument("--calibration", type=Path, default=None,
                    help="alternative calibration set: .npz with 'x' (N,48,48[,1]) uint8 and optional 'y'")
-    p.add_argument("--calibration-size", type=int, default=500, help="int8 calibration images (class-stratified)")
+    p.add_argument("--calibration-size", type=number_type(int, 1, "a whole number, at least 1"),
+                   default=500, help="int8 calibration images (class-stratified)")
     p.add_argument("--runs", type=Path, default=project_root() / "runs", help="training runs root")
     p.add_argument("--recipe", choices=sorted(RECIPES), default=DEFAULT_RECIPE, help="recipe whose runs to convert")
-    p.add_argument("--epochs", type=int, default=None, help="epochs of the runs to convert (default: recipe's)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the runs to convert")
+    p.add_argument("--epochs", type=number_type(int, 1, "a whole number, at least 1"),
+                   default=None, help="epochs of the runs to convert (default: recipe's)")
+    p.add_argument("--seed", type=number_type(int, 0, "a whole number, at least 0"),
+                   default=0, help="seed of the runs to convert")
     p.add_argument("--checkpoint", action="append", default=[], metavar="VARIANT=PATH",
                    help="explicit checkpoint(s), overriding --runs lookup")
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="variants")
     p.add_argument("--formats", nargs="+", choices=list(FORMATS_BY_NAME), default=list(FORMATS_BY_NAME),
                    help="formats")
     p.add_argument("--out", type=Path, default=project_root() / "models", help="output folder")
-    p.add_argument("--max-int8-drop", type=float, default=0.5,
+    p.add_argument("--max-int8-drop", type=number_type(float, 0.0, "percentage points, at least 0"), default=0.5,
                    help="fail when int8 accuracy is more than this many pp below its float model")
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
                    help="build test-time mirroring into each model: classify the face and its mirror image in one "
@@ -52,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--head", choices=HEAD_PRECISIONS, default=DEFAULT_HEAD,
                    help="int8 format: its dense head (from the first fully-connected layer on) in int8, or kept in "
                    "float32 inside the integer model, input and output still int8 (convert.head)")
-    p.add_argument("--threads", type=int, default=1, help="interpreter threads for the parity check")
+    p.add_argument("--threads", type=number_type(int, 1, "a whole number, at least 1"),
+                   default=1, help="interpreter threads for the parity check")
     return p
 
 

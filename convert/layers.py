@@ -30,10 +30,11 @@ from convert.converter import (
     representative_images,
 )
 from convert.rounding import DEFAULT_WEIGHT_ROUNDING, WEIGHT_ROUNDINGS
+from core.argtypes import number_type
 from core.dataset import evaluation_split
 from core.fileio import atomic_write_json, atomic_write_text
 from core.formats import FORMATS_BY_NAME
-from core.paths import project_root, shown
+from core.paths import folder_problem, project_root, shown
 from core.provenance import command_line, provenance
 
 ROUNDING_RMSE_STEPS = 1 / math.sqrt(12)  # the RMS error of rounding alone, in quantisation steps
@@ -134,13 +135,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", type=Path, required=True, help="Keras checkpoint (a run's best.keras)")
     p.add_argument("--data", type=Path, required=True,
                    help="FER2013 csv(.gz)/folder: calibration from its train split, faces from test, else val")
-    p.add_argument("--calibration-size", type=int, default=500, help="int8 calibration images (class-stratified)")
-    p.add_argument("--faces", type=int, default=200, help="evaluation faces both models run on")
+    p.add_argument("--calibration-size", type=number_type(int, 1, "a whole number, at least 1"),
+                   default=500, help="int8 calibration images (class-stratified)")
+    p.add_argument("--faces", type=number_type(int, 1, "a whole number, at least 1"),
+                   default=200, help="evaluation faces both models run on")
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
                    help="the model with test-time mirroring in its graph, as python -m convert builds it")
     p.add_argument("--weight-rounding", choices=WEIGHT_ROUNDINGS, default=DEFAULT_WEIGHT_ROUNDING,
                    help="how the int8 weights are rounded, as python -m convert --weight-rounding")
-    p.add_argument("--seed", type=int, default=0, help="seed of the calibration and face samples")
+    p.add_argument("--seed", type=number_type(int, 0, "a whole number, at least 0"),
+                   default=0, help="seed of the calibration and face samples")
     p.add_argument("--out", type=Path, default=project_root() / "reports" / "quantisation",
                    help="folder for layers.md and layers.json")
     return p
@@ -153,9 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     from device.datasets import load_fer2013
 
     try:
-        if args.faces < 1 or args.calibration_size < 1:
-            raise ConversionError(f"--faces {args.faces} and --calibration-size {args.calibration_size}: both must "
-                                  "be at least 1")
+        if problem := folder_problem("--out", args.out, "the quantisation report"):
+            raise ConversionError(problem)
         model = load_checkpoint(args.checkpoint)  # a bad checkpoint fails before the data is read
         ds = load_fer2013(args.data)
         split = evaluation_split({name for name in ds.splits if ds.has(name)})

@@ -21,7 +21,7 @@ import numpy as np
 
 from core.dataset import DataError, evaluation_split
 from core.fileio import atomic_write_json, atomic_write_text
-from core.paths import project_root
+from core.paths import folder_problem, project_root
 from core.provenance import command_line, provenance
 from device.datasets import load_fer2013
 from train.runs import RunNameError
@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if problem := folder_problem("--out", args.out, "the ensemble report"):
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         members = [parse_teacher(name, args.runs) for name in args.members]
         for member in members:

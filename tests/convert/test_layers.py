@@ -58,3 +58,13 @@ def test_the_cli_writes_the_table_and_json_and_names_a_bad_checkpoint(tmp_path, 
     broken.write_bytes(b"not a zip")
     assert main(["--checkpoint", str(broken), "--data", str(data), "--out", str(out)]) == 2
     assert str(broken) in capsys.readouterr().err
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_first(tmp_path, capsys):
+    from convert.layers import main
+
+    (tmp_path / "a-file").write_text("in the way")
+    rc = main(["--checkpoint", str(tmp_path / "none.keras"), "--data", str(tmp_path / "fer.csv"),
+               "--out", str(tmp_path / "a-file" / "report")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--out " in err and "a-file" in err and "none.keras" not in err, err

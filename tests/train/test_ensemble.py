@@ -58,3 +58,13 @@ def test_a_recipe_distils_only_from_views_the_ensemble_knows():
     assert RECIPES["student-vgg"].teacher_views == RECIPES["student-vgg-tail"].teacher_views == "tencrop"
     with pytest.raises(ValueError, match="teacher_views 'sevencrop'"):
         replace(TINY, teacher_views="sevencrop")
+
+
+def test_an_output_folder_that_cannot_be_written_is_refused_first(tmp_path, capsys):
+    from train.ensemble import main
+
+    (tmp_path / "a-file").write_text("in the way")
+    rc = main(["--data", str(tmp_path / "fer.csv"), "--members", "nope-1ep/unweighted-seed0",
+               "--out", str(tmp_path / "a-file" / "report")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error: --out ") and "a-file" in err, err

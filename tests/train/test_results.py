@@ -105,3 +105,19 @@ def test_models_section_says_a_weight_average_trained_nothing_itself_and_names_i
     assert ("no epochs of its own, the weight average of `tail-4ep/unweighted-seed0` + "
             "`plain-tail-4ep/unweighted-seed0`, distilled from `big.tflite` (by way of `tail-4ep/unweighted-seed0`) "
             "(their ensemble: 71.13% on val); 162 min with the runs it needed first") in text
+
+
+@pytest.mark.parametrize(("content", "message"), [("{not json", "not a readable study.json"),
+                                                  ('{"seeds": []}', "no meta, claims")])
+def test_a_study_file_that_is_not_one_is_refused_before_the_readme_is_touched(tmp_path: Path, capsys, content,
+                                                                               message):
+    from train.results import main
+
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- results:begin -->\n<!-- results:end -->\n")
+    study = tmp_path / "study.json"
+    study.write_text(content)
+    assert main(["--readme", str(readme), "--models", str(tmp_path / "models"), "--studies", str(study)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "study.json: " in err and message in err, err
+    assert readme.read_text() == "# x\n<!-- results:begin -->\n<!-- results:end -->\n"
