@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from shared_data import data_missing
 
 if str(Path(__file__).resolve().parent) not in sys.path:  # for ``import bench_helpers`` (--import-mode=importlib)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -73,7 +74,7 @@ def real_framed_faces() -> np.ndarray:
 
     photos, why = load_real_photos(default_real_faces())
     if why:
-        pytest.skip(why)
+        data_missing(why)
     detector, framing = make_detector("blazeface"), calibrated_framing("blazeface")
     faces = []
     for photo in photos:

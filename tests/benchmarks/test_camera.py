@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bench_helpers import PHOTOS, ListDetector
+from shared_data import data_missing
 
 from benchmarks.__main__ import main
 from benchmarks.camera import (
@@ -186,7 +187,7 @@ def test_yunet_without_a_model_is_bad_input(bench_models: Path, tmp_path: Path,
 def test_parts_camera_with_the_real_photos(bench_models: Path, synthetic_data: Path, tmp_path: Path) -> None:
     photos, why = load_real_photos(default_real_faces())
     if why:
-        pytest.skip(why)
+        data_missing(why)
     rc, results, report = _run_camera(bench_models, synthetic_data, tmp_path / "r", "--detectors", "blazeface",
                                       "haar")
     assert rc == 0

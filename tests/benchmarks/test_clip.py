@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import pytest
+from shared_data import data_missing
 
 from benchmarks.__main__ import main
 from benchmarks.clip import ClipOptions, parse_size, plan_segments, render_clip
@@ -101,10 +102,10 @@ def few_photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     source = default_real_faces()
     index = source / "faces.json"
     if not index.is_file():
-        pytest.skip(f"real photos not found ({index} missing)")
+        data_missing(f"real photos not found ({index} missing)")
     counts = json.loads(index.read_text())
     if not all(name in counts and (source / name).is_file() for name in PHOTO_NAMES):
-        pytest.skip(f"real photos: {source} lacks one of {PHOTO_NAMES}")
+        data_missing(f"real photos: {source} lacks one of {PHOTO_NAMES}")
     folder = tmp_path_factory.mktemp("real-faces")
     for name in PHOTO_NAMES:
         shutil.copyfile(source / name, folder / name)

@@ -7,6 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from shared_data import data_missing
 from synthetic import synthetic_images, write_fer_csv
 
 from core.dataset import DataError, load_fer2013
@@ -179,8 +180,9 @@ def test_line_over_the_csv_field_limit_names_the_row(tmp_path, cache):
         load_fer2013(path, cache_dir=cache)
 
 
-@pytest.mark.skipif(not os.environ.get("FER2013"), reason="set FER2013=path/to/fer2013.csv(.gz) to check the real file")
 def test_real_fer2013_split_sizes(tmp_path):
+    if not os.environ.get("FER2013"):
+        data_missing("set FER2013=path/to/fer2013.csv(.gz) to check the real file")
     ds = load_fer2013(os.environ["FER2013"], cache_dir=tmp_path / "cache")  # parse the CSV, not an earlier cache
     assert list((tmp_path / "cache").glob("*.npz")), "the parse wrote its cache where it was told"
     assert len(ds.splits["train"]) == 28709

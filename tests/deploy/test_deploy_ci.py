@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from deploy_helpers import REQUIRE_SSHD, ROOT, run, sshd_unavailable
+from shared_data import REQUIRE_DATA, data_missing
 
 pytestmark = pytest.mark.deploy
 
@@ -51,7 +52,8 @@ def test_ci_run_installs_openssh_or_stops(apt: str, tmp_path: Path) -> None:
         write_script(shims / "apt-get", f'#!/bin/bash\necho "apt-get $*" >> {apt_log}\n'
                                         f'if [ "$1" = install ]; then {install[apt]}; fi\n')
     write_script(shims / "make", f'#!/bin/bash\necho "make $* {REQUIRE_SSHD}=${{{REQUIRE_SSHD}:-}} '
-                                 f'{REQUIRE_BROWSER}=${{{REQUIRE_BROWSER}:-}}" >> {make_log}\n')
+                                 f'{REQUIRE_BROWSER}=${{{REQUIRE_BROWSER}:-}} '
+                                 f'{REQUIRE_DATA}=${{{REQUIRE_DATA}:-}}" >> {make_log}\n')
     env = {"PATH": str(shims), "HOME": str(tmp_path), "FEREDGE_SSHD": str(sshd), "LANG": "C"}
     proc = run(["/bin/bash", str(ROOT / ".ci" / "run")], check=False, env=env, cwd=tmp_path, timeout=60)
     out = proc.stdout + proc.stderr
@@ -59,7 +61,7 @@ def test_ci_run_installs_openssh_or_stops(apt: str, tmp_path: Path) -> None:
         assert proc.returncode == 0, out
         packages = ALL_PACKAGES if apt == "works" else "chromium chromium-driver"
         assert f"apt-get install -y -qq {packages}\n" in apt_log.read_text()
-        assert make_log.read_text().splitlines() == [f"make {t} {REQUIRE_SSHD}=1 {REQUIRE_BROWSER}=1"
+        assert make_log.read_text().splitlines() == [f"make {t} {REQUIRE_SSHD}=1 {REQUIRE_BROWSER}=1 {REQUIRE_DATA}=1"
                                                      for t in ("setup", "test", "lint")]
         return
     assert proc.returncode != 0, out
@@ -105,3 +107,13 @@ def test_sshd_fixture_fails_instead_of_skipping_when_required(kind: str, require
         assert proc.returncode == 1 and "1 error" in out and f"{REQUIRE_SSHD}=1" in out, out
     else:
         assert proc.returncode == 0 and "1 skipped" in out, out
+
+
+def test_a_test_that_needs_the_shared_data_skips_locally_and_fails_on_ci(monkeypatch) -> None:
+    """tests/shared_data.data_missing: a skip with the reason, a failure under FEREDGE_REQUIRE_DATA (.ci/run)."""
+    monkeypatch.delenv(REQUIRE_DATA, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="real photos not found"):
+        data_missing("real photos not found")
+    monkeypatch.setenv(REQUIRE_DATA, "1")
+    with pytest.raises(pytest.fail.Exception, match="real photos not found .*must have ../shared/data"):
+        data_missing("real photos not found")

@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from shared_data import data_missing
 
 from core.paths import project_root
 from device import demo
@@ -44,7 +45,7 @@ def real_faces_dir() -> Path:
 def real_faces() -> tuple[Path, dict[str, int]]:
     folder = real_faces_dir()
     if not (folder / "faces.json").is_file():
-        pytest.skip(f"real photos not found: {folder}/faces.json (set FEREDGE_REAL_FACES to the real-faces folder)")
+        data_missing(f"real photos not found: {folder}/faces.json (set FEREDGE_REAL_FACES to the real-faces folder)")
     return folder, json.loads((folder / "faces.json").read_text(encoding="utf-8"))
 
 

@@ -44,10 +44,13 @@ def test_crop_inside_the_frame(gradient: np.ndarray) -> None:
 
 
 def test_crop_pads_with_edge_pixels(gradient: np.ndarray) -> None:
-    face = crop_face(gradient, Box(-20, -20, 60, 60), margin=0.0)  # top-left corner, partly outside
+    image = gradient // 2 + 100  # columns 100..227: the first column is not black, so black padding would show
+    face = crop_face(image, Box(-20, -20, 60, 60), margin=0.0)  # top-left corner, partly outside
     assert face.shape == (48, 48)
     left_pad_columns = face[:, : 48 * 20 // 60 - 1]
-    assert np.all(left_pad_columns == gradient[0, 0])  # replicated first column, not black
+    assert image[0, 0] == 100 and np.all(left_pad_columns == image[0, 0])  # replicated first column, not black
+    right = crop_face(image, Box(280, 100, 40, 40), margin=0.0)  # past the right edge: the last column repeated
+    assert np.all(right[:, -10:] == image[0, -1])
 
 
 def test_crop_from_bgr_equals_crop_from_gray(gradient: np.ndarray) -> None:

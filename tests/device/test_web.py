@@ -274,7 +274,9 @@ def test_stream_sends_real_jpeg_frames_between_boundaries(view: WebView) -> None
                 assert headers["content-type"] == "image/jpeg"
                 image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
                 assert image is not None and image.shape == (120, 160, 3)
-                assert image[70, 41].tolist() != [0, 0, 0] or image[31, 60].tolist() != [0, 0, 0]  # the box drawn
+                # the box drawn: the frames have no red at all, the happy box's colour is mostly red (BGR 0, 215, 255)
+                assert image[50:90, 39:42, 2].mean() > 60, "no box on the box's left edge (x = 40)"
+                assert image[50:90, 70:90, 2].max() < 40, "red inside the box, where nothing is drawn"
         finally:
             conn.close()
 
