@@ -115,7 +115,7 @@ def test_identical_folders_differ_by_nothing(folders, synthetic_data: Path) -> N
         assert v["quantisation"] is not None and "crops" not in v
         q = v["quantisation"]
         assert 0.0 <= q["near_tie_pct"] <= 100.0 and q["agreement_pct"] <= 100.0
-        assert q["agreement_clear_pct"] is None or q["agreement_clear_pct"] >= 0.0
+        assert q["agreement_pct"] == 100.0 and q["agreement_clear_pct"] in (None, 100.0)  # the same files
     assert result["rule"] == "conversion" and result["same_float_models"] is True  # the same float32 files
     assert result["decision"]["ship"] is False  # no more faithful than the shipped conversion
     assert "unweighted: agreement with its float32 100.00% against the shipped 100.00%, +0.00 pp from it: not more " \

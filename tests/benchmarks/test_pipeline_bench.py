@@ -90,7 +90,7 @@ def test_the_runner_adds_the_same_faces_to_each_row_with_per_face_results(bench_
     assert "same_faces" not in pipeline["rows"][0]  # no --data: nothing to compare with
 
 
-def test_a_clip_json_label_that_is_no_emotion_is_refused_before_the_run(tmp_path):
+def test_a_clip_json_label_that_is_no_emotion_is_refused_when_the_truth_is_read(tmp_path):
     import json
 
     from benchmarks.pipeline_bench import load_truth

@@ -141,8 +141,10 @@ def test_page_shows_video_labels_and_settings_and_reconnects(browser, tmp_path: 
         wait_until(browser, f"document.getElementById('stream').src !== '{old_src}' && {VIDEO_SHOWN}", 40,
                    "the video reloaded")
         wait_until(browser, "document.getElementById('conn').textContent === 'live'", 40, "events again")
-        frame = wait_until(browser, "document.getElementById('frame').textContent", what="a new frame number")
+        frame = wait_until(browser, "document.getElementById('frame').textContent", what="a frame number")
         assert int(frame) >= 0
+        wait_until(browser, f"document.getElementById('frame').textContent !== '{frame}' && 'yes'", 40,
+                   "the new device's frame number to move on")
     finally:
         if proc.poll() is None:
             stop_demo(proc)
