@@ -7,6 +7,8 @@ import signal
 import tempfile
 from pathlib import Path
 
+import pytest
+
 _MARK = []
 
 
@@ -25,7 +27,8 @@ def test_a_test_that_installs_a_signal_handler():
 
 
 def test_the_next_test_gets_the_handler_back():
-    assert _MARK, "runs after the test above (file order)"
+    if not _MARK:  # selected alone (-k): there is nothing to get back
+        pytest.skip("checks what the test above leaves; run the file, not this test alone")
     assert signal.getsignal(signal.SIGTERM) is not _MARK[0]
 
 
