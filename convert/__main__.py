@@ -11,7 +11,7 @@ import numpy as np
 
 from convert.head import DEFAULT_HEAD, HEAD_PRECISIONS
 from convert.rounding import DEFAULT_WEIGHT_ROUNDING, WEIGHT_ROUNDINGS
-from core.argtypes import number_type
+from core.argtypes import number_type, whole
 from core.formats import FORMATS_BY_NAME
 from core.labels import NUM_CLASSES
 from core.paths import project_root
@@ -31,13 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="FER2013 csv(.gz)/folder: calibration from its train split, parity on val/test")
     p.add_argument("--calibration", type=Path, default=None,
                    help="alternative calibration set: .npz with 'x' (N,48,48[,1]) uint8 and optional 'y'")
-    p.add_argument("--calibration-size", type=number_type(int, 1, "a whole number, at least 1"),
+    p.add_argument("--calibration-size", type=whole(1),
                    default=500, help="int8 calibration images (class-stratified)")
     p.add_argument("--runs", type=Path, default=project_root() / "runs", help="training runs root")
     p.add_argument("--recipe", choices=sorted(RECIPES), default=DEFAULT_RECIPE, help="recipe whose runs to convert")
-    p.add_argument("--epochs", type=number_type(int, 1, "a whole number, at least 1"),
+    p.add_argument("--epochs", type=whole(1),
                    default=None, help="epochs of the runs to convert (default: recipe's)")
-    p.add_argument("--seed", type=number_type(int, 0, "a whole number, at least 0"),
+    p.add_argument("--seed", type=whole(0),
                    default=0, help="seed of the runs to convert")
     p.add_argument("--checkpoint", action="append", default=[], metavar="VARIANT=PATH",
                    help="explicit checkpoint(s), overriding --runs lookup")
@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--head", choices=HEAD_PRECISIONS, default=DEFAULT_HEAD,
                    help="int8 format: its dense head (from the first fully-connected layer on) in int8, or kept in "
                    "float32 inside the integer model, input and output still int8 (convert.head)")
-    p.add_argument("--threads", type=number_type(int, 1, "a whole number, at least 1"),
+    p.add_argument("--threads", type=whole(1),
                    default=1, help="interpreter threads for the parity check")
     return p
 

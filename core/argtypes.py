@@ -24,3 +24,8 @@ def number_type(kind: type, low: float, what: str, high: float | None = None) ->
 
     parse.__name__ = what
     return parse
+
+
+def whole(low: int = 1) -> Callable[[str], int]:
+    """An argparse ``type=`` for a whole number of at least ``low`` (counts, sizes, seeds)."""
+    return number_type(int, low, f"a whole number, at least {low}")

@@ -26,7 +26,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.argtypes import number_type
+from core.argtypes import number_type, whole
 from core.fileio import sha256_file
 from deploy.bundle import BUNDLE_PREFIX, REPO_ROOT
 
@@ -313,13 +313,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--remote-dir", default="feredge", help="install folder on the target (relative: to home)")
     parser.add_argument("--ssh-opts", default=os.environ.get("SSH_OPTS", ""),
                         help="extra ssh options, e.g. '-p 2222 -i ~/.ssh/pi' (default: $SSH_OPTS)")
-    parser.add_argument("--connect-timeout", type=number_type(int, 1, "a whole number, at least 1"),
+    parser.add_argument("--connect-timeout", type=whole(1),
                         default=10, help="ssh ConnectTimeout, seconds")
     parser.add_argument("--upload-timeout", type=number_type(float, 1.0, "seconds, at least 1"),
                         default=600.0, help="seconds for the upload")
     parser.add_argument("--install-timeout", type=number_type(float, 1.0, "seconds, at least 1"),
                         default=3600.0, help="seconds for the remote install")
-    parser.add_argument("--min-free-mb", type=number_type(int, 0, "a whole number, at least 0"), default=None,
+    parser.add_argument("--min-free-mb", type=whole(0), default=None,
                         help=f"free space needed on the target beyond the bundle, MB (default: {FIRST_INSTALL_MB} for "
                         f"a first install, {UPGRADE_MB} for an upgrade; install.sh checks again, exactly)")
     parser.add_argument("--python", default=None, help="Python on the target for the venv (default: /usr/bin/python3)")

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from core.argtypes import number_type
+from core.argtypes import whole
 from train.recipes import RECIPES
 
 
@@ -48,13 +48,13 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--recipes", nargs="+", choices=sorted(RECIPES), default=["wide", "wide-bf16", "compact", "paper"],
                     help="recipes")
-    ap.add_argument("--images", type=number_type(int, 1, "a whole number, at least 1"),
+    ap.add_argument("--images", type=whole(1),
                     default=2048, help="images per timed epoch")
-    ap.add_argument("--batch-size", type=number_type(int, 1, "a whole number, at least 1"),
+    ap.add_argument("--batch-size", type=whole(1),
                     default=128, help="batch size")
-    ap.add_argument("--threads", type=number_type(int, 0, "a whole number, at least 0"),
+    ap.add_argument("--threads", type=whole(0),
                     default=0, help="TensorFlow intra-op threads (0: all cores)")
-    ap.add_argument("--repeats", type=number_type(int, 1, "a whole number, at least 1"),
+    ap.add_argument("--repeats", type=whole(1),
                     default=3, help="timed epochs per recipe (the median is printed)")
     args = ap.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from core.argtypes import number_type
+from core.argtypes import number_type, whole
 
 
 @pytest.mark.parametrize("text", ["nan", "NaN", "inf", "-inf", "Infinity"])
@@ -29,3 +29,10 @@ def test_bounds_and_kinds() -> None:
         with pytest.raises(argparse.ArgumentTypeError, match="expected a number in 0..1"):
             fraction(text)
     assert number_type(float, 1.0, "a number >= 1")("1e6") == 1e6  # no upper bound unless asked
+
+
+def test_whole_numbers_from_a_low_bound() -> None:
+    assert whole(0)("0") == 0 and whole()("3") == 3
+    for text in ("0", "-2", "1.5", "x"):
+        with pytest.raises(argparse.ArgumentTypeError, match="a whole number, at least 1"):
+            whole(1)(text)
