@@ -400,9 +400,12 @@ else
 fi
 
 # --- 11. systemd service (optional) -------------------------------------------------------------------------------
-UNIT=/etc/systemd/system/feredge.service
+# where systemd runs and keeps units (FEREDGE_SYSTEMD_RUN, FEREDGE_UNIT, FEREDGE_LOGROTATE_DIR: for the tests only)
+SYSTEMD_RUN=${FEREDGE_SYSTEMD_RUN:-/run/systemd/system}
+UNIT=${FEREDGE_UNIT:-/etc/systemd/system/feredge.service}
+LOGROTATE_DIR=${FEREDGE_LOGROTATE_DIR:-/etc/logrotate.d}
 if [ "$SYSTEMD" = 1 ]; then
-    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    if [ -d "$SYSTEMD_RUN" ] && command -v systemctl >/dev/null 2>&1; then
         tmpunit=$(mktemp)
         cat >"$tmpunit" <<EOF
 [Unit]
@@ -424,9 +427,9 @@ EOF
             $SUDO systemctl enable feredge.service >/dev/null 2>&1 && $SUDO systemctl restart feredge.service; } ||
             { rm -f "$tmpunit"; die 2 "could not install the systemd service (sudo needed); the release itself is installed and active"; }
         rm -f "$tmpunit"
-        if command -v logrotate >/dev/null 2>&1 && [ -d /etc/logrotate.d ]; then
+        if command -v logrotate >/dev/null 2>&1 && [ -d "$LOGROTATE_DIR" ]; then
             printf '%s/logs/demo.jsonl %s/logs/demo.err {\n  daily\n  maxsize 50M\n  rotate 5\n  compress\n  missingok\n  notifempty\n  copytruncate\n}\n' \
-                "$PREFIX" "$PREFIX" | $SUDO tee /etc/logrotate.d/feredge >/dev/null || true
+                "$PREFIX" "$PREFIX" | $SUDO tee "$LOGROTATE_DIR/feredge" >/dev/null || true
         fi
         say "service: feredge.service enabled and (re)started; JSON lines go to $PREFIX/logs/demo.jsonl"
     else

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import pwd
 import shutil
 import time
 from pathlib import Path
@@ -174,6 +175,33 @@ def test_damaged_bundle_is_refused(bundle_a: Built, tmp_path: Path) -> None:
 def test_systemd_option_is_skipped_without_systemd(installed: Installed, pi_home: Path, tmp_path: Path) -> None:
     proc = run(install_cmd(installed.unpacked, pi_home, "--systemd"), env=clean_env(), cwd=tmp_path)
     assert "systemd is not running here" in proc.stdout
+
+
+def test_systemd_option_installs_enables_and_starts_the_unit(installed: Installed, pi_home: Path,
+                                                             tmp_path: Path) -> None:
+    """--systemd where systemd runs (faked: its run folder, a systemctl that records its calls, a sudo that runs
+    its command): the unit starts the release's launcher as this user, then daemon-reload, enable, restart."""
+    shims = tmp_path / "shims"
+    shims.mkdir()
+    calls = tmp_path / "systemctl.log"
+    for name, text in (("systemctl", f'#!/bin/sh\necho "$*" >> {calls}\n'),
+                       ("sudo", '#!/bin/sh\n[ "$1" = -n ] && shift\nexec "$@"\n'),
+                       ("logrotate", "#!/bin/sh\n")):
+        (shims / name).write_text(text)
+        (shims / name).chmod(0o755)
+    (tmp_path / "run-systemd").mkdir()
+    (tmp_path / "logrotate.d").mkdir()
+    unit = tmp_path / "etc" / "feredge.service"
+    unit.parent.mkdir()
+    env = clean_env(PATH=f"{shims}{os.pathsep}{clean_env()['PATH']}", FEREDGE_SYSTEMD_RUN=str(tmp_path / "run-systemd"),
+                    FEREDGE_UNIT=str(unit), FEREDGE_LOGROTATE_DIR=str(tmp_path / "logrotate.d"))
+    proc = run(install_cmd(installed.unpacked, pi_home, "--systemd"), env=env, cwd=tmp_path)
+    assert "feredge.service enabled and (re)started" in proc.stdout, proc.stdout + proc.stderr
+    text = unit.read_text()
+    assert f"ExecStart={pi_home}/current/feredge service" in text and f"Environment=FEREDGE_HOME={pi_home}" in text
+    assert f"\nUser={pwd.getpwuid(os.getuid()).pw_name}\n" in text
+    assert calls.read_text().splitlines() == ["daemon-reload", "enable feredge.service", "restart feredge.service"]
+    assert f"{pi_home}/logs/demo.jsonl" in (tmp_path / "logrotate.d" / "feredge").read_text()
 
 
 def releases(home: Path) -> set[str]:
