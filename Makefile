@@ -63,7 +63,8 @@ help:
 	@echo "make smoothing DATA=...    choose the label smoothing's settings on Training faces (reports/smoothing/)"
 	@echo "make device-crops DATA=... Training faces placed, re-detected and cut as the device cuts them"
 	@echo "                            ($(RUNS)/device-crops/; RECIPE=student-deep-device-tail trains on them)"
-	@echo "make gpu-pack DATA=...     data and wheels to carry to a lent GPU machine (.gpu/, PARTS=2; README: GPU training)"
+	@echo "make gpu-pack DATA=...     data and wheels to carry to a lent GPU machine (.gpu/, PARTS=2; README: Training on"
+	@echo "                            a lent GPU machine)"
 	@echo "make clip DATA=...         labelled benchmark video from the dataset's test faces (CLIP_STYLE=photos"
 	@echo "                            CLIP_DIR=benchmarks/clips/photos: put where real photos' faces were)"
 	@echo "make bench DATA=...        accuracy + latency report in benchmarks/results/<host>-<date>/"
@@ -72,6 +73,8 @@ help:
 	@echo "make demo SOURCE=0         live demo (SOURCE: camera index, picamera2, video, folder)"
 	@echo "make detector-models       re-extract the BlazeFace models into device/models/ from the pinned MediaPipe wheel"
 	@echo "make bundle / make deploy PI=user@host   Raspberry Pi bundle and SSH deployment"
+	@echo "make readme                the README's generated blocks (results, recipes) from the manifest and reports"
+	@echo "make clean                 remove build and tool caches (dist/, .pytest_cache, .ruff_cache)"
 
 $(PYTHON):
 	$(PY) -m venv $(VENV)
