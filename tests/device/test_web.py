@@ -255,10 +255,17 @@ def test_the_page_is_self_contained(view: WebView) -> None:
 
 
 @pytest.mark.parametrize("content", [None, "<html>no placeholder</html>"])
-def test_a_missing_or_broken_page_fails_before_the_server_binds(tmp_path: Path, content: str | None) -> None:
+def test_a_missing_or_broken_page_fails_before_the_server_binds(tmp_path: Path, content: str | None,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     page_file = tmp_path / "index.html"
     if content is not None:
         page_file.write_text(content)
+    from device import web
+
+    def no_bind(*_args, **_kwargs):
+        raise AssertionError("the server was bound before the page was checked")
+
+    monkeypatch.setattr(web, "_bind", no_bind)
     with pytest.raises(ServeError, match=str(page_file)):
         WebView("127.0.0.1", 0, page_file=page_file)
 
