@@ -311,7 +311,7 @@ def soup_variant(spec: RunSpec, ds: Dataset) -> dict:
         "precision": "float32", **prov, **backend.record(), "keras": keras.__version__,
         "threads": spec.threads or os.cpu_count(),
     })
-    partial = out / "best.partial.keras"  # Keras wants the suffix; renamed into place whole
+    partial = partial_checkpoint(out / "best.keras")  # renamed into place whole
     model.save(partial)
     os.replace(partial, out / "best.keras")
     print(f"[{spec.variant}] averaged {len(info)} runs into {out / 'best.keras'}: "
