@@ -437,7 +437,8 @@ def camera_section(results: dict) -> list[str]:
         reaction = MISSING
         if ch:
             within = ch.get("within_target")
-            median = "never" if ch.get("classifier_agrees") and ch.get("median_all_s") is None \
+            # None: more than half never followed; absent: a report from before the measure (session 33)
+            median = "never" if ch.get("classifier_agrees") and "median_all_s" in ch and ch["median_all_s"] is None \
                 else _f(ch.get("median_all_s"), 2)
             reaction = (f"{median} / {_f(ch.get('mean_reaction_s'), 2)} "
                         f"({MISSING if within is None else within}/{ch['followed']}/{ch['classifier_agrees']}/"
