@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-import pytest
+from shared_data import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -35,9 +35,7 @@ def run(cmd: list[str], timeout: float = 120, check: bool = True, **kw) -> subpr
 def sshd_unavailable(reason: str) -> NoReturn:
     """Skip a test that needs ssh/sshd, with the reason; fail instead where ``FEREDGE_REQUIRE_SSHD`` is set (CI),
     so that the end-to-end ``make deploy`` test cannot vanish while CI stays green."""
-    if os.environ.get(REQUIRE_SSHD, "").strip() not in ("", "0"):
-        pytest.fail(f"{reason} [{REQUIRE_SSHD}=1: the SSH deployment tests must run here]", pytrace=False)
-    pytest.skip(reason)
+    unavailable(REQUIRE_SSHD, reason, "the SSH deployment tests must run here")
 
 
 def device_python() -> str:

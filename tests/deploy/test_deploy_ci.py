@@ -89,8 +89,8 @@ def test_sshd_fixture_fails_instead_of_skipping_when_required(kind: str, require
     start: a skip with the reason by default, a failure (error) under ``FEREDGE_REQUIRE_SSHD=1``."""
     if kind != "missing" and (shutil.which("ssh") is None or shutil.which("ssh-keygen") is None):
         sshd_unavailable("the fixture's start-up paths need ssh and ssh-keygen (openssh-client)")
-    for name in ("conftest.py", "deploy_helpers.py"):
-        shutil.copy(HERE / name, tmp_path / name)
+    for source in (HERE / "conftest.py", HERE / "deploy_helpers.py", HERE.parent / "shared_data.py"):
+        shutil.copy(source, tmp_path / source.name)
     (tmp_path / "test_probe.py").write_text("def test_probe(sshd):\n    pass\n")
     sshd = tmp_path / "fake_sshd"
     if FAKE_SSHD[kind] is not None:

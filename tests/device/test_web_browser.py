@@ -26,8 +26,10 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
+from shared_data import unavailable
 
 from core.labels import EMOTIONS
 from device.demo import default_model_path
@@ -38,12 +40,10 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-dev-shm-usage", "--window-size=1280,860")
 
 
-def browser_unavailable(reason: str) -> None:
+def browser_unavailable(reason: str) -> NoReturn:
     """Skip, or fail under ``FEREDGE_REQUIRE_BROWSER=1`` (CI: the browser test must run there)."""
-    if os.environ.get(REQUIRE_BROWSER) == "1":
-        pytest.fail(f"{reason}; {REQUIRE_BROWSER}=1 requires the browser test (CI installs chromium, "
-                    "chromium-driver and selenium)", pytrace=False)
-    pytest.skip(reason)
+    unavailable(REQUIRE_BROWSER, reason, "the browser test must run here (CI installs chromium, chromium-driver and "
+                "selenium)")
 
 
 @pytest.fixture
