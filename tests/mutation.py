@@ -415,7 +415,7 @@ MUTANTS: tuple[Mutant, ...] = (
            "        if len(y) != len(x):\n", "        if False:\n",
            ("tests/convert/test_convert.py::test_a_calibration_set_that_does_not_fit_is_refused",),
            "a calibration .npz with more labels than images fails as a bare IndexError (fewer: silently fewer images)"),
-    Mutant("required-test-always-skips", "tests/shared_data.py",
+    Mutant("required-test-always-skips", "tests/needs.py",
            '    if os.environ.get(switch, "").strip() not in ("", "0"):\n', "    if False:\n",
            ("tests/deploy/test_deploy_ci.py::test_a_test_that_needs_the_shared_data_skips_locally_and_fails_on_ci",
             "tests/deploy/test_deploy_ci.py::test_sshd_fixture_fails_instead_of_skipping_when_required"),

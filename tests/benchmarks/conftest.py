@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from shared_data import data_missing
+from needs import data_missing
 
 if str(Path(__file__).resolve().parent) not in sys.path:  # for ``import bench_helpers`` (--import-mode=importlib)
     sys.path.insert(0, str(Path(__file__).resolve().parent))

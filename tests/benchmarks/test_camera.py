@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bench_helpers import PHOTOS, ListDetector
-from shared_data import data_missing
+from needs import data_missing
 
 from benchmarks.__main__ import main
 from benchmarks.camera import (

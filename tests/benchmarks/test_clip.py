@@ -7,7 +7,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from shared_data import data_missing
+from needs import data_missing
 
 from benchmarks.__main__ import main
 from benchmarks.clip import ClipOptions, parse_size, plan_segments, render_clip

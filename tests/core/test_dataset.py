@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from shared_data import data_missing
+from needs import data_missing
 from synthetic import synthetic_images, write_fer_csv
 
 from core.dataset import DataError, load_fer2013

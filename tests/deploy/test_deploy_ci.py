@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from deploy_helpers import REQUIRE_SSHD, ROOT, run, sshd_unavailable
-from shared_data import REQUIRE_DATA, data_missing
+from needs import REQUIRE_DATA, data_missing
 
 pytestmark = pytest.mark.deploy
 
@@ -89,7 +89,7 @@ def test_sshd_fixture_fails_instead_of_skipping_when_required(kind: str, require
     start: a skip with the reason by default, a failure (error) under ``FEREDGE_REQUIRE_SSHD=1``."""
     if kind != "missing" and (shutil.which("ssh") is None or shutil.which("ssh-keygen") is None):
         sshd_unavailable("the fixture's start-up paths need ssh and ssh-keygen (openssh-client)")
-    for source in (HERE / "conftest.py", HERE / "deploy_helpers.py", HERE.parent / "shared_data.py"):
+    for source in (HERE / "conftest.py", HERE / "deploy_helpers.py", HERE.parent / "needs.py"):
         shutil.copy(source, tmp_path / source.name)
     (tmp_path / "test_probe.py").write_text("def test_probe(sshd):\n    pass\n")
     sshd = tmp_path / "fake_sshd"
@@ -110,7 +110,7 @@ def test_sshd_fixture_fails_instead_of_skipping_when_required(kind: str, require
 
 
 def test_a_test_that_needs_the_shared_data_skips_locally_and_fails_on_ci(monkeypatch) -> None:
-    """tests/shared_data.data_missing: a skip with the reason, a failure under FEREDGE_REQUIRE_DATA (.ci/run)."""
+    """tests/needs.data_missing: a skip with the reason, a failure under FEREDGE_REQUIRE_DATA (.ci/run)."""
     outcomes = []
     for required in (False, True):
         if required:

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from shared_data import data_missing
+from needs import data_missing
 
 from core.paths import project_root
 from device import demo

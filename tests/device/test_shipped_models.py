@@ -11,7 +11,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from shared_data import data_missing
+from needs import data_missing
 
 from core.labels import EMOTIONS
 from device.classifier import ClassifierOptions, EmotionClassifier

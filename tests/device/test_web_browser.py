@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
-from shared_data import unavailable
+from needs import unavailable
 
 from core.labels import EMOTIONS
 from device.demo import default_model_path
