@@ -31,14 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="FER2013 csv(.gz)/folder: calibration from its train split, parity on val/test")
     p.add_argument("--calibration", type=Path, default=None,
                    help="alternative calibration set: .npz with 'x' (N,48,48[,1]) uint8 and optional 'y'")
-    p.add_argument("--calibration-size", type=whole(1),
-                   default=500, help="int8 calibration images (class-stratified)")
+    p.add_argument("--calibration-size", type=whole(1), default=500, help="int8 calibration images (class-stratified)")
     p.add_argument("--runs", type=Path, default=project_root() / "runs", help="training runs root")
     p.add_argument("--recipe", choices=sorted(RECIPES), default=DEFAULT_RECIPE, help="recipe whose runs to convert")
-    p.add_argument("--epochs", type=whole(1),
-                   default=None, help="epochs of the runs to convert (default: recipe's)")
-    p.add_argument("--seed", type=whole(0),
-                   default=0, help="seed of the runs to convert")
+    p.add_argument("--epochs", type=whole(1), default=None, help="epochs of the runs to convert (default: recipe's)")
+    p.add_argument("--seed", type=whole(0), default=0, help="seed of the runs to convert")
     p.add_argument("--checkpoint", action="append", default=[], metavar="VARIANT=PATH",
                    help="explicit checkpoint(s), overriding --runs lookup")
     p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="variants")
@@ -56,8 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--head", choices=HEAD_PRECISIONS, default=DEFAULT_HEAD,
                    help="int8 format: its dense head (from the first fully-connected layer on) in int8, or kept in "
                    "float32 inside the integer model, input and output still int8 (convert.head)")
-    p.add_argument("--threads", type=whole(1),
-                   default=1, help="interpreter threads for the parity check")
+    p.add_argument("--threads", type=whole(1), default=1, help="interpreter threads for the parity check")
     return p
 
 

@@ -135,16 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", type=Path, required=True, help="Keras checkpoint (a run's best.keras)")
     p.add_argument("--data", type=Path, required=True,
                    help="FER2013 csv(.gz)/folder: calibration from its train split, faces from test, else val")
-    p.add_argument("--calibration-size", type=whole(1),
-                   default=500, help="int8 calibration images (class-stratified)")
-    p.add_argument("--faces", type=whole(1),
-                   default=200, help="evaluation faces both models run on")
+    p.add_argument("--calibration-size", type=whole(1), default=500, help="int8 calibration images (class-stratified)")
+    p.add_argument("--faces", type=whole(1), default=200, help="evaluation faces both models run on")
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=True,
                    help="the model with test-time mirroring in its graph, as python -m convert builds it")
     p.add_argument("--weight-rounding", choices=WEIGHT_ROUNDINGS, default=DEFAULT_WEIGHT_ROUNDING,
                    help="how the int8 weights are rounded, as python -m convert --weight-rounding")
-    p.add_argument("--seed", type=whole(0),
-                   default=0, help="seed of the calibration and face samples")
+    p.add_argument("--seed", type=whole(0), default=0, help="seed of the calibration and face samples")
     p.add_argument("--out", type=Path, default=project_root() / "reports" / "quantisation",
                    help="folder for layers.md and layers.json")
     return p

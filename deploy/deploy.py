@@ -313,8 +313,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--remote-dir", default="feredge", help="install folder on the target (relative: to home)")
     parser.add_argument("--ssh-opts", default=os.environ.get("SSH_OPTS", ""),
                         help="extra ssh options, e.g. '-p 2222 -i ~/.ssh/pi' (default: $SSH_OPTS)")
-    parser.add_argument("--connect-timeout", type=whole(1),
-                        default=10, help="ssh ConnectTimeout, seconds")
+    parser.add_argument("--connect-timeout", type=whole(1), default=10, help="ssh ConnectTimeout, seconds")
     parser.add_argument("--upload-timeout", type=number_type(float, 1.0, "seconds, at least 1"),
                         default=600.0, help="seconds for the upload")
     parser.add_argument("--install-timeout", type=number_type(float, 1.0, "seconds, at least 1"),

@@ -217,9 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     models = args.models if args.models is not None else root / "models"
     studies = args.studies if args.studies is not None else default_studies(root)
     try:
-        for path in studies:  # every input checked before the README is touched
-            read_study(path)
-        text = render(models, studies, root)
+        text = render(models, studies, root)  # every input read (and checked) before the README is touched
     except (ResultsError, ManifestError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

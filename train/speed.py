@@ -48,14 +48,10 @@ def main(argv: list[str] | None = None) -> int:
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ap.add_argument("--recipes", nargs="+", choices=sorted(RECIPES), default=["wide", "wide-bf16", "compact", "paper"],
                     help="recipes")
-    ap.add_argument("--images", type=whole(1),
-                    default=2048, help="images per timed epoch")
-    ap.add_argument("--batch-size", type=whole(1),
-                    default=128, help="batch size")
-    ap.add_argument("--threads", type=whole(0),
-                    default=0, help="TensorFlow intra-op threads (0: all cores)")
-    ap.add_argument("--repeats", type=whole(1),
-                    default=3, help="timed epochs per recipe (the median is printed)")
+    ap.add_argument("--images", type=whole(1), default=2048, help="images per timed epoch")
+    ap.add_argument("--batch-size", type=whole(1), default=128, help="batch size")
+    ap.add_argument("--threads", type=whole(0), default=0, help="TensorFlow intra-op threads (0: all cores)")
+    ap.add_argument("--repeats", type=whole(1), default=3, help="timed epochs per recipe (the median is printed)")
     args = ap.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     print(f"host: {platform.node()} ({platform.platform()}, {os.cpu_count()} cores), threads={args.threads or 'all'}, "
