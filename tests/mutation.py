@@ -45,6 +45,12 @@ MUTANTS: tuple[Mutant, ...] = (
            '        keras.callbacks.BackupAndRestore(str(out / "backup")),\n', "",
            ("tests/train/test_training.py::test_resume_after_kill",),
            "without BackupAndRestore a resumed run starts again at epoch 1"),
+    Mutant("stale-partial-kept", "train/trainer.py",
+           "    if partial.exists():  # a save cut short by a stop or a crash: never promoted\n",
+           "    if False:  # a save cut short by a stop or a crash: never promoted\n",
+           ("tests/train/test_training.py::test_resume_after_kill",),
+           "a best checkpoint cut short by a kill stays beside best.keras and a later promotion may rename it "
+           "into place"),
     Mutant("carry-weights-not-applied", "train/carry.py",
            "        model.set_weights(self.latest())\n", "",
            ("tests/train/test_carry.py::test_a_stopped_run_carried_into_a_new_checkout_resumes_where_it_stopped",),

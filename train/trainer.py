@@ -245,7 +245,9 @@ def train_variant(spec: RunSpec, ds: Dataset, verbose: int | None = None) -> dic
 
     best_so_far = max((r.get("val_accuracy", 0.0) for r in history), default=None)
     partial = partial_checkpoint(out / "best.keras")
-    partial.unlink(missing_ok=True)  # a save cut short by a stop or a crash: never promoted
+    if partial.exists():  # a save cut short by a stop or a crash: never promoted
+        partial.unlink()
+        print(f"dropped {partial.name}: a best-checkpoint save cut short; best.keras is the last whole one")
     callbacks = [
         StopWhenAsked(),
         EpochTimer(),

@@ -149,6 +149,7 @@ def test_resume_after_kill(tmp_path, repo_root):
     out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "resuming" in out.stdout
+    assert "dropped best.partial.keras" in out.stdout, "a save cut short must be dropped before training resumes"
     from train.batches import stream_seed
 
     assert f"stream seed {stream_seed(0, len(done_before))}," in out.stdout, "the resumed part is not a replay"
