@@ -304,8 +304,9 @@ def _tradeoff(args: argparse.Namespace, argv: list[str]) -> int:
     from benchmarks.tradeoff import measure, write
 
     _writable("--out", args.out, "the trade-off report")
-    meta = report_meta(argv)
-    path = write(measure(args.models, args.data, args.format), args.out, meta["command"], meta["machine"])
+    result = measure(args.models, args.data, args.format)
+    meta = report_meta(argv)  # after measuring: its date is when the figures were done, as compare's and smoothing's
+    path = write(result, args.out, meta["command"], meta["machine"])
     print(f"wrote {path} (and tradeoff.json, tradeoff.png)")
     return EXIT_OK
 
