@@ -872,6 +872,49 @@ STUDENT_VGGNET_CYCLES_SOUP = replace(
           "student-vggnet-restart-plain-tail-4ep/{variant}-seed{seed}"),
 )
 
+# Issue 20's third teacher: teacher-vggnet-gap-cosine, 120 epochs trained on these CPUs over sessions 31-35 and
+# carried between checkouts (docs/recipes.md), kept as a float16 model file (python -m convert --recipe
+# teacher-vggnet-gap-cosine --epochs 120 --variants unweighted --formats float16 --no-mirror --out
+# models/teachers/teacher-vggnet-gap-cosine-cpu --data ...). The shipped chain (student-vggnet-restart and its two tails
+# and soup, from the same student-vggnet-60ep runs) changed in its teachers alone, so the comparison with the shipped
+# soup measures the third teacher and nothing else; fixed in session 30 before the teacher finished or anything of it
+# was scored. Only the new teacher predicts: the pair's ten-view predictions are kept (train.distill).
+CPU_TEACHER = "models/teachers/teacher-vggnet-gap-cosine-cpu/unweighted_float16.tflite#sha256=9a7b6496b5b4@tencrop"
+VGGNET3_TEACHERS = (*VGGNET_TEACHERS, CPU_TEACHER)
+STUDENT_VGGNET3_RESTART = replace(
+    STUDENT_VGGNET_RESTART,
+    name="student-vggnet3-restart",
+    description=(
+        "student-vggnet-restart (30 more epochs from the student-vggnet-60ep run of the same variant) taught by three "
+        "teachers: the two GPU-trained ones and teacher-vggnet-gap-cosine, trained on these CPUs, each over ten views."
+    ),
+    teachers=VGGNET3_TEACHERS,
+)
+STUDENT_VGGNET3_RESTART_TAIL = replace(
+    STUDENT_VGGNET_RESTART_TAIL,
+    name="student-vggnet3-restart-tail",
+    description="The student-vggnet3-restart-30ep run of the same variant with student-duo-tail's 4 epochs (box "
+    "jitter), taught by the three teachers.",
+    teachers=VGGNET3_TEACHERS,
+    init_from="student-vggnet3-restart-30ep/{variant}-seed{seed}",
+)
+STUDENT_VGGNET3_RESTART_PLAIN_TAIL = replace(
+    STUDENT_VGGNET_RESTART_PLAIN_TAIL,
+    name="student-vggnet3-restart-plain-tail",
+    description="The student-vggnet3-restart-30ep run of the same variant with student-duo-plain-tail's 4 epochs "
+    "(flips only), taught by the three teachers.",
+    teachers=VGGNET3_TEACHERS,
+    init_from="student-vggnet3-restart-30ep/{variant}-seed{seed}",
+)
+STUDENT_VGGNET3_RESTART_SOUP = replace(
+    STUDENT_VGGNET_RESTART_SOUP,
+    name="student-vggnet3-restart-soup",
+    description="The weight average of the student-vggnet3-restart-tail and student-vggnet3-restart-plain-tail runs "
+    "of the same variant and seed; nothing trained, trains both tails (and the 30-epoch restart) first.",
+    soup=("student-vggnet3-restart-tail-4ep/{variant}-seed{seed}",
+          "student-vggnet3-restart-plain-tail-4ep/{variant}-seed{seed}"),
+)
+
 # A tiny recipe for tests and smoke runs: same code paths, seconds per epoch.
 TINY = replace(
     COMPACT,
@@ -899,7 +942,8 @@ RECIPES: dict[str, Recipe] = {
               STUDENT_VGGNET_SOUP, STUDENT_VGGNET_TAIL_RESEEDED, STUDENT_VGGNET_PLAIN_TAIL_RESEEDED,
               STUDENT_VGGNET_SOUP4, STUDENT_VGGNET_RESTART, STUDENT_VGGNET_RESTART_TAIL,
               STUDENT_VGGNET_RESTART_PLAIN_TAIL, STUDENT_VGGNET_RESTART_SOUP, STUDENT_VGGNET_CYCLES_SOUP,
-              TEACHER_VGGNET_COSINE, TEACHER_VGGNET_GAP_COSINE,
+              STUDENT_VGGNET3_RESTART, STUDENT_VGGNET3_RESTART_TAIL, STUDENT_VGGNET3_RESTART_PLAIN_TAIL,
+              STUDENT_VGGNET3_RESTART_SOUP, TEACHER_VGGNET_COSINE, TEACHER_VGGNET_GAP_COSINE,
               TINY)
 }
 DEFAULT_RECIPE = WIDE_BF16_TAIL.name  # what `make train`, `python -m train` and `python -m convert` use
