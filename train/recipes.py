@@ -723,7 +723,7 @@ STUDENT_DEVICE_PLAIN_TAIL_RESEEDED = reseeded(STUDENT_DEVICE_PLAIN_TAIL)
 # cut the rate below 1e-4 by epoch ~130-160 of 300, and nothing moved after (reports/teachers/*/history.png). A
 # warm-up then cosine to zero over 120 epochs (about 3.5 minutes side by side there) spends every epoch learning.
 # teacher-vggnet-cosine trained on the CPU in sessions 29-30 and was lost with a rebuilt checkout at 84 of 120 epochs;
-# teacher-vggnet-gap-cosine trains on the CPU from session 31, carried across checkouts (train.carry).
+# teacher-vggnet-gap-cosine trained on the CPU in sessions 31-35, carried across checkouts (train.carry), and finished.
 TEACHER_VGGNET_COSINE = replace(
     TEACHER_VGGNET,
     name="teacher-vggnet-cosine",
