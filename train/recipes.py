@@ -881,38 +881,27 @@ STUDENT_VGGNET_CYCLES_SOUP = replace(
 # was scored. Only the new teacher predicts: the pair's ten-view predictions are kept (train.distill).
 CPU_TEACHER = "models/teachers/teacher-vggnet-gap-cosine-cpu/unweighted_float16.tflite#sha256=9a7b6496b5b4@tencrop"
 VGGNET3_TEACHERS = (*VGGNET_TEACHERS, CPU_TEACHER)
-STUDENT_VGGNET3_RESTART = replace(
-    STUDENT_VGGNET_RESTART,
-    name="student-vggnet3-restart",
-    description=(
-        "student-vggnet-restart (30 more epochs from the student-vggnet-60ep run of the same variant) taught by three "
-        "teachers: the two GPU-trained ones and teacher-vggnet-gap-cosine, trained on these CPUs, each over ten views."
-    ),
-    teachers=VGGNET3_TEACHERS,
-)
-STUDENT_VGGNET3_RESTART_TAIL = replace(
-    STUDENT_VGGNET_RESTART_TAIL,
-    name="student-vggnet3-restart-tail",
-    description="The student-vggnet3-restart-30ep run of the same variant with student-duo-tail's 4 epochs (box "
-    "jitter), taught by the three teachers.",
-    teachers=VGGNET3_TEACHERS,
-    init_from="student-vggnet3-restart-30ep/{variant}-seed{seed}",
-)
-STUDENT_VGGNET3_RESTART_PLAIN_TAIL = replace(
-    STUDENT_VGGNET_RESTART_PLAIN_TAIL,
-    name="student-vggnet3-restart-plain-tail",
-    description="The student-vggnet3-restart-30ep run of the same variant with student-duo-plain-tail's 4 epochs "
-    "(flips only), taught by the three teachers.",
-    teachers=VGGNET3_TEACHERS,
-    init_from="student-vggnet3-restart-30ep/{variant}-seed{seed}",
-)
-STUDENT_VGGNET3_RESTART_SOUP = replace(
-    STUDENT_VGGNET_RESTART_SOUP,
-    name="student-vggnet3-restart-soup",
-    description="The weight average of the student-vggnet3-restart-tail and student-vggnet3-restart-plain-tail runs "
-    "of the same variant and seed; nothing trained, trains both tails (and the 30-epoch restart) first.",
-    soup=("student-vggnet3-restart-tail-4ep/{variant}-seed{seed}",
-          "student-vggnet3-restart-plain-tail-4ep/{variant}-seed{seed}"),
+
+
+def retaught(recipe: Recipe, teachers: tuple[str, ...], chain: str, renamed: str) -> Recipe:
+    """``recipe`` with other ``teachers`` (a recipe that distils none, a soup, keeps none): its name and the runs of
+    its ``chain`` it starts from or averages renamed to ``renamed``'s, so the chain trains again under the new
+    teachers; runs from before the chain (its base) are kept as they are."""
+
+    def rename(text: str) -> str:
+        return text.replace(chain, renamed)
+
+    return replace(recipe, name=rename(recipe.name),
+                   description=f"{recipe.name}, its chain trained again as {renamed} with {len(teachers)} teachers.",
+                   teachers=teachers if recipe.teachers else (), init_from=rename(recipe.init_from),
+                   soup=tuple(rename(run) for run in recipe.soup))
+
+
+(STUDENT_VGGNET3_RESTART, STUDENT_VGGNET3_RESTART_TAIL, STUDENT_VGGNET3_RESTART_PLAIN_TAIL,
+ STUDENT_VGGNET3_RESTART_SOUP) = (
+    retaught(r, VGGNET3_TEACHERS, "student-vggnet-restart", "student-vggnet3-restart")
+    for r in (STUDENT_VGGNET_RESTART, STUDENT_VGGNET_RESTART_TAIL, STUDENT_VGGNET_RESTART_PLAIN_TAIL,
+              STUDENT_VGGNET_RESTART_SOUP)
 )
 
 # A tiny recipe for tests and smoke runs: same code paths, seconds per epoch.

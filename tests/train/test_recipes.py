@@ -43,3 +43,18 @@ def test_a_reseeded_recipe_holds_its_base_at_seed_0_and_needs_a_seeded_base() ->
     assert init_run_name(RECIPES["student-deep-tail"], "weighted", 2) == "student-deep-60ep/weighted-seed2"
     with pytest.raises(ValueError, match="init_from"):
         reseeded(RECIPES["wide"])
+
+
+def test_a_retaught_chain_trains_again_under_its_new_teachers_from_the_same_base() -> None:
+    """student-vggnet3-restart*: the shipped restart chain with three teachers; its own runs renamed, its base kept,
+    the soup distilling from none."""
+    from train.recipes import VGGNET3_TEACHERS
+
+    restart, tail, soup = (RECIPES[f"student-vggnet3-restart{s}"] for s in ("", "-tail", "-soup"))
+    assert restart.teachers == tail.teachers == VGGNET3_TEACHERS and len(VGGNET3_TEACHERS) == 3
+    base = "student-vggnet-60ep/{variant}-seed{seed}"
+    assert restart.init_from == RECIPES["student-vggnet-restart"].init_from == base
+    assert tail.init_from == "student-vggnet3-restart-30ep/{variant}-seed{seed}"
+    assert soup.teachers == () and soup.soup == ("student-vggnet3-restart-tail-4ep/{variant}-seed{seed}",
+                                                 "student-vggnet3-restart-plain-tail-4ep/{variant}-seed{seed}")
+    assert tail.epochs == RECIPES["student-vggnet-restart-tail"].epochs
