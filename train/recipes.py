@@ -737,14 +737,14 @@ TEACHER_VGGNET_GAP_COSINE = replace(
     TEACHER_VGGNET_GAP,
     name="teacher-vggnet-gap-cosine",
     description="teacher-vggnet-gap with a 3-epoch warm-up, then the rate cosine to zero over 120 epochs instead of "
-    "plateau cuts over 300. For a GPU machine.",
+    "plateau cuts over 300. Made for a GPU machine; trained on 2 CPU cores in 13 hours of epochs.",
     epochs=120,
     schedule="cosine",
     warmup_epochs=3,
 )
 
 # Issue 20's stronger teachers, trained on a lent H200 (README: Training on a lent GPU machine): teacher-vggnet and
-# teacher-vggnet-gap, 273 and 290 of their 300 epochs side by side in about 510 s each, kept as float16 model files
+# teacher-vggnet-gap, 273 and 290 of their 300 epochs side by side in 516 and 539 s, kept as float16 model files
 # (python -m convert --recipe teacher-vggnet[-gap] --epochs 300 --variants unweighted --formats float16 --no-mirror
 # --out models/teachers/teacher-vggnet[-gap]-gpu --data ...). On PublicTest with ten views each they score 70.05 and
 # 69.43%, their ensemble 71.13%, against 68.57% for the pair that taught the shipped student
