@@ -904,6 +904,25 @@ def retaught(recipe: Recipe, teachers: tuple[str, ...], chain: str, renamed: str
               STUDENT_VGGNET_RESTART_SOUP)
 )
 
+# Judged on its unweighted variant first (session 36, the weighted restart still training): the three-teacher soup
+# scores 69.35% in Keras (one view) against the shipped soup's 68.82%, but as int8 with two views 70.13% against
+# 70.10%: +0.03 pp, short of the rule's 0.5, so it does not ship on its own. Fixed then, before it was scored: the
+# two restart chains are sibling fine-tunings of one student-vggnet-60ep checkpoint under different teachers, the
+# case uniform soups were made for (Wortsman et al.), so the plain mean of both chains' four tails, judged by the
+# unchanged rule. Chosen after the three-teacher soup's PublicTest figures were read, so part of any gain is that
+# choice; the withheld PrivateTest run is the check.
+STUDENT_VGGNET_RESTARTS_SOUP = replace(
+    STUDENT_VGGNET_SOUP,
+    name="student-vggnet-restarts-soup",
+    description="The weight average of the four tails of both 30-epoch restarts of the same variant and seed: "
+    "student-vggnet-restart-tail and -plain-tail (two teachers) and student-vggnet3-restart-tail and -plain-tail "
+    "(three teachers); nothing trained, trains them (and their restarts) first.",
+    soup=("student-vggnet-restart-tail-4ep/{variant}-seed{seed}",
+          "student-vggnet-restart-plain-tail-4ep/{variant}-seed{seed}",
+          "student-vggnet3-restart-tail-4ep/{variant}-seed{seed}",
+          "student-vggnet3-restart-plain-tail-4ep/{variant}-seed{seed}"),
+)
+
 # A tiny recipe for tests and smoke runs: same code paths, seconds per epoch.
 TINY = replace(
     COMPACT,
@@ -932,8 +951,8 @@ RECIPES: dict[str, Recipe] = {
               STUDENT_VGGNET_SOUP4, STUDENT_VGGNET_RESTART, STUDENT_VGGNET_RESTART_TAIL,
               STUDENT_VGGNET_RESTART_PLAIN_TAIL, STUDENT_VGGNET_RESTART_SOUP, STUDENT_VGGNET_CYCLES_SOUP,
               STUDENT_VGGNET3_RESTART, STUDENT_VGGNET3_RESTART_TAIL, STUDENT_VGGNET3_RESTART_PLAIN_TAIL,
-              STUDENT_VGGNET3_RESTART_SOUP, TEACHER_VGGNET_COSINE, TEACHER_VGGNET_GAP_COSINE,
-              TINY)
+              STUDENT_VGGNET3_RESTART_SOUP, STUDENT_VGGNET_RESTARTS_SOUP, TEACHER_VGGNET_COSINE,
+              TEACHER_VGGNET_GAP_COSINE, TINY)
 }
 DEFAULT_RECIPE = WIDE_BF16_TAIL.name  # what `make train`, `python -m train` and `python -m convert` use
 STUDY_RECIPE = COMPACT.name  # what `make study` uses: 3 seeds x 2 variants must fit a session
