@@ -143,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--detector-model", type=Path, default=None, help="YuNet ONNX model (for yunet)")
     cmp.add_argument("--crop-faces", type=positive, default=None,
                      help="evaluation faces placed for the crop part (default: all, as the camera benchmark)")
+    cmp.add_argument("--crop-placements", type=positive, default=1,
+                     help="canvases each face is placed on for the crop part (1: the camera benchmark's own; more: "
+                     "a tighter shortfall interval, faces the unit)")
     cmp.add_argument("--seed", type=int, default=0, help="seed of the canvases (the camera benchmark's: 0)")
     cmp.add_argument("--cost-rounds", type=number_type(int, 0, "an integer >= 0"), default=5,
                      help="rounds of timing both classifiers, alternating (0: no cost part, and the rule skips it)")
@@ -180,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="detector settings the camera part compares (default: blazeface blazeface:refine=0 "
                           "blazeface-full haar, and yunet with --detector-model)")
     run.add_argument("--detector-model", type=Path, default=None, help="YuNet ONNX model (for yunet)")
+    run.add_argument("--crop-placements", type=positive, default=1,
+                     help="canvases each evaluation face is placed on for the camera part's crop accuracy (more: a "
+                     "tighter shortfall interval, faces the unit)")
     run.add_argument("--real-faces", type=Path, default=None,
                      help="folder of real photos with faces.json (default: ../shared/data/real-faces beside the "
                           "repository); without it the camera part's real-content measurements are skipped")
@@ -330,7 +336,7 @@ def _compare(args: argparse.Namespace, argv: list[str]) -> int:
         make_detectors([detector], args.detector_model)  # one that cannot be built (yunet, no model) fails first
     faces = load_eval_faces(args.data)
     result = compare(shipped, candidate, faces.x, faces.y, args.format, detector, args.crop_faces, args.seed,
-                     args.progress, args.detector_model, args.cost_rounds)
+                     args.progress, args.detector_model, args.cost_rounds, args.crop_placements)
     meta = {**report_meta(argv), "split": faces.split, "data": Path(args.data).name, "notes": faces.notes}
     path = write(result, args.out, meta)
     decision = result["decision"]
@@ -387,7 +393,8 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         pipeline_formats=args.pipeline_formats, pipeline_frames=args.pipeline_frames, threads_max=args.threads_max,
         quick=args.quick, out=args.out, reference=args.reference, seed=args.seed, plots=args.plots,
         progress=args.progress, mirror=args.mirror, parts=tuple(args.parts), detectors=args.detectors,
-        detector_model=args.detector_model, real_faces=args.real_faces, argv=argv,
+        detector_model=args.detector_model, real_faces=args.real_faces, crop_placements=args.crop_placements,
+        argv=argv,
     )
     outcome = run_benchmark(config)
     print(f"wrote {outcome.report} (and results.json, plots) in {outcome.results['duration_s']:.0f} s")

@@ -82,6 +82,7 @@ WORKER_TIMEOUT_S = 900.0
 class CameraSettings:
     frames_per_photo: int = 30  # real-content frames per photo (1 s at 30 FPS)
     crop_faces: int | None = None  # evaluation faces for the crop accuracy (None: all)
+    crop_placements: int = 1  # canvases each of them is placed on
     steady_photos: int = 3  # one-face photos held still, each for steady_seconds
     steady_seconds: float = 30.0
     change_pairs: int = 32
@@ -416,7 +417,7 @@ def measure_camera(inputs: CameraInputs) -> dict:
             notes.append(f"labelled clip: {inputs.clip_skipped}")
         crops: dict = {}
         if inputs.faces_x is not None:
-            count, placed = placements(inputs.faces_x, s.crop_faces, inputs.seed + SEED_OFFSET)
+            count, placed = placements(inputs.faces_x, s.crop_faces, inputs.seed + SEED_OFFSET, s.crop_placements)
             crop_rows, crops = crop_accuracy(detectors, framings, classifier.predict_proba, inputs.faces_x,
                                              inputs.faces_y, placed, count, inputs.progress)
             for n in names:

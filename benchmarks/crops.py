@@ -17,8 +17,9 @@ import numpy as np
 
 from benchmarks.calibrate import MATCH_IOU, place
 from benchmarks.canvas import BACKGROUNDS
+from benchmarks.errors import BenchError
 from benchmarks.progress import progress_bar
-from benchmarks.stats import paired_interval_pp
+from benchmarks.stats import clustered_ratio_interval
 from core.labels import INPUT_SIZE
 from device.detector import Box, FaceDetector
 from device.framing import Framing
@@ -36,19 +37,40 @@ class Placement:
     truth: Box  # where the 48x48 face went
 
 
-def placements(faces: np.ndarray, count: int | None, seed: int) -> tuple[int, Iterator[Placement]]:
-    """(how many, the placements): ``count`` faces (None: all; else a seeded random subset, in index order), each on
-    its own canvas as :func:`benchmarks.calibrate.place` makes it (backgrounds in turn)."""
+def placements(faces: np.ndarray, count: int | None, seed: int, repeats: int = 1) -> tuple[int, Iterator[Placement]]:
+    """(how many canvases, the placements): ``count`` faces (None: all; else a seeded random subset, in index order),
+    each on ``repeats`` canvases of its own as :func:`benchmarks.calibrate.place` makes them (other sizes, positions
+    and backgrounds, in turn). One placement a face draws exactly what it always drew, so earlier reports stand."""
+    if repeats < 1:
+        raise BenchError(f"crop placements {repeats}: expected at least 1 canvas for each face")
     rng = np.random.default_rng(seed)
     total = len(faces)
     chosen = np.arange(total) if count is None or count >= total else np.sort(rng.choice(total, count, replace=False))
 
     def generate() -> Iterator[Placement]:
         for i, index in enumerate(chosen):
-            canvas, box = place(faces[index].reshape(INPUT_SIZE, INPUT_SIZE), rng, BACKGROUNDS[i % len(BACKGROUNDS)])
-            yield Placement(int(index), canvas, box)
+            for r in range(repeats):
+                kind = BACKGROUNDS[(i * repeats + r) % len(BACKGROUNDS)]
+                canvas, box = place(faces[index].reshape(INPUT_SIZE, INPUT_SIZE), rng, kind)
+                yield Placement(int(index), canvas, box)
 
-    return len(chosen), generate()
+    return len(chosen) * repeats, generate()
+
+
+def shortfall_interval_pp(found: Sequence[int], dataset_right: Sequence[bool],
+                          crop_right: Sequence[bool]) -> list[float] | None:
+    """95% interval of accuracy(dataset crops) - accuracy(detector crops) in pp over the found placements, the faces
+    the unit: a face placed on several canvases is one cluster (its placements share its label and its dataset
+    crop, so they are not independent; :func:`benchmarks.stats.clustered_ratio_interval`). With one placement a face
+    it is the plain paired interval (:func:`benchmarks.stats.paired_interval_pp`)."""
+    if len(found) == 0:
+        return None
+    d = np.asarray(dataset_right, np.float64) - np.asarray(crop_right, np.float64)
+    faces, cluster = np.unique(np.asarray(found), return_inverse=True)
+    totals = np.bincount(cluster, weights=d, minlength=len(faces))
+    sizes = np.bincount(cluster, minlength=len(faces)).astype(np.float64)
+    interval = clustered_ratio_interval(totals, sizes)
+    return None if interval is None else [100.0 * interval[0], 100.0 * interval[1]]
 
 
 @dataclass
@@ -133,8 +155,10 @@ def score_crops(tallies: dict[str, CropTally], framings: dict[str, tuple[Framing
             "acc_plain": acc_plain,
             "acc_placed_box": accuracy(t.found, exact),
             "calibrated_minus_dataset_pp": None if acc_calibrated is None else 100 * (acc_calibrated - acc_dataset),
-            "shortfall_ci_pp": paired_interval_pp([dataset_pred[i] == labels[i] for i in t.found],
-                                                  [p == labels[i] for i, p in zip(t.found, calibrated, strict=True)]),
+            "shortfall_ci_pp": shortfall_interval_pp(
+                t.found, [dataset_pred[i] == labels[i] for i in t.found],
+                [p == labels[i] for i, p in zip(t.found, calibrated, strict=True)]),
+            "faces_found": len(set(t.found)),
             "plain_minus_dataset_pp": None if acc_plain is None else 100 * (acc_plain - acc_dataset),
             "calibrated_framing": framings[name][0].describe(),
             "plain_framing": framings[name][1].describe(),

@@ -413,7 +413,10 @@ def camera_section(results: dict) -> list[str]:
         "- **Crops** (evaluation faces placed as `python -m benchmarks calibrate` places training faces, another "
         "seed): found % of the placed faces; label accuracy of the found faces on their dataset crops (48x48 "
         "originals), the detector's calibrated crops, plain square crops (2% margin a side) and the placed face's "
-        "own box cut from the canvas (no detector: what scaling the face up and the crop down again costs).",
+        "own box cut from the canvas (no detector: what scaling the face up and the crop down again costs)."
+        + ("" if s.get("crop_placements", 1) == 1 else
+           f" Each face on {s['crop_placements']} canvases (`--crop-placements`): found % counts canvases, the "
+           "shortfall's interval takes each face as one unit."),
         f"- **Steady**: the whole pipeline (the demo's smoothing) on {s['steady_photos']} one-face photo(s) held still "
         f"(<= 1.5 px jitter, sensor noise) for {s['steady_seconds']:g} s each at {s['fps']:g} FPS of source time: "
         "displayed label changes per minute (raw: the per-frame arg-max's). **Reaction**: two evaluation faces of "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from benchmarks.errors import BenchError
@@ -44,6 +44,7 @@ class RunConfig:
     parts: tuple[str, ...] = PARTS
     detectors: list[str] | None = None  # camera part (default: camera.DEFAULT_DETECTORS, + yunet with a model)
     detector_model: Path | None = None  # YuNet's ONNX file
+    crop_placements: int = 1  # canvases each evaluation face is placed on for the crop accuracy
     real_faces: Path | None = None  # the real photos (default: ../shared/data/real-faces beside the repository)
     argv: list[str] = field(default_factory=list)
 
@@ -191,7 +192,8 @@ def _camera_part(config: RunConfig, models: ModelSet, faces, clip: _Clip | None,
         source, truth = clip.source, clip.truth
     inputs = CameraInputs(
         models=models, detectors=camera_detectors(config), detector_model=config.detector_model,
-        settings=CameraSettings.quick() if config.quick else CameraSettings(),
+        settings=replace(CameraSettings.quick() if config.quick else CameraSettings(),
+                         crop_placements=config.crop_placements),
         faces_x=faces.x if faces is not None else None, faces_y=faces.y if faces is not None else None,
         clip_source=source, clip_truth=truth, clip_skipped=skipped,
         real_faces=Path(config.real_faces) if config.real_faces else default_real_faces(),

@@ -51,6 +51,11 @@ MUTANTS: tuple[Mutant, ...] = (
            ("tests/train/test_training.py::test_resume_after_kill",),
            "a best checkpoint cut short by a kill stays beside best.keras and a later promotion may rename it "
            "into place"),
+    Mutant("crop-placements-as-faces", "benchmarks/crops.py",
+           "    faces, cluster = np.unique(np.asarray(found), return_inverse=True)\n",
+           "    faces, cluster = np.arange(len(found)), np.arange(len(found))\n",
+           ("tests/benchmarks/test_crops.py::test_shortfall_interval_takes_each_face_as_one_unit",),
+           "a face placed on several canvases counts as several faces and the shortfall interval narrows falsely"),
     Mutant("carry-weights-not-applied", "train/carry.py",
            "        model.set_weights(self.latest())\n", "",
            ("tests/train/test_carry.py::test_a_stopped_run_carried_into_a_new_checkout_resumes_where_it_stopped",),

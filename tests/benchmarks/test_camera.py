@@ -162,15 +162,18 @@ def _run_camera(bench_models: Path, synthetic_data: Path, out: Path, *extra: str
 def test_parts_camera_without_real_photos_skips_them_with_a_note(bench_models: Path, synthetic_data: Path,
                                                                    tmp_path: Path) -> None:
     rc, results, report = _run_camera(bench_models, synthetic_data, tmp_path / "r", "--real-faces",
-                                      str(tmp_path / "absent"), "--detectors", "blazeface", "haar")
+                                      str(tmp_path / "absent"), "--detectors", "blazeface", "haar",
+                                      "--crop-placements", "2")
     assert rc == 0
     cam = results["camera"]
+    assert cam["settings"]["crop_placements"] == 2 and "Each face on 2 canvases" in report
     assert cam["skipped"] is None and cam["detectors"] == ["blazeface", "haar"]
     assert results["pipeline"]["skipped"].startswith("not asked for") and results["accuracy"]["skipped"]
     assert any("real photos not found" in n and "skipped" in n for n in cam["notes"])
     for row in cam["rows"]:
         assert "real" not in row and "pipeline" not in row and "steady" not in row
-        assert row["crops"]["placed"] == 40 and 0 <= row["crops"]["found"] <= 40
+        assert row["crops"]["placed"] == 80 and 0 <= row["crops"]["found"] <= 80  # 40 faces, 2 canvases each
+        assert row["crops"]["faces_found"] <= 40
         assert row["clip"]["frames"] > 0 and row["clip"]["ms"]["median"] > 0 and row["clip"]["ground_truth"]
     assert {t["met"] for t in cam["targets"] if t["key"] in ("detect_ms", "fps", "flicker")} == {None}
     assert "_crops" not in cam and cam["views"]["keras"]["measured"] is False

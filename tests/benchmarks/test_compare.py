@@ -182,6 +182,20 @@ def test_the_canvases_are_detected_once_for_both_models(folders, synthetic_data:
     assert len(calls) == 3  # one detection a canvas, whatever the number of models scored on it
 
 
+def test_crop_placements_put_each_face_on_more_canvases(folders, synthetic_data: Path, tmp_path: Path) -> None:
+    shipped, _, other = folders
+    out = tmp_path / "cmp"
+    rc = main(["compare", "--models", str(shipped), "--candidate", str(other), "--data", str(synthetic_data),
+               "--detector", "haar", "--crop-faces", "2", "--crop-placements", "3", "--out", str(out),
+               "--no-progress", "--cost-rounds", "0"])
+    assert rc == 0
+    saved = json.loads((out / "compare.json").read_text())
+    crops = saved["variants"]["unweighted"]["crops"]
+    assert saved["crop_placements"] == 3 and crops["shipped"]["placed"] == crops["candidate"]["placed"] == 6
+    assert crops["shipped"]["faces_found"] <= 2
+    assert "Each face on 3 canvases" in (out / "compare.md").read_text()
+
+
 def test_cli_writes_the_report_with_its_decision(folders, synthetic_data: Path, tmp_path: Path, capsys) -> None:
     shipped, same, _ = folders
     out = tmp_path / "cmp"

@@ -143,3 +143,44 @@ def test_the_command_writes_crops_training_reads_back(real_faces_folder: Path, t
         read_device_crops(out, 255 - train.x)
     rc = main(["device-crops", "--data", str(data), "--out", str(tmp_path / "crops.txt"), "--no-progress"])
     assert rc == 2 and "expected an .npz file" in capsys.readouterr().err
+
+
+def test_placements_put_each_face_on_several_canvases_and_one_a_face_draws_as_before() -> None:
+    faces = synthetic_images(1, seed=3)[0].reshape(-1, 48, 48)[:5]
+    count, once = crops_module.placements(faces, 3, seed=11)
+    once = list(once)
+    assert count == 3 and len(once) == 3 and [p.face for p in once] == sorted(p.face for p in once)
+    # the stream of one placement a face, as every report before crop placements drew it
+    rng = np.random.default_rng(11)
+    chosen = np.sort(rng.choice(5, 3, replace=False))
+    kinds = crops_module.BACKGROUNDS
+    for i, (p, index) in enumerate(zip(once, chosen, strict=True)):
+        canvas, truth = crops_module.place(faces[index], rng, kinds[i % len(kinds)])
+        assert p.face == index and p.truth == truth and np.array_equal(p.canvas, canvas)
+    count, thrice = crops_module.placements(faces, 3, seed=11, repeats=3)
+    thrice = list(thrice)
+    assert count == 9 and [p.face for p in thrice] == [f for f in chosen for _ in range(3)]
+    assert len({(p.truth.x, p.truth.y, p.truth.w) for p in thrice[:3]}) == 3  # other sizes and positions
+    with pytest.raises(crops_module.BenchError, match="crop placements 0"):
+        crops_module.placements(faces, 3, seed=11, repeats=0)
+
+
+def test_shortfall_interval_takes_each_face_as_one_unit() -> None:
+    from benchmarks.stats import paired_interval_pp
+
+    rng = np.random.default_rng(2)
+    dataset = rng.random(40) < 0.7
+    crop = np.where(rng.random(40) < 0.8, dataset, ~dataset)
+    # one placement a face: the plain paired interval
+    assert crops_module.shortfall_interval_pp(list(range(40)), dataset, crop) == pytest.approx(
+        paired_interval_pp(dataset, crop))
+    # every face placed three times with the same outcome: the same mean, and no narrower an interval than one
+    # placement a face gives (three copies of one face are not three faces)
+    found = [f for f in range(40) for _ in range(3)]
+    tripled = crops_module.shortfall_interval_pp(found, np.repeat(dataset, 3), np.repeat(crop, 3))
+    single = paired_interval_pp(dataset, crop)
+    assert np.mean(tripled) == pytest.approx(np.mean(single))
+    assert tripled[1] - tripled[0] == pytest.approx(single[1] - single[0])
+    naive = paired_interval_pp(np.repeat(dataset, 3), np.repeat(crop, 3))
+    assert naive[1] - naive[0] < 0.6 * (single[1] - single[0])  # what counting placements as faces would claim
+    assert crops_module.shortfall_interval_pp([], [], []) is None
