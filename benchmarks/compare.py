@@ -367,8 +367,8 @@ class _DetectedCrops:
 
 def _detect(detector: str, x: np.ndarray, y: np.ndarray, crop_faces: int | None, seed: int, progress: bool,
             detector_model: Path | None = None, crop_placements: int = 1) -> _DetectedCrops:
-    """``detector`` on the camera benchmark's canvases (same faces, seed and boxes; ``crop_placements`` canvases a
-    face, the first the benchmark's own when it is 1), once for every model."""
+    """``detector`` on the camera benchmark's canvases (same faces, seed and boxes, when ``crop_placements`` is 1;
+    more canvases a face draw others), once for every model."""
     from benchmarks.camera import detector_framings, make_detectors
     from benchmarks.crops import SEED_OFFSET, detect_crops, placements
 
