@@ -25,7 +25,7 @@ Why one transform cannot reproduce every dataset crop is measured too, and kept 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -84,6 +84,16 @@ def place(face: np.ndarray, rng: np.random.Generator, kind: str) -> tuple[np.nda
     canvas = background(kind, width, height, rng)
     paste(canvas, patch, alpha, x, y)
     return canvas, Box(x + offset, y + offset, side, side)
+
+
+def place_each(faces: np.ndarray, chosen, rng: np.random.Generator,
+               repeats: int = 1) -> Iterator[tuple[int, int, np.ndarray, Box]]:
+    """Each chosen face (``faces[index]``, 48x48) on ``repeats`` canvases of its own (:func:`place`, backgrounds in
+    turn, one ``rng`` stream): ``(i, index, canvas, placed box)``, ``i`` the face's position in ``chosen``."""
+    for i, index in enumerate(chosen):
+        for r in range(repeats):
+            canvas, truth = place(faces[index].reshape(48, 48), rng, BACKGROUNDS[(i * repeats + r) % len(BACKGROUNDS)])
+            yield i, int(index), canvas, truth
 
 
 def transforms(pairs: list[tuple[Box, Box]]) -> dict[str, np.ndarray]:
@@ -170,22 +180,19 @@ def calibrate(detector: FaceDetector, name: str, faces: np.ndarray, labels: np.n
     false = 0
     times = []
     with progress_bar(f"calibrate {name}", len(chosen) * repeats, enabled=progress) as bar:
-        for i, index in enumerate(chosen):
-            for r in range(repeats):
-                kind = BACKGROUNDS[(i * repeats + r) % len(BACKGROUNDS)]
-                canvas, truth = place(faces[index].reshape(48, 48), rng, kind)
-                gray = to_gray(canvas)
-                start = clock()
-                boxes = detector.detect(gray, canvas)
-                times.append((clock() - start) * 1000.0)
-                best = max(boxes, key=truth.iou, default=None)
-                if best is not None and truth.iou(best) >= MATCH_IOU:
-                    pairs.append((best, truth))
-                    found_faces.append(i)
-                    false += len(boxes) - 1
-                else:
-                    false += len(boxes)
-                bar.update()
+        for i, _, canvas, truth in place_each(faces, chosen, rng, repeats):
+            gray = to_gray(canvas)
+            start = clock()
+            boxes = detector.detect(gray, canvas)
+            times.append((clock() - start) * 1000.0)
+            best = max(boxes, key=truth.iou, default=None)
+            if best is not None and truth.iou(best) >= MATCH_IOU:
+                pairs.append((best, truth))
+                found_faces.append(i)
+                false += len(boxes) - 1
+            else:
+                false += len(boxes)
+            bar.update()
     result = Calibration(name, len(chosen) * repeats, len(pairs), false, None, {}, float(np.median(times)),
                          repeats=repeats)
     if pairs:

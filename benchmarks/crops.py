@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from benchmarks.calibrate import MATCH_IOU, place
+from benchmarks.calibrate import MATCH_IOU, place, place_each
 from benchmarks.canvas import BACKGROUNDS
 from benchmarks.errors import BenchError
 from benchmarks.progress import progress_bar
@@ -47,14 +47,8 @@ def placements(faces: np.ndarray, count: int | None, seed: int, repeats: int = 1
     total = len(faces)
     chosen = np.arange(total) if count is None or count >= total else np.sort(rng.choice(total, count, replace=False))
 
-    def generate() -> Iterator[Placement]:
-        for i, index in enumerate(chosen):
-            for r in range(repeats):
-                kind = BACKGROUNDS[(i * repeats + r) % len(BACKGROUNDS)]
-                canvas, box = place(faces[index].reshape(INPUT_SIZE, INPUT_SIZE), rng, kind)
-                yield Placement(int(index), canvas, box)
-
-    return len(chosen) * repeats, generate()
+    placed = (Placement(index, canvas, box) for _, index, canvas, box in place_each(faces, chosen, rng, repeats))
+    return len(chosen) * repeats, placed
 
 
 def shortfall_interval_pp(found: Sequence[int], dataset_right: Sequence[bool],
