@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from convert.head import DEFAULT_HEAD, HEAD_PRECISIONS
+from convert.ranges import ACTIVATION_RANGES, DEFAULT_ACTIVATION_RANGES
 from convert.rounding import DEFAULT_WEIGHT_ROUNDING, WEIGHT_ROUNDINGS
 from core.argtypes import number_type, whole
 from core.formats import FORMATS_BY_NAME
@@ -53,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--head", choices=HEAD_PRECISIONS, default=DEFAULT_HEAD,
                    help="int8 format: its dense head (from the first fully-connected layer on) in int8, or kept in "
                    "float32 inside the integer model, input and output still int8 (convert.head)")
+    p.add_argument("--activation-ranges", choices=ACTIVATION_RANGES, default=DEFAULT_ACTIVATION_RANGES,
+                   help="int8 format: each activation's range as the calibrator observed it (minmax), or each "
+                   "ReLU activation's range cut where 8 bits lose least on the calibration faces (mse; "
+                   "convert.ranges)")
     p.add_argument("--threads", type=whole(1), default=1, help="interpreter threads for the parity check")
     return p
 
@@ -133,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                              args.seed, args.max_int8_drop, args.threads,
                              command=" ".join(["python", "-m", "convert", *(sys.argv[1:] if argv is None else argv)]),
                              mirror=args.mirror, weight_rounding=args.weight_rounding,
-                             head=args.head)
+                             head=args.head, activation_ranges=args.activation_ranges)
     except (ConversionError, DataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

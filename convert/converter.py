@@ -5,7 +5,9 @@ full-integer format is calibrated on a stratified sample of the training split. 
 converter already on their int8 grid, rounded so that each output channel keeps its kernel's sum
 (``weight_rounding="sum-kept"``, :mod:`convert.rounding`), or rounded by the converter to the nearest step
 (``"nearest"``); its dense head is kept in float32 inside the integer model (``head="float32"``,
-:mod:`convert.head`), or quantised like the rest (``"int8"``). The defaults are what ships.
+:mod:`convert.head`), or quantised like the rest (``"int8"``); its activations' ranges are the calibrator's extremes
+(``activation_ranges="minmax"``) or cut where 8 bits lose least (``"mse"``, :mod:`convert.ranges`). The defaults
+are what ships.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from convert.head import DEFAULT_HEAD
+from convert.ranges import ACTIVATION_RANGES, DEFAULT_ACTIVATION_RANGES
 from convert.rounding import DEFAULT_WEIGHT_ROUNDING
 from core.formats import ModelFormat
 from core.labels import INPUT_SHAPE
@@ -77,20 +80,45 @@ def calibration_sample(x: np.ndarray, y: np.ndarray | None, size: int, seed: int
 
 
 def convert(model, fmt: ModelFormat, calibration: np.ndarray | None = None,
-            weight_rounding: str = DEFAULT_WEIGHT_ROUNDING, head: str = DEFAULT_HEAD) -> bytes:
+            weight_rounding: str = DEFAULT_WEIGHT_ROUNDING, head: str = DEFAULT_HEAD,
+            activation_ranges: str = DEFAULT_ACTIVATION_RANGES) -> bytes:
     """Return the ``.tflite`` flatbuffer of ``model`` in format ``fmt`` (``weight_rounding``: how the full-integer
     format's weights are rounded, one of :data:`convert.rounding.WEIGHT_ROUNDINGS`; ``head``: the full-integer
-    format's dense head in int8 or kept in float32, one of :data:`convert.head.HEAD_PRECISIONS`)."""
+    format's dense head in int8 or kept in float32, one of :data:`convert.head.HEAD_PRECISIONS`;
+    ``activation_ranges``: its activations' ranges, one of :data:`convert.ranges.ACTIVATION_RANGES`)."""
     from convert.head import float_head_model
 
+    if activation_ranges not in ACTIVATION_RANGES:
+        raise ConversionError(f"activation ranges {activation_ranges!r}: expected one of "
+                              f"{', '.join(ACTIVATION_RANGES)}")
     with tempfile.TemporaryDirectory(prefix="feredge-export-") as tmp:
         converter = configured_converter(model, fmt, calibration, Path(tmp), weight_rounding, head)
         try:
+            if fmt.int8_io and activation_ranges != "minmax":
+                return narrowed_model(converter, Path(tmp), calibration, head)
             if fmt.int8_io and head == "float32":
                 return float_head_model(converter, Path(tmp), calibration)
             return bytes(converter.convert())
         except Exception as exc:
             raise ConversionError(f"TFLite conversion to {fmt.name} failed: {exc}") from exc
+
+
+def narrowed_model(converter, saved_model_dir: Path, calibration: np.ndarray, head: str) -> bytes:
+    """The full-integer flatbuffer of ``converter`` (set up for the int8 format over ``saved_model_dir``) with its
+    one-sided activation ranges cut where 8 bits lose least on ``calibration`` (:func:`convert.ranges.narrowed`),
+    its dense head in float32 when ``head`` says so (:mod:`convert.head`)."""
+    import tensorflow as tf
+
+    from convert.head import head_nodes
+    from convert.ranges import calibrated_model, narrowed, quantised
+
+    nodes = head_nodes(saved_model_dir) if head == "float32" else []
+    if head == "float32" and not nodes:
+        raise ValueError("no FULLY_CONNECTED op in the model: no dense head to keep in float32")
+    if nodes:  # the head's float ops must be allowed beside the integer ones
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+    model, _ = narrowed(calibrated_model(converter), calibration, keep=frozenset(nodes))
+    return quantised(model, nodes)
 
 
 def representative_images(images: np.ndarray):

@@ -15,6 +15,7 @@ import numpy as np
 
 from convert.converter import calibration_sample, convert, load_checkpoint, mirror_averaged
 from convert.head import DEFAULT_HEAD
+from convert.ranges import DEFAULT_ACTIVATION_RANGES
 from convert.rounding import DEFAULT_WEIGHT_ROUNDING
 from core.balance import priors_from_counts
 from core.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file
@@ -226,6 +227,7 @@ def convert_all(
     mirror: bool = True,
     weight_rounding: str = DEFAULT_WEIGHT_ROUNDING,
     head: str = DEFAULT_HEAD,
+    activation_ranges: str = DEFAULT_ACTIVATION_RANGES,
 ) -> ConvertResult:
     """Convert, verify and record every job; return entries, failures and int8 threshold violations.
 
@@ -259,7 +261,7 @@ def convert_all(
                 e for e in manifest["models"] if not (e["variant"] == job.variant and e["format"] == fmt_name)
             ]
             try:
-                data = convert(model, fmt, cal, weight_rounding, head)
+                data = convert(model, fmt, cal, weight_rounding, head, activation_ranges)
                 if not (path.is_file() and path.read_bytes() == data):  # the same model again replaces nothing
                     kept = keep_teacher_file(path, teacher_names)
                     atomic_write_bytes(path, data)
@@ -290,6 +292,8 @@ def convert_all(
                 "calibration_size": int(len(cal)) if (cal is not None and fmt.representative_data) else None,
                 "weight_rounding": weight_rounding_of(fmt, weight_rounding),
                 "head": head_of(fmt, data),
+                # the full-integer format's activation ranges (convert.ranges); none for the others
+                "activation_ranges": activation_ranges if fmt.int8_io else None,
                 "keras": keras_scores,
                 "accuracy": scores,
             }

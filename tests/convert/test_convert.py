@@ -302,6 +302,8 @@ def test_each_entry_says_how_its_weights_were_rounded(converted):
     assert rounding == {"float32": None, "float16": None, "dynamic": "nearest", "int8": "sum-kept"}
     assert {e["format"]: e["head"] for e in entries} == {"float32": None, "float16": None, "dynamic": None,
                                                          "int8": "float32"}, "the shipped head by default"
+    assert {e["format"]: e["activation_ranges"] for e in entries} == {
+        "float32": None, "float16": None, "dynamic": None, "int8": "minmax"}, "the calibrator's ranges by default"
     from convert.pipeline import weight_rounding_of
 
     assert weight_rounding_of(FORMATS_BY_NAME["int8"], "sum-kept") == "sum-kept"
