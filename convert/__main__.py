@@ -148,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         # keeps a large teacher at half the size (its weights are float16, its maths float32)
         teacher = f"; as a teacher: {model_teacher_name(path)}" if e["format"] in ("float32", "float16") else ""
         print(f"wrote {path} ({e['size_bytes'] / 1024:.1f} KB){teacher}")
+        if cuts := e.get("activation_cuts"):
+            ratios = [c["cut_max"] / c["recorded_max"] for c in cuts]
+            print(f"  activation ranges ({e['activation_ranges']}): {len(cuts)} cut to {min(ratios):.2f}-"
+                  f"{max(ratios):.2f}x the calibrator's maxima (manifest: activation_cuts)")
     if result.entries and result.entries[0]["accuracy"]:
         print(parity_table(result.entries))
     print(f"manifest: {args.out / 'manifest.json'}; report: {args.out / 'parity.md'}")

@@ -81,11 +81,12 @@ def calibration_sample(x: np.ndarray, y: np.ndarray | None, size: int, seed: int
 
 def convert(model, fmt: ModelFormat, calibration: np.ndarray | None = None,
             weight_rounding: str = DEFAULT_WEIGHT_ROUNDING, head: str = DEFAULT_HEAD,
-            activation_ranges: str = DEFAULT_ACTIVATION_RANGES) -> bytes:
+            activation_ranges: str = DEFAULT_ACTIVATION_RANGES, cuts: list | None = None) -> bytes:
     """Return the ``.tflite`` flatbuffer of ``model`` in format ``fmt`` (``weight_rounding``: how the full-integer
     format's weights are rounded, one of :data:`convert.rounding.WEIGHT_ROUNDINGS`; ``head``: the full-integer
     format's dense head in int8 or kept in float32, one of :data:`convert.head.HEAD_PRECISIONS`;
-    ``activation_ranges``: its activations' ranges, one of :data:`convert.ranges.ACTIVATION_RANGES`)."""
+    ``activation_ranges``: its activations' ranges, one of :data:`convert.ranges.ACTIVATION_RANGES`; the ranges
+    cut are appended to ``cuts`` as :class:`convert.ranges.RangeCut`, when given)."""
     from convert.head import float_head_model
 
     if activation_ranges not in ACTIVATION_RANGES:
@@ -95,7 +96,7 @@ def convert(model, fmt: ModelFormat, calibration: np.ndarray | None = None,
         converter = configured_converter(model, fmt, calibration, Path(tmp), weight_rounding, head)
         try:
             if fmt.int8_io and activation_ranges != "minmax":
-                return narrowed_model(converter, Path(tmp), calibration, head)
+                return narrowed_model(converter, Path(tmp), calibration, head, cuts)
             if fmt.int8_io and head == "float32":
                 return float_head_model(converter, Path(tmp), calibration)
             return bytes(converter.convert())
@@ -103,10 +104,11 @@ def convert(model, fmt: ModelFormat, calibration: np.ndarray | None = None,
             raise ConversionError(f"TFLite conversion to {fmt.name} failed: {exc}") from exc
 
 
-def narrowed_model(converter, saved_model_dir: Path, calibration: np.ndarray, head: str) -> bytes:
+def narrowed_model(converter, saved_model_dir: Path, calibration: np.ndarray, head: str,
+                   cuts: list | None = None) -> bytes:
     """The full-integer flatbuffer of ``converter`` (set up for the int8 format over ``saved_model_dir``) with its
     one-sided activation ranges cut where 8 bits lose least on ``calibration`` (:func:`convert.ranges.narrowed`),
-    its dense head in float32 when ``head`` says so (:mod:`convert.head`)."""
+    its dense head in float32 when ``head`` says so (:mod:`convert.head`); the cuts made are appended to ``cuts``."""
     import tensorflow as tf
 
     from convert.head import head_nodes
@@ -117,7 +119,9 @@ def narrowed_model(converter, saved_model_dir: Path, calibration: np.ndarray, he
         raise ValueError("no FULLY_CONNECTED op in the model: no dense head to keep in float32")
     if nodes:  # the head's float ops must be allowed beside the integer ones
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
-    model, _ = narrowed(calibrated_model(converter), calibration, keep=frozenset(nodes))
+    model, made = narrowed(calibrated_model(converter), calibration, keep=frozenset(nodes))
+    if cuts is not None:
+        cuts.extend(made)
     return quantised(model, nodes)
 
 

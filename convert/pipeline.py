@@ -15,7 +15,7 @@ import numpy as np
 
 from convert.converter import calibration_sample, convert, load_checkpoint, mirror_averaged
 from convert.head import DEFAULT_HEAD
-from convert.ranges import DEFAULT_ACTIVATION_RANGES
+from convert.ranges import DEFAULT_ACTIVATION_RANGES, cut_record
 from convert.rounding import DEFAULT_WEIGHT_ROUNDING
 from core.balance import priors_from_counts
 from core.fileio import atomic_write_bytes, atomic_write_json, atomic_write_text, sha256_file
@@ -261,7 +261,8 @@ def convert_all(
                 e for e in manifest["models"] if not (e["variant"] == job.variant and e["format"] == fmt_name)
             ]
             try:
-                data = convert(model, fmt, cal, weight_rounding, head, activation_ranges)
+                cuts: list = []
+                data = convert(model, fmt, cal, weight_rounding, head, activation_ranges, cuts)
                 if not (path.is_file() and path.read_bytes() == data):  # the same model again replaces nothing
                     kept = keep_teacher_file(path, teacher_names)
                     atomic_write_bytes(path, data)
@@ -294,6 +295,7 @@ def convert_all(
                 "head": head_of(fmt, data),
                 # the full-integer format's activation ranges (convert.ranges); none for the others
                 "activation_ranges": activation_ranges if fmt.int8_io else None,
+                **({"activation_cuts": [cut_record(c) for c in cuts]} if cuts else {}),
                 "keras": keras_scores,
                 "accuracy": scores,
             }

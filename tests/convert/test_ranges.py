@@ -98,8 +98,11 @@ def test_mse_ranges_give_finer_activation_steps_and_keep_the_int8_contract(head)
     calibration = np.random.default_rng(3).integers(0, 256, size=(40, 48, 48, 1)).astype(np.float32)
     int8 = FORMATS_BY_NAME["int8"]
     plain = _scales(convert(model, int8, calibration, head=head, activation_ranges="minmax"))
-    data = convert(model, int8, calibration, head=head, activation_ranges="mse")
+    made: list = []
+    data = convert(model, int8, calibration, head=head, activation_ranges="mse", cuts=made)
     cut = _scales(data)
+    assert made and all(c.cut_max < c.recorded_max for c in made), made
+    assert {c.op for c in made} <= {"CONV_2D", "MEAN"}, "the tiny model's convolutions and its pooling mean"
 
     assert cut["contract"] == plain["contract"], "the input and output keep the full-integer format's quantisation"
     assert len(cut["CONV_2D"]) == len(plain["CONV_2D"]) > 1
@@ -127,3 +130,13 @@ def test_an_unknown_activation_range_is_refused_before_conversion():
 
     with pytest.raises(ConversionError, match="activation ranges 'median'"):
         convert(object(), FORMATS_BY_NAME["int8"], np.zeros((2, 48, 48, 1)), activation_ranges="median")
+
+
+def test_a_cut_is_recorded_under_its_keras_layer():
+    from convert.ranges import RangeCut, cut_record
+
+    fused = ("model_mirror_averaged_1/model_1/b0_relu0_1/Relu;model_mirror_averaged_1/model_1/b0_bn0_1/batchnorm/"
+             "add_1;model_mirror_averaged_1/model_1/b0_conv0_1/convolution")
+    assert cut_record(RangeCut("CONV_2D", fused, 14.59183, 9.04694)) == {
+        "layer": "b0_relu0", "op": "CONV_2D", "recorded_max": 14.5918, "cut_max": 9.0469}
+    assert cut_record(RangeCut("MEAN", "m_1/model_1/gap_1/Mean", 1.8, 1.6))["layer"] == "gap"
