@@ -9,7 +9,8 @@ default, as the device runs it, with the views each model has in its graph) is s
 2. the face-box jitter table (:data:`benchmarks.accuracy.JITTERS`, int8 models) of both;
 3. with a detector (default: the demo's), accuracy on its calibrated crops of the evaluation faces placed on canvases
    exactly as the camera benchmark places them (same seed: the same faces, canvases and boxes), against the same
-   faces' dataset crops: the camera path's crop shortfall for both models;
+   faces' dataset crops: the camera path's crop shortfall for both models, and the candidate's difference from the
+   shipped model on the same crops with its interval (faces the unit);
 4. the candidate's own float32 model against its quantised one (agreement, accuracy difference);
 5. what each model costs the device: microseconds per face of both (1 thread, timed in alternating rounds in this
    run, so that the machine's noise falls on both alike) and, with a detector, the classifier's share of detection
@@ -186,7 +187,7 @@ def decide(result: dict, rule: ShipRule = RULE) -> dict:
         s_acc, c_acc = crops["shipped"]["acc_calibrated"], crops["candidate"]["acc_calibrated"]
         delta = 100 * (c_acc - s_acc)
         text = (f"{variant}: {100 * c_acc:.2f}% on the detector's calibrated crops against the shipped "
-                f"{100 * s_acc:.2f}% ({delta:+.2f} pp)")
+                f"{100 * s_acc:.2f}% ({delta:+.2f} pp{_difference_note(crops.get('difference'))})")
         if delta < -rule.crop_tolerance_pp:
             ship = False
             reasons.append(f"{text}: worse where the camera meets faces")
@@ -359,10 +360,31 @@ class _DetectedCrops:
         from device.classifier import ClassifierOptions, EmotionClassifier
 
         classifier = EmotionClassifier(ClassifierOptions(model.path, 1))
-        rows, _ = score_crops(self.tallies, self.framings, classifier.predict_proba, self.faces, self.labels)
+        rows, crops = score_crops(self.tallies, self.framings, classifier.predict_proba, self.faces, self.labels)
         row = rows[self.detector]
-        return {k: row[k] for k in ("placed", "found", "faces_found", "acc_dataset", "acc_calibrated",
-                                    "calibrated_minus_dataset_pp", "shortfall_ci_pp")}
+        found, calibrated = crops[self.detector]
+        right = (classifier.predict_proba(calibrated).argmax(1) == np.asarray(self.labels).reshape(-1)[found]
+                 if found else np.zeros(0, bool))
+        return {**{k: row[k] for k in ("placed", "found", "faces_found", "acc_dataset", "acc_calibrated",
+                                       "calibrated_minus_dataset_pp", "shortfall_ci_pp")},
+                "found_faces": list(found), "calibrated_right": [bool(r) for r in right]}
+
+
+def crop_difference(shipped: dict, candidate: dict) -> dict:
+    """Candidate - shipped accuracy on the same calibrated crops (rows of :meth:`_DetectedCrops.score`, which name
+    each found placement's face and whether its crop was labelled right), in pp, with the 95% interval that takes
+    each face as one unit (:func:`benchmarks.crops.shortfall_interval_pp`); the per-placement lists are taken out of
+    both rows, which the report keeps."""
+    from benchmarks.crops import shortfall_interval_pp
+
+    found, s_right = shipped.pop("found_faces"), shipped.pop("calibrated_right")
+    if candidate.pop("found_faces") != found:
+        raise BenchError("the two models' crop rows are not of the same placements")
+    c_right = candidate.pop("calibrated_right")
+    delta = 100.0 * (float(np.mean(c_right)) - float(np.mean(s_right))) if found else None
+    return {"delta_pp": delta, "ci_pp": shortfall_interval_pp(found, c_right, s_right),
+            "only_candidate_right": int(sum(c and not r for c, r in zip(c_right, s_right, strict=True))),
+            "only_shipped_right": int(sum(r and not c for c, r in zip(c_right, s_right, strict=True)))}
 
 
 def _detect(detector: str, x: np.ndarray, y: np.ndarray, crop_faces: int | None, seed: int, progress: bool,
@@ -443,7 +465,8 @@ def compare(shipped: ModelSet, candidate: ModelSet, x: np.ndarray, y: np.ndarray
                  "quantisation": _quantisation(candidate, variant, fmt, c_probs, x, y, float_predict),
                  "shipped_quantisation": _quantisation(shipped, variant, fmt, s_probs, x, y, float_predict)}
         if detected is not None:
-            entry["crops"] = {"shipped": detected.score(s_model), "candidate": detected.score(c_model)}
+            s_row, c_row = detected.score(s_model), detected.score(c_model)
+            entry["crops"] = {"shipped": s_row, "candidate": c_row, "difference": crop_difference(s_row, c_row)}
         if cost_rounds:
             note(f"compare {variant}: timing both classifiers ({cost_rounds} rounds)", progress)
             entry["cost"] = classifier_cost(s_model, c_model, x, detected.detect_ms if detected else None,
@@ -463,6 +486,16 @@ def _pct(value: float | None) -> str:
 
 def _interval(ci: list[float] | None) -> str:
     return "-" if ci is None else f"[{ci[0]:+.2f}, {ci[1]:+.2f}]"
+
+
+def _difference_note(difference: dict | None) -> str:
+    """", 95% interval a to b, n faces only the candidate's right, m only the shipped one's" for a decision line
+    (nothing for a result written before the paired difference was kept)."""
+    if not difference or difference.get("ci_pp") is None:
+        return ""
+    low, high = difference["ci_pp"]
+    return (f", 95% interval {low:+.2f} to {high:+.2f}; right only with the candidate "
+            f"{difference['only_candidate_right']}, only with the shipped model {difference['only_shipped_right']}")
 
 
 def render(result: dict, meta: dict) -> str:
@@ -515,14 +548,23 @@ def render(result: dict, meta: dict) -> str:
                      "each face as one unit."),
                   "", "| variant | model | found / placed | dataset crops | calibrated crops | shortfall | 95% "
                   "interval |", "|---|---|---|---|---|---|---|"]
+        differences = []
         for variant, v in result["variants"].items():
-            for side, row in v.get("crops", {}).items():
+            crops = v.get("crops", {})
+            for side, row in ((side, crops[side]) for side in ("shipped", "candidate") if side in crops):
                 diff = row["calibrated_minus_dataset_pp"]
                 ci = row["shortfall_ci_pp"]
                 lines.append(f"| {variant} | {side} | {row['found']} / {row['placed']} | {_pct(row['acc_dataset'])} | "
                              f"{_pct(row['acc_calibrated'])} | {'-' if diff is None else f'{-diff:.2f}'} | "
                              f"{_interval(ci)} |")
+            if (d := crops.get("difference")) and d.get("delta_pp") is not None:
+                differences.append(f"{variant} {d['delta_pp']:+.2f} pp {_interval(d['ci_pp'])} (right only with the "
+                                   f"candidate {d['only_candidate_right']}, only with the shipped model "
+                                   f"{d['only_shipped_right']})")
         lines.append("")
+        if differences:
+            lines += ["Candidate - shipped on the same calibrated crops, with its 95% interval (each face one unit): "
+                      + "; ".join(differences) + ".", ""]
     costs = {variant: v["cost"] for variant, v in result["variants"].items() if v.get("cost")}
     if costs:
         lines += ["## Cost on the device (1 thread, this run)", "",

@@ -110,6 +110,12 @@ MUTANTS: tuple[Mutant, ...] = (
            "            if False:\n",
            ("tests/convert/test_ranges.py::test_mse_ranges_give_finer_activation_steps_and_keep_the_int8_contract",),
            "--activation-ranges mse asked for, the int8 model keeps the calibrator's ranges"),
+    Mutant("crop-difference-reversed", "benchmarks/compare.py",
+           '    return {"delta_pp": delta, "ci_pp": shortfall_interval_pp(found, c_right, s_right),\n',
+           '    return {"delta_pp": delta, "ci_pp": shortfall_interval_pp(found, s_right, c_right),\n',
+           ("tests/benchmarks/test_compare.py::"
+            "test_the_crop_difference_pairs_the_placements_and_takes_each_face_as_one_unit",),
+           "the interval of the candidate's crop difference is the shipped model's against it: a loss reads as a gain"),
     Mutant("conversion-rule-asks-a-gain", "benchmarks/compare.py",
            "    if rule.faithful:\n        ship = _faithful(result, rule, reasons)\n    elif",
            "    if False:\n        pass\n    elif",

@@ -152,9 +152,13 @@ def test_the_crop_part_scores_both_models_on_the_same_canvases(folders, syntheti
     result = compare(find_models(shipped, ["unweighted"], ["int8"]), find_models(other, ["unweighted"], ["int8"]),
                      faces.x, faces.y, detector="haar", crop_faces=3, progress=False, cost_rounds=1)
     crops = result["variants"]["unweighted"]["crops"]
-    assert set(crops) == {"shipped", "candidate"}
+    assert set(crops) == {"shipped", "candidate", "difference"}
     assert crops["shipped"]["placed"] == crops["candidate"]["placed"] == 3
     assert crops["shipped"]["found"] == crops["candidate"]["found"]
+    assert "calibrated_right" not in crops["shipped"], "the per-placement lists stay out of the saved rows"
+    if crops["shipped"]["found"]:
+        assert crops["difference"]["delta_pp"] == pytest.approx(
+            100 * (crops["candidate"]["acc_calibrated"] - crops["shipped"]["acc_calibrated"]))
     cost = result["variants"]["unweighted"]["cost"]
     assert cost["detect_ms"] is not None and 0 < cost["classifier_share"] < 1, "the detection of the crop part, timed"
     text = render(result, {"command": "c", "machine": "m", "date": "d", "split": "val", "data": "x.csv"})
@@ -379,3 +383,25 @@ def test_another_float_model_is_judged_as_a_new_student(folders, tmp_path: Path,
     x = load_eval_faces(synthetic_data).x
     assert same_float_models(find_models(shipped), find_models(same), variants, x) is True
     assert same_float_models(find_models(shipped), find_models(other), variants, x) is False
+
+
+def test_the_crop_difference_pairs_the_placements_and_takes_each_face_as_one_unit() -> None:
+    """Face 0 on two canvases, faces 1-3 on one: the candidate right where the shipped model was not on face 0's
+    canvases and face 1, the reverse on face 2. The difference is over placements; its interval is the clustered one
+    of the shortfall (faces the unit)."""
+    from benchmarks.compare import crop_difference
+    from benchmarks.crops import shortfall_interval_pp
+
+    found = [0, 0, 1, 2, 3]
+    shipped = {"acc_calibrated": 0.4, "found_faces": list(found), "calibrated_right": [False, False, False, True, True]}
+    candidate = {"acc_calibrated": 0.6, "found_faces": list(found),
+                 "calibrated_right": [True, True, True, False, True]}
+    d = crop_difference(shipped, candidate)
+    assert d["delta_pp"] == pytest.approx(40.0)
+    assert d["ci_pp"] == pytest.approx(shortfall_interval_pp(found, [True, True, True, False, True],
+                                                             [False, False, False, True, True]))
+    assert (d["only_candidate_right"], d["only_shipped_right"]) == (3, 1)
+    assert "found_faces" not in shipped and "calibrated_right" not in candidate
+    with pytest.raises(BenchError, match="not of the same placements"):
+        crop_difference({"found_faces": [0, 1], "calibrated_right": [True, False]},
+                        {"found_faces": [1, 0], "calibrated_right": [True, False]})
