@@ -83,6 +83,7 @@ def _scales(content: bytes) -> dict[str, list]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("head", ["float32", "int8"])
 def test_mse_ranges_give_finer_activation_steps_and_keep_the_int8_contract(head):
     """Converted with ``activation_ranges="mse"``: every convolution's int8 step is at most the calibrator's and
