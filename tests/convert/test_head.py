@@ -11,18 +11,10 @@ pytest.importorskip("tensorflow")
 def _tiny(seed: int = 0):
     """The tiny recipe's model with trained-looking normalisation statistics and a head whose logits span a wide
     range (a coarse int8 grid) while the classes that matter stay close (a softmax far from saturated)."""
-    import keras
+    from synthetic import tiny_with_statistics
 
-    from train.models import build_model
-    from train.recipes import TINY
-
-    keras.utils.set_random_seed(seed)
-    model = build_model(TINY)
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            n = layer.gamma.shape[0]
-            layer.set_weights([rng.uniform(0.5, 2, n), rng.normal(size=n), rng.normal(size=n), rng.uniform(0.1, 3, n)])
+    model = tiny_with_statistics(seed)
+    rng = np.random.default_rng(seed + 1)  # the statistics drew from a generator of this seed
     dense = model.get_layer("probabilities")
     kernel, bias = dense.get_weights()
     bias = np.zeros_like(bias)

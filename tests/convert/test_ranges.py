@@ -48,24 +48,12 @@ def test_nothing_to_represent_keeps_the_recorded_maximum_and_bad_values_are_refu
 
 
 def _tailed_model(seed: int = 0):
-    """The tiny recipe's model, mirrored as shipped, with normalisation statistics that give its ReLU activations
-    long tails (a few channels far larger than the rest)."""
-    import keras
+    """The tiny recipe's model, mirrored as shipped, its ReLU activations with long tails (a few loud channels)."""
+    from synthetic import tiny_with_statistics
 
     from convert.converter import mirror_averaged
-    from train.models import build_model
-    from train.recipes import TINY
 
-    keras.utils.set_random_seed(seed)
-    model = build_model(TINY)
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            n = layer.gamma.shape[0]
-            gamma = rng.uniform(0.5, 2, n)
-            gamma[: max(1, n // 8)] *= 6.0  # a few loud channels: the tail the calibrator's maximum follows
-            layer.set_weights([gamma, rng.normal(size=n), rng.normal(size=n), rng.uniform(0.1, 3, n)])
-    return mirror_averaged(model)
+    return mirror_averaged(tiny_with_statistics(seed, loud_share=1 / 8))
 
 
 def _scales(content: bytes) -> dict[str, list]:
