@@ -58,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="int8 format: each activation's range as the calibrator observed it (minmax), or each "
                    "ReLU activation's range cut where 8 bits lose least on the calibration faces (mse; "
                    "convert.ranges)")
+    p.add_argument("--calibration-device-share", type=number_type(float, 0.0, "a fraction in [0, 1]", 1.0),
+                   default=0.0, help="int8 calibration: this share of the --calibration-size faces are the device's "
+                   "crops of other Training faces (make device-crops; the rest FER2013's own crops), so the int8 "
+                   "ranges see what the camera path hands the model")
+    p.add_argument("--device-crops-detector", default="blazeface",
+                   help="whose device crops --calibration-device-share takes (<runs>/device-crops/<detector>.npz)")
     p.add_argument("--threads", type=whole(1), default=1, help="interpreter threads for the parity check")
     return p
 
@@ -108,6 +114,23 @@ def _load_calibration(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     return x, y
 
 
+def _device_calibration(args, calibration: tuple[np.ndarray, np.ndarray | None] | None):
+    """The calibration faces with ``--calibration-device-share`` of them the device's crops of other training faces
+    (:func:`convert.converter.mixed_calibration`), from the device-crops file of ``--device-crops-detector``."""
+    from convert.converter import ConversionError, mixed_calibration
+    from core.devicecrops import build_hint, device_crops_path, read_device_crops
+
+    if args.calibration is not None or calibration is None or calibration[1] is None:
+        raise ConversionError("--calibration-device-share needs --data (the training faces the device crops were "
+                              "cut from), not --calibration")
+    path = device_crops_path(args.runs, args.device_crops_detector)
+    if not path.is_file():
+        raise ConversionError(f"{path}: missing; {build_hint(args.device_crops_detector, args.runs)}")
+    crops = read_device_crops(path, calibration[0])
+    return mixed_calibration(calibration[0], calibration[1], crops.crops, crops.found, args.calibration_size,
+                             args.calibration_device_share, args.seed)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -131,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"note: {note}")
         if args.calibration is not None:
             calibration = _load_calibration(args.calibration)
+        if args.calibration_device_share > 0:
+            calibration = _device_calibration(args, calibration)
         if calibration is None and any(FORMATS_BY_NAME[f].representative_data for f in args.formats):
             raise ConversionError("int8 needs calibration images: pass --data or --calibration")
         jobs = [ConvertJob(v, p, tuple(args.formats)) for v, p in ckpts.items()]
@@ -138,7 +163,8 @@ def main(argv: list[str] | None = None) -> int:
                              args.seed, args.max_int8_drop, args.threads,
                              command=" ".join(["python", "-m", "convert", *(sys.argv[1:] if argv is None else argv)]),
                              mirror=args.mirror, weight_rounding=args.weight_rounding,
-                             head=args.head, activation_ranges=args.activation_ranges)
+                             head=args.head, activation_ranges=args.activation_ranges,
+                             calibration_device_share=args.calibration_device_share)
     except (ConversionError, DataError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -79,6 +79,28 @@ def calibration_sample(x: np.ndarray, y: np.ndarray | None, size: int, seed: int
     return x[np.sort(idx)]
 
 
+def mixed_calibration(x: np.ndarray, y: np.ndarray, device_crops: np.ndarray, found: np.ndarray, size: int,
+                      share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``size`` calibration faces of which ``round(size * share)`` are the device's crops (``device_crops[i]``, the
+    detector's calibrated crop of training face ``i``, where ``found[i]``) and the rest the dataset's own crops of
+    other faces, each part class-stratified: the int8 ranges then see the faces the camera path hands the model as
+    well as FER2013's framing. Raises ConversionError when the detector found too few faces."""
+    if not 0.0 <= share <= 1.0:
+        raise ConversionError(f"device-crop share {share}: expected a fraction in [0, 1]")
+    y = np.asarray(y).reshape(-1)
+    n_device = int(round(size * share))
+    candidates = np.flatnonzero(np.asarray(found, bool))
+    if n_device > len(candidates):
+        raise ConversionError(f"{n_device} device crops asked for calibration, but the detector found only "
+                              f"{len(candidates)} training faces")
+    chosen = calibration_sample(candidates, y[candidates], n_device, seed) if n_device else np.zeros(0, int)
+    rest = np.setdiff1d(np.arange(len(x)), chosen)
+    own = calibration_sample(rest, y[rest], size - n_device, seed) if size > n_device else np.zeros(0, int)
+    images = np.concatenate([np.asarray(x)[own].reshape(-1, *INPUT_SHAPE),
+                             np.asarray(device_crops)[chosen].reshape(-1, *INPUT_SHAPE)]).astype(np.uint8)
+    return images, np.concatenate([y[own], y[chosen]])
+
+
 def convert(model, fmt: ModelFormat, calibration: np.ndarray | None = None,
             weight_rounding: str = DEFAULT_WEIGHT_ROUNDING, head: str = DEFAULT_HEAD,
             activation_ranges: str = DEFAULT_ACTIVATION_RANGES, cuts: list | None = None) -> bytes:

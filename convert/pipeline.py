@@ -228,6 +228,7 @@ def convert_all(
     weight_rounding: str = DEFAULT_WEIGHT_ROUNDING,
     head: str = DEFAULT_HEAD,
     activation_ranges: str = DEFAULT_ACTIVATION_RANGES,
+    calibration_device_share: float = 0.0,
 ) -> ConvertResult:
     """Convert, verify and record every job; return entries, failures and int8 threshold violations.
 
@@ -291,6 +292,8 @@ def convert_all(
                 "conversion": conversion,
                 "training": training,
                 "calibration_size": int(len(cal)) if (cal is not None and fmt.representative_data) else None,
+                # the share of those faces that were the device's crops (convert.converter.mixed_calibration)
+                "calibration_device_share": calibration_device_share if fmt.representative_data else None,
                 "weight_rounding": weight_rounding_of(fmt, weight_rounding),
                 "head": head_of(fmt, data),
                 # the full-integer format's activation ranges (convert.ranges); none for the others

@@ -129,3 +129,35 @@ def test_a_cut_is_recorded_under_its_keras_layer():
     assert cut_record(RangeCut("CONV_2D", fused, 14.59183, 9.04694)) == {
         "layer": "b0_relu0", "op": "CONV_2D", "recorded_max": 14.5918, "cut_max": 9.0469}
     assert cut_record(RangeCut("MEAN", "m_1/model_1/gap_1/Mean", 1.8, 1.6))["layer"] == "gap"
+
+
+def test_a_mixed_calibration_set_takes_device_crops_of_found_faces_and_dataset_crops_of_the_others():
+    """70 training faces (10 a class), the detector found the even ones; 20 calibration faces at share 0.5: 10 are
+    device crops of found faces, 10 dataset crops of faces not among those, each part covering the classes."""
+    from synthetic import synthetic_images
+
+    from convert.converter import ConversionError, mixed_calibration
+
+    x, y = synthetic_images(10, seed=2)
+    x = x[..., None]
+    device = np.full((70, 48, 48), 255, np.uint8)
+    device[:, 0, 0] = np.arange(70)  # a white crop whose corner tells its face
+    found = np.arange(70) % 2 == 0
+    images, labels = mixed_calibration(x, y, device, found, 20, 0.5, seed=0)
+    assert images.shape == (20, 48, 48, 1) and images.dtype == np.uint8 and len(labels) == 20
+    own, crops = images[:10], images[10:]
+    assert all((c == 255).mean() > 0.99 for c in crops) and not any((c == 255).mean() > 0.5 for c in own)
+    crop_faces = [int(c[0, 0, 0]) for c in crops]
+    assert all(found[i] for i in crop_faces), "device crops only of faces the detector found"
+    assert list(labels[10:]) == [int(y[i]) for i in crop_faces]
+    own_faces = [int(np.argmax((x == c).all(axis=(1, 2, 3)))) for c in own]
+    assert not set(own_faces) & set(crop_faces), "no face twice"
+    assert list(labels[:10]) == [int(y[i]) for i in own_faces]
+    assert len(set(labels[:10])) >= 6 and len(set(labels[10:])) >= 6, "each part class-stratified"
+
+    none, _ = mixed_calibration(x, y, device, found, 20, 0.0, seed=0)
+    assert not any((c == 255).mean() > 0.5 for c in none), "share 0: dataset crops only"
+    with pytest.raises(ConversionError, match="found only 35"):
+        mixed_calibration(x, y, device, found, 100, 0.5, seed=0)
+    with pytest.raises(ConversionError, match="share 1.5"):
+        mixed_calibration(x, y, device, found, 20, 1.5, seed=0)
