@@ -12,7 +12,9 @@ maximum of the tensors that :data:`NARROWED_OPS` output with a one-sided range (
 pool needs no cut of its own: the quantiser gives it its input's scale. The image, the model's output and the float
 head's tensors are not touched. ``minmax`` is the converter's own calibration and the default: on the shipped
 students ``mse`` raised int8's agreement with float32 (99.14% to 99.41%, 99.44% to 99.58%) but cost the weighted
-model 0.34 pp on BlazeFace's calibrated crops, outside the conversion rule's band (reports/compare/int8-mse-ranges).
+model 0.34 pp on BlazeFace's calibrated crops, outside the conversion rule's band (reports/compare/int8-mse-ranges);
+fitted on calibration faces half of which were device crops (``--calibration-device-share 0.5``) it kept those crops
+level but put one jitter row 0.33 pp below (reports/compare/int8-mse-device-calibration).
 """
 
 from __future__ import annotations
