@@ -74,7 +74,8 @@ def calibration_sample(x: np.ndarray, y: np.ndarray | None, size: int, seed: int
     from sklearn.model_selection import train_test_split
 
     classes, counts = np.unique(y, return_counts=True)
-    stratify = y if counts.min() >= 2 and size >= len(classes) else None  # scikit-learn's own preconditions
+    # scikit-learn's own preconditions: both the sample and what is left must hold every class
+    stratify = y if counts.min() >= 2 and min(size, len(y) - size) >= len(classes) else None
     idx, _ = train_test_split(np.arange(len(y)), train_size=size, stratify=stratify, random_state=seed)
     return x[np.sort(idx)]
 

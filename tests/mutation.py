@@ -116,6 +116,18 @@ MUTANTS: tuple[Mutant, ...] = (
            ("tests/benchmarks/test_compare.py::"
             "test_the_crop_difference_pairs_the_placements_and_takes_each_face_as_one_unit",),
            "the interval of the candidate's crop difference is the shipped model's against it: a loss reads as a gain"),
+    Mutant("calibration-crops-of-missed-faces", "convert/converter.py",
+           "    candidates = np.flatnonzero(np.asarray(found, bool))\n",
+           "    candidates = np.arange(len(found))\n",
+           ("tests/convert/test_ranges.py::"
+            "test_a_mixed_calibration_set_takes_device_crops_of_found_faces_and_dataset_crops_of_the_others",),
+           "the int8 calibration takes 'device crops' of faces the detector missed: blank images"),
+    Mutant("calibration-face-twice", "convert/converter.py",
+           "    rest = np.setdiff1d(np.arange(len(x)), chosen)\n",
+           "    rest = np.arange(len(x))\n",
+           ("tests/convert/test_ranges.py::"
+            "test_a_mixed_calibration_set_takes_device_crops_of_found_faces_and_dataset_crops_of_the_others",),
+           "a face's dataset crop and its device crop both calibrate: the set holds fewer faces than it says"),
     Mutant("conversion-rule-asks-a-gain", "benchmarks/compare.py",
            "    if rule.faithful:\n        ship = _faithful(result, rule, reasons)\n    elif",
            "    if False:\n        pass\n    elif",

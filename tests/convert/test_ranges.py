@@ -155,6 +155,11 @@ def test_a_mixed_calibration_set_takes_device_crops_of_found_faces_and_dataset_c
     assert list(labels[:10]) == [int(y[i]) for i in own_faces]
     assert len(set(labels[:10])) >= 6 and len(set(labels[10:])) >= 6, "each part class-stratified"
 
+    many, _ = mixed_calibration(x, y, device, found, 60, 0.5, seed=0)  # 30 of the 35 found, 30 of the other 40
+    crop_faces = {int(c[0, 0, 0]) for c in many[30:]}
+    own_faces = {int(np.argmax((x == c).all(axis=(1, 2, 3)))) for c in many[:30]}
+    assert len(crop_faces) == len(own_faces) == 30 and not crop_faces & own_faces, "60 faces, none twice"
+
     none, _ = mixed_calibration(x, y, device, found, 20, 0.0, seed=0)
     assert not any((c == 255).mean() > 0.5 for c in none), "share 0: dataset crops only"
     with pytest.raises(ConversionError, match="found only 35"):
