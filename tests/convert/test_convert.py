@@ -420,3 +420,34 @@ def test_a_model_a_recipe_names_as_teacher_is_kept_when_replaced(trained, tmp_pa
     assert convert_main(args) != 0
     assert not first.exists()
     assert (out / "teachers" / f"unweighted_float32-{named.teachers[0][-12:]}.tflite").read_bytes() == now
+
+
+def test_device_crop_calibration_without_its_crops_names_the_file_and_how_to_build_it(trained, tmp_path, capsys):
+    ckpt = trained["runs"] / f"tiny-{EPOCHS}ep" / "weighted-seed0" / "best.keras"
+    rc = convert_main(["--checkpoint", f"weighted={ckpt}", "--data", str(trained["data"]), "--runs",
+                       str(tmp_path / "runs"), "--calibration-device-share", "0.5", "--formats", "int8",
+                       "--out", str(tmp_path / "m")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "device-crops/blazeface.npz: missing" in err and "make device-crops" in err, err
+    assert not (tmp_path / "m").exists()
+
+
+def test_device_crop_calibration_takes_that_share_of_device_crops_and_records_it(trained, tmp_path):
+    """Crops written as ``make device-crops`` writes them (here: each training face mirrored, all found): the int8
+    entry records the share, and the conversion runs on the mixed set."""
+    from core.dataset import load_fer2013
+    from core.devicecrops import DeviceCrops, device_crops_path, images_digest, write_device_crops
+
+    train = load_fer2013(trained["data"]).splits["train"]
+    faces = train.x.reshape(-1, 48, 48)
+    write_device_crops(device_crops_path(tmp_path / "runs", "blazeface"),
+                       DeviceCrops(np.ascontiguousarray(faces[:, :, ::-1]), np.ones(len(faces), bool),
+                                   images_digest(train.x), {"detector": "blazeface"}))
+    ckpt = trained["runs"] / f"tiny-{EPOCHS}ep" / "weighted-seed0" / "best.keras"
+    out = tmp_path / "m"
+    assert convert_main(["--checkpoint", f"weighted={ckpt}", "--data", str(trained["data"]), "--runs",
+                         str(tmp_path / "runs"), "--calibration-device-share", "0.5", "--calibration-size", "40",
+                         "--formats", "int8", "--out", str(out), *GATE]) == 0
+    entry = json.loads((out / "manifest.json").read_text())["models"][0]
+    assert (entry["calibration_size"], entry["calibration_device_share"]) == (40, 0.5)
