@@ -575,7 +575,7 @@ def measure_views(models: ModelSet, model: ModelFile, x: np.ndarray | None, y: n
         sets = [("dataset", np.asarray(x).reshape(-1, INPUT_SIZE, INPUT_SIZE), labels)]
         name = next((n for n in ("blazeface", *crops) if crops.get(n) and crops[n][1] is not None), None)
         if name:
-            indices, images = crops[name]
+            indices, images, _ = crops[name]
             sets.append((f"{name}_calibrated", images, labels[indices]))
         for key, images, truth in sets:
             one, _ = keras_predict(checkpoint, images[..., None], mirror_average=False)

@@ -362,12 +362,12 @@ class _DetectedCrops:
         classifier = EmotionClassifier(ClassifierOptions(model.path, 1))
         rows, crops = score_crops(self.tallies, self.framings, classifier.predict_proba, self.faces, self.labels)
         row = rows[self.detector]
-        found, calibrated = crops[self.detector]
-        right = (classifier.predict_proba(calibrated).argmax(1) == np.asarray(self.labels).reshape(-1)[found]
-                 if found else np.zeros(0, bool))
+        found, _, predicted = crops[self.detector]  # the labels score_crops predicted on the calibrated crops
+        labels = np.asarray(self.labels).reshape(-1)
         return {**{k: row[k] for k in ("placed", "found", "faces_found", "acc_dataset", "acc_calibrated",
                                        "calibrated_minus_dataset_pp", "shortfall_ci_pp")},
-                "found_faces": list(found), "calibrated_right": [bool(r) for r in right]}
+                "found_faces": list(found), "calibrated_right": [p == labels[i] for i, p in zip(found, predicted,
+                                                                                                 strict=True)]}
 
 
 def crop_difference(shipped: dict, candidate: dict) -> dict:

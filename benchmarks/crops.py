@@ -119,7 +119,7 @@ def score_crops(tallies: dict[str, CropTally], framings: dict[str, tuple[Framing
     """Per detector of ``tallies``: faces placed and found, false detections, and accuracy of the found faces'
     dataset crops, calibrated crops, plain crops and the placed face's own box (what scaling the face up and the crop
     down again costs, whatever the framing); ``predict`` maps (N, 48, 48) uint8 faces to (N, 7) scores. Also returns
-    ``{detector: (face indices, calibrated crops)}``."""
+    ``{detector: (face indices, calibrated crops, the label predicted on each)}``."""
     labels = np.asarray(labels).reshape(-1)
     dataset_pred: dict[int, int] = {}
     wanted = sorted({i for t in tallies.values() for i in t.placed})
@@ -157,7 +157,7 @@ def score_crops(tallies: dict[str, CropTally], framings: dict[str, tuple[Framing
             "calibrated_framing": framings[name][0].describe(),
             "plain_framing": framings[name][1].describe(),
         }
-        crops[name] = (list(t.found), np.stack(t.calibrated) if t.found else None)
+        crops[name] = (list(t.found), np.stack(t.calibrated) if t.found else None, [int(p) for p in calibrated])
     return rows, crops
 
 

@@ -112,11 +112,9 @@ def convert(model, fmt: ModelFormat, calibration: np.ndarray | None = None,
     cut are appended to ``cuts`` as :class:`convert.ranges.RangeCut`, when given)."""
     from convert.head import float_head_model
 
-    if activation_ranges not in ACTIVATION_RANGES:
-        raise ConversionError(f"activation ranges {activation_ranges!r}: expected one of "
-                              f"{', '.join(ACTIVATION_RANGES)}")
     with tempfile.TemporaryDirectory(prefix="feredge-export-") as tmp:
-        converter = configured_converter(model, fmt, calibration, Path(tmp), weight_rounding, head)
+        converter = configured_converter(model, fmt, calibration, Path(tmp), weight_rounding, head,
+                                         activation_ranges)
         try:
             if fmt.int8_io and activation_ranges != "minmax":
                 return narrowed_model(converter, Path(tmp), calibration, head, cuts)
@@ -132,16 +130,10 @@ def narrowed_model(converter, saved_model_dir: Path, calibration: np.ndarray, he
     """The full-integer flatbuffer of ``converter`` (set up for the int8 format over ``saved_model_dir``) with its
     one-sided activation ranges cut where 8 bits lose least on ``calibration`` (:func:`convert.ranges.narrowed`),
     its dense head in float32 when ``head`` says so (:mod:`convert.head`); the cuts made are appended to ``cuts``."""
-    import tensorflow as tf
-
-    from convert.head import head_nodes
+    from convert.head import float_head_nodes
     from convert.ranges import calibrated_model, narrowed, quantised
 
-    nodes = head_nodes(saved_model_dir) if head == "float32" else []
-    if head == "float32" and not nodes:
-        raise ValueError("no FULLY_CONNECTED op in the model: no dense head to keep in float32")
-    if nodes:  # the head's float ops must be allowed beside the integer ones
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+    nodes = float_head_nodes(converter, saved_model_dir) if head == "float32" else []
     model, made = narrowed(calibrated_model(converter), calibration, keep=frozenset(nodes))
     if cuts is not None:
         cuts.extend(made)
@@ -160,7 +152,8 @@ def representative_images(images: np.ndarray):
 
 
 def configured_converter(model, fmt: ModelFormat, calibration: np.ndarray | None, export_dir: Path,
-                         weight_rounding: str = DEFAULT_WEIGHT_ROUNDING, head: str = DEFAULT_HEAD):
+                         weight_rounding: str = DEFAULT_WEIGHT_ROUNDING, head: str = DEFAULT_HEAD,
+                         activation_ranges: str = DEFAULT_ACTIVATION_RANGES):
     """A ``TFLiteConverter`` for ``model`` (exported as a SavedModel into ``export_dir``, which must outlive the
     conversion) set up for format ``fmt``: what :func:`convert` converts and :mod:`convert.layers` inspects."""
     if fmt.representative_data and (calibration is None or len(calibration) == 0):
@@ -174,6 +167,9 @@ def configured_converter(model, fmt: ModelFormat, calibration: np.ndarray | None
         raise ConversionError(f"weight rounding {weight_rounding!r}: expected one of {', '.join(WEIGHT_ROUNDINGS)}")
     if head not in HEAD_PRECISIONS:
         raise ConversionError(f"head {head!r}: expected one of {', '.join(HEAD_PRECISIONS)}")
+    if activation_ranges not in ACTIVATION_RANGES:
+        raise ConversionError(f"activation ranges {activation_ranges!r}: expected one of "
+                              f"{', '.join(ACTIVATION_RANGES)}")
     with int8_grid_weights(model) if (fmt.int8_io and weight_rounding == "sum-kept") else nullcontext():
         model.export(str(export_dir), format="tf_saved_model", verbose=False)
     converter = tf.lite.TFLiteConverter.from_saved_model(str(export_dir))

@@ -47,6 +47,18 @@ def head_nodes(saved_model_dir: Path) -> list[str]:
     return [] if start is None else [tensor for _, tensor, _ in ops[start:]]
 
 
+def float_head_nodes(converter, saved_model_dir: Path) -> list[str]:
+    """:func:`head_nodes` of ``saved_model_dir``, with ``converter`` (set up for the int8 format over it) allowed the
+    float ops they need beside the integer ones. Raises ValueError when the model has no fully-connected layer."""
+    import tensorflow as tf
+
+    nodes = head_nodes(saved_model_dir)
+    if not nodes:
+        raise ValueError(f"no {HEAD_START_OP} op in the model: no dense head to keep in float32")
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+    return nodes
+
+
 def float_head_model(converter, saved_model_dir: Path, calibration) -> bytes:
     """The full-integer flatbuffer of ``converter`` (set up for the int8 format over ``saved_model_dir``) with its
     head (:func:`head_nodes`) left in float32. Raises ValueError when the model has no fully-connected layer."""
@@ -54,11 +66,7 @@ def float_head_model(converter, saved_model_dir: Path, calibration) -> bytes:
 
     from convert.converter import representative_images
 
-    nodes = head_nodes(saved_model_dir)
-    if not nodes:
-        raise ValueError(f"no {HEAD_START_OP} op in the model: no dense head to keep in float32")
-    # the head's float ops must be allowed beside the integer ones
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+    nodes = float_head_nodes(converter, saved_model_dir)
     options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes, fully_quantize=True)
     debugger = tf.lite.experimental.QuantizationDebugger(
         converter=converter, debug_dataset=representative_images(calibration[:4]), debug_options=options

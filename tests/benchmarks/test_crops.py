@@ -50,7 +50,7 @@ def test_crop_accuracy_calibrated_vs_plain_vs_dataset(fixtures_dir: Path) -> Non
     expected_plain = np.mean([plain_pred[k] == y[i] for k, i in enumerate((0, 1, 3))])
     assert row["acc_plain"] == pytest.approx(expected_plain)
     assert row["plain_minus_dataset_pp"] == pytest.approx(100 * (expected_plain - 2 / 3))
-    indices, images = crops["fake"]
+    indices, images, _ = crops["fake"]
     assert indices == [0, 1, 3] and np.array_equal(images, x[[0, 1, 3]])
     assert row["shortfall_ci_pp"] == [0.0, 0.0]  # the same right and wrong faces: no difference, no spread
 
