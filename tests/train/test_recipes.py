@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from train.recipes import RECIPES
@@ -58,3 +60,19 @@ def test_a_retaught_chain_trains_again_under_its_new_teachers_from_the_same_base
     assert soup.teachers == () and soup.soup == ("student-vggnet3-restart-tail-4ep/{variant}-seed{seed}",
                                                  "student-vggnet3-restart-plain-tail-4ep/{variant}-seed{seed}")
     assert tail.epochs == RECIPES["student-vggnet-restart-tail"].epochs
+
+
+def test_the_third_cycle_starts_from_the_second_and_changes_nothing_else() -> None:
+    """student-vggnet-restart2*: the shipped restart chain once more, from the restart's own run; the same teachers,
+    epochs, rate and tails, its soup of its own two tails."""
+    restart, again = RECIPES["student-vggnet-restart"], RECIPES["student-vggnet-restart2"]
+    assert again.init_from == "student-vggnet-restart-30ep/{variant}-seed{seed}"
+    assert (again.teachers, again.epochs, again.learning_rate) == (restart.teachers, restart.epochs,
+                                                                  restart.learning_rate)
+    for suffix in ("-tail", "-plain-tail"):
+        old, new = RECIPES[f"student-vggnet-restart{suffix}"], RECIPES[f"student-vggnet-restart2{suffix}"]
+        assert new.init_from == "student-vggnet-restart2-30ep/{variant}-seed{seed}"
+        assert replace(new, name=old.name, description=old.description, init_from=old.init_from) == old
+    assert RECIPES["student-vggnet-restart2-soup"].soup == (
+        "student-vggnet-restart2-tail-4ep/{variant}-seed{seed}",
+        "student-vggnet-restart2-plain-tail-4ep/{variant}-seed{seed}")
