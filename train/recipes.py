@@ -932,6 +932,10 @@ STUDENT_VGGNET_RESTARTS_SOUP = replace(
 # (Beyer et al. 2022) says it can go. The same 30 epochs once more, from the restart's best checkpoint of the same
 # variant, then the same two tails and their plain weight average, changed in nothing else; judged by the unchanged
 # ship rule against the shipped soup (python -m benchmarks compare), unweighted first (the rule needs its gain).
+# Judged on its unweighted variant (session 38; reports/compare/student-vggnet-restart2-soup-unweighted): the third
+# cycle reached 67.12% in Keras, one view (the second: 66.87%), the soup 69.10% (the shipped soup: 68.82%), float32
+# with two views 70.47% (70.05%), but int8 70.21% against 70.10%: +0.11 pp, short of the rule's 0.5, two jitter rows
+# worse: kept out, and the weighted chain stopped after its first epoch (its folder resumes with the same command).
 STUDENT_VGGNET_RESTART2 = replace(
     STUDENT_VGGNET_RESTART,
     name="student-vggnet-restart2",
