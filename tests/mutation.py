@@ -335,6 +335,11 @@ MUTANTS: tuple[Mutant, ...] = (
            "        if cost[\"ratio\"] > rule.max_cost_ratio:", "        if False:",
            ("tests/benchmarks/test_compare.py::test_a_candidate_that_costs_the_device_too_much_is_kept_out",),
            "a student twice as wide ships although it costs the device more than the issue allows"),
+    Mutant("compare-share-bounds-the-shipped-cost", "benchmarks/compare.py",
+           "and cost[\"ratio\"] > rule.same_cost_ratio:", ":",
+           ("tests/benchmarks/test_compare.py::test_the_frame_share_bounds_a_costlier_candidate_not_one_at_the_shipped_cost",),
+           "a student of the shipped architecture is kept out because a busy detector run put the shipped network's "
+           "own share over a quarter"),
     Mutant("compare-size-unjudged", "benchmarks/compare.py",
            "        if size[\"projected_mib\"] >= rule.max_models_mib:", "        if False:",
            ("tests/benchmarks/test_compare.py::test_a_candidate_that_would_make_the_models_too_heavy_is_kept_out",),
