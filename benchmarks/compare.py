@@ -214,8 +214,7 @@ def decide(result: dict, rule: ShipRule = RULE) -> dict:
             reasons.append(f"{variant}: the candidate's classifier takes {100 * share:.0f}% of detection + "
                            f"classification, not under {100 * rule.max_classifier_share:.0f}%")
         else:
-            same = (share is not None and share >= rule.max_classifier_share
-                    and rule.max_classifier_share < 1.0)
+            same = share is not None and share >= rule.max_classifier_share
             reasons.append(f"{variant}: classifier cost {cost['ratio']:.2f}x the shipped one's{share_text}"
                            + (f" (the shipped network's cost, within {rule.same_cost_ratio:g}x: its share is the "
                               "shipped model's own)" if same else ""))
