@@ -497,14 +497,19 @@ def _interval(ci: list[float] | None) -> str:
     return "-" if ci is None else f"[{ci[0]:+.2f}, {ci[1]:+.2f}]"
 
 
+def _discordant(difference: dict) -> str:
+    """The faces only one model labels right, from :func:`crop_difference`."""
+    return (f"right only with the candidate {difference['only_candidate_right']}, only with the shipped model "
+            f"{difference['only_shipped_right']}")
+
+
 def _difference_note(difference: dict | None) -> str:
-    """", 95% interval a to b, n faces only the candidate's right, m only the shipped one's" for a decision line
-    (nothing for a result written before the paired difference was kept)."""
+    """", 95% interval a to b; right only with ..." for a decision line (nothing for a result written before the
+    paired difference was kept)."""
     if not difference or difference.get("ci_pp") is None:
         return ""
     low, high = difference["ci_pp"]
-    return (f", 95% interval {low:+.2f} to {high:+.2f}; right only with the candidate "
-            f"{difference['only_candidate_right']}, only with the shipped model {difference['only_shipped_right']}")
+    return f", 95% interval {low:+.2f} to {high:+.2f}; {_discordant(difference)}"
 
 
 def render(result: dict, meta: dict) -> str:
@@ -567,9 +572,7 @@ def render(result: dict, meta: dict) -> str:
                              f"{_pct(row['acc_calibrated'])} | {'-' if diff is None else f'{-diff:.2f}'} | "
                              f"{_interval(ci)} |")
             if (d := crops.get("difference")) and d.get("delta_pp") is not None:
-                differences.append(f"{variant} {d['delta_pp']:+.2f} pp {_interval(d['ci_pp'])} (right only with the "
-                                   f"candidate {d['only_candidate_right']}, only with the shipped model "
-                                   f"{d['only_shipped_right']})")
+                differences.append(f"{variant} {d['delta_pp']:+.2f} pp {_interval(d['ci_pp'])} ({_discordant(d)})")
         lines.append("")
         if differences:
             lines += ["Candidate - shipped on the same calibrated crops, with its 95% interval (each face one unit): "

@@ -114,18 +114,28 @@ def _load_calibration(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     return x, y
 
 
-def _device_calibration(args, calibration: tuple[np.ndarray, np.ndarray | None] | None):
-    """The calibration faces with ``--calibration-device-share`` of them the device's crops of other training faces
-    (:func:`convert.converter.mixed_calibration`), from the device-crops file of ``--device-crops-detector``."""
-    from convert.converter import ConversionError, mixed_calibration
-    from core.devicecrops import build_hint, device_crops_path, read_device_crops
+def _device_crops_file(args) -> Path:
+    """The device-crops file ``--calibration-device-share`` reads, checked before any data is loaded: it needs
+    ``--data`` (the training faces the crops were cut from), not ``--calibration``, and the file of
+    ``--device-crops-detector``."""
+    from convert.converter import ConversionError
+    from core.devicecrops import build_hint, device_crops_path
 
-    if args.calibration is not None or calibration is None or calibration[1] is None:
+    if args.calibration is not None or args.data is None:
         raise ConversionError("--calibration-device-share needs --data (the training faces the device crops were "
                               "cut from), not --calibration")
     path = device_crops_path(args.runs, args.device_crops_detector)
     if not path.is_file():
         raise ConversionError(f"{path}: missing; {build_hint(args.device_crops_detector, args.runs)}")
+    return path
+
+
+def _device_calibration(args, path: Path, calibration: tuple[np.ndarray, np.ndarray]):
+    """The calibration faces with ``--calibration-device-share`` of them the device's crops of other training faces
+    (:func:`convert.converter.mixed_calibration`), from the device-crops file ``path`` (:func:`_device_crops_file`)."""
+    from convert.converter import mixed_calibration
+    from core.devicecrops import read_device_crops
+
     crops = read_device_crops(path, calibration[0])
     return mixed_calibration(calibration[0], calibration[1], crops.crops, crops.found, args.calibration_size,
                              args.calibration_device_share, args.seed)
@@ -144,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         for variant, path in ckpts.items():
             if not path.is_file():
                 raise ConversionError(f"{path}: checkpoint for {variant!r} not found (run `make train` first)")
+        device_crops = _device_crops_file(args) if args.calibration_device_share > 0 else None
         eval_splits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         calibration = None
         if args.data is not None:
@@ -154,8 +165,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"note: {note}")
         if args.calibration is not None:
             calibration = _load_calibration(args.calibration)
-        if args.calibration_device_share > 0:
-            calibration = _device_calibration(args, calibration)
+        if device_crops is not None:
+            calibration = _device_calibration(args, device_crops, calibration)
         if calibration is None and any(FORMATS_BY_NAME[f].representative_data for f in args.formats):
             raise ConversionError("int8 needs calibration images: pass --data or --calibration")
         jobs = [ConvertJob(v, p, tuple(args.formats)) for v, p in ckpts.items()]
