@@ -32,6 +32,9 @@ checkpoints converted another way) is judged by :data:`CONVERSION_RULE` instead:
 must, so it ships when every
 variant's quantised model agrees with its float32 more often than the shipped one does, within the issue's int8
 band of it and of the shipped model on every jitter row and on the detector's crops, at the same cost.
+A candidate that brings a new weighted model only (its unweighted float32 model the shipped one, or none) is judged by
+:data:`WEIGHTED_RULE`: the student rule with the weighted variant as its headline, which must also stay at least as
+balanced as the shipped weighted model (:func:`rule_for` picks the rule).
 :data:`TARGETS` are the issue's targets, checked for the candidate. Writes ``compare.md`` and ``compare.json`` with
 the command and machine.
 """
@@ -80,6 +83,9 @@ class ShipRule:
     # does with its own, and its accuracy stays within ``band_pp`` of that float32's (:data:`CONVERSION_RULE`).
     faithful: bool = False
     band_pp: float = 0.3
+    # When set: the headline variant's balanced accuracy at least the shipped one's plus this (pp); a weighted
+    # model must still do what its class weights are for (:data:`WEIGHTED_RULE`).
+    min_balanced_delta_pp: float | None = None
 
     def describe(self) -> str:
         if self.faithful:
@@ -87,8 +93,11 @@ class ShipRule:
                      f"within {self.band_pp:g} pp of it, no face-box jitter row and no calibrated-crop accuracy more "
                      f"than {self.jitter_tolerance_pp:g} pp below the shipped model's")
         else:
-            first = (f"{self.variant} gains at least {self.min_gain_pp} pp, no face-box jitter row worse, no variant "
-                     "worse on the detector's calibrated crops")
+            balanced = ("" if self.min_balanced_delta_pp is None else
+                        f" with its balanced accuracy no lower than the shipped model's"
+                        + (f" {self.min_balanced_delta_pp:+g} pp" if self.min_balanced_delta_pp else ""))
+            first = (f"{self.variant} gains at least {self.min_gain_pp} pp{balanced}, no face-box jitter row worse, "
+                     "no variant worse on the detector's calibrated crops")
         share = ("" if self.max_classifier_share >= 1.0
                  else f" and, if it costs more than {self.same_cost_ratio:g}x, under "
                  f"{100 * self.max_classifier_share:.0f}% of the frame")
@@ -112,6 +121,24 @@ RULE = ShipRule()
 SAME_FLOAT_ATOL = 1e-5
 CONVERSION_RULE = ShipRule(faithful=True, jitter_tolerance_pp=0.3, crop_tolerance_pp=0.3, max_cost_ratio=1.1,
                            max_classifier_share=1.0)
+# A candidate whose unweighted float32 model is the shipped one and whose weighted one is not (a new weighted model
+# beside the shipped unweighted one) cannot gain on the unweighted variant; it ships when the weighted model gains
+# what a new student must, on every row the student rule checks, and stays at least as balanced as the shipped
+# weighted model (accuracy bought by giving up the class weights' purpose is not a weighted model's gain). Written
+# down in session 39 with the recipes it was made for (train.recipes: student-vggnet-deferred-*), before they were
+# trained or scored.
+WEIGHTED_RULE = ShipRule(variant="weighted", min_balanced_delta_pp=0.0)
+
+
+def rule_for(same_float: dict[str, bool]) -> tuple[str, ShipRule]:
+    """``(name, rule)`` judging a comparison, from which compared variants' float32 models are the shipped ones
+    (``same_float``, by variant): all of them, :data:`CONVERSION_RULE`; the unweighted one not, :data:`RULE`; only
+    the weighted one not (the unweighted the shipped one, or not in the candidate folder), :data:`WEIGHTED_RULE`."""
+    if same_float and all(same_float.values()):
+        return "conversion", CONVERSION_RULE
+    if same_float.get(RULE.variant) is False or WEIGHTED_RULE.variant not in same_float:
+        return "student", RULE
+    return "weighted student", WEIGHTED_RULE
 
 
 @dataclass(frozen=True)
@@ -176,6 +203,16 @@ def decide(result: dict, rule: ShipRule = RULE) -> dict:
     else:
         ship = False
         reasons.append(f"{rule.variant} gains {gain:+.2f} pp: less than the {rule.min_gain_pp} pp needed")
+    if not rule.faithful and rule.min_balanced_delta_pp is not None:
+        s_bal, c_bal = head["shipped"]["balanced_accuracy"], head["candidate"]["balanced_accuracy"]
+        delta = 100 * (c_bal - s_bal)
+        text = (f"{rule.variant}: balanced accuracy {100 * c_bal:.2f}% against the shipped {100 * s_bal:.2f}% "
+                f"({delta:+.2f} pp)")
+        if delta < rule.min_balanced_delta_pp:
+            ship = False
+            reasons.append(f"{text}: less balanced than the shipped {rule.variant} model")
+        else:
+            reasons.append(text)
     worse = [(variant, row) for variant, v in result["variants"].items() for row in v["jitter"]
              if row["delta_pp"] < -rule.jitter_tolerance_pp]
     if worse:
@@ -483,9 +520,11 @@ def compare(shipped: ModelSet, candidate: ModelSet, x: np.ndarray, y: np.ndarray
         result["variants"][variant] = entry
     result["size"] = projected_size(shipped.models_dir, candidate.models_dir, fmt)
     result["targets"] = check_targets(result)
-    result["same_float_models"] = same_float_models(shipped, candidate, variants, x, float_predict)
-    result["rule"] = "conversion" if result["same_float_models"] else "student"
-    result["decision"] = decide(result, CONVERSION_RULE if result["same_float_models"] else RULE)
+    same = {v: same_float_models(shipped, candidate, [v], x, float_predict) for v in variants}
+    result["same_float_models"] = all(same.values())
+    result["same_float_by_variant"] = same
+    result["rule"], rule = rule_for(same)
+    result["decision"] = decide(result, rule)
     return result
 
 
@@ -517,6 +556,9 @@ def render(result: dict, meta: dict) -> str:
     if result.get("rule") == "conversion":
         rule_text = ("the candidate's float32 models are the shipped ones, so the rule for a conversion: "
                      + CONVERSION_RULE.describe().format(fmt=result["format"]))
+    elif result.get("rule") == "weighted student":
+        rule_text = ("the candidate's unweighted float32 model is the shipped one, so the rule for a weighted model: "
+                     + WEIGHTED_RULE.describe())
     else:
         rule_text = "rule: " + RULE.describe()
     lines = [

@@ -16,6 +16,7 @@ from benchmarks.accuracy import JITTERS, tflite_predict
 from benchmarks.compare import (
     CONVERSION_RULE,
     RULE,
+    WEIGHTED_RULE,
     ShipRule,
     TimedDetector,
     check_targets,
@@ -25,6 +26,7 @@ from benchmarks.compare import (
     paired_gain,
     projected_size,
     render,
+    rule_for,
 )
 from benchmarks.data import load_eval_faces
 from benchmarks.errors import BenchError
@@ -65,6 +67,48 @@ def test_one_worse_jitter_row_of_any_variant_keeps_the_shipped_models() -> None:
 def test_no_headline_variant_in_both_folders_is_no_decision_to_ship() -> None:
     decision = decide(_result(3.0, {"weighted": [1.0]}))
     assert decision["ship"] is False and "no unweighted model" in decision["reasons"][0]
+
+
+def _weighted_only(gain: float, balanced_delta_pp: float, jitter: float = 0.0) -> dict:
+    """A compare result of a new weighted model beside the shipped unweighted one (identical: no difference)."""
+    result = _result(0.0, {"unweighted": [0.0], "weighted": [jitter]})
+    weighted = result["variants"]["weighted"]
+    weighted["gain_pp"] = gain
+    weighted["shipped"] = {"accuracy": 0.68, "balanced_accuracy": 0.675}
+    weighted["candidate"] = {"accuracy": 0.68 + gain / 100, "balanced_accuracy": 0.675 + balanced_delta_pp / 100}
+    return result
+
+
+def test_a_new_weighted_model_alone_is_judged_on_the_weighted_variant_and_its_balance() -> None:
+    assert WEIGHTED_RULE == ShipRule("weighted", 0.5, 0.0, min_balanced_delta_pp=0.0)
+    ok = decide(_weighted_only(0.6, 0.0), WEIGHTED_RULE)
+    assert ok["ship"] is True, ok["reasons"]
+    assert "weighted gains +0.60 pp (at least 0.5 needed)" in ok["reasons"]
+    assert "weighted: balanced accuracy 67.50% against the shipped 67.50% (+0.00 pp)" in ok["reasons"]
+    assert decide(_weighted_only(0.6, 0.0), RULE)["ship"] is False, "the student rule asks the unweighted gain"
+    less_balanced = decide(_weighted_only(0.9, -0.05), WEIGHTED_RULE)
+    assert less_balanced["ship"] is False
+    assert "weighted: balanced accuracy 67.45% against the shipped 67.50% (-0.05 pp): less balanced than the " \
+        "shipped weighted model" in less_balanced["reasons"]
+    assert decide(_weighted_only(0.49, 1.0), WEIGHTED_RULE)["ship"] is False
+    assert decide(_weighted_only(0.9, 1.0, jitter=-0.05), WEIGHTED_RULE)["ship"] is False
+    assert "balanced accuracy no lower than the shipped model's" in WEIGHTED_RULE.describe()
+    assert "balanced" not in RULE.describe()
+
+
+@pytest.mark.parametrize(("same", "expected"), [
+    ({"unweighted": True, "weighted": True}, "conversion"),
+    ({"weighted": True}, "conversion"),
+    ({"unweighted": False, "weighted": True}, "student"),
+    ({"unweighted": False, "weighted": False}, "student"),
+    ({"unweighted": False}, "student"),
+    ({"unweighted": True, "weighted": False}, "weighted student"),
+    ({"weighted": False}, "weighted student"),
+])
+def test_the_rule_follows_which_float_models_are_new(same: dict[str, bool], expected: str) -> None:
+    name, rule = rule_for(same)
+    assert name == expected
+    assert rule is {"conversion": CONVERSION_RULE, "student": RULE, "weighted student": WEIGHTED_RULE}[expected]
 
 
 def test_targets_are_checked_at_their_thresholds() -> None:
@@ -396,6 +440,22 @@ def test_another_float_model_is_judged_as_a_new_student(folders, tmp_path: Path,
     x = load_eval_faces(synthetic_data).x
     assert same_float_models(find_models(shipped), find_models(same), variants, x) is True
     assert same_float_models(find_models(shipped), find_models(other), variants, x) is False
+
+
+def test_a_new_weighted_float_model_beside_the_shipped_unweighted_one_gets_the_weighted_rule(
+        folders, tmp_path: Path, fixtures_dir: Path, synthetic_data: Path) -> None:
+    shipped, _, _ = folders
+    other = make_models_dir(tmp_path / "weighted-only", fixtures_dir)
+    shutil.copyfile(fixture_model(fixtures_dir, "tiny_int8"), model_path(other, "weighted", "float32"))
+    faces = load_eval_faces(synthetic_data)
+    result = compare(find_models(shipped, formats=["int8", "float32"]), find_models(other, formats=["int8", "float32"]),
+                     faces.x, faces.y, detector=None, progress=False, cost_rounds=0)
+    assert result["same_float_by_variant"] == {"unweighted": True, "weighted": False}
+    assert result["rule"] == "weighted student" and result["same_float_models"] is False
+    assert result["decision"]["reasons"][0] == "weighted gains +0.00 pp: less than the 0.5 pp needed"
+    text = render(result, {"command": "c", "machine": "m", "date": "d", "split": "val", "data": "x.csv"})
+    assert "(the candidate's unweighted float32 model is the shipped one, so the rule for a weighted model: weighted " \
+        "gains at least 0.5 pp with its balanced accuracy no lower than the shipped model's" in text
 
 
 def test_the_crop_difference_pairs_the_placements_and_takes_each_face_as_one_unit() -> None:

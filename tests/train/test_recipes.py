@@ -62,6 +62,22 @@ def test_a_retaught_chain_trains_again_under_its_new_teachers_from_the_same_base
     assert tail.epochs == RECIPES["student-vggnet-restart-tail"].epochs
 
 
+def test_the_deferred_tails_start_every_variant_from_the_shipped_unweighted_soup() -> None:
+    """student-vggnet-deferred*: the shipped chain's two tails and soup, changed only in where they start: the shipped
+    unweighted soup's checkpoint, whatever the variant, so a weighted run applies its class weights in the last
+    stage alone (deferred re-weighting)."""
+    from train.runs import init_run_name
+
+    for suffix in ("-tail", "-plain-tail"):
+        old, new = RECIPES[f"student-vggnet-restart{suffix}"], RECIPES[f"student-vggnet-deferred{suffix}"]
+        assert init_run_name(new, "weighted", 0) == "student-vggnet-restart-soup-0ep/unweighted-seed0"
+        assert init_run_name(new, "weighted", 3) == "student-vggnet-restart-soup-0ep/unweighted-seed3"
+        assert replace(new, name=old.name, description=old.description, init_from=old.init_from) == old
+    assert RECIPES["student-vggnet-deferred-soup"].soup == (
+        "student-vggnet-deferred-tail-4ep/{variant}-seed{seed}",
+        "student-vggnet-deferred-plain-tail-4ep/{variant}-seed{seed}")
+
+
 def test_the_third_cycle_starts_from_the_second_and_changes_nothing_else() -> None:
     """student-vggnet-restart2*: the shipped restart chain once more, from the restart's own run; the same teachers,
     epochs, rate and tails, its soup of its own two tails."""
