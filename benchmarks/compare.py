@@ -94,7 +94,7 @@ class ShipRule:
                      f"than {self.jitter_tolerance_pp:g} pp below the shipped model's")
         else:
             balanced = ("" if self.min_balanced_delta_pp is None else
-                        f" with its balanced accuracy no lower than the shipped model's"
+                        " with its balanced accuracy no lower than the shipped model's"
                         + (f" {self.min_balanced_delta_pp:+g} pp" if self.min_balanced_delta_pp else ""))
             first = (f"{self.variant} gains at least {self.min_gain_pp} pp{balanced}, no face-box jitter row worse, "
                      "no variant worse on the detector's calibrated crops")
