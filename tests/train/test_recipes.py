@@ -76,6 +76,13 @@ def test_the_deferred_tails_start_every_variant_from_the_shipped_unweighted_soup
     assert RECIPES["student-vggnet-deferred-soup"].soup == (
         "student-vggnet-deferred-tail-4ep/{variant}-seed{seed}",
         "student-vggnet-deferred-plain-tail-4ep/{variant}-seed{seed}")
+    for suffix in ("-tail", "-plain-tail"):
+        again = RECIPES[f"student-vggnet-deferred{suffix}-reseeded"]
+        assert init_run_name(again, "weighted", 1) == "student-vggnet-restart-soup-0ep/unweighted-seed0"
+    assert RECIPES["student-vggnet-deferred-soup4"].soup == (
+        "student-vggnet-deferred-tail-4ep/{variant}-seed0", "student-vggnet-deferred-plain-tail-4ep/{variant}-seed0",
+        "student-vggnet-deferred-tail-reseeded-4ep/{variant}-seed1",
+        "student-vggnet-deferred-plain-tail-reseeded-4ep/{variant}-seed1")
 
 
 def test_the_third_cycle_starts_from_the_second_and_changes_nothing_else() -> None:
