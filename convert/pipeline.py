@@ -107,7 +107,7 @@ def _budget(info: dict, own_wall_s: float, prior: list[tuple[str, float | None]]
             f"on {info.get('threads')} CPU thread(s) of {info.get('host')}"
             + (f" with GPUs {info['gpus']}" if info.get("gpus") else ", no GPU"))
     if prior:
-        parts = [f"{name} ({wall / 60:.0f} min)" if wall else
+        parts = [f"{name} ({wall / 60:.0f} min)" if wall is not None else
                  f"{name} (a converted model: its own budget is in the manifest it shipped with)"
                  if names_model_file(name) else f"{name} (time unknown)" for name, wall in prior]
         text += f", after the runs it needed first: {', '.join(parts)}; {total_s / 60:.0f} min in all"

@@ -55,6 +55,19 @@ def test_fine_tuned_budget_counts_its_starting_run_and_every_teacher_once(tmp_pa
     assert info["init_from"]["run"] == "distilled-60ep/weighted-seed0" and info["total_train_min"] == 65.0
 
 
+def test_a_weight_average_needed_first_counts_no_time_not_an_unknown_one(tmp_path):
+    """A soup (0 epochs, train_wall_s 0) that a later run starts from is a run of known cost: none."""
+    runs = tmp_path / "runs"
+    _run(runs / "soup-0ep" / "unweighted-seed0", {"recipe": {"name": "soup", "epochs": 0}}, {"train_wall_s": 0.0})
+    ckpt = _run(runs / "tail-4ep" / "weighted-seed0",
+                {"recipe": {"name": "tail", "epochs": 4}, "host": "h", "threads": 2, "gpus": [],
+                 "init_from": {"run": "soup-0ep/unweighted-seed0"}},
+                {"train_wall_s": 480.0, "splits": {}})
+    assert _training_info(ckpt)["budget"] == (
+        "4 epochs of the tail recipe, 8 min wall on 2 CPU thread(s) of h, no GPU, after the runs it needed first: "
+        "soup-0ep/unweighted-seed0 (0 min); 8 min in all")
+
+
 def test_plain_run_budget_has_no_teachers(tmp_path):
     ckpt = _run(tmp_path / "runs" / "wide-40ep" / "weighted-seed0",
                 {"recipe": {"name": "wide", "epochs": 40}, "host": "h", "threads": 2, "gpus": []},
