@@ -557,8 +557,8 @@ def render(result: dict, meta: dict) -> str:
         rule_text = ("the candidate's float32 models are the shipped ones, so the rule for a conversion: "
                      + CONVERSION_RULE.describe().format(fmt=result["format"]))
     elif result.get("rule") == "weighted student":
-        rule_text = ("the candidate's unweighted float32 model is the shipped one, so the rule for a weighted model: "
-                     + WEIGHTED_RULE.describe())
+        rule_text = ("the candidate brings a new weighted model only (its unweighted float32 model the shipped one, or "
+                     "none), so the rule for a weighted model: " + WEIGHTED_RULE.describe())
     else:
         rule_text = "rule: " + RULE.describe()
     lines = [
