@@ -455,8 +455,8 @@ def test_a_new_weighted_float_model_beside_the_shipped_unweighted_one_gets_the_w
     assert result["decision"]["reasons"][0] == "weighted gains +0.00 pp: less than the 0.5 pp needed"
     text = render(result, {"command": "c", "machine": "m", "date": "d", "split": "val", "data": "x.csv"})
     assert "(the candidate brings a new weighted model only (its unweighted float32 model the shipped one, or none), " \
-        "so the rule for a weighted model: weighted gains at least 0.5 pp with its balanced accuracy no lower than the " \
-        "shipped model's" in text
+        "so the rule for a weighted model: weighted gains at least 0.5 pp with its balanced accuracy no lower " \
+        "than the shipped model's" in text
 
 
 def test_the_crop_difference_pairs_the_placements_and_takes_each_face_as_one_unit() -> None:
