@@ -136,10 +136,19 @@ def matching_tau(result: dict) -> tuple[dict, bool]:
 
 
 def tradeoff_answer(result: dict) -> str:
-    """The comparison in plain words, every number computed."""
+    """The comparison in plain words, every number and the verdict computed: the knob stands in for the weighted
+    model where it reaches that model's balanced accuracy at no less accuracy."""
     u0 = result["variants"]["unweighted"]["rows"][0]
     w0 = result["variants"]["weighted"]["rows"][0]
     best, reached = matching_tau(result)
+    cost_pp = 100 * (w0["accuracy"] - best["accuracy"])
+    if not reached:
+        verdict = "the weighted model's balance is out of the knob's reach"
+    elif cost_pp <= 0:
+        verdict = "one model and a knob in place of a second model"
+    else:
+        verdict = (f"the knob keeps one model on the device but is {cost_pp:.1f} pp less accurate there than the "
+                   "weighted model")
     return (
         f"As trained, the weighted model scores {_pct(w0['accuracy'])}% accuracy and {_pct(w0['balanced_accuracy'])}% "
         f"balanced accuracy against the unweighted model's {_pct(u0['accuracy'])}% and "
@@ -147,6 +156,5 @@ def tradeoff_answer(result: dict) -> str:
         f"{'reaches' if reached else 'comes closest, short of the weighted model, with'} "
         f"{_pct(best['balanced_accuracy'])}% balanced accuracy at {_pct(best['accuracy'])}% accuracy (disgust recall "
         f"{_pct(best['recall']['disgust'])}% at precision {_pct(best['precision']['disgust'])}%, against the weighted "
-        f"model's {_pct(w0['recall']['disgust'])}% at {_pct(w0['precision']['disgust'])}%): one model and a knob in "
-        "place of a second model."
+        f"model's {_pct(w0['recall']['disgust'])}% at {_pct(w0['precision']['disgust'])}%): {verdict}."
     )

@@ -35,8 +35,15 @@ def test_answer_picks_the_least_tau_that_reaches_the_weighted_models_balance():
     assert best["tau"] == pytest.approx(0.6, abs=0.25)
     text = answer(result)
     assert f"at tau {best['tau']:.1f} reaches" in text and f"{100 * best['accuracy']:.1f}% accuracy" in text
-    result["variants"]["weighted"]["rows"][0]["balanced_accuracy"] = 0.99  # out of the knob's reach
+    weighted_row = result["variants"]["weighted"]["rows"][0]
+    weighted_row["accuracy"] = best["accuracy"]  # the knob as accurate as the weighted model where it matches it
+    assert answer(result).endswith(": one model and a knob in place of a second model.")
+    weighted_row["accuracy"] = best["accuracy"] + 0.005  # the weighted model more accurate at that balance
+    assert answer(result).endswith(": the knob keeps one model on the device but is 0.5 pp less accurate there than "
+                                   "the weighted model.")
+    weighted_row["balanced_accuracy"] = 0.99  # out of the knob's reach
     assert "comes closest, short of the weighted model" in answer(result)
+    assert answer(result).endswith(": the weighted model's balance is out of the knob's reach.")
     md = render(result, "python -m benchmarks tradeoff", "`host`")
     assert md.count("| 0.0 |") == 2 and "## Reading" in md
 
