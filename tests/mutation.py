@@ -385,7 +385,8 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("tradeoff-verdict-fixed", "core/balance.py",
            "    elif cost_pp <= 0:", "    elif True:",
            ("tests/benchmarks/test_tradeoff.py::test_answer_picks_the_least_tau_that_reaches_the_weighted_models_balance",),
-           "the README says the knob can replace the weighted model where that model is more accurate at the same balance"),
+           "the README says the knob can replace the weighted model where that model is more accurate at the same "
+           "balance"),
     Mutant("budget-soup-time-unknown", "convert/pipeline.py",
            'parts = [f"{name} ({wall / 60:.0f} min)" if wall is not None else',
            'parts = [f"{name} ({wall / 60:.0f} min)" if wall else',
