@@ -706,6 +706,13 @@ def reseeded(recipe: Recipe) -> Recipe:
                    init_from=recipe.init_from.replace("{seed}", "0"))
 
 
+def reseeded_soup(tail: Recipe, plain_tail: Recipe) -> tuple[str, ...]:
+    """The four runs a two-tail soup of two seeds averages: ``tail`` and ``plain_tail`` on seed 0 and their
+    :func:`reseeded` runs on seed 1 (``{variant}`` filled in per run), whatever ``--seed`` is."""
+    return tuple(f"{recipe.name}{suffix}-{recipe.epochs}ep/{{variant}}-seed{seed}"
+                 for seed, suffix in ((0, ""), (1, "-reseeded")) for recipe in (tail, plain_tail))
+
+
 # The shipped tail again from the same shipped base, on other seeds of its own (`--seed 1`, `--seed 2`: the tail's
 # shuffling and box jitter; the base stays seed 0's run): how far do PublicTest, the calibrated crops and the jitter
 # rows move between two runs of the same 4 epochs? The ship rule's 0.5 pp and issue 16's 1 pp shortfall sit at
@@ -808,8 +815,7 @@ STUDENT_VGGNET_SOUP4 = replace(
     description="The weight average of four 4-epoch tails of one student-vggnet-60ep run (seed 0) of the same "
     "variant: student-vggnet-tail and student-vggnet-plain-tail on seed 0, their -reseeded runs on seed 1, whatever "
     "--seed is; nothing trained, trains the four tails first.",
-    soup=("student-vggnet-tail-4ep/{variant}-seed0", "student-vggnet-plain-tail-4ep/{variant}-seed0",
-          "student-vggnet-tail-reseeded-4ep/{variant}-seed1", "student-vggnet-plain-tail-reseeded-4ep/{variant}-seed1"),
+    soup=reseeded_soup(STUDENT_VGGNET_TAIL, STUDENT_VGGNET_PLAIN_TAIL),
 )
 
 # A second cosine cycle for the student (a warm restart, Loshchilov & Hutter's SGDR), fixed before it was scored. The
@@ -1026,9 +1032,7 @@ STUDENT_VGGNET_DEFERRED_SOUP4 = replace(
     description="The weight average of four deferred tails of the shipped unweighted soup (seed 0) of the same "
     "variant (meant for --variants weighted): student-vggnet-deferred-tail and -plain-tail on seed 0, their "
     "-reseeded runs on seed 1, whatever --seed is; nothing trained, trains the four tails first.",
-    soup=("student-vggnet-deferred-tail-4ep/{variant}-seed0", "student-vggnet-deferred-plain-tail-4ep/{variant}-seed0",
-          "student-vggnet-deferred-tail-reseeded-4ep/{variant}-seed1",
-          "student-vggnet-deferred-plain-tail-reseeded-4ep/{variant}-seed1"),
+    soup=reseeded_soup(STUDENT_VGGNET_DEFERRED_TAIL, STUDENT_VGGNET_DEFERRED_PLAIN_TAIL),
 )
 
 # A tiny recipe for tests and smoke runs: same code paths, seconds per epoch.
