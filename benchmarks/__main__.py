@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.accuracy import REFERENCES
+from benchmarks.compare import ASKED_RULES
 from benchmarks.errors import BenchError
 from benchmarks.host import project_root
 from benchmarks.runner import PARTS
@@ -149,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("--seed", type=int, default=0, help="seed of the canvases (the camera benchmark's: 0)")
     cmp.add_argument("--cost-rounds", type=number_type(int, 0, "an integer >= 0"), default=5,
                      help="rounds of timing both classifiers, alternating (0: no cost part, and the rule skips it)")
+    cmp.add_argument("--rule", choices=ASKED_RULES, default="auto",
+                     help="ship rule to judge by (auto: from which float32 models are new; camera: a model made for "
+                     "the detector's crops, benchmarks.compare.CAMERA_RULE)")
     cmp.add_argument("--out", type=Path, default=project_root() / "reports" / "compare",
                      help="folder for compare.md and compare.json")
     cmp.add_argument("--no-progress", dest="progress", action="store_false", help="no progress output")
@@ -336,7 +340,7 @@ def _compare(args: argparse.Namespace, argv: list[str]) -> int:
         make_detectors([detector], args.detector_model)  # one that cannot be built (yunet, no model) fails first
     faces = load_eval_faces(args.data)
     result = compare(shipped, candidate, faces.x, faces.y, args.format, detector, args.crop_faces, args.seed,
-                     args.progress, args.detector_model, args.cost_rounds, args.crop_placements)
+                     args.progress, args.detector_model, args.cost_rounds, args.crop_placements, args.rule)
     meta = {**report_meta(argv), "split": faces.split, "data": Path(args.data).name, "notes": faces.notes}
     path = write(result, args.out, meta)
     decision = result["decision"]

@@ -14,6 +14,7 @@ from bench_helpers import fixture_model, make_models_dir
 from benchmarks.__main__ import main
 from benchmarks.accuracy import JITTERS, tflite_predict
 from benchmarks.compare import (
+    CAMERA_RULE,
     CONVERSION_RULE,
     RULE,
     WEIGHTED_RULE,
@@ -94,6 +95,51 @@ def test_a_new_weighted_model_alone_is_judged_on_the_weighted_variant_and_its_ba
     assert decide(_weighted_only(0.9, 1.0, jitter=-0.05), WEIGHTED_RULE)["ship"] is False
     assert "balanced accuracy no lower than the shipped model's" in WEIGHTED_RULE.describe()
     assert "balanced" not in RULE.describe()
+
+
+def _camera(gain: float, crop_gain: float, shortfall: float, jitter: float = 0.0, crops: bool = True) -> dict:
+    """A compare result of a new unweighted model: its PublicTest gain, its calibrated-crop gain over the shipped
+    model and its own crop shortfall (pp); the weighted variant the shipped one."""
+    result = _result(gain, {"unweighted": [jitter], "weighted": [0.0]})
+    if crops:
+        shipped, candidate = 0.70, 0.70 + crop_gain / 100
+        result["variants"]["unweighted"]["crops"] = {
+            "shipped": {"acc_calibrated": shipped, "calibrated_minus_dataset_pp": -1.3},
+            "candidate": {"acc_calibrated": candidate, "calibrated_minus_dataset_pp": -shortfall}}
+    return result
+
+
+def test_a_model_for_the_camera_ships_on_the_crops_without_losing_publictest() -> None:
+    assert CAMERA_RULE == ShipRule(min_gain_pp=0.0, min_crop_gain_pp=0.5, max_shortfall_pp=1.0)
+    ok = decide(_camera(0.0, 0.5, 1.0), CAMERA_RULE)
+    assert ok["ship"] is True, ok["reasons"]
+    assert "unweighted: +0.50 pp on the calibrated crops (at least 0.5 pp needed)" in ok["reasons"]
+    assert "unweighted: its calibrated crops 1.00 pp below its dataset crops of the same faces: within the 1 pp " \
+        "allowed" in ok["reasons"]
+    assert decide(_camera(0.0, 0.5, 1.0), RULE)["ship"] is False, "the student rule asks a PublicTest gain"
+    assert decide(_camera(-0.01, 2.0, 0.0), CAMERA_RULE)["ship"] is False, "PublicTest lower"
+    small = decide(_camera(0.3, 0.49, 0.5), CAMERA_RULE)
+    assert small["ship"] is False
+    assert "unweighted: +0.49 pp on the calibrated crops: less than the 0.5 pp a model for the camera needs" \
+        in small["reasons"]
+    short = decide(_camera(0.3, 0.8, 1.01), CAMERA_RULE)
+    assert short["ship"] is False
+    assert "unweighted: its calibrated crops 1.01 pp below its dataset crops of the same faces: not within the 1 " \
+        "pp allowed" in short["reasons"]
+    assert decide(_camera(0.3, 0.8, 0.5, jitter=-0.05), CAMERA_RULE)["ship"] is False, "a jitter row worse"
+    blind = decide(_camera(0.3, 0.8, 0.5, crops=False), CAMERA_RULE)
+    assert blind["ship"] is False and any("the camera rule cannot judge" in r for r in blind["reasons"])
+    assert "at least 0.5 pp more on the detector's calibrated crops and within 1 pp of its dataset crops there" \
+        in CAMERA_RULE.describe()
+    assert "calibrated crops and within" not in RULE.describe()
+
+
+def test_the_camera_rule_is_asked_for_by_name_and_never_picked() -> None:
+    for same in ({"unweighted": False}, {"unweighted": True, "weighted": True}, {"weighted": False}):
+        assert rule_for(same, "camera") == ("camera", CAMERA_RULE)
+        assert rule_for(same)[0] != "camera"
+    with pytest.raises(BenchError, match="rule 'studnet': expected one of auto, camera"):
+        rule_for({"unweighted": False}, "studnet")
 
 
 @pytest.mark.parametrize(("same", "expected"), [
@@ -242,6 +288,22 @@ def test_crop_placements_put_each_face_on_more_canvases(folders, synthetic_data:
     assert saved["crop_placements"] == 3 and crops["shipped"]["placed"] == crops["candidate"]["placed"] == 6
     assert crops["shipped"]["faces_found"] <= 2
     assert "Each face on 3 canvases" in (out / "compare.md").read_text()
+    assert saved["rule"] == "conversion"  # asked for nothing: rule_for picks (the float32 files are the same)
+
+
+def test_the_camera_rule_asked_for_on_the_command_line_judges_and_is_reported(folders, synthetic_data: Path,
+                                                                               tmp_path: Path) -> None:
+    shipped, _, other = folders
+    out = tmp_path / "cmp"
+    rc = main(["compare", "--models", str(shipped), "--candidate", str(other), "--data", str(synthetic_data),
+               "--detector", "none", "--rule", "camera", "--out", str(out), "--no-progress", "--cost-rounds", "0"])
+    assert rc == 0
+    saved = json.loads((out / "compare.json").read_text())
+    assert saved["rule"] == "camera" and saved["decision"]["ship"] is False
+    assert any("the camera rule cannot judge" in r for r in saved["decision"]["reasons"])
+    report = (out / "compare.md").read_text()
+    assert "the rule asked for, for a model made for the camera path: unweighted gains at least 0.0 pp, at least " \
+        "0.5 pp more on the detector's calibrated crops" in report
 
 
 def test_cli_writes_the_report_with_its_decision(folders, synthetic_data: Path, tmp_path: Path, capsys) -> None:
