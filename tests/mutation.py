@@ -347,7 +347,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("compare-camera-shortfall-unjudged", "benchmarks/compare.py",
            "        within = shortfall <= rule.max_shortfall_pp", "        within = True",
            ("tests/benchmarks/test_compare.py::test_a_model_for_the_camera_ships_on_the_crops_without_losing_publictest",),
-           "a model made for the camera ships with its crops still further than the issue's 1 pp from its dataset crops"),
+           "a model made for the camera ships with its crops further than 1 pp from its dataset crops"),
     Mutant("compare-camera-crop-gain-unjudged", "benchmarks/compare.py",
            "        ship = _camera(head.get(\"crops\"), rule, reasons) and ship",
            "        _camera(head.get(\"crops\"), rule, reasons)",
