@@ -1043,6 +1043,10 @@ STUDENT_VGGNET_DEFERRED_SOUP4 = replace(
 # the device crops alone. Unweighted only (the demo's model; the weighted one shipped in session 39), judged by
 # benchmarks.compare.CAMERA_RULE, written down with it: no lower on PublicTest, +0.5 pp on the calibrated crops, the
 # shortfall within the 1 pp, no jitter row worse.
+# Judged (session 40; reports/compare/student-vggnet-restart-device-soup-unweighted): int8 69.82% against 70.10%
+# (-0.28 pp), the calibrated crops 70.21% against 70.31% (-0.10 pp; the shortfall 0.98 pp only because its dataset
+# crops fell too), every jitter row worse: kept out. The device tail alone: 68.04% in Keras against the shipped
+# box-jitter tail's 68.38% (docs/recipes.md).
 STUDENT_VGGNET_RESTART_DEVICE_TAIL = replace(
     STUDENT_VGGNET_RESTART_TAIL,
     name="student-vggnet-restart-device-tail",
