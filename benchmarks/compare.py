@@ -166,7 +166,7 @@ def rule_for(same_float: dict[str, bool], asked: str = "auto") -> tuple[str, Shi
     unweighted one not, :data:`RULE`; only the weighted one not (the unweighted the shipped one, or not in the
     candidate folder), :data:`WEIGHTED_RULE`."""
     if asked != "auto":
-        if asked not in RULES:
+        if asked not in ASKED_RULES:
             raise BenchError(f"rule {asked!r}: expected one of {', '.join(ASKED_RULES)}")
         return asked, RULES[asked][0]
     if same_float and all(same_float.values()):
@@ -223,8 +223,7 @@ def check_targets(result: dict) -> list[dict]:
 
 
 def decide(result: dict, rule: ShipRule = RULE) -> dict:
-    """{"ship": bool, "reasons": [...]}: ``rule`` (:data:`RULE`, or :data:`CONVERSION_RULE`) applied to
-    :func:`compare`'s result."""
+    """{"ship": bool, "reasons": [...]}: ``rule`` (one of :data:`RULES`) applied to :func:`compare`'s result."""
     reasons: list[str] = []
     ship = True
     head = _variant(result, rule.variant)
