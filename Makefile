@@ -52,7 +52,7 @@ help:
 	@echo "                            convert, quick benchmark, bundle, all under $(QUICK_DIR)/"
 	@echo "make mutation              mutation check: does the suite catch the known bugs? (MUTANTS=name ...)"
 	@echo "make train DATA=...        train (RECIPE=$(RECIPE) EPOCHS=<recipe's> SEED=$(SEED) VARIANTS='$(VARIANTS)')"
-	@echo "make carry RUNS_TO_CARRY=...  keep unfinished SGD runs (<recipe>-<E>ep/<variant>-seed<S>) in reports/carry/ to"
+	@echo "make carry RUNS_TO_CARRY=...  keep unfinished runs (<recipe>-<E>ep/<variant>-seed<S>) in reports/carry/ to"
 	@echo "                            commit: make train resumes them in a new checkout"
 	@echo "make convert DATA=...      TFLite float32/float16/dynamic/int8 of VARIANTS into $(MODELS_DIR)/ (others kept;"
 	@echo "                            mirror averaging built in, CONVERT_ARGS=--no-mirror for one view per face)"

@@ -10,13 +10,16 @@ each session. ``python -m train.carry RUN`` keeps what resuming needs, in a size
   cannot hold, larger than :data:`FLOAT16_LIMIT`, stays float32), named by their Keras paths;
 - ``best.npz``: the best checkpoint's variables alike, only when the best epoch is not the last;
 - ``log.csv`` and ``config.json``: the run's record so far;
+- ``slots.npz``: an Adam-family run's optimiser slots (its moments), float32, named by their Keras paths;
 - ``carry.json``, written last: the epochs done, the optimiser's step count (so the learning-rate schedule goes on
   where it was) and how each array was stored.
 
-The optimiser's slots are not kept: SGD's momentum restarts at zero and rebuilds within about ten steps (momentum
-0.9). Adam-family moments cannot restart at zero without a first step several times too large, so only SGD runs are
-carried; the others are short enough to finish within a session. Weights rounded to float16 move by at most 0.05%
-of their size, below the bfloat16 rounding the mixed-precision maths applies to them at every step.
+An SGD run's slots are not kept: its momentum restarts at zero and rebuilds within about ten steps (momentum 0.9).
+Adam-family moments cannot restart at zero without steps several times too large for hundreds of steps (the second
+moment averages over about a thousand), so an Adam-family run (a student, a study run: AdamW) keeps them, in float32
+(``slots.npz``; float16 would flush the small second moments to zero), which only a small model can afford: its
+slots must fit :data:`MAX_SLOTS_MIB`. Weights rounded to float16 move by at most 0.05% of their size, below the
+bfloat16 rounding the mixed-precision maths applies to them at every step.
 
 ``python -m train`` restores a carried run by itself when the run's folder has no log yet (:func:`restore_record`,
 then :func:`Carried.apply` once the model is compiled): training goes on from the epoch after the carried one.
@@ -42,6 +45,9 @@ from train.runs import RunNameError, RunRef, RunSpec, check_run_config, evaluate
 CARRY = Path("reports") / "carry"
 FLOAT16_LIMIT = 60000.0  # float16's largest finite value is 65504; an array beyond this stays float32
 RECORD_FILES = ("log.csv", "config.json")  # copied as they are; carry.json is written last
+# An Adam-family run's slots (two moments per weight, float32) are kept up to this size: a model of about a million
+# parameters (the device's students, the study's runs); a teacher of millions would commit tens of MiB a session.
+MAX_SLOTS_MIB = 10.0
 
 
 class CarryError(ValueError):
@@ -75,6 +81,7 @@ class Carried:
     iterations: int  # optimiser steps taken
     paths: tuple[str, ...]  # the model's variable paths, in model.weights order
     has_best: bool  # best.npz is kept (the best epoch is not the last)
+    slot_paths: tuple[str, ...] = ()  # the optimiser slots kept in slots.npz (an Adam-family run), in order
 
     def _arrays(self, name: str) -> list[np.ndarray]:
         with np.load(self.folder / name) as data:
@@ -89,13 +96,39 @@ class Carried:
         """The best checkpoint's variables (the latest when the best epoch was the last)."""
         return self._arrays("best.npz" if self.has_best else "weights.npz")
 
+    def slots(self) -> list[np.ndarray]:
+        """The kept optimiser slots, float32, in :attr:`slot_paths` order (none for an SGD run)."""
+        if not self.slot_paths:
+            return []
+        with np.load(self.folder / "slots.npz") as data:
+            return [np.asarray(data[f"s{i:04d}"], dtype=np.float32) for i in range(len(self.slot_paths))]
+
     def apply(self, model) -> None:
-        """Put the carried epoch into ``model`` (compiled like the run's): its variables, and the optimiser's step
-        count (its slots start at zero). CarryError when the model's variables are not the carried ones."""
+        """Put the carried epoch into ``model`` (compiled like the run's): its variables, the optimiser's step count
+        and, for an Adam-family run, its slots (an SGD run's start at zero). CarryError when the model's variables or
+        the optimiser's slots are not the carried ones."""
         _check_paths(self, model)
         model.set_weights(self.latest())
         model.optimizer.build(model.trainable_variables)
         model.optimizer.iterations.assign(self.iterations)
+        if self.slot_paths:
+            slots = {_slot_name(v): v for v in _slot_variables(model.optimizer)}
+            if tuple(slots) != self.slot_paths:
+                raise CarryError(f"{self.folder}: carried for an optimiser with other slots ({len(self.slot_paths)} "
+                                 f"carried, {len(slots)} in this recipe's); delete the folder to train afresh")
+            for variable, value in zip(slots.values(), self.slots(), strict=True):
+                variable.assign(value)
+
+
+def _slot_variables(optimizer) -> list:
+    """The optimiser's per-weight slots (its moments): its variables but the scalars (the step count, a constant
+    learning rate; the recipes' models have no scalar weight, so no scalar slot)."""
+    return [v for v in optimizer.variables if len(v.shape) > 0]
+
+
+def _slot_name(variable) -> str:
+    """A slot's name without its optimiser's (Keras numbers optimisers per process: adam_w, adam_w_1, ...)."""
+    return variable.path.split("/", 1)[-1]
 
 
 def _check_paths(carried: Carried, model) -> None:
@@ -113,7 +146,8 @@ def load_carried(folder: Path) -> Carried | None:
     try:
         info = json.loads(path.read_text())
         return Carried(Path(folder), int(info["epoch"]), int(info["iterations"]),
-                       tuple(a["path"] for a in info["arrays"]), bool(info["best"]))
+                       tuple(a["path"] for a in info["arrays"]), bool(info["best"]),
+                       tuple(a["path"] for a in info.get("slots", [])))
     except (ValueError, KeyError, TypeError) as exc:
         raise CarryError(f"{path}: unreadable carried state ({exc}); expected what python -m train.carry "
                          "writes") from None
@@ -160,7 +194,8 @@ def _compiled(recipe: Recipe):
 
 def carry_run(runs_root: Path, name: str, root: Path | None = None) -> Path:
     """Keep the unfinished run ``name`` (``<recipe>-<E>ep/<variant>-seed<S>``) under :func:`carry_root`; returns the
-    folder. CarryError, before anything is written, for a misnamed, finished or non-SGD run or one without a backup."""
+    folder. CarryError, before anything is written, for a misnamed or finished run, one without a backup, or an
+    Adam-family run whose optimiser slots would not fit :data:`MAX_SLOTS_MIB`."""
     try:
         ref = RunRef.parse(name)
     except RunNameError as exc:
@@ -169,9 +204,13 @@ def carry_run(runs_root: Path, name: str, root: Path | None = None) -> Path:
         raise CarryError(f"{name}: no recipe named {ref.recipe!r}")
     recipe = RECIPES[ref.recipe].with_epochs(ref.epochs)
     run = ref.folder(runs_root)
-    if recipe.optimizer != "sgd":
-        raise CarryError(f"{run}: recipe {recipe.name!r} trains with {recipe.optimizer}; only SGD runs are carried "
-                         "(momentum can restart at zero, Adam's moments cannot): let it finish within a session")
+    keep_slots = recipe.optimizer != "sgd"
+    # Adam's two moments a weight in float32 (an upper bound: BatchNorm's statistics have none)
+    slots_mib = 2 * recipe.cost()[0] * 4 / 2**20
+    if keep_slots and slots_mib > MAX_SLOTS_MIB:
+        raise CarryError(f"{run}: recipe {recipe.name!r} trains with {recipe.optimizer}, whose moments would take "
+                         f"about {slots_mib:.0f} MiB in float32 (at most {MAX_SLOTS_MIB:g} are carried; SGD runs keep "
+                         "none): let it finish within a session")
     backup, meta = run / "backup" / "latest.weights.h5", run / "backup" / "training_metadata.json"
     if evaluated(run, ref.epochs):
         raise CarryError(f"{run}: finished, nothing to carry; keep it with python -m train.archive {name} "
@@ -194,6 +233,7 @@ def carry_run(runs_root: Path, name: str, root: Path | None = None) -> Path:
     if (backup.stat().st_mtime_ns, meta.read_text()) != before:  # the run finished an epoch while it was read
         raise CarryError(f"{backup}: rewritten while it was read (the run finished an epoch); run it again")
     latest = [_stored(np.asarray(v.numpy())) for v in model.weights]
+    slots = [np.asarray(v.numpy(), dtype=np.float32) for v in _slot_variables(model.optimizer)] if keep_slots else []
     best_path = run / "best.keras"
     best = [_stored(np.asarray(w)) for w in load_float32(best_path).get_weights()] if best_path.is_file() else latest
     has_best = any(not np.array_equal(a, b) for a, b in zip(latest, best))
@@ -206,6 +246,10 @@ def carry_run(runs_root: Path, name: str, root: Path | None = None) -> Path:
         atomic_write_bytes(dest / "best.npz", _npz_bytes({f"v{i:04d}": a for i, a in enumerate(best)}))
     else:
         (dest / "best.npz").unlink(missing_ok=True)
+    if slots:
+        atomic_write_bytes(dest / "slots.npz", _npz_bytes({f"s{i:04d}": a for i, a in enumerate(slots)}))
+    else:
+        (dest / "slots.npz").unlink(missing_ok=True)
     for file in RECORD_FILES:
         atomic_write_bytes(dest / file, (run / file).read_bytes())
     atomic_write_json(dest / "carry.json", {
@@ -213,9 +257,11 @@ def carry_run(runs_root: Path, name: str, root: Path | None = None) -> Path:
         "epoch": epoch,
         "iterations": int(model.optimizer.iterations.numpy()),
         "best": has_best,
-        "dropped": "the optimiser's slots (momentum restarts at zero)",
+        "dropped": None if keep_slots else "the optimiser's slots (momentum restarts at zero)",
         "arrays": [{"path": v.path, "shape": list(a.shape), "stored": str(a.dtype)}
                    for v, a in zip(model.weights, latest)],
+        "slots": [{"path": _slot_name(v), "shape": list(a.shape), "stored": str(a.dtype)}
+                  for v, a in zip(_slot_variables(model.optimizer), slots)],
         **provenance(f"python -m train.carry {name}"),
     })
     return dest
@@ -236,8 +282,8 @@ def drop_carried(name: str, root: Path | None = None) -> bool:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m train.carry",
-        description="Keep unfinished SGD runs (a teacher trained across sessions) in a committable form under "
-        f"{CARRY}/, so that `python -m train` resumes them in a new checkout; --drop removes a finished run's.",
+        description="Keep unfinished runs (a teacher or a study run trained across sessions) in a committable form "
+        f"under {CARRY}/, so that `python -m train` resumes them in a new checkout; --drop removes a finished run's.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("runs", nargs="+", help="runs as <recipe>-<epochs>ep/<variant>-seed<seed>")

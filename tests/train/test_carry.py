@@ -78,10 +78,16 @@ def test_a_half_written_or_damaged_carry_is_not_taken(tmp_path, repo):
         load_carried(folder)
 
 
-def test_what_cannot_be_carried_is_said_before_anything_is_written(tmp_path, repo):
+def test_what_cannot_be_carried_is_said_before_anything_is_written(tmp_path, repo, monkeypatch):
     runs = tmp_path / "runs"
-    with pytest.raises(CarryError, match="only SGD runs are carried"):
-        carry_run(runs, "tiny-1ep/unweighted-seed0")  # AdamW
+    with pytest.raises(CarryError, match=r"tiny-1ep/unweighted-seed0/backup/latest\.weights\.h5: missing"):
+        carry_run(runs, "tiny-1ep/unweighted-seed0")  # AdamW: carried with its moments, once it has a backup
+    monkeypatch.setattr(carry, "MAX_SLOTS_MIB", 0.001)
+    with pytest.raises(CarryError, match=r"recipe 'tiny' trains with adamw, whose moments would take about 0 MiB in "
+                                         r"float32 \(at most 0\.001 are carried; SGD runs keep none\)"):
+        carry_run(runs, "tiny-1ep/unweighted-seed0")
+    assert carry.MAX_SLOTS_MIB < 2 * RECIPES["teacher-vggnet-gap-cosine"].cost()[0] * 4 / 2**20, \
+        "an AdamW teacher of millions of parameters would commit tens of MiB a session"
     with pytest.raises(CarryError, match=r"tiny-sgd-3ep/unweighted-seed0/backup/latest\.weights\.h5: missing"):
         carry_run(runs, "tiny-sgd-3ep/unweighted-seed0")
     finished = runs / "tiny-sgd-3ep" / "unweighted-seed1"
@@ -106,17 +112,15 @@ def test_arrays_are_kept_in_float16_unless_float16_cannot_hold_them():
     assert carry._stored(np.array([3], dtype=np.int64)).dtype == np.int64
 
 
-@pytest.mark.slow
-def test_a_stopped_run_carried_into_a_new_checkout_resumes_where_it_stopped(tmp_path, repo, monkeypatch, capsys):
-    import keras
-
+def _stopped_in_epoch_three(recipe, tmp_path, monkeypatch):
+    """(spec, dataset) of ``recipe``'s run trained on a tiny fixture and stopped as epoch 3 began (2 epochs done)."""
     from device.datasets import load_fer2013
     from train import trainer
     from train.runs import STOP_ASKED
 
     data = write_fer_csv(tmp_path / "fer.csv.gz", {"train": 40, "val": 10})
     ds = load_fer2013(data)
-    spec = RunSpec(recipe=SGD, variant="unweighted", seed=0, runs_root=tmp_path / "runs")
+    spec = RunSpec(recipe=recipe, variant="unweighted", seed=0, runs_root=tmp_path / "runs")
     begin = trainer.EpochTimer.on_epoch_begin
 
     def stop_in_epoch_three(self, epoch, logs=None):
@@ -129,6 +133,54 @@ def test_a_stopped_run_carried_into_a_new_checkout_resumes_where_it_stopped(tmp_
         with pytest.raises(TrainingInterrupted):
             trainer.train_variant(spec, ds, verbose=0)
     STOP_ASKED.clear()
+    return spec, ds
+
+
+@pytest.mark.slow
+def test_an_adamw_run_is_carried_with_its_moments_and_resumes_with_them(tmp_path, repo, monkeypatch):
+    import shutil
+
+    import keras
+
+    from train import trainer
+
+    adamw = replace(SGD, name="tiny-adamw", optimizer="adamw")
+    monkeypatch.setitem(RECIPES, adamw.name, adamw)
+    spec, ds = _stopped_in_epoch_three(adamw, tmp_path, monkeypatch)
+    folder = carry_run(spec.runs_root, spec.ref.name)
+    carried = load_carried(folder)
+    info = json.loads((folder / "carry.json").read_text())
+    trainable = [a for a in info["arrays"] if not a["path"].endswith(("moving_mean", "moving_variance"))]
+    assert info["dropped"] is None and len(carried.slot_paths) == 2 * len(trainable), \
+        "two moments for each trainable weight (BatchNorm's moving statistics have none)"
+    assert info["slots"][0]["path"] == "b0_conv0_kernel_momentum", "named without the optimiser's process-wide number"
+    with np.load(folder / "slots.npz") as kept:
+        assert {kept[k].dtype for k in kept.files} == {np.dtype(np.float32)}
+    kept_slots = carried.slots()
+    assert any(np.abs(v).max() > 0 for v in kept_slots), "the moments after two epochs, not fresh zeros"
+
+    shutil.rmtree(tmp_path / "runs")  # a new checkout
+    seen = {}
+    real_fit = keras.Model.fit
+
+    def spy_fit(self, *args, **kwargs):
+        seen["slots"] = [np.array(v.numpy()) for v in carry._slot_variables(self.optimizer)]
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", spy_fit)
+    metrics = trainer.train_variant(spec, ds, verbose=0)
+    assert len(seen["slots"]) == len(kept_slots)
+    for got, kept in zip(seen["slots"], kept_slots, strict=True):
+        np.testing.assert_array_equal(got, kept)
+    assert metrics["completed_epochs"] == 3
+
+
+@pytest.mark.slow
+def test_a_stopped_run_carried_into_a_new_checkout_resumes_where_it_stopped(tmp_path, repo, monkeypatch, capsys):
+    import keras
+
+    spec, ds = _stopped_in_epoch_three(SGD, tmp_path, monkeypatch)
+    from train import trainer
 
     folder = carry_run(spec.runs_root, spec.ref.name)
     carried = load_carried(folder)
