@@ -1,4 +1,5 @@
-"""Carried runs (train.carry): an unfinished SGD run kept in a committable form and resumed in a new checkout."""
+"""Carried runs (train.carry): an unfinished run (SGD, or AdamW with its moments) kept in a committable form and
+resumed in a new checkout."""
 
 from __future__ import annotations
 
