@@ -199,6 +199,22 @@ def test_plan_lists_every_run_and_the_epochs_left_without_data(tmp_path, capsys)
     assert "epochs left to train: 75, about 1.0 h at 2 run(s) at a time and 96 s per epoch" in capsys.readouterr().out
 
 
+def test_plan_counts_a_carried_runs_epochs_as_done(tmp_path, monkeypatch, capsys):
+    """In a new checkout a run carried after epoch 10 (train.carry) has only its remaining epochs left."""
+    from train import carry
+    from train.study import main
+
+    monkeypatch.setattr(carry, "project_root", lambda: tmp_path / "repo")
+    kept = tmp_path / "repo" / carry.CARRY / "compact-32ep" / "weighted-seed0"
+    kept.mkdir(parents=True)
+    (kept / "carry.json").write_text(json.dumps({"epoch": 10, "iterations": 2250, "best": False, "arrays": []}))
+    main(["--data", str(tmp_path / "absent.csv"), "--epochs", "32", "--seeds", "0", "--runs", str(tmp_path / "runs"),
+          "--archive", str(tmp_path / "archive"), "--plan"])
+    out = capsys.readouterr().out
+    assert "compact-32ep/weighted-seed0 (32 epochs, resumes after epoch 10 from its carried state" in out
+    assert "epochs left to train: 54" in out  # 32 + 22
+
+
 def test_report_only_reports_finished_budgets_and_lists_the_rest(tmp_path, monkeypatch, capsys):
     """--report-only trains nothing: finished budgets are reported, unfinished ones listed as pending; with no
     finished budget it is a clear error, exit 2."""
