@@ -160,14 +160,19 @@ RULES: dict[str, tuple[ShipRule, str]] = {
 ASKED_RULES = ("auto", "camera")
 
 
+def _checked_rule(asked: str) -> str:
+    """``asked`` when it is one of :data:`ASKED_RULES`, else BenchError naming them."""
+    if asked not in ASKED_RULES:
+        raise BenchError(f"rule {asked!r}: expected one of {', '.join(ASKED_RULES)}")
+    return asked
+
+
 def rule_for(same_float: dict[str, bool], asked: str = "auto") -> tuple[str, ShipRule]:
     """``(name, rule)`` judging a comparison: the rule ``asked`` for by name, else from which compared variants'
     float32 models are the shipped ones (``same_float``, by variant): all of them, :data:`CONVERSION_RULE`; the
     unweighted one not, :data:`RULE`; only the weighted one not (the unweighted the shipped one, or not in the
     candidate folder), :data:`WEIGHTED_RULE`."""
-    if asked != "auto":
-        if asked not in ASKED_RULES:
-            raise BenchError(f"rule {asked!r}: expected one of {', '.join(ASKED_RULES)}")
+    if _checked_rule(asked) != "auto":
         return asked, RULES[asked][0]
     if same_float and all(same_float.values()):
         return "conversion", CONVERSION_RULE
@@ -539,8 +544,7 @@ def compare(shipped: ModelSet, candidate: ModelSet, x: np.ndarray, y: np.ndarray
     ``cost_rounds`` 0: the device cost is not timed (nor judged). ``crop_placements``: canvases each evaluation face
     is placed on for the crop part (more: a tighter shortfall interval; the faces stay the unit). ``rule``: the rule
     to judge by, by name (:data:`ASKED_RULES`; ``auto``: :func:`rule_for` picks)."""
-    if rule not in ASKED_RULES:
-        raise BenchError(f"rule {rule!r}: expected one of {', '.join(ASKED_RULES)}")
+    _checked_rule(rule)  # before any scoring
     from benchmarks.accuracy import JITTER_FORMAT, tflite_predict
 
     variants = [v for v in shipped.variants if shipped.get(v, fmt) and candidate.get(v, fmt)]

@@ -233,7 +233,8 @@ def carry_run(runs_root: Path, name: str, root: Path | None = None) -> Path:
     if (backup.stat().st_mtime_ns, meta.read_text()) != before:  # the run finished an epoch while it was read
         raise CarryError(f"{backup}: rewritten while it was read (the run finished an epoch); run it again")
     latest = [_stored(np.asarray(v.numpy())) for v in model.weights]
-    slots = [np.asarray(v.numpy(), dtype=np.float32) for v in _slot_variables(model.optimizer)] if keep_slots else []
+    slot_vars = _slot_variables(model.optimizer) if keep_slots else []
+    slots = [np.asarray(v.numpy(), dtype=np.float32) for v in slot_vars]
     best_path = run / "best.keras"
     best = [_stored(np.asarray(w)) for w in load_float32(best_path).get_weights()] if best_path.is_file() else latest
     has_best = any(not np.array_equal(a, b) for a, b in zip(latest, best))
@@ -261,7 +262,7 @@ def carry_run(runs_root: Path, name: str, root: Path | None = None) -> Path:
         "arrays": [{"path": v.path, "shape": list(a.shape), "stored": str(a.dtype)}
                    for v, a in zip(model.weights, latest)],
         "slots": [{"path": _slot_name(v), "shape": list(a.shape), "stored": str(a.dtype)}
-                  for v, a in zip(_slot_variables(model.optimizer), slots)],
+                  for v, a in zip(slot_vars, slots)],
         **provenance(f"python -m train.carry {name}"),
     })
     return dest

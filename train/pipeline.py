@@ -128,6 +128,15 @@ def run_status(spec: RunSpec) -> tuple[str, list[dict]]:
     return state, read_log(spec.run_dir / "log.csv") if state == "partial" else []
 
 
+def epochs_done(spec: RunSpec, status: tuple[str, list[dict]] | None = None) -> int:
+    """Epochs ``spec``'s run has behind it (``status``: its :func:`run_status`, when the caller has it): its log's,
+    or, for a run with no folder yet, its carried state's (a new checkout resumes from there)."""
+    state, log = status or run_status(spec)
+    if state == "new" and (carried := carried_for(spec)) is not None:
+        return carried.epoch
+    return len(log)
+
+
 def plan_line(spec: RunSpec, runs_root: Path, prefix: str = "", status: tuple[str, list[dict]] | None = None,
               needed: bool = False) -> str:
     """One run's folder, epochs and state (for the training and study plans); ``status``: its

@@ -115,8 +115,7 @@ def study_plan(recipes: list[Recipe], seeds: list[int], runs_root: Path, archive
     """Every run of the study in training order with its state (train.pipeline.plan_line; a run only in the
     ``archive`` is marked so: its data is checked when the study runs), the epochs left and, once some run has
     finished, the hours they take at the median pace of the finished runs, ``jobs`` at a time."""
-    from train.carry import carried_for
-    from train.pipeline import plan_line, run_status
+    from train.pipeline import epochs_done, plan_line, run_status
     from train.runs import RunSpec
 
     lines = [f"study plan ({len(recipes)} budget(s) x {len(seeds)} seed(s) x {len(VARIANTS)} variants, under "
@@ -137,8 +136,7 @@ def study_plan(recipes: list[Recipe], seeds: list[int], runs_root: Path, archive
                     continue
                 lines.append(plan_line(spec, runs_root, status=status))
                 if status[0] in ("new", "partial"):
-                    carried = carried_for(spec) if status[0] == "new" else None  # a new checkout's carried run
-                    left += recipe.epochs - (carried.epoch if carried else len(status[1]))
+                    left += recipe.epochs - epochs_done(spec, status)
     paces = [p for p in paces if p]
     if not left:
         lines.append("every run is trained: the study only reports")
