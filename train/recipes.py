@@ -498,8 +498,9 @@ STUDENT_DUO_TAIL = replace(
 # (distilled: wide-40ep + compact-50ep; student-vgg: teacher-vgg, 69.82% over ten views; student-shipped: the shipped
 # model, 68.15%): the student's size, not its teacher, looks like the limit. The issue
 # allows a student of at most twice the classifier's cost, when the benchmark shows the classifier well under a
-# quarter of the frame with BlazeFace (it is about a seventh with two views: README, camera path). 44/88/176/352
-# filters are 1.9x the wide model's multiply-adds (141M against 75M a face, Recipe.cost: the plan prints it); shipped
+# quarter of the frame with BlazeFace (about a seventh with two views when this was written; a third, 1.26 of 3.97
+# ms, on the AMD EPYC of session 37: docs/results.md, camera path). 44/88/176/352 filters are 1.9x the wide
+# model's multiply-adds (141M against 75M a face, Recipe.cost: the plan prints it); shipped
 # with one view, such a model costs the frame what the shipped model's two views cost now.
 DUO_2X_WIDTHS = (44, 88, 176, 352)
 STUDENT_DUO_2X = replace(
