@@ -79,10 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="detector settings to calibrate (blazeface:refine=0: BlazeFace's one pass, without the "
                           "second look; yunet needs --detector-model)")
     cal.add_argument("--detector-model", type=Path, default=None, help="YuNet ONNX model (for yunet)")
-    cal.add_argument("--faces", type=positive, default=600, help="training faces to place (class-balanced)")
+    cal.add_argument("--faces", type=positive, default=2000,
+                     help="training faces to place (class-balanced; the keypoint model wants a thousand found)")
     cal.add_argument("--seed", type=int, default=0, help="random seed (faces, sizes, positions, backgrounds)")
     cal.add_argument("--repeats", type=positive, default=1,
                      help="canvases per face (2 or more: also measures the detector's own share of the spread)")
+    cal.add_argument("--no-keypoints", dest="keypoints", action="store_false",
+                     help="fit the median transform alone, no keypoint model (for detectors with keypoints)")
     cal.add_argument("--out", type=Path, default=None,
                      help="framing file to update (default: the shipped device/models/framing.json)")
     cal.add_argument("--no-progress", dest="progress", action="store_false", help="no progress output")
@@ -260,7 +263,7 @@ def _calibrate(args: argparse.Namespace, argv: list[str]) -> int:
     train = _training_split(args.data, args.seed, "to calibrate with")
     for name, detector in detectors.items():
         result = calibrate(detector, name, train.x, train.y, args.faces, args.seed, args.progress,
-                           repeats=args.repeats)
+                           repeats=args.repeats, keypoints=args.keypoints)
         found = f"{result.found} of {result.faces} faces found, {result.false_detections} false detections"
         if result.framing is None:
             print(f"{name}: {found}: nothing to fit, framing.json unchanged", file=sys.stderr)
@@ -273,6 +276,11 @@ def _calibrate(args: argparse.Namespace, argv: list[str]) -> int:
         p_value = "" if result.class_p_value is None else f"; labels shuffled spread them as widely: p = " \
             f"{result.class_p_value:.3f}"
         print(f"  by emotion (side, centre dy): {by_class}{p_value}")
+        if result.keypoint_fit:
+            fit = result.keypoint_fit
+            errors = ", ".join(f"{k} R^2 {fit['cv_r2'][k]:.2f} (median error {e['median']:.3f} -> {e['keypoints']:.3f})"
+                               for k, e in fit["median_abs_error"].items())
+            print(f"  keypoint model over {fit['faces']} faces, {fit['folds']}-fold cross-validated: {errors}")
         if result.detector_share:
             share = ", ".join(f"{k} {v:.0%}" for k, v in result.detector_share.items())
             print(f"  the detector's own share of the spread (between placements of one face): {share}")

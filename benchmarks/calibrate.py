@@ -17,6 +17,11 @@ Why one transform cannot reproduce every dataset crop is measured too, and kept 
   expression changes the face's shape, so the detector's box), and a device crop cannot know the emotion before it
   classifies the face. ``class_p_value``: a permutation test (numpy only) of the spread of the class medians of
   ``scale`` and ``dy`` against labels shuffled over the same faces.
+- ``keypoint_model`` (detectors with landmarks; ``--no-keypoints`` leaves it out): part of that spread is the face's
+  own geometry, which the detector's keypoints see. A ridge regression (scikit-learn's ``RidgeCV``) from the
+  keypoints' positions in the box (:func:`device.framing.keypoint_features`) to each found face's ``log(scale)``,
+  ``dx`` and ``dy``; its 5-fold cross-validated R^2 and median absolute error (against the median transform's) are
+  recorded beside it, and the device frames each face by it (:class:`device.framing.KeypointFraming`).
 - ``--repeats 2`` and more: each face is placed that many times (other sizes, positions and backgrounds); the
   variance between placements of one face is the detector's own noise, and ``detector_share`` is its share of the
   whole spread (the rest is the faces' own framing).
@@ -26,7 +31,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -36,13 +41,15 @@ from benchmarks.errors import BenchError
 from benchmarks.progress import progress_bar
 from core.labels import EMOTIONS
 from device.detector import Box, FaceDetector
-from device.framing import Framing
+from device.framing import TARGETS, Framing, KeypointFraming, keypoint_features
 from device.preprocess import to_gray
 
 CANVAS = (640, 480)
 SIDES = (64, 240)  # placed face side in pixels, drawn uniformly (FER's 48 px face scaled up)
 PAD = 0.25  # edge context around the 48x48 crop, a fraction of its side (as the benchmark clip)
 MATCH_IOU = 0.3
+MIN_KEYPOINT_FACES = 200  # found faces with keypoints needed to fit a keypoint model (13 weights a target)
+KEYPOINT_BOUNDS = (5.0, 95.0)  # percentiles of the found faces' own transforms that hold the model's predictions
 
 
 @dataclass
@@ -58,6 +65,7 @@ class Calibration:
     class_p_value: float | None = None  # do the class medians differ more than shuffled labels' would?
     repeats: int = 1  # placements of each face
     detector_share: dict[str, float] = field(default_factory=dict)  # {parameter: share of variance} (repeats >= 2)
+    keypoint_fit: dict = field(default_factory=dict)  # {"faces", "cv_r2", "median_abs_error"} when a model was fitted
 
     def record(self, command: str, data: str) -> dict:
         """What framing.json keeps beside the transform: how it was measured."""
@@ -67,6 +75,8 @@ class Calibration:
                             for k, row in self.by_class.items()},
                "class_p_value": None if self.class_p_value is None else round(self.class_p_value, 4),
                "canvas": list(CANVAS), "face_sides": list(SIDES), "data": data, "command": command}
+        if self.keypoint_fit:
+            out["keypoint_fit"] = self.keypoint_fit
         if self.repeats > 1:
             out["repeats"] = self.repeats
             out["detector_share"] = {k: round(v, 4) for k, v in self.detector_share.items()}
@@ -113,6 +123,34 @@ def fit_transforms(values: dict[str, np.ndarray]) -> tuple[Framing, dict[str, li
     """:func:`fit` of the pairs' own transforms (:func:`transforms`)."""
     framing = Framing(*(float(np.median(values[k])) for k in ("scale", "dx", "dy")), source="calibrated")
     return framing, {k: [float(np.percentile(v, 25)), float(np.percentile(v, 75))] for k, v in values.items()}
+
+
+def fit_keypoints(features: np.ndarray, values: dict[str, np.ndarray],
+                  folds: int = 5) -> tuple[KeypointFraming, dict]:
+    """A ridge regression from each found face's keypoint features (N, 2K + 1) to its own transform (``values``, as
+    :func:`transforms` gives them), with what ``folds``-fold cross-validation says of it: per target the R^2 and the
+    median absolute error of its held-out predictions against the median transform's (``log(scale)`` for the
+    side)."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.model_selection import KFold, cross_val_predict
+
+    targets = np.stack([np.log(values["scale"]), values["dx"], values["dy"]], axis=1)
+    alphas = np.logspace(-4, 2, 13)
+    coef, intercept, r2, errors = [], [], {}, {}
+    cv = KFold(folds, shuffle=True, random_state=0)
+    for j, name in enumerate(TARGETS):
+        y = targets[:, j]
+        held_out = cross_val_predict(RidgeCV(alphas=alphas), features, y, cv=cv)
+        r2[name] = round(1.0 - float(np.sum((y - held_out) ** 2) / np.sum((y - y.mean()) ** 2)), 4)
+        errors[name] = {"median": round(float(np.median(np.abs(y - np.median(y)))), 4),
+                        "keypoints": round(float(np.median(np.abs(y - held_out))), 4)}
+        model = RidgeCV(alphas=alphas).fit(features, y)
+        coef.append(tuple(float(v) for v in model.coef_))
+        intercept.append(float(model.intercept_))
+    bounds = tuple(tuple(float(v) for v in np.percentile(values[k], KEYPOINT_BOUNDS)) for k in ("scale", "dx", "dy"))
+    points = (features.shape[1] - 1) // 2
+    fitted = KeypointFraming(points, tuple(coef), tuple(intercept), bounds)  # type: ignore[arg-type]
+    return fitted, {"faces": int(len(features)), "folds": folds, "cv_r2": r2, "median_abs_error": errors}
 
 
 def class_medians(values: dict[str, np.ndarray], labels: np.ndarray) -> dict[str, dict]:
@@ -166,9 +204,11 @@ def detector_share(values: dict[str, np.ndarray], faces: np.ndarray) -> dict[str
 
 def calibrate(detector: FaceDetector, name: str, faces: np.ndarray, labels: np.ndarray, count: int = 600,
               seed: int = 0, progress: bool = True,
-              clock: Callable[[], float] = time.perf_counter, repeats: int = 1) -> Calibration:
+              clock: Callable[[], float] = time.perf_counter, repeats: int = 1,
+              keypoints: bool = True) -> Calibration:
     """Place ``count`` class-balanced faces (one per canvas, ``repeats`` canvases each) and fit ``name``'s transform
-    from what it detects."""
+    from what it detects; with ``keypoints`` and a detector that gives them for at least
+    :data:`MIN_KEYPOINT_FACES` found faces, the keypoint model too (:func:`fit_keypoints`)."""
     if len(faces) == 0:
         raise BenchError("calibrate: no faces to place")
     if repeats < 1:
@@ -176,6 +216,7 @@ def calibrate(detector: FaceDetector, name: str, faces: np.ndarray, labels: np.n
     rng = np.random.default_rng(seed)
     chosen = pick_faces(labels, count, rng)
     pairs: list[tuple[Box, Box]] = []
+    features: list[np.ndarray] = []  # of the found boxes, while every one has the same number of keypoints
     found_faces: list[int] = []
     false = 0
     times = []
@@ -188,6 +229,8 @@ def calibrate(detector: FaceDetector, name: str, faces: np.ndarray, labels: np.n
             best = max(boxes, key=truth.iou, default=None)
             if best is not None and truth.iou(best) >= MATCH_IOU:
                 pairs.append((best, truth))
+                if best.keypoints and len(features) == len(pairs) - 1:
+                    features.append(keypoint_features(best.x, best.y, best.w, best.h, best.keypoints))
                 found_faces.append(i)
                 false += len(boxes) - 1
             else:
@@ -204,4 +247,8 @@ def calibrate(detector: FaceDetector, name: str, faces: np.ndarray, labels: np.n
         result.class_p_value = class_p_value(values, found_labels, np.random.default_rng(seed + 1))
         if repeats > 1:
             result.detector_share = detector_share(values, found)
+        if (keypoints and len(features) == len(pairs) >= MIN_KEYPOINT_FACES
+                and len({len(f) for f in features}) == 1):
+            model, result.keypoint_fit = fit_keypoints(np.stack(features), values)
+            result.framing = replace(result.framing, keypoints=model)
     return result

@@ -3,7 +3,9 @@
 Evaluation faces are placed on 640x480 canvases exactly as ``benchmarks calibrate`` places training faces
 (:func:`benchmarks.calibrate.place`, another seed: :data:`SEED_OFFSET`), detected, and every face found (IoU >= 0.3)
 is cropped with the detector's calibrated framing and with a plain square crop of the box; the placed face's own box
-is cut from the canvas too (what scaling a face up and the crop down again costs, whatever the framing).
+is cut from the canvas too (what scaling a face up and the crop down again costs, whatever the framing). A framing
+with a keypoint model (each face framed by its own keypoints) is scored against its median transform on the same
+boxes too, with the paired interval of the difference: what the keypoint model buys.
 :func:`detect_crops` does the detection once; :func:`score_crops` scores the crops with any classifier against the
 same faces' dataset crops (the 48x48 originals), with the paired interval of the shortfall.
 """
@@ -76,6 +78,7 @@ class CropTally:
     calibrated: list[np.ndarray] = field(default_factory=list)
     plain: list[np.ndarray] = field(default_factory=list)
     placed_box: list[np.ndarray] = field(default_factory=list)  # the placed face's own box, resampled alike
+    median: list[np.ndarray] = field(default_factory=list)  # the calibrated median alone (keypoint framings only)
     false: int = 0
 
 
@@ -102,6 +105,8 @@ def detect_crops(detectors: dict[str, FaceDetector], framings: dict[str, tuple[F
                 tally.calibrated.append(crop_face(gray, best, calibrated))
                 tally.plain.append(crop_face(gray, best, plain))
                 tally.placed_box.append(crop_face(gray, p.truth, EXACT))
+                if calibrated.keypoints is not None:
+                    tally.median.append(crop_face(gray, best, calibrated.median()))
             bar.update()
     return tallies
 
@@ -157,6 +162,16 @@ def score_crops(tallies: dict[str, CropTally], framings: dict[str, tuple[Framing
             "calibrated_framing": framings[name][0].describe(),
             "plain_framing": framings[name][1].describe(),
         }
+        if t.median:
+            median = predict(np.stack(t.median)).argmax(1)
+            acc_median = accuracy(t.found, median)
+            rows[name].update({
+                "acc_calibrated_median": acc_median,
+                "keypoints_minus_median_pp": 100 * (acc_calibrated - acc_median),
+                "keypoints_minus_median_ci_pp": shortfall_interval_pp(
+                    t.found, [p == labels[i] for i, p in zip(t.found, calibrated, strict=True)],
+                    [p == labels[i] for i, p in zip(t.found, median, strict=True)]),
+            })
         crops[name] = (list(t.found), np.stack(t.calibrated) if t.found else None, [int(p) for p in calibrated])
     return rows, crops
 

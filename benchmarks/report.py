@@ -466,6 +466,11 @@ def camera_section(results: dict) -> list[str]:
     if intervals:
         out += ["", "Calibrated crops' shortfall against the dataset crops (dataset - calibrated, pp) with its 95% "
                 "interval over the found faces (paired, normal approximation): " + "; ".join(intervals) + "."]
+    keypoints = [_keypoint_gain(r["detector"], r["crops"]) for r in cam["rows"]
+                 if (r.get("crops") or {}).get("acc_calibrated_median") is not None]
+    if keypoints:
+        out += ["", "Each face framed by its keypoints (the calibrated column) against the same boxes cut with the "
+                "median transform alone, with the paired 95% interval of the difference: " + "; ".join(keypoints) + "."]
     false = [f"{r['detector']}: " + ", ".join(f"{photo} {c['false']}" for photo, c in r["real"]["by_photo"].items()
                                              if c["false"])
              for r in cam["rows"] if (r.get("real") or {}).get("false_detections") and r["real"].get("by_photo")]
@@ -482,6 +487,14 @@ def camera_section(results: dict) -> list[str]:
     if notes:
         out += [""] + [f"- {n}" for n in notes]
     return out + [""]
+
+
+def _keypoint_gain(detector: str, crops: dict) -> str:
+    """``blazeface 70.4 against 70.1 (+0.30 pp [-0.20, +0.80])``: keypoint-framed crops against the median's."""
+    ci = crops.get("keypoints_minus_median_ci_pp")
+    interval = f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else ""
+    return (f"{detector} {_pct(crops['acc_calibrated'])} against {_pct(crops['acc_calibrated_median'])} "
+            f"({crops['keypoints_minus_median_pp']:+.2f} pp{interval})")
 
 
 def views_lines(views: dict) -> list[str]:

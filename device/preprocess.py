@@ -73,7 +73,7 @@ def crop_face(
     """
     height, width = image.shape[:2]
     framing = margin if isinstance(margin, Framing) else Framing.from_margin(margin)
-    x0, y0, side = framing.square(*_xywh(box))
+    x0, y0, side = framing.square(*_xywh(box), keypoints=getattr(box, "keypoints", None))
     x1, y1 = x0 + side, y0 + side
     cx0, cy0, cx1, cy1 = max(0, x0), max(0, y0), min(width, x1), min(height, y1)
     if cx0 >= cx1 or cy0 >= cy1:

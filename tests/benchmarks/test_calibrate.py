@@ -219,3 +219,64 @@ def test_repeated_placements_are_counted_and_recorded(truths: list[Box]) -> None
         cal.calibrate(_KnownFramingDetector(truths), "known", x, y, count=3, repeats=0, progress=False)
     single = cal.calibrate(_KnownFramingDetector(truths), "known", x, y, count=7, progress=False).record("c", "d")
     assert "repeats" not in single and "detector_share" not in single and "by_class" in single
+
+
+def test_fit_keypoints_recovers_a_linear_framing_and_says_how_well_it_predicts() -> None:
+    rng = np.random.default_rng(5)
+    features = rng.normal(0.0, 0.2, (400, 13))
+    values = {"scale": np.exp(0.15 + 0.3 * features[:, 0]), "dx": -0.5 * features[:, 1],
+              "dy": -0.1 + 0.4 * features[:, 7] + rng.normal(0.0, 0.01, 400)}
+    model, fit = cal.fit_keypoints(features, values)
+    assert model.points == 6 and fit["faces"] == 400 and fit["folds"] == 5
+    assert all(fit["cv_r2"][k] > 0.9 for k in ("log_scale", "dx", "dy"))
+    errors = fit["median_abs_error"]["dy"]
+    assert errors["keypoints"] < 0.2 * errors["median"]
+    assert model.coef[0][0] == pytest.approx(0.3, abs=0.02) and model.intercept[2] == pytest.approx(-0.1, abs=0.01)
+    lo, hi = model.bounds[0]  # the 5th-95th percentiles of the faces' own scales
+    assert (lo, hi) == pytest.approx(tuple(np.percentile(values["scale"], [5, 95])))
+    noise = {k: rng.permutation(v) for k, v in values.items()}  # framing unrelated to the keypoints
+    _, unrelated = cal.fit_keypoints(features, noise)
+    assert all(r < 0.1 for r in unrelated["cv_r2"].values())
+
+
+class _KeypointDetector:
+    """Frames each placed face with its own random offset and says where the face's centre is as its one keypoint:
+    the per-face framing is exactly what the keypoint tells."""
+
+    def __init__(self, truths: list[Box]) -> None:
+        self.truths, self.rng = truths, np.random.default_rng(3)
+
+    def detect(self, gray: np.ndarray, bgr: np.ndarray | None = None) -> list[Box]:
+        truth = self.truths[-1]
+        side = truth.w / 1.2
+        shift = float(self.rng.uniform(-0.15, 0.05)) * side  # the face's centre this far below the box's
+        cx, cy = truth.x + truth.w / 2.0, truth.y + truth.h / 2.0
+        box = Box(int(round(cx - side / 2)), int(round(cy - shift - side / 2)), int(round(side)), int(round(side)))
+        return [Box(box.x, box.y, box.w, box.h, keypoints=((cx, cy),))]
+
+
+def test_calibrate_fits_a_keypoint_model_from_a_detector_with_keypoints(truths: list[Box],
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cal, "MIN_KEYPOINT_FACES", 30)
+    x, y = synthetic_images(6, seed=2)
+    result = cal.calibrate(_KeypointDetector(truths), "keyed", x, y, count=42, seed=1, progress=False)
+    model = result.framing.keypoints
+    assert model is not None and model.points == 1 and result.keypoint_fit["faces"] == 42
+    assert result.keypoint_fit["cv_r2"]["dy"] > 0.95  # the keypoint says where the centre is
+    record = result.record("cmd", "data")
+    assert record["keypoint_fit"]["cv_r2"]["dy"] == result.keypoint_fit["cv_r2"]["dy"]
+    truth = truths[-1]
+    placed = _KeypointDetector([truth]).detect(np.zeros((480, 640), np.uint8))[0]
+    x0, y0, side = result.framing.square(placed.x, placed.y, placed.w, placed.h, placed.keypoints)
+    assert abs(x0 - truth.x) <= 2 and abs(y0 - truth.y) <= 2 and abs(side - truth.w) <= 2  # the placed face again
+    plain = cal.calibrate(_KeypointDetector(truths), "keyed", x, y, count=42, seed=1, progress=False, keypoints=False)
+    assert plain.framing.keypoints is None and plain.keypoint_fit == {} and "keypoint_fit" not in plain.record("c", "d")
+    few = cal.calibrate(_KeypointDetector(truths), "keyed", x, y, count=20, seed=1, progress=False)
+    assert few.framing.keypoints is None  # fewer found faces than MIN_KEYPOINT_FACES: the median alone
+
+
+def test_a_detector_without_keypoints_gets_the_median_alone(truths: list[Box], monkeypatch) -> None:
+    monkeypatch.setattr(cal, "MIN_KEYPOINT_FACES", 5)
+    x, y = synthetic_images(3, seed=1)
+    result = cal.calibrate(_KnownFramingDetector(truths), "known", x, y, count=30, seed=4, progress=False)
+    assert result.found == 24 and result.framing.keypoints is None and result.keypoint_fit == {}

@@ -135,6 +135,13 @@ def test_the_report_section_renders_from_a_crafted_results_dict() -> None:
            "65.0 | 68.0 | 4.0 (40.0) | 0.35 / 0.35 (2/2/2/3) | 150.0 | – |" in text
     assert "False detections on real-content frames, by photo: blazeface: img3.jpg 1; " in text
     assert "(paired, normal approximation): blazeface +0.50 [-0.40, +1.40]; blazeface-full +2.00 " in text
+    assert "by its keypoints" not in text  # no row scored a keypoint framing
+    keyed = [dict(r) for r in CRAFTED_ROWS]
+    keyed[0] = {**keyed[0], "crops": {**keyed[0]["crops"], "acc_calibrated_median": 0.69,
+                                      "keypoints_minus_median_pp": 0.5, "keypoints_minus_median_ci_pp": [-0.25, 1.25]}}
+    text = "\n".join(camera_section({"camera": {**camera, "rows": keyed}}))
+    assert "the median transform alone, with the paired 95% interval of the difference: blazeface 69.5 against " \
+           "69.0 (+0.50 pp [-0.25, +1.25])." in text
     assert "| haar |" in text and "| failed | – |" in text
     assert "| BlazeFace detection, median ms per 640x480 real-content frame | blazeface | <= 3 ms | 2.50 ms | " \
            "**yes** |" in text

@@ -184,3 +184,37 @@ def test_shortfall_interval_takes_each_face_as_one_unit() -> None:
     naive = paired_interval_pp(np.repeat(dataset, 3), np.repeat(crop, 3))
     assert naive[1] - naive[0] < 0.6 * (single[1] - single[0])  # what counting placements as faces would claim
     assert crops_module.shortfall_interval_pp([], [], []) is None
+
+
+def test_a_keypoint_framing_is_scored_against_its_median_on_the_same_boxes(fixtures_dir: Path) -> None:
+    from device.framing import KeypointFraming
+
+    classifier = EmotionClassifier(ClassifierOptions(fixture_model(fixtures_dir, "tiny_int8"), 1))
+    x, _ = synthetic_images(1, seed=5)
+    y = classifier.predict_proba(x).argmax(1)  # every face right on its dataset crop
+    placed, answers = [], []
+    for i in range(len(x)):
+        canvas = np.full((480, 640, 3), 90, np.uint8)
+        px, py = 40 + 80 * i, 200
+        canvas[py : py + 48, px : px + 48] = x[i][..., None]
+        placed.append(Placement(i, canvas, Box(px, py, 48, 48)))
+        # the box sits 24 px low; its one keypoint is the face's centre, 24 px above the box's (-0.5 box heights)
+        answers.append([Box(px, py + 24, 48, 48, keypoints=((px + 24.0, py + 24.0),))])
+    keyed = KeypointFraming(1, ((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), (0.0, 1.0, 0.0)), (0.0, 0.0, 0.0),
+                            ((0.5, 2.0), (-1.0, 1.0), (-1.0, 1.0)))  # dy = the keypoint's offset: back on the face
+    framing = Framing(1.0, 0.0, 0.0, "calibrated", keypoints=keyed)
+    rows, crops = crop_accuracy({"keyed": ListDetector(answers)}, {"keyed": (framing, Framing.from_margin(0.02))},
+                                classifier.predict_proba, x, y, placed, len(x), progress=False)
+    row = rows["keyed"]
+    assert row["acc_calibrated"] == row["acc_dataset"] == 1.0  # framed by the keypoint: the originals again
+    assert np.array_equal(crops["keyed"][1], x.reshape(-1, 48, 48))
+    gray = [cv2.cvtColor(p.canvas, cv2.COLOR_BGR2GRAY) for p in placed]
+    low = np.array([crop_face(g, a[0], framing.median()) for g, a in zip(gray, answers, strict=True)])
+    expected = float(np.mean(classifier.predict_proba(low).argmax(1) == y))
+    assert row["acc_calibrated_median"] == pytest.approx(expected) and expected < 1.0
+    assert row["keypoints_minus_median_pp"] == pytest.approx(100 * (1.0 - expected))
+    low_ci, high_ci = row["keypoints_minus_median_ci_pp"]
+    assert low_ci <= row["keypoints_minus_median_pp"] <= high_ci
+    plain_rows, _ = crop_accuracy({"keyed": ListDetector(answers)}, {"keyed": (framing.median(), framing.median())},
+                                  classifier.predict_proba, x, y, placed, len(x), progress=False)
+    assert "acc_calibrated_median" not in plain_rows["keyed"]  # no keypoint model: nothing to compare

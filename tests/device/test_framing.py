@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from device.framing import Framing, FramingError, calibrated_framing, read_framings, write_framing
+from device.detector import Box
+from device.framing import (
+    Framing,
+    FramingError,
+    KeypointFraming,
+    calibrated_framing,
+    keypoint_features,
+    read_framings,
+    write_framing,
+)
 from device.preprocess import crop_face
 
 
@@ -96,3 +106,56 @@ def test_detector_settings_parse_and_name_themselves():
     assert make_detector("blazeface").refine_context == 2.0
     assert make_detector("blazeface-full").refine_context == 0.0
     assert make_detector("blazeface", refine=0.0, search_every=8).options.search_every == 8
+
+
+def _model(**kw) -> KeypointFraming:
+    """One keypoint, read as its offset from the box centre: dy = 0.5 * (its y offset in box heights), scale 1.2 and
+    dx 0 whatever it says; bounds wide unless given."""
+    args = dict(points=1, coef=((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), (0.0, 0.5, 0.0)),
+                intercept=(math.log(1.2), 0.0, 0.0), bounds=((0.5, 3.0), (-1.0, 1.0), (-1.0, 1.0)))
+    return KeypointFraming(**{**args, **kw})
+
+
+def test_keypoint_features_are_offsets_in_box_units_then_the_aspect():
+    features = keypoint_features(100, 50, 80, 40, [(140, 70), (120, 80)])  # centre (140, 70)
+    assert features.tolist() == pytest.approx([0.0, -0.25, 0.0, 0.25, 0.5])
+
+
+def test_a_keypoint_model_frames_each_box_by_its_keypoints_within_its_bounds():
+    f = Framing(1.1, 0.0, -0.1, "calibrated", keypoints=_model())
+    # box 100x100 at (0, 0); the keypoint 20 px below the centre: dy = 0.5 * 0.2 = +0.1; side 1.2 * 100
+    assert f.square(0, 0, 100, 100, keypoints=[(50, 70)]) == (-10, 0, 120)
+    assert f.square(0, 0, 100, 100) == f.median().square(0, 0, 100, 100) == (-5, -15, 110)  # no keypoints: median
+    assert f.square(0, 0, 100, 100, keypoints=[(50, 70), (1, 1)]) == (-5, -15, 110)  # not the points it reads
+    held = Framing(1.1, 0.0, -0.1, "calibrated", keypoints=_model(bounds=((1.0, 1.15), (-1.0, 1.0), (-0.05, 0.05))))
+    assert held.square(0, 0, 100, 100, keypoints=[(50, 70)]) == (-8, -2, 115)  # scale 1.15, dy 0.05: the bounds
+    assert "by its keypoints" in f.describe() and "by its keypoints" not in f.median().describe()
+
+
+@pytest.mark.parametrize("bad", [dict(points=2), dict(intercept=(0.0, 0.0)), dict(bounds=((2.0, 1.0),) * 3),
+                                 dict(coef=((float("nan"), 0.0, 0.0),) * 3), dict(bounds=((0.0, 1.0),) * 3)])
+def test_unusable_keypoint_models_are_refused(bad):
+    with pytest.raises(ValueError, match="keypoint model"):
+        _model(**bad)
+
+
+def test_the_crop_reads_the_box_keypoints():
+    image = np.zeros((200, 200), np.uint8)
+    image[20:80, 60:120] = 255  # bright where the keypoint-framed crop lands (dy -1/3 of a 60 px box: 20 px up)
+    model = _model(coef=((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), (0.0, 1.0, 0.0)), intercept=(0.0, 0.0, 0.0))
+    framing = Framing(1.0, 0.0, 0.0, "calibrated", keypoints=model)
+    box = Box(60, 40, 60, 60, keypoints=((90.0, 50.0),))  # 20 px above the centre (90, 70)
+    assert crop_face(image, box, framing).mean() == 255
+    assert crop_face(image, Box(60, 40, 60, 60), framing).mean() < 200  # no keypoints: the box itself
+
+
+def test_file_round_trip_keeps_the_keypoint_model(tmp_path: Path):
+    path = tmp_path / "framing.json"
+    framing = Framing(1.16, -0.01, -0.1, "calibrated", keypoints=_model())
+    write_framing("blazeface", framing, {"faces": 2000}, path)
+    assert calibrated_framing("blazeface", path) == framing
+    data = json.loads(path.read_text())
+    data["detectors"]["blazeface"]["keypoint_model"]["coef"] = [[0.0, 0.0]]
+    path.write_text(json.dumps(data))
+    with pytest.raises(FramingError, match="blazeface.*unusable transform.*keypoint model"):
+        calibrated_framing("blazeface", path)
