@@ -17,8 +17,9 @@ Why one transform cannot reproduce every dataset crop is measured too, and kept 
   expression changes the face's shape, so the detector's box), and a device crop cannot know the emotion before it
   classifies the face. ``class_p_value``: a permutation test (numpy only) of the spread of the class medians of
   ``scale`` and ``dy`` against labels shuffled over the same faces.
-- ``keypoint_model`` (detectors with landmarks; ``--no-keypoints`` leaves it out): part of that spread is the face's
-  own geometry, which the detector's keypoints see. A ridge regression (scikit-learn's ``RidgeCV``) from the
+- ``keypoint_model`` (detectors with landmarks, with ``--keypoints``; judged on the evaluation faces in session 41
+  and not shipped: it lost 0.25 and 0.54 pp against the median transform, docs/results.md): part of that spread is
+  the face's own geometry, which the detector's keypoints see. A ridge regression (scikit-learn's ``RidgeCV``) from the
   keypoints' positions in the box (:func:`device.framing.keypoint_features`) to each found face's ``log(scale)``,
   ``dx`` and ``dy``; its 5-fold cross-validated R^2 and median absolute error (against the median transform's) are
   recorded beside it, and the device frames each face by it (:class:`device.framing.KeypointFraming`).
@@ -205,7 +206,7 @@ def detector_share(values: dict[str, np.ndarray], faces: np.ndarray) -> dict[str
 def calibrate(detector: FaceDetector, name: str, faces: np.ndarray, labels: np.ndarray, count: int = 600,
               seed: int = 0, progress: bool = True,
               clock: Callable[[], float] = time.perf_counter, repeats: int = 1,
-              keypoints: bool = True) -> Calibration:
+              keypoints: bool = False) -> Calibration:
     """Place ``count`` class-balanced faces (one per canvas, ``repeats`` canvases each) and fit ``name``'s transform
     from what it detects; with ``keypoints`` and a detector that gives them for at least
     :data:`MIN_KEYPOINT_FACES` found faces, the keypoint model too (:func:`fit_keypoints`)."""

@@ -259,7 +259,7 @@ def test_calibrate_fits_a_keypoint_model_from_a_detector_with_keypoints(truths: 
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cal, "MIN_KEYPOINT_FACES", 30)
     x, y = synthetic_images(6, seed=2)
-    result = cal.calibrate(_KeypointDetector(truths), "keyed", x, y, count=42, seed=1, progress=False)
+    result = cal.calibrate(_KeypointDetector(truths), "keyed", x, y, count=42, seed=1, progress=False, keypoints=True)
     model = result.framing.keypoints
     assert model is not None and model.points == 1 and result.keypoint_fit["faces"] == 42
     assert result.keypoint_fit["cv_r2"]["dy"] > 0.95  # the keypoint says where the centre is
@@ -269,14 +269,34 @@ def test_calibrate_fits_a_keypoint_model_from_a_detector_with_keypoints(truths: 
     placed = _KeypointDetector([truth]).detect(np.zeros((480, 640), np.uint8))[0]
     x0, y0, side = result.framing.square(placed.x, placed.y, placed.w, placed.h, placed.keypoints)
     assert abs(x0 - truth.x) <= 2 and abs(y0 - truth.y) <= 2 and abs(side - truth.w) <= 2  # the placed face again
-    plain = cal.calibrate(_KeypointDetector(truths), "keyed", x, y, count=42, seed=1, progress=False, keypoints=False)
+    plain = cal.calibrate(_KeypointDetector(truths), "keyed", x, y, count=42, seed=1, progress=False)  # the default
     assert plain.framing.keypoints is None and plain.keypoint_fit == {} and "keypoint_fit" not in plain.record("c", "d")
-    few = cal.calibrate(_KeypointDetector(truths), "keyed", x, y, count=20, seed=1, progress=False)
+    few = cal.calibrate(_KeypointDetector(truths), "keyed", x, y, count=20, seed=1, progress=False, keypoints=True)
     assert few.framing.keypoints is None  # fewer found faces than MIN_KEYPOINT_FACES: the median alone
 
 
 def test_a_detector_without_keypoints_gets_the_median_alone(truths: list[Box], monkeypatch) -> None:
     monkeypatch.setattr(cal, "MIN_KEYPOINT_FACES", 5)
     x, y = synthetic_images(3, seed=1)
-    result = cal.calibrate(_KnownFramingDetector(truths), "known", x, y, count=30, seed=4, progress=False)
+    result = cal.calibrate(_KnownFramingDetector(truths), "known", x, y, count=30, seed=4, progress=False,
+                           keypoints=True)
     assert result.found == 24 and result.framing.keypoints is None and result.keypoint_fit == {}
+
+
+def test_the_command_fits_the_keypoint_model_only_when_asked(real_faces_folder: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks.__main__ import main
+
+    monkeypatch.setattr(cal, "MIN_KEYPOINT_FACES", 10)
+    out = tmp_path / "framing.json"
+    args = ["calibrate", "--data", str(real_faces_folder), "--detectors", "blazeface", "--faces", "24", "--out",
+            str(out), "--no-progress"]
+    assert main(args) == 0
+    assert "keypoint_model" not in json.loads(out.read_text())["detectors"]["blazeface"]
+    assert "keypoint model" not in capsys.readouterr().out
+    assert main([*args, "--keypoints"]) == 0
+    assert "keypoint model over " in capsys.readouterr().out
+    entry = json.loads(out.read_text())["detectors"]["blazeface"]
+    assert entry["keypoint_model"]["points"] == 6 and set(entry["keypoint_fit"]["cv_r2"]) == {"log_scale", "dx", "dy"}
+    assert calibrated_framing("blazeface", out).keypoints is not None
