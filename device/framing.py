@@ -13,6 +13,8 @@ better than the side). An entry may then carry a ``keypoint_model`` (:class:`Key
 the keypoints' positions in the box to that face's ``log(scale)``, ``dx`` and ``dy``, fitted by the same
 calibration (ridge regression, cross-validated), its predictions held inside the calibration's 5th-95th
 percentiles. The device applies it to every box that has the keypoints and the median transform to any other box.
+No shipped entry has one: judged on the evaluation faces in session 41, it lost to the median transform
+(docs/results.md, the camera path), so ``python -m benchmarks calibrate`` fits it only with ``--keypoints``.
 """
 
 from __future__ import annotations
@@ -118,7 +120,8 @@ class Framing:
         """(x0, y0, side) of the crop for the box (x, y, w, h), in the same pixels; ``keypoints`` (the box's, in the
         same pixels) frame it by the keypoint model when there is one and they are the points it reads."""
         scale, dx, dy = self.scale, self.dx, self.dy
-        if self.keypoints is not None and keypoints is not None and len(keypoints) == self.keypoints.points:
+        if (self.keypoints is not None and keypoints is not None and len(keypoints) == self.keypoints.points
+                and w > 0 and h > 0):
             scale, dx, dy = self.keypoints.predict(x, y, w, h, keypoints)
         side = max(1, int(round(max(w, h) * scale)))
         cx, cy = x + w / 2.0 + dx * w, y + h / 2.0 + dy * h

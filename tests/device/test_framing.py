@@ -127,6 +127,7 @@ def test_a_keypoint_model_frames_each_box_by_its_keypoints_within_its_bounds():
     assert f.square(0, 0, 100, 100, keypoints=[(50, 70)]) == (-10, 0, 120)
     assert f.square(0, 0, 100, 100) == f.median().square(0, 0, 100, 100) == (-5, -15, 110)  # no keypoints: median
     assert f.square(0, 0, 100, 100, keypoints=[(50, 70), (1, 1)]) == (-5, -15, 110)  # not the points it reads
+    assert f.square(10, 10, 0, 0, keypoints=[(10, 10)]) == f.median().square(10, 10, 0, 0)  # an empty box: median
     held = Framing(1.1, 0.0, -0.1, "calibrated", keypoints=_model(bounds=((1.0, 1.15), (-1.0, 1.0), (-0.05, 0.05))))
     assert held.square(0, 0, 100, 100, keypoints=[(50, 70)]) == (-8, -2, 115)  # scale 1.15, dy 0.05: the bounds
     assert "by its keypoints" in f.describe() and "by its keypoints" not in f.median().describe()
