@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 bad input (missing models/clip/data, bad 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -260,6 +261,9 @@ def _calibrate(args: argparse.Namespace, argv: list[str]) -> int:
         read_framings(out)  # an existing file must be one to add to, before 600 canvases are detected
     except FramingError as exc:
         raise BenchError(f"--out {exc}") from exc
+    if args.keypoints and importlib.util.find_spec("sklearn") is None:
+        raise BenchError("--keypoints fits its model with scikit-learn, which is not installed: "
+                         "pip install -r requirements/bench.txt")
     detectors = {name: make_detector(name, args.detector_model, 0) for name in args.detectors}  # bad models first
     train = _training_split(args.data, args.seed, "to calibrate with")
     for name, detector in detectors.items():

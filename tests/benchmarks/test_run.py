@@ -231,3 +231,17 @@ def test_calibrate_refuses_a_framing_file_it_cannot_add_to_before_detecting(synt
     assert broken.read_text() == "{not json"
     assert main(["calibrate", "--data", str(synthetic_data), "--out", str(tmp_path), "--no-progress"]) == 2
     assert "expected a framing.json file" in capsys.readouterr().err
+
+
+def test_calibrate_keypoints_without_scikit_learn_says_so_before_detecting(synthetic_data: Path, tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "sklearn" else real(name, *a))
+    out = tmp_path / "framing.json"
+    args = ["calibrate", "--data", str(synthetic_data), "--detectors", "haar", "--out", str(out), "--no-progress"]
+    assert main([*args, "--keypoints"]) == 2
+    err = capsys.readouterr().err
+    assert "--keypoints" in err and "scikit-learn" in err and "Traceback" not in err and not out.exists(), err
