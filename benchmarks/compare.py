@@ -127,7 +127,7 @@ RULE = ShipRule()
 # the int8 head) cannot gain what a new student must; it ships when it is more faithful to the float models that
 # ship, within the int8 band everywhere users meet it, at the same cost (the same network: the share of the
 # frame is the shipped model's). Written down before the first such comparison's jitter, crop and cost rows were
-# read, its parity figures already seen (docs/results.md: What ships, int8).
+# read, its parity figures already seen (docs/results.md: int8 against float32).
 # Two float32 models score every evaluation face alike to this (probability): the same float model.
 SAME_FLOAT_ATOL = 1e-5
 CONVERSION_RULE = ShipRule(faithful=True, jitter_tolerance_pp=0.3, crop_tolerance_pp=0.3, max_cost_ratio=1.1,
