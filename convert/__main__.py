@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "convert.rounding), or the converter's nearest step")
     p.add_argument("--head", choices=HEAD_PRECISIONS, default=DEFAULT_HEAD,
                    help="int8 format: its dense head (from the first fully-connected layer on) in int8, or kept in "
-                   "float32 inside the integer model, input and output still int8 (convert.head)")
+                   "float32 inside the integer model, input and output still int8; float32-pool: from the global "
+                   "average pool before the dense layer on (convert.head)")
     p.add_argument("--activation-ranges", choices=ACTIVATION_RANGES, default=DEFAULT_ACTIVATION_RANGES,
                    help="int8 format: each activation's range as the calibrator observed it (minmax), or each "
                    "ReLU activation's range cut where 8 bits lose least on the calibration faces (mse; "

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from convert.head import DEFAULT_HEAD
+from convert.head import DEFAULT_HEAD, FLOAT_HEADS
 from convert.ranges import ACTIVATION_RANGES, DEFAULT_ACTIVATION_RANGES
 from convert.rounding import DEFAULT_WEIGHT_ROUNDING
 from core.formats import ModelFormat
@@ -107,7 +107,8 @@ def convert(model, fmt: ModelFormat, calibration: np.ndarray | None = None,
             activation_ranges: str = DEFAULT_ACTIVATION_RANGES, cuts: list | None = None) -> bytes:
     """Return the ``.tflite`` flatbuffer of ``model`` in format ``fmt`` (``weight_rounding``: how the full-integer
     format's weights are rounded, one of :data:`convert.rounding.WEIGHT_ROUNDINGS`; ``head``: the full-integer
-    format's dense head in int8 or kept in float32, one of :data:`convert.head.HEAD_PRECISIONS`;
+    format's dense head in int8 or kept in float32 (from the dense layer or the pool before it), one of
+    :data:`convert.head.HEAD_PRECISIONS`;
     ``activation_ranges``: its activations' ranges, one of :data:`convert.ranges.ACTIVATION_RANGES`; the ranges
     cut are appended to ``cuts`` as :class:`convert.ranges.RangeCut`, when given)."""
     from convert.head import float_head_model
@@ -118,8 +119,8 @@ def convert(model, fmt: ModelFormat, calibration: np.ndarray | None = None,
         try:
             if fmt.int8_io and activation_ranges != "minmax":
                 return narrowed_model(converter, Path(tmp), calibration, head, cuts)
-            if fmt.int8_io and head == "float32":
-                return float_head_model(converter, Path(tmp), calibration)
+            if fmt.int8_io and head in FLOAT_HEADS:
+                return float_head_model(converter, Path(tmp), calibration, head)
             return bytes(converter.convert())
         except Exception as exc:
             raise ConversionError(f"TFLite conversion to {fmt.name} failed: {exc}") from exc
@@ -133,7 +134,7 @@ def narrowed_model(converter, saved_model_dir: Path, calibration: np.ndarray, he
     from convert.head import float_head_nodes
     from convert.ranges import calibrated_model, narrowed, quantised
 
-    nodes = float_head_nodes(converter, saved_model_dir) if head == "float32" else []
+    nodes = float_head_nodes(converter, saved_model_dir, head) if head in FLOAT_HEADS else []
     model, made = narrowed(calibrated_model(converter), calibration, keep=frozenset(nodes))
     if cuts is not None:
         cuts.extend(made)

@@ -13,15 +13,23 @@ a float conversion of the same SavedModel. The convolutions stay int8 (weights a
 output stay int8 with the full-integer format's scales (``fully_quantize``), so a runtime sees the same contract;
 the head's dense layer (256 x 7 weights on the shipped student) computes in float32 between a dequantise and a
 quantise op. Each manifest entry records which head its file has (``head``).
+
+``float32-pool`` starts the float head one op earlier, at the global average pool that feeds the dense layer: the
+pooled features then reach the dense layer without being rounded to int8 (on the shipped student that rounding is
+the largest single error left after the last convolution: ``reports/quantisation/layers.md``, the ``MEAN`` row).
+The pool averages a 6x6 map, so it costs little in float.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-HEAD_PRECISIONS: tuple[str, ...] = ("int8", "float32")  # the full-integer format's head: int8, or float32
+# the full-integer format's head: int8, float32 from the dense layer on, or float32 from the pool before it
+HEAD_PRECISIONS: tuple[str, ...] = ("int8", "float32", "float32-pool")
+FLOAT_HEADS: frozenset[str] = frozenset({"float32", "float32-pool"})
 DEFAULT_HEAD = "float32"  # shipped since session 32 (reports/compare/int8-float-head)
 HEAD_START_OP = "FULLY_CONNECTED"  # the head begins at the first op of this kind
+POOL_OP = "MEAN"  # float32-pool: the op right before it, when it is a global average pool
 
 
 def _ops(model_content: bytes) -> list[tuple[str, str, str]]:
@@ -37,36 +45,48 @@ def _ops(model_content: bytes) -> list[tuple[str, str, str]]:
     return out
 
 
-def head_nodes(saved_model_dir: Path) -> list[str]:
-    """Output tensor names of every op from the first fully-connected layer on, in the float conversion of the
-    SavedModel in ``saved_model_dir`` (the names the quantiser's denylist matches). Empty without such a layer."""
+def head_start(ops: list[tuple[str, str, str]], head: str = "float32") -> int:
+    """Where a float ``head`` begins in ``ops`` (:func:`_ops`): the first fully-connected op, or for
+    ``float32-pool`` the global average pool right before it. Raises ValueError when the model has no such op."""
+    start = next((i for i, (name, _, _) in enumerate(ops) if name == HEAD_START_OP), None)
+    if start is None:
+        raise ValueError(f"no {HEAD_START_OP} op in the model: no dense head to keep in float32")
+    if head == "float32-pool":
+        if start == 0 or ops[start - 1][0] != POOL_OP:
+            before = ops[start - 1][0] if start else "nothing"
+            raise ValueError(f"head float32-pool: the dense layer follows {before}, not a global average pool "
+                             f"({POOL_OP}): use --head float32")
+        return start - 1
+    return start
+
+
+def head_nodes(saved_model_dir: Path, head: str = "float32") -> list[str]:
+    """Output tensor names of every op from where ``head`` begins (:func:`head_start`) on, in the float conversion of
+    the SavedModel in ``saved_model_dir`` (the names the quantiser's denylist matches)."""
     import tensorflow as tf
 
     ops = _ops(bytes(tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir)).convert()))
-    start = next((i for i, (name, _, _) in enumerate(ops) if name == HEAD_START_OP), None)
-    return [] if start is None else [tensor for _, tensor, _ in ops[start:]]
+    return [tensor for _, tensor, _ in ops[head_start(ops, head):]]
 
 
-def float_head_nodes(converter, saved_model_dir: Path) -> list[str]:
+def float_head_nodes(converter, saved_model_dir: Path, head: str = "float32") -> list[str]:
     """:func:`head_nodes` of ``saved_model_dir``, with ``converter`` (set up for the int8 format over it) allowed the
-    float ops they need beside the integer ones. Raises ValueError when the model has no fully-connected layer."""
+    float ops they need beside the integer ones. Raises ValueError when the model has no such head."""
     import tensorflow as tf
 
-    nodes = head_nodes(saved_model_dir)
-    if not nodes:
-        raise ValueError(f"no {HEAD_START_OP} op in the model: no dense head to keep in float32")
+    nodes = head_nodes(saved_model_dir, head)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
     return nodes
 
 
-def float_head_model(converter, saved_model_dir: Path, calibration) -> bytes:
+def float_head_model(converter, saved_model_dir: Path, calibration, head: str = "float32") -> bytes:
     """The full-integer flatbuffer of ``converter`` (set up for the int8 format over ``saved_model_dir``) with its
-    head (:func:`head_nodes`) left in float32. Raises ValueError when the model has no fully-connected layer."""
+    ``head`` (:func:`head_nodes`) left in float32. Raises ValueError when the model has no such head."""
     import tensorflow as tf
 
     from convert.converter import representative_images
 
-    nodes = float_head_nodes(converter, saved_model_dir)
+    nodes = float_head_nodes(converter, saved_model_dir, head)
     options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes, fully_quantize=True)
     debugger = tf.lite.experimental.QuantizationDebugger(
         converter=converter, debug_dataset=representative_images(calibration[:4]), debug_options=options
@@ -77,3 +97,12 @@ def float_head_model(converter, saved_model_dir: Path, calibration) -> bytes:
 def float_ops(model_content: bytes) -> list[str]:
     """The names of the ops of a flatbuffer whose output is float32 (what the manifest's ``head`` is read from)."""
     return [name for name, _, dtype in _ops(model_content) if dtype == "float32"]
+
+
+def head_precision(model_content: bytes) -> str:
+    """Which head a full-integer flatbuffer has, read from its float ops: ``int8`` (none), ``float32-pool`` (the first
+    float op after the dequantise is the pool) or ``float32``."""
+    computed = [name for name in float_ops(model_content) if name != "DEQUANTIZE"]
+    if not computed:
+        return "int8"
+    return "float32-pool" if computed[0] == POOL_OP else "float32"

@@ -197,13 +197,13 @@ def _save_manifest(out_dir: Path, manifest: dict) -> None:
 
 def head_of(fmt, data: bytes) -> str | None:
     """The precision of the dense head of ``data`` (a flatbuffer in format ``fmt``) as the manifest records it, read
-    from the file: float32 or int8 for the int8 format (:mod:`convert.head`), none for the others (their heads compute
-    as the rest of the model does)."""
+    from the file: float32, float32-pool or int8 for the int8 format (:mod:`convert.head`), none for the others
+    (their heads compute as the rest of the model does)."""
     if not fmt.int8_io:
         return None
-    from convert.head import float_ops
+    from convert.head import head_precision
 
-    return "float32" if float_ops(data) else "int8"
+    return head_precision(data)
 
 
 def weight_rounding_of(fmt, asked: str) -> str | None:

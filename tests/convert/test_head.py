@@ -90,7 +90,7 @@ def test_an_unknown_head_is_refused_before_anything_is_exported():
     from convert.converter import ConversionError, configured_converter
     from core.formats import FORMATS_BY_NAME
 
-    with pytest.raises(ConversionError, match="head 'int4': expected one of int8, float32"):
+    with pytest.raises(ConversionError, match="head 'int4': expected one of int8, float32, float32-pool"):
         configured_converter(object(), FORMATS_BY_NAME["int8"], np.zeros((1, 48, 48, 1)), None, "nearest", "int4")
 
 
@@ -106,3 +106,42 @@ def test_the_manifest_records_the_head_the_int8_file_has():
     assert head_of(int8, convert(wrapped, int8, calibration, head="int8")) == "int8"
     assert {f.name: head_of(f, b"") for f in FORMATS if not f.int8_io} == {
         "float32": None, "float16": None, "dynamic": None}
+
+
+def test_the_pool_head_starts_at_the_global_average_pool_and_keeps_the_int8_contract():
+    from ai_edge_litert.interpreter import Interpreter
+
+    from convert.converter import convert, mirror_averaged
+    from convert.head import float_ops
+    from convert.pipeline import head_of
+    from core.formats import FORMATS_BY_NAME
+
+    wrapped = mirror_averaged(_tiny())
+    rng = np.random.default_rng(3)
+    calibration = rng.integers(0, 256, size=(32, 48, 48, 1)).astype(np.float32)
+    int8 = FORMATS_BY_NAME["int8"]
+    dense, pool = (convert(wrapped, int8, calibration, head=h) for h in ("float32", "float32-pool"))
+    assert float_ops(pool)[:3] == ["DEQUANTIZE", "MEAN", "FULLY_CONNECTED"], float_ops(pool)
+    assert "CONV_2D" not in float_ops(pool) and float_ops(dense)[:2] == ["DEQUANTIZE", "FULLY_CONNECTED"]
+    assert (head_of(int8, pool), head_of(int8, dense)) == ("float32-pool", "float32")
+
+    def io(content: bytes) -> list:
+        interpreter = Interpreter(model_content=content)
+        return [(d["dtype"], tuple(d["shape"])) for d in (*interpreter.get_input_details(),
+                                                           *interpreter.get_output_details())]
+
+    assert io(pool) == io(dense)
+
+
+def test_the_pool_head_needs_a_pool_before_the_dense_layer():
+    from dataclasses import replace
+
+    from convert.converter import ConversionError, convert
+    from core.formats import FORMATS_BY_NAME
+    from train.models import build_model
+    from train.recipes import TINY
+
+    model = build_model(replace(TINY, head="flatten_dense", dense_units=8))  # flatten, dense: no pool before it
+    calibration = np.random.default_rng(0).integers(0, 256, size=(8, 48, 48, 1)).astype(np.float32)
+    with pytest.raises(ConversionError, match="float32-pool: the dense layer follows .*not a global average pool"):
+        convert(model, FORMATS_BY_NAME["int8"], calibration, head="float32-pool")
