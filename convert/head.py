@@ -24,10 +24,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-# the full-integer format's head: int8, float32 from the dense layer on, or float32 from the pool before it
-HEAD_PRECISIONS: tuple[str, ...] = ("int8", "float32", "float32-pool")
-FLOAT_HEADS: frozenset[str] = frozenset({"float32", "float32-pool"})
-DEFAULT_HEAD = "float32"  # shipped since session 32 (reports/compare/int8-float-head)
+# the full-integer format's head: float32 from the pool before the dense layer when there is one, else from the dense
+# layer (auto); int8; float32 from the dense layer on; float32 from the pool before it
+HEAD_PRECISIONS: tuple[str, ...] = ("auto", "int8", "float32", "float32-pool")
+FLOAT_HEADS: frozenset[str] = frozenset({"auto", "float32", "float32-pool"})
+# float32 from the dense layer shipped in session 32 (reports/compare/int8-float-head), from the pool in session 41
+# (reports/compare/int8-pool-mse); auto keeps a model without that pool (the paper recipe, flatten + dense) converting
+DEFAULT_HEAD = "auto"
 HEAD_START_OP = "FULLY_CONNECTED"  # the head begins at the first op of this kind
 POOL_OP = "MEAN"  # float32-pool: the op right before it, when it is a global average pool
 
@@ -47,12 +50,16 @@ def _ops(model_content: bytes) -> list[tuple[str, str, str]]:
 
 def head_start(ops: list[tuple[str, str, str]], head: str = "float32") -> int:
     """Where a float ``head`` begins in ``ops`` (:func:`_ops`): the first fully-connected op, or for
-    ``float32-pool`` the global average pool right before it. Raises ValueError when the model has no such op."""
+    ``float32-pool`` the global average pool right before it (``auto``: that pool when there is one, else the dense
+    layer). Raises ValueError when the model has no such op."""
     start = next((i for i, (name, _, _) in enumerate(ops) if name == HEAD_START_OP), None)
     if start is None:
         raise ValueError(f"no {HEAD_START_OP} op in the model: no dense head to keep in float32")
+    pooled = start > 0 and ops[start - 1][0] == POOL_OP
+    if head == "auto":
+        return start - 1 if pooled else start
     if head == "float32-pool":
-        if start == 0 or ops[start - 1][0] != POOL_OP:
+        if not pooled:
             before = ops[start - 1][0] if start else "nothing"
             raise ValueError(f"head float32-pool: the dense layer follows {before}, not a global average pool "
                              f"({POOL_OP}): use --head float32")

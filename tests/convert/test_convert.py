@@ -295,15 +295,16 @@ def test_int8_models_record_the_calibration_size_asked_for(converted):
 
 
 def test_each_entry_says_how_its_weights_were_rounded(converted):
-    """The default conversion: int8 weights sum-kept and its head in float32, dynamic-range weights on the
-    converter's nearest step, float ones neither."""
+    """The default conversion: int8 weights sum-kept, its head in float32 from the pool before the dense layer (the
+    tiny model pools) and its activation ranges cut (mse), dynamic-range weights on the converter's nearest step,
+    float ones neither."""
     entries = json.loads((converted / "manifest.json").read_text())["models"]
     rounding = {e["format"]: e["weight_rounding"] for e in entries}
     assert rounding == {"float32": None, "float16": None, "dynamic": "nearest", "int8": "sum-kept"}
     assert {e["format"]: e["head"] for e in entries} == {"float32": None, "float16": None, "dynamic": None,
-                                                         "int8": "float32"}, "the shipped head by default"
+                                                         "int8": "float32-pool"}, "the shipped head by default"
     assert {e["format"]: e["activation_ranges"] for e in entries} == {
-        "float32": None, "float16": None, "dynamic": None, "int8": "minmax"}, "the calibrator's ranges by default"
+        "float32": None, "float16": None, "dynamic": None, "int8": "mse"}, "the shipped ranges by default"
     from convert.pipeline import weight_rounding_of
 
     assert weight_rounding_of(FORMATS_BY_NAME["int8"], "sum-kept") == "sum-kept"

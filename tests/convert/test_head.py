@@ -90,7 +90,7 @@ def test_an_unknown_head_is_refused_before_anything_is_exported():
     from convert.converter import ConversionError, configured_converter
     from core.formats import FORMATS_BY_NAME
 
-    with pytest.raises(ConversionError, match="head 'int4': expected one of int8, float32, float32-pool"):
+    with pytest.raises(ConversionError, match="head 'int4': expected one of auto, int8, float32, float32-pool"):
         configured_converter(object(), FORMATS_BY_NAME["int8"], np.zeros((1, 48, 48, 1)), None, "nearest", "int4")
 
 
@@ -145,3 +145,21 @@ def test_the_pool_head_needs_a_pool_before_the_dense_layer():
     calibration = np.random.default_rng(0).integers(0, 256, size=(8, 48, 48, 1)).astype(np.float32)
     with pytest.raises(ConversionError, match="float32-pool: the dense layer follows .*not a global average pool"):
         convert(model, FORMATS_BY_NAME["int8"], calibration, head="float32-pool")
+
+
+def test_the_default_head_pools_in_float_when_the_model_pools_and_starts_at_the_dense_layer_otherwise():
+    from dataclasses import replace
+
+    from convert.converter import convert, mirror_averaged
+    from convert.head import DEFAULT_HEAD
+    from convert.pipeline import head_of
+    from core.formats import FORMATS_BY_NAME
+    from train.models import build_model
+    from train.recipes import TINY
+
+    assert DEFAULT_HEAD == "auto"
+    int8 = FORMATS_BY_NAME["int8"]
+    calibration = np.random.default_rng(0).integers(0, 256, size=(8, 48, 48, 1)).astype(np.float32)
+    assert head_of(int8, convert(mirror_averaged(_tiny()), int8, calibration)) == "float32-pool"
+    flat = build_model(replace(TINY, head="flatten_dense", dense_units=8))
+    assert head_of(int8, convert(flat, int8, calibration)) == "float32"
