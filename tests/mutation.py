@@ -99,6 +99,16 @@ MUTANTS: tuple[Mutant, ...] = (
            ("tests/convert/test_head.py::"
             "test_the_float_head_keeps_the_dense_head_float_and_the_rest_integer_with_the_int8_contract",),
            "the int8 model with a float head takes float32 input and gives float32 output, not the int8 contract"),
+    Mutant("pool-head-at-the-dense-layer", "convert/head.py",
+           "        return start - 1\n", "        return start\n",
+           ("tests/convert/test_head.py::"
+            "test_the_pool_head_starts_at_the_global_average_pool_and_keeps_the_int8_contract",),
+           "--head float32-pool asked for, the pooled features are still rounded to int8 before the dense layer"),
+    Mutant("auto-head-ignores-the-pool", "convert/head.py",
+           "        return start - 1 if pooled else start\n", "        return start\n",
+           ("tests/convert/test_head.py::"
+            "test_the_default_head_pools_in_float_when_the_model_pools_and_starts_at_the_dense_layer_otherwise",),
+           "the default conversion no longer keeps the pool in float: the shipped int8 files cannot be made again"),
     Mutant("mse-cut-without-clipping", "convert/ranges.py",
            "        err = float(np.mean((np.round(np.minimum(v, cut) / step) * step - v) ** 2))\n",
            "        err = float(np.mean((np.round(v / step) * step - v) ** 2))\n",

@@ -34,8 +34,9 @@ def test_the_float_head_keeps_the_dense_head_float_and_the_rest_integer_with_the
     rng = np.random.default_rng(3)
     calibration = rng.integers(0, 256, size=(32, 48, 48, 1)).astype(np.float32)
     int8 = FORMATS_BY_NAME["int8"]
-    default = convert(wrapped, int8, calibration, head="int8")  # the converter's own: every op integer
-    data = convert(wrapped, int8, calibration, head="float32")
+    # the calibrator's own ranges: the float head's own path (convert.head.float_head_model)
+    default = convert(wrapped, int8, calibration, head="int8", activation_ranges="minmax")  # every op integer
+    data = convert(wrapped, int8, calibration, head="float32", activation_ranges="minmax")
 
     assert float_ops(default) == [], "--head int8 is full-integer throughout"
     floats = float_ops(data)
@@ -120,8 +121,10 @@ def test_the_pool_head_starts_at_the_global_average_pool_and_keeps_the_int8_cont
     rng = np.random.default_rng(3)
     calibration = rng.integers(0, 256, size=(32, 48, 48, 1)).astype(np.float32)
     int8 = FORMATS_BY_NAME["int8"]
-    dense, pool = (convert(wrapped, int8, calibration, head=h) for h in ("float32", "float32-pool"))
+    dense, pool = (convert(wrapped, int8, calibration, head=h) for h in ("float32", "float32-pool"))  # mse ranges
     assert float_ops(pool)[:3] == ["DEQUANTIZE", "MEAN", "FULLY_CONNECTED"], float_ops(pool)
+    minmax = convert(wrapped, int8, calibration, head="float32-pool", activation_ranges="minmax")
+    assert float_ops(minmax)[:3] == ["DEQUANTIZE", "MEAN", "FULLY_CONNECTED"], "the float head's own path too"
     assert "CONV_2D" not in float_ops(pool) and float_ops(dense)[:2] == ["DEQUANTIZE", "FULLY_CONNECTED"]
     assert (head_of(int8, pool), head_of(int8, dense)) == ("float32-pool", "float32")
 
