@@ -52,9 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="int8 weights: sum-kept (on the int8 grid, each output channel keeping its kernel's sum: "
                    "convert.rounding), or the converter's nearest step")
     p.add_argument("--head", choices=HEAD_PRECISIONS, default=DEFAULT_HEAD,
-                   help="int8 format: its dense head (from the first fully-connected layer on) in int8, or kept in "
-                   "float32 inside the integer model, input and output still int8; float32-pool: from the global "
-                   "average pool before the dense layer on (convert.head)")
+                   help="int8 format: its head kept in float32 inside the integer model, input and output still "
+                   "int8: float32 from the first fully-connected layer on, float32-pool from the global average pool "
+                   "before it, auto the pool where the model has one and the dense layer otherwise; int8: full "
+                   "integer (convert.head)")
     p.add_argument("--activation-ranges", choices=ACTIVATION_RANGES, default=DEFAULT_ACTIVATION_RANGES,
                    help="int8 format: each activation's range as the calibrator observed it (minmax), or each "
                    "ReLU activation's range cut where 8 bits lose least on the calibration faces (mse; "

@@ -1,4 +1,6 @@
-"""The int8 format with its dense head kept in float32 (``python -m convert``'s default; ``--head int8``: full integer).
+"""The int8 format with its head kept in float32 (``python -m convert``'s default, ``--head auto``: from the global
+average pool before the dense layer where the model has one, else from the dense layer; ``--head int8``: full
+integer).
 
 A full-integer model hands its logits from one int8 tensor to the softmax. On the shipped student that tensor's step
 is 0.080 (``python -m convert.layers``: 255 steps span the logits' range, about 20), so two classes whose logits
