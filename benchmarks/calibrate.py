@@ -217,7 +217,6 @@ def calibrate(detector: FaceDetector, name: str, faces: np.ndarray, labels: np.n
     rng = np.random.default_rng(seed)
     chosen = pick_faces(labels, count, rng)
     pairs: list[tuple[Box, Box]] = []
-    features: list[np.ndarray] = []  # of the found boxes, while every one has the same number of keypoints
     found_faces: list[int] = []
     false = 0
     times = []
@@ -230,8 +229,6 @@ def calibrate(detector: FaceDetector, name: str, faces: np.ndarray, labels: np.n
             best = max(boxes, key=truth.iou, default=None)
             if best is not None and truth.iou(best) >= MATCH_IOU:
                 pairs.append((best, truth))
-                if best.keypoints and len(features) == len(pairs) - 1:
-                    features.append(keypoint_features(best.x, best.y, best.w, best.h, best.keypoints))
                 found_faces.append(i)
                 false += len(boxes) - 1
             else:
@@ -248,8 +245,9 @@ def calibrate(detector: FaceDetector, name: str, faces: np.ndarray, labels: np.n
         result.class_p_value = class_p_value(values, found_labels, np.random.default_rng(seed + 1))
         if repeats > 1:
             result.detector_share = detector_share(values, found)
-        if (keypoints and len(features) == len(pairs) >= MIN_KEYPOINT_FACES
-                and len({len(f) for f in features}) == 1):
-            model, result.keypoint_fit = fit_keypoints(np.stack(features), values)
+        counts = {len(box.keypoints) if box.keypoints else 0 for box, _ in pairs}  # every found box the same points
+        if keypoints and len(pairs) >= MIN_KEYPOINT_FACES and len(counts) == 1 and 0 not in counts:
+            features = np.stack([keypoint_features(b.x, b.y, b.w, b.h, b.keypoints) for b, _ in pairs])
+            model, result.keypoint_fit = fit_keypoints(features, values)
             result.framing = replace(result.framing, keypoints=model)
     return result

@@ -88,6 +88,7 @@ def detect_crops(detectors: dict[str, FaceDetector], framings: dict[str, tuple[F
     calibrated and plain crops (``framings[name] = (calibrated, plain)``) and the placed face's own box cut from the
     canvas. Detection only: :func:`score_crops` scores the crops with any number of classifiers."""
     tallies = {name: CropTally() for name in detectors}
+    medians = {name: framings[name][0].median() for name in detectors if framings[name][0].keypoints is not None}
     with progress_bar("camera: crops vs dataset", total, enabled=progress) as bar:
         for p in placed:
             gray = to_gray(p.canvas)
@@ -105,8 +106,8 @@ def detect_crops(detectors: dict[str, FaceDetector], framings: dict[str, tuple[F
                 tally.calibrated.append(crop_face(gray, best, calibrated))
                 tally.plain.append(crop_face(gray, best, plain))
                 tally.placed_box.append(crop_face(gray, p.truth, EXACT))
-                if calibrated.keypoints is not None:
-                    tally.median.append(crop_face(gray, best, calibrated.median()))
+                if name in medians:
+                    tally.median.append(crop_face(gray, best, medians[name]))
             bar.update()
     return tallies
 

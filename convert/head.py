@@ -29,7 +29,7 @@ from pathlib import Path
 # the full-integer format's head: float32 from the pool before the dense layer when there is one, else from the dense
 # layer (auto); int8; float32 from the dense layer on; float32 from the pool before it
 HEAD_PRECISIONS: tuple[str, ...] = ("auto", "int8", "float32", "float32-pool")
-FLOAT_HEADS: frozenset[str] = frozenset({"auto", "float32", "float32-pool"})
+FLOAT_HEADS: frozenset[str] = frozenset(HEAD_PRECISIONS) - {"int8"}  # the heads kept in float32
 # float32 from the dense layer shipped in session 32 (reports/compare/int8-float-head), from the pool in session 41
 # (reports/compare/int8-pool-mse); auto keeps a model without that pool (the paper recipe, flatten + dense) converting
 DEFAULT_HEAD = "auto"
