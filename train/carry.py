@@ -31,11 +31,14 @@ import argparse
 import io
 import json
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from core.argtypes import number_type, whole
 from core.fileio import atomic_write_bytes, atomic_write_json
 from core.paths import project_root, shown
 from core.provenance import provenance
@@ -52,6 +55,11 @@ MAX_SLOTS_MIB = 10.0
 
 class CarryError(ValueError):
     """A run that cannot be carried or restored; the message names the run or file and what was expected."""
+
+
+class CarryBusyError(CarryError):
+    """The run was writing an epoch while it was read (its log and backup disagree, or the backup changed): read it
+    again in a moment (:func:`carry_when_still`)."""
 
 
 def carry_root(root: Path | None = None) -> Path:
@@ -223,15 +231,14 @@ def carry_run(runs_root: Path, name: str, root: Path | None = None) -> Path:
     epoch = int(json.loads(before[1])["epoch"])
     logged = len(read_log(run / "log.csv"))
     if logged != epoch:
-        raise CarryError(f"{run}: log.csv has {logged} epochs but the backup {epoch}; an epoch is being written, "
-                         "run it again in a moment")
+        raise CarryBusyError(f"{run}: log.csv has {logged} epochs but the backup {epoch}; an epoch is being written")
 
     from train.models import load_float32
 
     model = _compiled(recipe)
     model.load_weights(backup)
     if (backup.stat().st_mtime_ns, meta.read_text()) != before:  # the run finished an epoch while it was read
-        raise CarryError(f"{backup}: rewritten while it was read (the run finished an epoch); run it again")
+        raise CarryBusyError(f"{backup}: rewritten while it was read (the run finished an epoch)")
     latest = [_stored(np.asarray(v.numpy())) for v in model.weights]
     slot_vars = _slot_variables(model.optimizer) if keep_slots else []
     slots = [np.asarray(v.numpy(), dtype=np.float32) for v in slot_vars]
@@ -268,6 +275,25 @@ def carry_run(runs_root: Path, name: str, root: Path | None = None) -> Path:
     return dest
 
 
+def carry_when_still(runs_root: Path, name: str, attempts: int = 6, wait_s: float = 10.0, root: Path | None = None,
+                     sleep: Callable[[float], None] = time.sleep) -> Path:
+    """:func:`carry_run` of a run that may be training: caught writing an epoch (:class:`CarryBusyError`), it is read
+    again after ``wait_s`` seconds, up to ``attempts`` reads in all; any other CarryError at once."""
+    if attempts < 1 or not wait_s >= 0:
+        raise CarryError(f"{attempts} reads {wait_s} s apart: expected at least 1 read and a wait of 0 s or more")
+    for _ in range(attempts - 1):
+        try:
+            return carry_run(runs_root, name, root)
+        except CarryBusyError as exc:
+            print(f"{name}: {exc}; reading it again in {wait_s:g} s", file=sys.stderr)
+            sleep(wait_s)
+    try:
+        return carry_run(runs_root, name, root)
+    except CarryBusyError as exc:
+        raise CarryBusyError(f"{exc}; so at each of {attempts} reads {wait_s:g} s apart: run it again (or stop the run "
+                        "between epochs first)") from None
+
+
 def drop_carried(name: str, root: Path | None = None) -> bool:
     """Remove the carried state of run ``name`` (once it has finished and is kept); whether there was one."""
     folder = RunRef.parse(name).folder(carry_root(root))
@@ -290,6 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("runs", nargs="+", help="runs as <recipe>-<epochs>ep/<variant>-seed<seed>")
     p.add_argument("--runs-root", type=Path, default=project_root() / "runs", help="root folder of the run folders")
     p.add_argument("--drop", action="store_true", help="remove these runs' carried state instead of keeping it")
+    p.add_argument("--attempts", type=whole(1), default=6,
+                   help="reads of a training run caught writing an epoch before giving up")
+    p.add_argument("--wait", type=number_type(float, 0.0, "a number of seconds, at least 0"), default=10.0,
+                   metavar="SECONDS", help="seconds between those reads")
     return p
 
 
@@ -300,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.drop:
                 print(f"{name}: {'carried state removed' if drop_carried(name) else 'nothing carried'}")
                 continue
-            dest = carry_run(args.runs_root, name)
+            dest = carry_when_still(args.runs_root, name, args.attempts, args.wait)
             carried = load_carried(dest)
             size = sum(p.stat().st_size for p in dest.iterdir()) / 2**20
             print(f"carried {name} after epoch {carried.epoch} -> {shown(dest)} ({size:.1f} MiB); commit it, and "

@@ -4,6 +4,7 @@ resumed in a new checkout."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import replace
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 from synthetic import write_fer_csv
 
 from train import carry
-from train.carry import CarryError, carry_run, load_carried, restore_record
+from train.carry import CarryBusyError, CarryError, carry_run, carry_when_still, load_carried, restore_record
 from train.recipes import RECIPES, TINY
 from train.runs import RunSpec, TrainingInterrupted
 
@@ -104,6 +105,46 @@ def test_what_cannot_be_carried_is_said_before_anything_is_written(tmp_path, rep
     assert not (repo / carry.CARRY).exists()
 
 
+def test_a_run_caught_writing_an_epoch_is_read_again_and_anything_else_said_at_once(tmp_path, monkeypatch, capsys):
+    reads, waits = [], []
+
+    def busy_twice(runs_root, name, root=None):
+        reads.append(name)
+        if len(reads) <= 2:
+            raise CarryBusyError(f"{name}: an epoch is being written")
+        return tmp_path / "kept"
+
+    monkeypatch.setattr(carry, "carry_run", busy_twice)
+    assert carry_when_still(tmp_path, "r", attempts=3, wait_s=2.5, sleep=waits.append) == tmp_path / "kept"
+    assert (len(reads), waits) == (3, [2.5, 2.5])
+    assert capsys.readouterr().err.count("reading it again in 2.5 s") == 2
+    reads.clear()
+    waits.clear()
+    with pytest.raises(CarryBusyError,
+                       match=r"r: an epoch is being written; so at each of 2 reads 1 s apart: run it again"):
+        carry_when_still(tmp_path, "r", attempts=2, wait_s=1, sleep=waits.append)
+    assert (len(reads), waits) == (2, [1])
+
+    def refused(runs_root, name, root=None):
+        reads.append(name)
+        raise CarryError(f"{name}: finished, nothing to carry")
+
+    reads.clear()
+    waits.clear()
+    monkeypatch.setattr(carry, "carry_run", refused)
+    with pytest.raises(CarryError, match="finished, nothing to carry"):
+        carry_when_still(tmp_path, "r", attempts=5, wait_s=1, sleep=waits.append)
+    assert (len(reads), waits) == (1, []), "only a run caught mid-epoch is read again"
+    with pytest.raises(CarryError, match="expected at least 1 read"):
+        carry_when_still(tmp_path, "r", attempts=0)
+    for flag, value in (("--attempts", "0"), ("--wait", "-1")):
+        with pytest.raises(SystemExit) as exit_info:
+            carry.main([flag, value, "tiny-sgd-3ep/unweighted-seed0"])
+        assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "expected a whole number, at least 1" in err and "expected a number of seconds, at least 0" in err
+
+
 def test_arrays_are_kept_in_float16_unless_float16_cannot_hold_them():
     small = np.array([0.1, -2.5, 3e-5], dtype=np.float32)
     assert carry._stored(small).dtype == np.float16
@@ -183,7 +224,31 @@ def test_a_stopped_run_carried_into_a_new_checkout_resumes_where_it_stopped(tmp_
     spec, ds = _stopped_in_epoch_three(SGD, tmp_path, monkeypatch)
     from train import trainer
 
-    folder = carry_run(spec.runs_root, spec.ref.name)
+    # caught between the epoch's log line and its backup, then as the backup is rewritten: read again, not kept
+    log = spec.run_dir / "log.csv"
+    whole_log = log.read_text()
+    log.write_text("".join(whole_log.splitlines(keepends=True)[:-1]))
+    with pytest.raises(CarryBusyError, match=r"log\.csv has 1 epochs but the backup 2; an epoch is being written"):
+        carry_run(spec.runs_root, spec.ref.name)
+    backup = spec.run_dir / "backup" / "latest.weights.h5"
+    real_load = keras.Model.load_weights
+    waits = []
+
+    def load_as_the_epoch_ends(self, path, *args, **kwargs):
+        real_load(self, path, *args, **kwargs)
+        if len(waits) == 1:  # the second read: the run finishes an epoch meanwhile
+            stat = backup.stat()
+            os.utime(backup, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+
+    def wait(seconds):
+        waits.append(seconds)
+        log.write_text(whole_log)  # the log line lands
+
+    monkeypatch.setattr(keras.Model, "load_weights", load_as_the_epoch_ends)
+    folder = carry_when_still(spec.runs_root, spec.ref.name, attempts=3, wait_s=0.5, sleep=wait)
+    assert waits == [0.5, 0.5], "read three times: the log behind, the backup rewritten, then still"
+    assert "rewritten while it was read" in capsys.readouterr().err
+    monkeypatch.setattr(keras.Model, "load_weights", real_load)
     carried = load_carried(folder)
     steps = int(np.ceil(len(ds.splits["train"]) / SGD.batch_size))
     assert (carried.epoch, carried.iterations) == (2, 2 * steps)
