@@ -306,6 +306,26 @@ def drop_carried(name: str, root: Path | None = None) -> bool:
     return True
 
 
+def drop_finished(name: str, run: Path, root: Path | None = None) -> Path | None:
+    """Remove the carried state of run ``name`` once its folder ``run`` has finished, when that state is this run's
+    own: its log is the start of the run's log (the run was carried from this folder, or restored from the state
+    and trained on). Returns the removed folder; None when nothing was carried, the run has not finished, or the state
+    is another run's of the same name (say, one trained on other data under another runs root), which is kept."""
+    ref = RunRef.parse(name)
+    folder = ref.folder(carry_root(root))
+    if not (folder / "carry.json").is_file() or not evaluated(run, ref.epochs):
+        return None
+    try:
+        carried_log = (folder / "log.csv").read_text().splitlines()
+        run_log = (Path(run) / "log.csv").read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if len(carried_log) < 2 or run_log[:len(carried_log)] != carried_log:
+        return None
+    drop_carried(name, root)
+    return folder
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m train.carry",

@@ -19,11 +19,12 @@ from core.argtypes import number_type
 from core.dataset import evaluation_split
 from core.fileio import atomic_write_json, atomic_write_text
 from core.labels import EMOTIONS
-from core.paths import folder_problem, project_root
+from core.paths import folder_problem, project_root, shown
 from core.provenance import command_line, provenance
 from train.archive import archive_run, usable
+from train.carry import drop_finished
 from train.recipes import RECIPES, STUDY_RECIPE, VARIANTS, Recipe
-from train.runs import evaluated, run_dir
+from train.runs import RunRef, evaluated, run_dir
 from train.study_report import (
     CLAIMS,
     aggregate,
@@ -62,6 +63,7 @@ def _train_missing(args, todo: list[tuple[Recipe, str, int]], archive: Path | No
             kept = run_dir(archive, recipe.name, recipe.epochs, variant, seed)
             archive_run(folder, kept)
             print(f"archived {folder} -> {kept}", flush=True)
+            _drop_carried(folder, recipe, variant, seed)
         return code
 
     commands = [train_command(args, recipe, variant, seed, threads) for recipe, variant, seed in todo]
@@ -70,6 +72,14 @@ def _train_missing(args, todo: list[tuple[Recipe, str, int]], archive: Path | No
     failed = [" ".join(cmd) for cmd, code in zip(commands, codes) if code != 0]
     if failed:
         raise RuntimeError("training failed: " + "; ".join(failed))
+
+
+def _drop_carried(folder: Path, recipe: Recipe, variant: str, seed: int) -> None:
+    """A finished run needs its carried state (reports/carry/) no more: remove it, when it is this run's own."""
+    name = RunRef(recipe.name, recipe.epochs, variant, seed).name
+    dropped = drop_finished(name, folder)
+    if dropped is not None:
+        print(f"{name} finished: its carried state {shown(dropped)} is removed (commit the removal)", flush=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -221,6 +231,7 @@ def locate_runs(args, recipes: list[Recipe]) -> tuple[dict[int, dict[tuple[str, 
                 if evaluated(folder, recipe.epochs):
                     if archive_run(folder, kept):
                         print(f"archived {folder} -> {kept}")
+                    _drop_carried(folder, recipe, v, seed)
                     found[recipe.epochs][(v, seed)] = folder
                 elif evaluated(kept, recipe.epochs):
                     candidates.append((recipe, v, seed, kept))

@@ -12,7 +12,15 @@ import pytest
 from synthetic import write_fer_csv
 
 from train import carry
-from train.carry import CarryBusyError, CarryError, carry_run, carry_when_still, load_carried, restore_record
+from train.carry import (
+    CarryBusyError,
+    CarryError,
+    carry_run,
+    carry_when_still,
+    drop_finished,
+    load_carried,
+    restore_record,
+)
 from train.recipes import RECIPES, TINY
 from train.runs import RunSpec, TrainingInterrupted
 
@@ -143,6 +151,21 @@ def test_a_run_caught_writing_an_epoch_is_read_again_and_anything_else_said_at_o
         assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert "expected a whole number, at least 1" in err and "expected a number of seconds, at least 0" in err
+
+
+def test_a_finished_run_drops_its_own_carried_state_and_no_other(tmp_path, repo):
+    name = "tiny-sgd-3ep/unweighted-seed0"
+    carried = _fake_carried(repo, name)  # epochs 0 and 1
+    run = tmp_path / "runs" / name
+    run.mkdir(parents=True)
+    (run / "log.csv").write_text((carried / "log.csv").read_text() + "2,0.6,0.5\n")
+    assert drop_finished(name, run) is None and carried.is_dir(), "not finished yet: still needed"
+    (run / "metrics.json").write_text(json.dumps({"completed_epochs": 3}))
+    (run / "log.csv").write_text("epoch,accuracy,val_accuracy\n0,0.5,0.4\n1,0.7,0.4\n2,0.6,0.5\n")
+    assert drop_finished(name, run) is None and carried.is_dir(), "another run of that name: its state is kept"
+    (run / "log.csv").write_text((carried / "log.csv").read_text() + "2,0.6,0.5\n")
+    assert drop_finished(name, run) == carried and not carried.exists()
+    assert drop_finished(name, run) is None, "nothing carried any more"
 
 
 def test_arrays_are_kept_in_float16_unless_float16_cannot_hold_them():

@@ -67,6 +67,39 @@ def test_study_driver_trains_only_missing_runs_and_names_failures(tmp_path, monk
     assert {c[c.index("--threads") + 1] for c in started} == {str(max(1, (os.cpu_count() or 1) // 2))}
 
 
+def test_a_run_the_driver_finishes_is_archived_at_once_and_its_carried_state_dropped(tmp_path, monkeypatch, capsys):
+    """A run carried across sessions and finished by the driver: archived as it finishes, its carried state removed
+    (it is this run's own: its log is the start of the run's)."""
+    import subprocess
+
+    from core.fileio import atomic_write_json
+    from train import carry, study
+    from train.recipes import TINY
+    from train.runs import run_dir
+
+    monkeypatch.setattr(carry, "project_root", lambda: tmp_path)
+    runs, archive = tmp_path / "runs", tmp_path / "archive"
+    state = tmp_path / carry.CARRY / "tiny-2ep" / "unweighted-seed1"
+    state.mkdir(parents=True)
+    (state / "log.csv").write_text("epoch,accuracy\n0,0.5\n")
+    (state / "carry.json").write_text("{}")
+
+    def finish(cmd, *args, **kwargs):
+        d = run_dir(runs, "tiny", 2, cmd[cmd.index("--variants") + 1], int(cmd[cmd.index("--seed") + 1]))
+        (d / "log.csv").parent.mkdir(parents=True, exist_ok=True)
+        (d / "log.csv").write_text("epoch,accuracy\n0,0.5\n1,0.6\n")
+        atomic_write_json(d / "metrics.json", {**study_metrics(0.6, 0.4), "completed_epochs": 2})
+        atomic_write_json(d / "config.json", {"recipe": TINY.with_epochs(2).to_dict()})
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(subprocess, "run", finish)
+    args = study.build_parser().parse_args(["--data", str(tmp_path / "fer.csv"), "--recipe", "tiny", "--epochs", "2",
+                                            "--runs", str(runs), "--jobs", "1"])
+    study._train_missing(args, [(TINY.with_epochs(2), "unweighted", 1)], archive)
+    assert (archive / "tiny-2ep" / "unweighted-seed1" / "metrics.json").is_file()
+    assert not state.exists() and "unweighted-seed1 finished: its carried state" in capsys.readouterr().out
+
+
 def test_study_reports_from_finished_runs_without_training(tmp_path, monkeypatch):
     import subprocess
 
@@ -274,6 +307,16 @@ def test_finished_runs_are_archived_and_a_checkout_without_runs_reports_them(tmp
         config = json.loads((d / "config.json").read_text())
         (d / "config.json").write_text(json.dumps({**config, "data_summary": counts}))
     (runs / "tiny-2ep" / "weighted-seed2" / "metrics.json").unlink()  # one run unfinished: not archived
+    from train import carry
+
+    monkeypatch.setattr(carry, "project_root", lambda: tmp_path)  # carried runs under tmp_path/reports/carry
+    log = "epoch,accuracy\n0,0.5\n"
+    for name in ("unweighted-seed0", "weighted-seed2"):  # carried earlier in the study; one has finished since
+        (runs / "tiny-2ep" / name / "log.csv").write_text(log + "1,0.6\n")
+        state = tmp_path / carry.CARRY / "tiny-2ep" / name
+        state.mkdir(parents=True)
+        (state / "log.csv").write_text(log)
+        (state / "carry.json").write_text("{}")
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("--report-only trains nothing"))
     args = ["--data", str(data), "--recipe", "tiny", "--epochs", "2", "--runs", str(runs), "--archive", str(archive),
             "--out", str(out), "--report-only"]
@@ -282,6 +325,9 @@ def test_finished_runs_are_archived_and_a_checkout_without_runs_reports_them(tmp
         "unweighted-seed0", "unweighted-seed1", "unweighted-seed2", "weighted-seed0", "weighted-seed1"]
     assert {p.name for p in (archive / "tiny-2ep" / "weighted-seed0").iterdir()} == {
         "config.json", "metrics.json", "predictions.npz"}, "the report's files only, no checkpoint"
+    assert not (tmp_path / carry.CARRY / "tiny-2ep" / "unweighted-seed0").exists(), "finished: its carried state goes"
+    assert (tmp_path / carry.CARRY / "tiny-2ep" / "weighted-seed2" / "carry.json").is_file(), "unfinished: kept"
+    assert "tiny-2ep/unweighted-seed0 finished: its carried state" in capsys.readouterr().out
     _fake_run(runs, recipe, "weighted", 2, 0.57, probs, y)
     config = json.loads((runs / "tiny-2ep" / "weighted-seed2" / "config.json").read_text())
     (runs / "tiny-2ep" / "weighted-seed2" / "config.json").write_text(json.dumps({**config, "data_summary": counts}))
