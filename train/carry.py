@@ -290,8 +290,8 @@ def carry_when_still(runs_root: Path, name: str, attempts: int = 6, wait_s: floa
     try:
         return carry_run(runs_root, name, root)
     except CarryBusyError as exc:
-        raise CarryBusyError(f"{exc}; so at each of {attempts} reads {wait_s:g} s apart: run it again (or stop the run "
-                        "between epochs first)") from None
+        raise CarryBusyError(f"{exc}; so at each of {attempts} reads {wait_s:g} s apart: run it again (or stop "
+                             "the run between epochs first)") from None
 
 
 def drop_carried(name: str, root: Path | None = None) -> bool:
