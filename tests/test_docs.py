@@ -3,6 +3,7 @@ repository, and every ``#anchor`` into a Markdown page names one of its headings
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -82,8 +83,6 @@ def camera_cells(results: dict) -> list[str]:
 
 def stale_camera_rows(page: Path) -> list[str]:
     """Each camera-table row of ``page`` whose figures are not those of the report it links to."""
-    import json
-
     lines = page.read_text(encoding="utf-8").splitlines()
     stale = []
     for i, line in enumerate(lines):
@@ -110,8 +109,6 @@ def test_the_camera_tables_figures_are_their_reports(page: Path):
 
 
 def test_a_camera_row_that_differs_from_its_report_is_found(tmp_path: Path):
-    import json
-
     report = tmp_path / "results" / "r"
     report.mkdir(parents=True)
     (report / "report.md").write_text("# r\n", encoding="utf-8")
