@@ -362,6 +362,17 @@ def detector_framings(names: Sequence[str]) -> dict[str, tuple[Framing, Framing]
     return {n: (crop_framing(DemoOptions(detector=n)), Framing.from_margin(PLAIN_MARGIN)) for n in names}
 
 
+def detector_emotion_framings(names: Sequence[str]) -> dict[str, tuple[Framing, ...]]:
+    """{name: each emotion's own transform} from the framing.json entry the calibrated crops follow, for the
+    detectors whose calibration has them (:func:`device.framing.emotion_framings`)."""
+    from device.demo import DemoOptions, framing_entry
+    from device.framing import emotion_framings
+
+    entries = {n: framing_entry(DemoOptions(detector=n)) for n in names}
+    found = {n: emotion_framings(entry) for n, entry in entries.items() if entry is not None}
+    return {n: f for n, f in found.items() if f is not None}
+
+
 @dataclass
 class CameraInputs:
     models: ModelSet
@@ -419,7 +430,8 @@ def measure_camera(inputs: CameraInputs) -> dict:
         if inputs.faces_x is not None:
             count, placed = placements(inputs.faces_x, s.crop_faces, inputs.seed + SEED_OFFSET, s.crop_placements)
             crop_rows, crops = crop_accuracy(detectors, framings, classifier.predict_proba, inputs.faces_x,
-                                             inputs.faces_y, placed, count, inputs.progress)
+                                             inputs.faces_y, placed, count, inputs.progress,
+                                             detector_emotion_framings(names))
             for n in names:
                 rows[n]["crops"] = crop_rows[n]
         else:

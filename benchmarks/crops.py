@@ -5,7 +5,10 @@ Evaluation faces are placed on 640x480 canvases exactly as ``benchmarks calibrat
 is cropped with the detector's calibrated framing and with a plain square crop of the box; the placed face's own box
 is cut from the canvas too (what scaling a face up and the crop down again costs, whatever the framing). A framing
 with a keypoint model (each face framed by its own keypoints) is scored against its median transform on the same
-boxes too, with the paired interval of the difference: what the keypoint model buys.
+boxes too, with the paired interval of the difference: what the keypoint model buys. Given the labels and a
+detector's per-emotion transforms (framing.json's ``by_class``), each found face is also cut with its own emotion's
+transform, the label known in advance as no camera can know it: how much of the shortfall is FER2013's framing
+following the emotion (a cue a device crop cannot have) rather than the model's sensitivity to each face's framing.
 :func:`detect_crops` does the detection once; :func:`score_crops` scores the crops with any classifier against the
 same faces' dataset crops (the 48x48 originals), with the paired interval of the shortfall.
 """
@@ -79,14 +82,22 @@ class CropTally:
     plain: list[np.ndarray] = field(default_factory=list)
     placed_box: list[np.ndarray] = field(default_factory=list)  # the placed face's own box, resampled alike
     median: list[np.ndarray] = field(default_factory=list)  # the calibrated median alone (keypoint framings only)
+    emotion: list[np.ndarray] = field(default_factory=list)  # cut with the face's own emotion's transform (oracle)
     false: int = 0
 
 
 def detect_crops(detectors: dict[str, FaceDetector], framings: dict[str, tuple[Framing, Framing]],
-                 placed: Iterable[Placement], total: int, progress: bool = True) -> dict[str, CropTally]:
+                 placed: Iterable[Placement], total: int, progress: bool = True,
+                 emotion_framings: dict[str, Sequence[Framing]] | None = None,
+                 labels: np.ndarray | None = None) -> dict[str, CropTally]:
     """Per detector: which placed faces it found (best box IoU >= 0.3), its false detections, and the found faces'
     calibrated and plain crops (``framings[name] = (calibrated, plain)``) and the placed face's own box cut from the
-    canvas. Detection only: :func:`score_crops` scores the crops with any number of classifiers."""
+    canvas; for a detector in ``emotion_framings`` (one transform per label), each found face cut with its own
+    label's (``labels``, needed then). Detection only: :func:`score_crops` scores the crops with any classifiers."""
+    emotion_framings = emotion_framings or {}
+    if emotion_framings and labels is None:
+        raise ValueError("detect_crops: per-emotion framings need the faces' labels")
+    labels = None if labels is None else np.asarray(labels).reshape(-1)
     tallies = {name: CropTally() for name in detectors}
     medians = {name: framings[name][0].median() for name in detectors if framings[name][0].keypoints is not None}
     with progress_bar("camera: crops vs dataset", total, enabled=progress) as bar:
@@ -108,15 +119,19 @@ def detect_crops(detectors: dict[str, FaceDetector], framings: dict[str, tuple[F
                 tally.placed_box.append(crop_face(gray, p.truth, EXACT))
                 if name in medians:
                     tally.median.append(crop_face(gray, best, medians[name]))
+                if name in emotion_framings:
+                    tally.emotion.append(crop_face(gray, best, emotion_framings[name][int(labels[p.face])]))
             bar.update()
     return tallies
 
 
 def crop_accuracy(detectors: dict[str, FaceDetector], framings: dict[str, tuple[Framing, Framing]],
                   predict: Callable[[np.ndarray], np.ndarray], faces: np.ndarray, labels: np.ndarray,
-                  placed: Iterable[Placement], total: int, progress: bool = True) -> tuple[dict[str, dict], dict]:
+                  placed: Iterable[Placement], total: int, progress: bool = True,
+                  emotion_framings: dict[str, Sequence[Framing]] | None = None) -> tuple[dict[str, dict], dict]:
     """:func:`score_crops` of :func:`detect_crops`: one classifier, detection and scoring in one call."""
-    return score_crops(detect_crops(detectors, framings, placed, total, progress), framings, predict, faces, labels)
+    tallies = detect_crops(detectors, framings, placed, total, progress, emotion_framings, labels)
+    return score_crops(tallies, framings, predict, faces, labels)
 
 
 def score_crops(tallies: dict[str, CropTally], framings: dict[str, tuple[Framing, Framing]],
@@ -172,6 +187,16 @@ def score_crops(tallies: dict[str, CropTally], framings: dict[str, tuple[Framing
                 "keypoints_minus_median_ci_pp": shortfall_interval_pp(
                     t.found, [p == labels[i] for i, p in zip(t.found, calibrated, strict=True)],
                     [p == labels[i] for i, p in zip(t.found, median, strict=True)]),
+            })
+        if t.emotion:
+            by_emotion = predict(np.stack(t.emotion)).argmax(1)
+            acc_emotion = accuracy(t.found, by_emotion)
+            rows[name].update({
+                "acc_emotion_framed": acc_emotion,
+                "emotion_minus_calibrated_pp": 100 * (acc_emotion - acc_calibrated),
+                "emotion_minus_calibrated_ci_pp": shortfall_interval_pp(
+                    t.found, [p == labels[i] for i, p in zip(t.found, by_emotion, strict=True)],
+                    [p == labels[i] for i, p in zip(t.found, calibrated, strict=True)]),
             })
         crops[name] = (list(t.found), np.stack(t.calibrated) if t.found else None, [int(p) for p in calibrated])
     return rows, crops

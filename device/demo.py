@@ -214,14 +214,22 @@ def build_pipeline(options: DemoOptions) -> EmotionPipeline:
     return EmotionPipeline(detector, classifier, tracker, crop_framing(options), options.max_faces)
 
 
+def framing_entry(options: DemoOptions) -> str | None:
+    """The framing.json entry the crops follow: the detector setting's own, else (BlazeFace with a refinement never
+    calibrated) the detector's; None with ``--margin`` or a detector never calibrated."""
+    if options.margin is not None:
+        return None
+    key = setting_key(options.detector, options.refine)
+    return next((k for k in (key, parse_setting(key)[0]) if calibrated_framing(k) is not None), None)
+
+
 def crop_framing(options: DemoOptions) -> Framing:
-    """How faces are cropped: ``--margin`` when given, else the detector setting's calibrated framing (BlazeFace with
-    a refinement never calibrated: the detector's own), else the default square margin (never calibrated)."""
+    """How faces are cropped: ``--margin`` when given, else the calibrated framing of :func:`framing_entry`, else the
+    default square margin (never calibrated)."""
     if options.margin is not None:
         return Framing.from_margin(options.margin)
-    key = setting_key(options.detector, options.refine)
-    return (calibrated_framing(key) or calibrated_framing(parse_setting(key)[0])
-            or Framing.from_margin(DEFAULT_MARGIN))
+    entry = framing_entry(options)
+    return Framing.from_margin(DEFAULT_MARGIN) if entry is None else calibrated_framing(entry)
 
 
 def play_speed(speed: float | None, shown: bool) -> float:

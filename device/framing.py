@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from core.fileio import atomic_write_json
+from core.labels import EMOTIONS
 from core.paths import project_root
 
 FRAMING_FILE = Path("device") / "models" / "framing.json"
@@ -168,6 +169,23 @@ def calibrated_framing(detector: str, path: Path | None = None) -> Framing | Non
                        keypoints=None if model is None else KeypointFraming.from_json(model))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise FramingError(f"{path or framing_path()}: detector {detector!r}: unusable transform ({exc})") from exc
+
+
+def emotion_framings(detector: str, path: Path | None = None) -> tuple[Framing, ...] | None:
+    """Each emotion's own median transform of ``detector`` (the entry's ``by_class``), indexed by label as
+    :data:`core.labels.EMOTIONS`; None when it was never calibrated or its calibration lacks an emotion. Not for the
+    device, which cannot know the emotion before it classifies the face: the benchmark cuts each evaluation face
+    with its own emotion's transform to measure how much of the crops' shortfall that framing explains."""
+    entry = read_framings(path)["detectors"].get(detector)
+    rows = entry.get("by_class") if isinstance(entry, dict) else None
+    if not isinstance(rows, dict) or any(name not in rows for name in EMOTIONS):
+        return None
+    try:
+        return tuple(Framing(float(rows[name]["scale"]), float(rows[name]["dx"]), float(rows[name]["dy"]),
+                             source="calibrated") for name in EMOTIONS)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FramingError(f"{path or framing_path()}: detector {detector!r}: unusable by_class transform ({exc})") \
+            from exc
 
 
 def write_framing(detector: str, framing: Framing, record: dict, path: Path | None = None) -> Path:

@@ -142,6 +142,14 @@ def test_the_report_section_renders_from_a_crafted_results_dict() -> None:
     text = "\n".join(camera_section({"camera": {**camera, "rows": keyed}}))
     assert "the median transform alone, with the paired 95% interval of the difference: blazeface 69.5 against " \
            "69.0 (+0.50 pp [-0.25, +1.25])." in text
+    assert "own emotion's median transform" not in text  # no row cut by the emotions' transforms
+    oracle = [dict(r) for r in CRAFTED_ROWS]
+    oracle[0] = {**oracle[0], "crops": {**oracle[0]["crops"], "acc_emotion_framed": 0.7025,
+                                        "emotion_minus_calibrated_pp": 0.75,
+                                        "emotion_minus_calibrated_ci_pp": [-0.5, 2.0]}}
+    text = "\n".join(camera_section({"camera": {**camera, "rows": oracle}}))
+    assert "own emotion's median transform" in text and ": blazeface 70.2 against 69.5 (+0.75 pp [-0.50, +2.00])." \
+        in text
     assert "| haar |" in text and "| failed | – |" in text
     assert "| BlazeFace detection, median ms per 640x480 real-content frame | blazeface | <= 3 ms | 2.50 ms | " \
            "**yes** |" in text
@@ -181,6 +189,8 @@ def test_parts_camera_without_real_photos_skips_them_with_a_note(bench_models: P
         assert "real" not in row and "pipeline" not in row and "steady" not in row
         assert row["crops"]["placed"] == 80 and 0 <= row["crops"]["found"] <= 80  # 40 faces, 2 canvases each
         assert row["crops"]["faces_found"] <= 40
+        if row["crops"]["found"]:  # both shipped calibrations have each emotion's transform
+            assert 0 <= row["crops"]["acc_emotion_framed"] <= 1 and "emotion_minus_calibrated_pp" in row["crops"]
         assert row["clip"]["frames"] > 0 and row["clip"]["ms"]["median"] > 0 and row["clip"]["ground_truth"]
     assert {t["met"] for t in cam["targets"] if t["key"] in ("detect_ms", "fps", "flicker")} == {None}
     assert "_crops" not in cam and cam["views"]["keras"]["measured"] is False

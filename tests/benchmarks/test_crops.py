@@ -218,3 +218,36 @@ def test_a_keypoint_framing_is_scored_against_its_median_on_the_same_boxes(fixtu
     plain_rows, _ = crop_accuracy({"keyed": ListDetector(answers)}, {"keyed": (framing.median(), framing.median())},
                                   classifier.predict_proba, x, y, placed, len(x), progress=False)
     assert "acc_calibrated_median" not in plain_rows["keyed"]  # no keypoint model: nothing to compare
+
+
+def test_each_face_is_cut_with_its_own_emotions_transform_against_the_calibrated_crop(fixtures_dir: Path) -> None:
+    classifier = EmotionClassifier(ClassifierOptions(fixture_model(fixtures_dir, "tiny_int8"), 1))
+    x, _ = synthetic_images(1, seed=5)
+    y = classifier.predict_proba(x).argmax(1)  # every face right on its dataset crop
+    assert {k % 2 for k in y} == {0, 1}, "the fixture needs labels of both parities"
+    placed, answers = [], []
+    for i in range(len(x)):
+        canvas = np.full((480, 640, 3), 90, np.uint8)
+        px, py = 40 + 80 * i, 200
+        canvas[py : py + 48, px : px + 48] = x[i][..., None]
+        placed.append(Placement(i, canvas, Box(px, py, 48, 48)))
+        answers.append([Box(px, py + 24 * (y[i] % 2), 48, 48)])  # odd emotions' boxes sit 24 px low
+    calibrated = Framing(1.0, 0.0, 0.0, "calibrated")  # right for even emotions only
+    per_emotion = [Framing(1.0, 0.0, -0.5 * (k % 2), "calibrated") for k in range(7)]  # each emotion's own
+    framings = {"d": (calibrated, Framing.from_margin(0.02))}
+    tally = crops_module.detect_crops({"d": ListDetector(answers)}, framings, placed, len(x), False,
+                                      {"d": per_emotion}, y)["d"]
+    assert np.array_equal(np.stack(tally.emotion), x.reshape(-1, 48, 48))  # the label's transform: the originals
+    rows, _ = crop_accuracy({"d": ListDetector(answers)}, framings, classifier.predict_proba, x, y, placed, len(x),
+                            progress=False, emotion_framings={"d": per_emotion})
+    row = rows["d"]
+    assert row["acc_emotion_framed"] == row["acc_dataset"] == 1.0
+    assert row["acc_calibrated"] < 1.0
+    assert row["emotion_minus_calibrated_pp"] == pytest.approx(100 * (1.0 - row["acc_calibrated"]))
+    low_ci, high_ci = row["emotion_minus_calibrated_ci_pp"]
+    assert low_ci <= row["emotion_minus_calibrated_pp"] <= high_ci
+    none, _ = crop_accuracy({"d": ListDetector(answers)}, framings, classifier.predict_proba, x, y, placed, len(x),
+                            progress=False)
+    assert "acc_emotion_framed" not in none["d"]  # no per-emotion transforms: nothing to compare
+    with pytest.raises(ValueError, match="labels"):
+        crops_module.detect_crops({"d": ListDetector(answers)}, framings, placed, len(x), False, {"d": per_emotion})

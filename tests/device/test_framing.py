@@ -15,6 +15,7 @@ from device.framing import (
     FramingError,
     KeypointFraming,
     calibrated_framing,
+    emotion_framings,
     keypoint_features,
     read_framings,
     write_framing,
@@ -67,6 +68,30 @@ def test_the_shipped_calibration_covers_the_shipped_detectors():
     assert blaze["found"] >= 100 and "python -m benchmarks calibrate" in blaze["command"]
 
 
+def test_each_emotions_own_transform_is_read_in_label_order(tmp_path: Path):
+    from core.labels import EMOTIONS
+
+    path = tmp_path / "framing.json"
+    rows = {name: {"found": 9, "scale": 1.0 + k / 10, "dx": 0.0, "dy": -k / 100} for k, name in enumerate(EMOTIONS)}
+    write_framing("blazeface", Framing(1.14, -0.02, -0.09, "calibrated"), {"by_class": rows}, path)
+    write_framing("haar", Framing(1.0, 0.0, 0.0, "calibrated"), {}, path)
+    framings = emotion_framings("blazeface", path)
+    assert framings == tuple(Framing(1.0 + k / 10, 0.0, -k / 100, "calibrated") for k in range(len(EMOTIONS)))
+    assert emotion_framings("haar", path) is None  # calibrated without them
+    assert emotion_framings("yunet", path) is None  # never calibrated
+    del rows["disgust"]
+    write_framing("blazeface", Framing(1.14, -0.02, -0.09, "calibrated"), {"by_class": rows}, path)
+    assert emotion_framings("blazeface", path) is None  # an emotion missing: no oracle to compare
+    rows["disgust"] = {"scale": "x", "dx": 0.0, "dy": 0.0}
+    write_framing("blazeface", Framing(1.14, -0.02, -0.09, "calibrated"), {"by_class": rows}, path)
+    with pytest.raises(FramingError, match="blazeface.*unusable by_class"):
+        emotion_framings("blazeface", path)
+    shipped = emotion_framings("blazeface")
+    assert shipped is not None and len(shipped) == len(EMOTIONS)
+    assert shipped[EMOTIONS.index("happy")].scale == read_framings()["detectors"]["blazeface"]["by_class"]["happy"][
+        "scale"]
+
+
 def test_the_demo_uses_the_calibration_unless_margin_is_given():
     from device.demo import DemoOptions, crop_framing
 
@@ -87,6 +112,16 @@ def test_each_blazeface_setting_gets_its_own_calibration(monkeypatch):
     assert crop_framing(DemoOptions(detector="blazeface:refine=0")) == one_pass
     assert crop_framing(DemoOptions(detector="blazeface", refine=3.0)) == refined
     assert crop_framing(DemoOptions(detector="blazeface-full", refine=0.0)) == calibrated_framing("blazeface-full")
+
+
+def test_the_entry_the_crops_follow_is_named():
+    from device.demo import DemoOptions, framing_entry
+
+    assert framing_entry(DemoOptions(detector="blazeface")) == "blazeface"
+    assert framing_entry(DemoOptions(detector="blazeface", refine=0.0)) == "blazeface:refine=0"
+    assert framing_entry(DemoOptions(detector="blazeface", refine=3.0)) == "blazeface"  # the detector's own entry
+    assert framing_entry(DemoOptions(detector="blazeface", margin=0.1)) is None
+    assert framing_entry(DemoOptions(detector="yunet")) is None
 
 
 def test_detector_settings_parse_and_name_themselves():
