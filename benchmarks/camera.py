@@ -18,7 +18,8 @@ with ``--detector-model``):
    calibrate`` places training faces (:func:`benchmarks.calibrate.place`, another seed), detected, and for every
    face found (IoU >= 0.3) cropped with the detector's calibrated framing (``device/models/framing.json``) and
    with a plain square crop of the box (2% margin), classified by the camera model, and compared with the same
-   faces' dataset crops (the 48x48 originals).
+   faces' dataset crops (the 48x48 originals); also cut with each face's own emotion's median transform (the label
+   known in advance: what FER2013's framing following the emotion explains) and with the placed face's own box.
 4. **Flicker and reaction** with each detector's whole pipeline (``device.demo.build_pipeline``: calibrated
    framing, the demo's default time-based smoothing), frames carrying source timestamps at 30 FPS and processed as
    fast as they come: a real photo held nearly still (sub-pixel jitter, sensor noise) -> displayed label changes per
