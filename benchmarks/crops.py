@@ -148,8 +148,16 @@ def score_crops(tallies: dict[str, CropTally], framings: dict[str, tuple[Framing
         scores = predict(np.asarray(faces)[wanted].reshape(-1, INPUT_SIZE, INPUT_SIZE))
         dataset_pred = dict(zip(wanted, (int(k) for k in scores.argmax(1)), strict=True))
 
+    def right(indices: list[int], predicted: Sequence[int]) -> list[bool]:
+        return [p == labels[i] for i, p in zip(indices, predicted, strict=True)]
+
     def accuracy(indices: list[int], predicted: Sequence[int]) -> float | None:
-        return float(np.mean([p == labels[i] for i, p in zip(indices, predicted, strict=True)])) if indices else None
+        return float(np.mean(right(indices, predicted))) if indices else None
+
+    def paired_gain(key: str, indices: list[int], better: Sequence[int], base: Sequence[int]) -> dict:
+        """``{key}_pp``: accuracy(better) - accuracy(base) on the same faces, and ``{key}_ci_pp`` its interval."""
+        return {f"{key}_pp": 100 * (accuracy(indices, better) - accuracy(indices, base)),
+                f"{key}_ci_pp": shortfall_interval_pp(indices, right(indices, better), right(indices, base))}
 
     rows: dict[str, dict] = {}
     crops: dict = {}
@@ -171,33 +179,20 @@ def score_crops(tallies: dict[str, CropTally], framings: dict[str, tuple[Framing
             "acc_placed_box": accuracy(t.found, exact),
             "calibrated_minus_dataset_pp": None if acc_calibrated is None else 100 * (acc_calibrated - acc_dataset),
             "shortfall_ci_pp": shortfall_interval_pp(
-                t.found, [dataset_pred[i] == labels[i] for i in t.found],
-                [p == labels[i] for i, p in zip(t.found, calibrated, strict=True)]),
+                t.found, [dataset_pred[i] == labels[i] for i in t.found], right(t.found, calibrated)),
             "faces_found": len(set(t.found)),
             "plain_minus_dataset_pp": None if acc_plain is None else 100 * (acc_plain - acc_dataset),
             "calibrated_framing": framings[name][0].describe(),
             "plain_framing": framings[name][1].describe(),
         }
-        if t.median:
+        if t.median:  # each face framed by its keypoints (the calibrated crops) against the median transform
             median = predict(np.stack(t.median)).argmax(1)
-            acc_median = accuracy(t.found, median)
-            rows[name].update({
-                "acc_calibrated_median": acc_median,
-                "keypoints_minus_median_pp": 100 * (acc_calibrated - acc_median),
-                "keypoints_minus_median_ci_pp": shortfall_interval_pp(
-                    t.found, [p == labels[i] for i, p in zip(t.found, calibrated, strict=True)],
-                    [p == labels[i] for i, p in zip(t.found, median, strict=True)]),
-            })
-        if t.emotion:
+            rows[name].update({"acc_calibrated_median": accuracy(t.found, median),
+                               **paired_gain("keypoints_minus_median", t.found, calibrated, median)})
+        if t.emotion:  # each face cut with its own emotion's transform against the calibrated crops
             by_emotion = predict(np.stack(t.emotion)).argmax(1)
-            acc_emotion = accuracy(t.found, by_emotion)
-            rows[name].update({
-                "acc_emotion_framed": acc_emotion,
-                "emotion_minus_calibrated_pp": 100 * (acc_emotion - acc_calibrated),
-                "emotion_minus_calibrated_ci_pp": shortfall_interval_pp(
-                    t.found, [p == labels[i] for i, p in zip(t.found, by_emotion, strict=True)],
-                    [p == labels[i] for i, p in zip(t.found, calibrated, strict=True)]),
-            })
+            rows[name].update({"acc_emotion_framed": accuracy(t.found, by_emotion),
+                               **paired_gain("emotion_minus_calibrated", t.found, by_emotion, calibrated)})
         crops[name] = (list(t.found), np.stack(t.calibrated) if t.found else None, [int(p) for p in calibrated])
     return rows, crops
 

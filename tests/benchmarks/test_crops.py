@@ -186,20 +186,28 @@ def test_shortfall_interval_takes_each_face_as_one_unit() -> None:
     assert crops_module.shortfall_interval_pp([], [], []) is None
 
 
-def test_a_keypoint_framing_is_scored_against_its_median_on_the_same_boxes(fixtures_dir: Path) -> None:
-    from device.framing import KeypointFraming
-
+def _faces_in_a_row(fixtures_dir: Path) -> tuple[EmotionClassifier, np.ndarray, np.ndarray, list[Placement]]:
+    """The fixture classifier, seven synthetic faces labelled as it labels them (every one right on its dataset
+    crop), and each face at 48 px on a canvas of its own, in a row."""
     classifier = EmotionClassifier(ClassifierOptions(fixture_model(fixtures_dir, "tiny_int8"), 1))
     x, _ = synthetic_images(1, seed=5)
-    y = classifier.predict_proba(x).argmax(1)  # every face right on its dataset crop
-    placed, answers = [], []
+    y = classifier.predict_proba(x).argmax(1)
+    placed = []
     for i in range(len(x)):
         canvas = np.full((480, 640, 3), 90, np.uint8)
         px, py = 40 + 80 * i, 200
         canvas[py : py + 48, px : px + 48] = x[i][..., None]
         placed.append(Placement(i, canvas, Box(px, py, 48, 48)))
-        # the box sits 24 px low; its one keypoint is the face's centre, 24 px above the box's (-0.5 box heights)
-        answers.append([Box(px, py + 24, 48, 48, keypoints=((px + 24.0, py + 24.0),))])
+    return classifier, x, y, placed
+
+
+def test_a_keypoint_framing_is_scored_against_its_median_on_the_same_boxes(fixtures_dir: Path) -> None:
+    from device.framing import KeypointFraming
+
+    classifier, x, y, placed = _faces_in_a_row(fixtures_dir)
+    # each box sits 24 px low; its one keypoint is the face's centre, 24 px above the box's (-0.5 box heights)
+    answers = [[Box(p.truth.x, p.truth.y + 24, 48, 48, keypoints=((p.truth.x + 24.0, p.truth.y + 24.0),))]
+               for p in placed]
     keyed = KeypointFraming(1, ((0.0, 0.0, 0.0), (0.0, 0.0, 0.0), (0.0, 1.0, 0.0)), (0.0, 0.0, 0.0),
                             ((0.5, 2.0), (-1.0, 1.0), (-1.0, 1.0)))  # dy = the keypoint's offset: back on the face
     framing = Framing(1.0, 0.0, 0.0, "calibrated", keypoints=keyed)
@@ -221,17 +229,9 @@ def test_a_keypoint_framing_is_scored_against_its_median_on_the_same_boxes(fixtu
 
 
 def test_each_face_is_cut_with_its_own_emotions_transform_against_the_calibrated_crop(fixtures_dir: Path) -> None:
-    classifier = EmotionClassifier(ClassifierOptions(fixture_model(fixtures_dir, "tiny_int8"), 1))
-    x, _ = synthetic_images(1, seed=5)
-    y = classifier.predict_proba(x).argmax(1)  # every face right on its dataset crop
+    classifier, x, y, placed = _faces_in_a_row(fixtures_dir)
     assert {k % 2 for k in y} == {0, 1}, "the fixture needs labels of both parities"
-    placed, answers = [], []
-    for i in range(len(x)):
-        canvas = np.full((480, 640, 3), 90, np.uint8)
-        px, py = 40 + 80 * i, 200
-        canvas[py : py + 48, px : px + 48] = x[i][..., None]
-        placed.append(Placement(i, canvas, Box(px, py, 48, 48)))
-        answers.append([Box(px, py + 24 * (y[i] % 2), 48, 48)])  # odd emotions' boxes sit 24 px low
+    answers = [[Box(p.truth.x, p.truth.y + 24 * (y[p.face] % 2), 48, 48)] for p in placed]  # odd emotions: 24 px low
     calibrated = Framing(1.0, 0.0, 0.0, "calibrated")  # right for even emotions only
     per_emotion = [Framing(1.0, 0.0, -0.5 * (k % 2), "calibrated") for k in range(7)]  # each emotion's own
     framings = {"d": (calibrated, Framing.from_margin(0.02))}
